@@ -1,0 +1,59 @@
+"""Noise anomalies (NS-I, paper Sec. 5.2) and the generated "mix" set for choosing the MDL."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def gaussian_noise(n: int, shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
+    """Every pixel ~ N(mu=0.5, sigma=1), clipped to [0, 1] (paper: 'Gaussian noise')."""
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(0.5, 1.0, size=(n, *shape)), 0, 1).astype(np.float32)
+
+
+def uniform_noise(n: int, shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
+    """Every pixel ~ U(0, 1) (paper: 'Uniform noise')."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, size=(n, *shape)).astype(np.float32)
+
+
+def mix_set(id_images: np.ndarray, id_labels: np.ndarray, seed: int = 1) -> np.ndarray:
+    """Generated anomalies for choosing the MDL (paper Sec. 4, "mix data").
+
+    Built only from held-out ID images and randomness, so that it contains none of
+    the sets that are evaluated later (no Gaussian/uniform noise, no other dataset,
+    no attack). Five equal parts, from far to near the ID data:
+
+    - pixel-shuffled ID images (same intensities, no structure),
+    - smooth random blobs (low-frequency noise),
+    - inverted ID images,
+    - ID images with their tiles shuffled on a 4x4 grid (local strokes, wrong layout),
+    - 50/50 blends of two ID images of different classes (close to class boundaries).
+    """
+    rng = np.random.default_rng(seed)
+    n, (c, h, w) = len(id_images), id_images.shape[1:]
+    part = max(1, n // 5)
+    pick = lambda: id_images[rng.choice(n, part, replace=True)]  # noqa: E731
+
+    shuffled = pick().reshape(part, c, h * w)
+    shuffled = np.take_along_axis(shuffled, rng.random((part, 1, h * w)).argsort(-1).repeat(c, 1), -1).reshape(part, c, h, w)
+
+    coarse = torch.from_numpy(rng.uniform(0, 1, (part, c, 4, 4)).astype(np.float32))
+    blobs = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1).numpy()
+
+    inverted = 1.0 - pick()
+
+    tiles = pick()[:, :, : h - h % 4, : w - w % 4]
+    th, tw = tiles.shape[2] // 4, tiles.shape[3] // 4
+    grid = tiles.reshape(part, c, 4, th, 4, tw).transpose(0, 2, 4, 1, 3, 5).reshape(part, 16, c, th, tw)
+    grid = np.take_along_axis(grid, rng.random((part, 16)).argsort(-1)[:, :, None, None, None], 1)
+    tiled = np.zeros((part, c, h, w), dtype=np.float32)
+    tiled[:, :, : 4 * th, : 4 * tw] = grid.reshape(part, 4, 4, c, th, tw).transpose(0, 3, 1, 4, 2, 5).reshape(part, c, 4 * th, 4 * tw)
+
+    first = rng.choice(n, part)
+    other = np.array([rng.choice(np.flatnonzero(id_labels != id_labels[i]) if np.any(id_labels != id_labels[i]) else np.arange(n)) for i in first])
+    blends = 0.5 * id_images[first] + 0.5 * id_images[other]
+
+    return np.concatenate([shuffled, blobs, inverted, tiled, blends]).astype(np.float32)

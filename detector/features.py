@@ -1,0 +1,179 @@
+"""Find the layers of any ``nn.Module``, hook them, and extract per-layer features.
+
+Convolutional maps (N, C, H, W) are reduced to one mean per channel (paper, Sec. 4:
+the SVDD does poorly in high dimension); other outputs are flattened. The logit
+layer is the model's output and is always available under the name ``"logits"``.
+Features are cached on disk keyed by the model's weights hash, the images' content
+hash and the layer name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from . import cache
+from .models import ClassifierInfo
+
+LOGITS = "logits"
+# Layers whose output repeats their input's information: never worth a detector.
+_SKIPPED = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity, nn.Flatten)
+FEATURE_VERSION = 1  # bump when the reduction below changes: it is part of the cache key
+
+
+class LayerError(KeyError):
+    """An unknown layer name; the message lists the valid ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    kind: str
+    output_shape: tuple[int, ...]
+    feature_dim: int
+
+
+def reduce_output(output: torch.Tensor) -> torch.Tensor:
+    """Conv maps -> channel means; sequences (N, T, D) -> token means; else flattened."""
+    if output.ndim == 4:
+        return output.mean(dim=(2, 3))
+    if output.ndim == 3:
+        return output.mean(dim=1)
+    return output.reshape(output.shape[0], -1)
+
+
+def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
+    """Every hookable layer in forward order, found with one dry batch, plus ``logits``.
+
+    A container whose output is the very tensor of its last child (e.g. ``nn.Sequential``)
+    is listed once, under the child's name; the layer that produces the logits is
+    listed as ``logits``.
+    """
+    seen: set[int] = set()
+    order: list[tuple[int, LayerInfo]] = []
+    alive: list[torch.Tensor] = []
+    handles = []
+
+    def hook(name):
+        def record(_module, _inputs, output):
+            if isinstance(output, torch.Tensor) and id(output) not in seen and output.ndim >= 2:
+                info = LayerInfo(name, type(_module).__name__, tuple(output.shape[1:]), int(reduce_output(output).shape[1]))
+                seen.add(id(output))
+                order.append((id(output), info))
+                alive.append(output)  # keep it referenced so that its id() is not reused
+        return record
+
+    for name, sub in module.named_modules():
+        if name and not isinstance(sub, _SKIPPED):
+            handles.append(sub.register_forward_hook(hook(name)))
+    try:
+        with torch.no_grad():
+            dev = next(module.parameters()).device
+            logits = module(torch.rand(2, *input_shape, device=dev))
+    finally:
+        for handle in handles:
+            handle.remove()
+    layers = [info for output_id, info in order if output_id != id(logits)]
+    layers.append(LayerInfo(LOGITS, "output", tuple(logits.shape[1:]), int(logits.shape[1])))
+    return layers
+
+
+def check_layer(name: str, layers: list[LayerInfo]) -> None:
+    names = [layer.name for layer in layers]
+    if name not in names:
+        raise LayerError(f"unknown layer {name!r}; valid layers: {', '.join(names)}")
+
+
+def extract(
+    module: nn.Module,
+    images: np.ndarray,
+    layers: list[str],
+    batch_size: int = 500,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Features of ``layers`` (names from :func:`candidate_layers`) for all images, one pass."""
+    wanted = set(layers) - {LOGITS}
+    named = dict(module.named_modules())
+    unknown = [name for name in wanted if name not in named]
+    if unknown:
+        raise LayerError(f"unknown layer(s) {', '.join(unknown)}; valid layers: {', '.join(n for n in named if n)}, {LOGITS}")
+    batches: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    current: dict[str, torch.Tensor] = {}
+
+    def hook(name):
+        def record(_module, _inputs, output):
+            # reduce now: an in-place op later in the network may overwrite ``output``
+            current[name] = reduce_output(output).float().cpu()
+        return record
+
+    handles = [named[name].register_forward_hook(hook(name)) for name in wanted]
+    dev = next(module.parameters()).device
+    try:
+        with torch.no_grad():
+            starts = range(0, len(images), batch_size)
+            for start in tqdm(starts, desc="features", disable=not progress, unit="batch"):
+                current.clear()
+                logits = module(torch.from_numpy(images[start: start + batch_size]).to(dev))
+                for name in layers:
+                    batches[name].append((logits.float().cpu() if name == LOGITS else current[name]).numpy())
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {name: np.concatenate(parts).astype(np.float32) for name, parts in batches.items()}
+
+
+class FeatureExtractor:
+    """Cached per-layer features of one classifier.
+
+    Examples
+    --------
+    >>> extractor = FeatureExtractor(load_model("lenet-mnist"))      # doctest: +SKIP
+    >>> feats = extractor.features(images, ["conv1", "logits"])      # doctest: +SKIP
+    """
+
+    def __init__(self, model: ClassifierInfo, batch_size: int = 500, progress: bool = False):
+        self.model = model
+        self.batch_size = batch_size
+        self.progress = progress
+        self._layers: list[LayerInfo] | None = None
+
+    @property
+    def layers(self) -> list[LayerInfo]:
+        if self._layers is None:
+            self._layers = candidate_layers(self.model.module, self.model.input_shape)
+        return self._layers
+
+    def check_layer(self, name: str) -> None:
+        check_layer(name, self.layers)
+
+    def features(self, images: np.ndarray, layers: list[str]) -> dict[str, np.ndarray]:
+        for name in layers:
+            self.check_layer(name)
+        data_hash = cache.hash_array(images)
+        keys = {
+            name: {"what": "features", "model": self.model.weights_hash, "data": data_hash,
+                   "layer": name, "reduce": "channel-mean", "version": FEATURE_VERSION}
+            for name in layers
+        }
+        found = {}
+        for name in layers:
+            arrays = cache.load_arrays(cache.entry_path("features", keys[name]))
+            if arrays is not None and "x" in arrays and len(arrays["x"]) == len(images):
+                found[name] = arrays["x"]
+        missing = [name for name in layers if name not in found]
+        if missing:
+            fresh = extract(self.model.module, images, missing, self.batch_size, self.progress)
+            for name in missing:
+                cache.save_arrays(cache.entry_path("features", keys[name]), {"x": fresh[name]}, keys[name])
+            found.update(fresh)
+        return {name: found[name] for name in layers}
+
+    def logits(self, images: np.ndarray) -> np.ndarray:
+        return self.features(images, [LOGITS])[LOGITS]

@@ -1,0 +1,321 @@
+"""Classifiers: the paper's LeNet (trained here on first use), ResNet/VGG for 32x32 RGB
+inputs, and any user model given as ``path/to/file.py:factory``.
+
+Every model takes float images in [0, 1] of shape (N, C, H, W) and returns logits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import cache
+from .data import load_dataset
+
+log = logging.getLogger(__name__)
+
+
+def device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class ModelError(ValueError):
+    """A model or checkpoint that cannot be used, with a message saying why."""
+
+
+# --------------------------------------------------------------------------- architectures
+class LeNet(nn.Module):
+    """The authors' LeNet: Keras's classic MNIST CNN (their MDL was the first conv layer)."""
+
+    def __init__(self, in_channels: int = 1, n_classes: int = 10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 32, 3)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.relu2 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.drop1 = nn.Dropout(0.25)
+        self.flatten = nn.Flatten()
+        self.fc1 = nn.Linear(64 * 12 * 12, 128)
+        self.relu3 = nn.ReLU()
+        self.drop2 = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(128, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.relu2(self.conv2(self.relu1(self.conv1(x)))))
+        x = self.relu3(self.fc1(self.flatten(self.drop1(x))))
+        return self.fc2(self.drop2(x))
+
+
+class _BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """ResNet-18 for 32x32 RGB inputs (3x3 stem, no max-pool), as in the ODIN/Mahalanobis code."""
+
+    def __init__(self, n_classes: int = 10, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        layers, cin = [], 64
+        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers.append(nn.Sequential(_BasicBlock(cin, cout, stride), _BasicBlock(cout, cout, 1)))
+            cin = cout
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.linear = nn.Linear(512, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1((x - self.mean) / self.std)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.linear(torch.flatten(self.pool(x), 1))
+
+
+class VGG16(nn.Module):
+    """VGG-16 with BatchNorm for 32x32 RGB inputs (one 512-unit classifier layer)."""
+
+    CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+    def __init__(self, n_classes: int = 10, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+        layers, cin = [], 3
+        for item in self.CONFIG:
+            if item == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [nn.Conv2d(cin, item, 3, padding=1), nn.BatchNorm2d(item), nn.ReLU()]
+                cin = item
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(512, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(torch.flatten(self.features((x - self.mean) / self.std), 1))
+
+
+# --------------------------------------------------------------------------- loaded model
+@dataclass
+class ClassifierInfo:
+    """A ready classifier and what the detectors need to know about it."""
+
+    name: str
+    module: nn.Module
+    input_shape: tuple[int, int, int]
+    n_classes: int
+    id_dataset: str | None
+    weights_hash: str
+
+
+def weights_hash(module: nn.Module) -> str:
+    """Hash of the architecture and every parameter/buffer: keys the caches."""
+    digest = hashlib.sha256(type(module).__qualname__.encode())
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:20]
+
+
+def _infer_io(module: nn.Module, input_shape: tuple[int, int, int]) -> int:
+    with torch.no_grad():
+        out = module(torch.zeros(2, *input_shape, device=next(module.parameters()).device))
+    if out.ndim != 2:
+        raise ModelError(f"the model must return logits of shape (N, classes); it returned {tuple(out.shape)}")
+    return out.shape[1]
+
+
+def _finish(name: str, module: nn.Module, input_shape, id_dataset: str | None) -> ClassifierInfo:
+    module = module.to(device()).eval()  # eval: BatchNorm uses running stats, Dropout is off
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    n_classes = _infer_io(module, tuple(input_shape))
+    return ClassifierInfo(name, module, tuple(input_shape), n_classes, id_dataset, weights_hash(module))
+
+
+# --------------------------------------------------------------------------- training
+def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random shifts (+-2 px) and rotations (+-10 deg): the small MNIST set needs them for >= 97 %."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=generator) - 0.5) * (20 * np.pi / 180)
+    shift = (torch.rand(n, 2, generator=generator) - 0.5) * (4 / x.shape[-1]) * 2
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+
+
+def train_classifier(
+    module: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    augment: bool = True,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "training",
+) -> nn.Module:
+    """Train with Adam and cross-entropy, seeded, with a progress bar over epochs."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    dev = device()
+    module = module.to(dev).train()
+    optimiser = torch.optim.Adam(module.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
+    x_all = torch.from_numpy(images)
+    y_all = torch.from_numpy(labels)
+    bar = tqdm(range(epochs), desc=desc, disable=not progress, unit="epoch")
+    for _ in bar:
+        order = torch.randperm(len(x_all), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            batch = order[start: start + batch_size]
+            x, y = x_all[batch].to(dev), y_all[batch].to(dev)
+            if augment:
+                x = _augment(x, generator)
+            loss = F.cross_entropy(module(x), y)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += loss.item() * len(batch)
+        scheduler.step()
+        bar.set_postfix(loss=f"{total / len(order):.4f}")
+    return module.eval()
+
+
+def accuracy(module: nn.Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 500) -> float:
+    return float((predict_logits(module, images, batch_size).argmax(1) == labels).mean())
+
+
+def predict_logits(module: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    dev = next(module.parameters()).device
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            outputs.append(module(torch.from_numpy(images[start: start + batch_size]).to(dev)).float().cpu().numpy())
+    return np.concatenate(outputs)
+
+
+# --------------------------------------------------------------------------- checkpoints
+def save_checkpoint(module: nn.Module, path: Path) -> None:
+    state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+    cache.atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(module: nn.Module, path: str | Path) -> nn.Module:
+    """Load weights safely (``weights_only=True``); a bad file raises ModelError."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+            state = state["state_dict"]
+        module.load_state_dict(state)
+    except Exception as error:
+        raise ModelError(f"cannot load weights from {path}: {str(error).splitlines()[0]}") from None
+    return module
+
+
+# --------------------------------------------------------------------------- built-in models
+BUILTIN = {
+    # name: (architecture, ID dataset, input shape, epochs)
+    "lenet-mnist": (LeNet, "mnist", (1, 28, 28), 30),
+    "lenet-fashion-mnist": (LeNet, "fashion-mnist", (1, 28, 28), 8),
+}
+ARCHITECTURES = {"lenet": LeNet, "resnet18": ResNet18, "vgg16": VGG16}
+
+
+def load_builtin(name: str, progress: bool = True) -> ClassifierInfo:
+    """A built-in LeNet, trained on its ID training split on first use and cached."""
+    if name not in BUILTIN:
+        raise ModelError(f"unknown model {name!r}; built-in models: {', '.join(BUILTIN)} (or give path/to/file.py:factory)")
+    architecture, dataset, shape, epochs = BUILTIN[name]
+    key = {"model": name, "arch": architecture.__name__, "epochs": epochs, "augment": True, "seed": 0, "torch": torch.__version__.split("+")[0]}
+    path = cache.entry_path("models", key, suffix=".pt")
+    torch.manual_seed(0)
+    module = architecture(in_channels=shape[0])
+    if path.exists():
+        try:
+            return _finish(name, load_checkpoint(module, path), shape, dataset)
+        except ModelError as error:
+            log.warning("%s; retraining", error)
+            path.unlink(missing_ok=True)
+    train = load_dataset(dataset, "train")
+    train_classifier(module, train.images, train.labels, epochs=epochs, progress=progress, desc=f"training {name}")
+    save_checkpoint(module, path)
+    return _finish(name, module, shape, dataset)
+
+
+def load_user_model(spec: str, weights: str | None = None, id_dataset: str | None = None) -> ClassifierInfo:
+    """``path/to/file.py:factory`` -> the module returned by ``factory()``, weights optional."""
+    if ":" not in spec:
+        raise ModelError(f"a user model is given as path/to/file.py:factory, got {spec!r}")
+    file, factory_name = spec.rsplit(":", 1)
+    path = Path(file)
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}")
+    module_spec = importlib.util.spec_from_file_location(f"user_model_{path.stem}", path)
+    user_module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(user_module)
+    except Exception as error:
+        raise ModelError(f"{path} failed to import: {error}") from error
+    factory = getattr(user_module, factory_name, None)
+    if factory is None:
+        raise ModelError(f"{path} has no function {factory_name!r}")
+    module = factory()
+    if not isinstance(module, nn.Module):
+        raise ModelError(f"{spec}() must return a torch.nn.Module, got {type(module).__name__}")
+    if weights:
+        load_checkpoint(module, weights)
+    shape = getattr(module, "input_shape", None) or _input_shape_of(id_dataset)
+    return _finish(spec, module, shape, id_dataset)
+
+
+def _input_shape_of(dataset: str | None) -> tuple[int, int, int]:
+    if dataset is None:
+        raise ModelError("a user model needs --id-dataset (or an `input_shape` attribute on the module)")
+    sample = load_dataset(dataset, "val").images
+    return tuple(sample.shape[1:])
+
+
+def load_model(spec: str, weights: str | None = None, id_dataset: str | None = None, progress: bool = True) -> ClassifierInfo:
+    """A built-in model name or ``file.py:factory``."""
+    if spec in BUILTIN:
+        if weights:
+            raise ModelError("--weights applies to user models only; built-in models are trained here")
+        info = load_builtin(spec, progress=progress)
+        if id_dataset and id_dataset != info.id_dataset:
+            raise ModelError(f"{spec} was trained on {info.id_dataset}, not {id_dataset}")
+        return info
+    if spec.endswith(".py") or ".py:" in spec:
+        return load_user_model(spec, weights, id_dataset)
+    raise ModelError(f"unknown model {spec!r}; built-in models: {', '.join(BUILTIN)} (or give path/to/file.py:factory)")

@@ -1,0 +1,315 @@
+"""The paper's detector: per-class SVDDs on the Most Discriminative Layer and the logits.
+
+Zhao et al., "A Uniform Framework for Anomaly Detection in Deep Neural Networks".
+
+For an input x that the classifier predicts as class i::
+
+    g_i(x) = beta_1 * norm_i(s_MDL(x)) + beta_2 * norm_i(s_logit(x))
+    x is an anomaly  <=>  g_i(x) < tau_i
+
+- Step 1 (Sec. 4, Fig. 1): the MDL is the candidate layer whose per-class SVDD makes the
+  fewest errors on held-out ID data plus a *mix* anomaly set (by default generated,
+  see :func:`detector.anomalies.noise.mix_set`, so it shares nothing with evaluated sets).
+- Step 2: one SVDD per predicted class on MDL features and one on logits, trained on the
+  ID training inputs predicted as that class (:class:`~detector.svdd.ClassConditionalSVDD`).
+- Step 3: per-class min-max normalisation of both scores and the thresholds tau_i that keep
+  ``tpr`` of each class, all fitted on held-out validation ID data, never on anomalies,
+  so that a single input can be judged on its own.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from . import cache
+from .anomalies.noise import mix_set
+from .data import DataError, check_images
+from .features import LOGITS, FeatureExtractor
+from .metrics import per_class_thresholds, threshold_at_tpr
+from .models import ClassifierInfo
+from .svdd import ClassConditionalSVDD
+
+FORMAT = "uniform-detector/1"
+
+
+@dataclass
+class LayerScores:
+    """Normalised per-layer scores of a batch: what the dashboard plots and re-combines."""
+
+    predicted: np.ndarray  # (N,) predicted class
+    mdl: np.ndarray  # (N,) normalised MDL SVDD score (1 = most normal ID value, 0 = least)
+    logit: np.ndarray  # (N,) normalised logit SVDD score
+
+    def combine(self, beta) -> np.ndarray:
+        return beta[0] * self.mdl + beta[1] * self.logit
+
+
+class UniformDetector(BaseEstimator):
+    """Uniform anomaly detector (OOD, adversarial and noise) for a trained classifier.
+
+    Parameters
+    ----------
+    model : ClassifierInfo
+        The classifier (see :func:`detector.models.load_model`).
+    layer : "auto" or str
+        The MDL. ``"auto"`` chooses it on the mix set (Step 1); otherwise a layer name
+        from :func:`detector.features.candidate_layers`.
+    beta : (float, float)
+        Weights of the MDL and logit scores (>= 0, not both 0). Paper: (0.5, 0.5).
+    nu : float in (0, 1]
+        SVDD slack bound. Paper: 0.1.
+    gamma : "scale", "auto" or float
+        RBF kernel width, scikit-learn's convention on standardised features.
+    tpr : float
+        Share of held-out ID inputs of each class that must pass their threshold.
+    candidates : list of str or None
+        Layers tried by ``layer="auto"``; default: every layer but the logits.
+    max_samples_per_class, min_samples : int
+        See :class:`~detector.svdd.ClassConditionalSVDD`. A class with fewer than
+        ``min_samples`` *validation* inputs uses the normalisation and threshold of the
+        pooled validation scores.
+
+    Attributes
+    ----------
+    mdl_ : str
+        The layer used as MDL.
+    layer_errors_ : dict[str, float]
+        Error rate on validation ID + mix for each tried layer (``layer="auto"``).
+    svdd_ : dict[str, ClassConditionalSVDD]
+        Keyed by the MDL name and ``"logits"``.
+    norm_min_, norm_max_ : ndarray of shape (n_classes, 2)
+        Per-class min-max ranges of the (MDL, logit) raw scores on validation ID data.
+    thresholds_ : ndarray of shape (n_classes,)
+        tau_i for the current ``beta``.
+
+    Examples
+    --------
+    >>> from detector.models import load_model
+    >>> from detector.data import load_dataset
+    >>> model = load_model("lenet-mnist")                                   # doctest: +SKIP
+    >>> train, val = load_dataset("mnist", "train"), load_dataset("mnist", "val")  # doctest: +SKIP
+    >>> detector = UniformDetector(model).fit(train.images, val.images)     # doctest: +SKIP
+    >>> detector.predict(images)            # True = anomaly                # doctest: +SKIP
+    """
+
+    def __init__(self, model: ClassifierInfo, layer="auto", beta=(0.5, 0.5), nu=0.1, gamma="scale", tpr=0.95,
+                 candidates=None, max_samples_per_class=2000, min_samples=10, random_state=0):
+        self.model = model
+        self.layer = layer
+        self.beta = beta
+        self.nu = nu
+        self.gamma = gamma
+        self.tpr = tpr
+        self.candidates = candidates
+        self.max_samples_per_class = max_samples_per_class
+        self.min_samples = min_samples
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ validation
+    @staticmethod
+    def check_nu(nu) -> float:
+        if not isinstance(nu, numbers.Real) or not 0 < nu <= 1:
+            raise ValueError(f"nu must be a number in (0, 1], got {nu!r}")
+        return float(nu)
+
+    @staticmethod
+    def check_beta(beta) -> tuple[float, float]:
+        try:
+            b1, b2 = (float(b) for b in beta)
+        except (TypeError, ValueError):
+            raise ValueError(f"beta must be two numbers (beta_MDL, beta_logit), got {beta!r}") from None
+        if not (np.isfinite(b1) and np.isfinite(b2)) or b1 < 0 or b2 < 0 or b1 + b2 == 0:
+            raise ValueError(f"beta must be two non-negative numbers, not both zero, got {beta!r}")
+        return b1, b2
+
+    def _check_params(self) -> None:
+        self.check_nu(self.nu)
+        self.check_beta(self.beta)
+        if not 0 < self.tpr < 1:
+            raise ValueError(f"tpr must lie in (0, 1), got {self.tpr!r}")
+        if self.layer != "auto":
+            self._extractor.check_layer(self.layer)
+            if self.layer == LOGITS:
+                raise ValueError("the MDL must be a layer other than the logits (the logits are the second detector)")
+
+    def _check_input(self, images: np.ndarray) -> np.ndarray:
+        images = check_images(images)
+        if tuple(images.shape[1:]) != tuple(self.model.input_shape):
+            raise DataError(f"images have shape (C,H,W)={tuple(images.shape[1:])}, the model expects {tuple(self.model.input_shape)}")
+        return images
+
+    @property
+    def _extractor(self) -> FeatureExtractor:
+        if getattr(self, "_extractor_obj", None) is None or self._extractor_obj.model is not self.model:
+            self._extractor_obj = FeatureExtractor(self.model)
+        return self._extractor_obj
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "thresholds_"):
+            raise NotFittedError("this UniformDetector is not fitted yet: call fit() or UniformDetector.load()")
+
+    # ------------------------------------------------------------------ fitting
+    def _svdd(self) -> ClassConditionalSVDD:
+        return ClassConditionalSVDD(self.nu, self.gamma, self.max_samples_per_class, self.min_samples, self.random_state)
+
+    def fit(self, train_images: np.ndarray, val_images: np.ndarray, mix_images: np.ndarray | None = None,
+            val_labels: np.ndarray | None = None) -> "UniformDetector":
+        """Fit on ID training images (SVDDs) and held-out ID validation images (normalisation, tau).
+
+        ``mix_images`` is the anomaly set for choosing the MDL (``layer="auto"``); by
+        default it is generated from the validation images (``val_labels``, when given,
+        make its class blends cross class boundaries).
+        """
+        self._check_params()
+        train_images, val_images = self._check_input(train_images), self._check_input(val_images)
+        self.n_classes_ = self.model.n_classes
+        extractor = self._extractor
+        train_pred = extractor.logits(train_images).argmax(1)
+        val_pred = extractor.logits(val_images).argmax(1)
+
+        if self.layer == "auto":
+            if mix_images is None:
+                labels = val_pred if val_labels is None else val_labels
+                mix_images = mix_set(val_images, labels, seed=self.random_state + 1)
+            mix_images = self._check_input(mix_images)
+            mix_pred = extractor.logits(mix_images).argmax(1)
+            names = self.candidates or [info.name for info in extractor.layers if info.name != LOGITS]
+            self.layer_errors_ = {}
+            for name in names:
+                extractor.check_layer(name)
+                feats = extractor.features(train_images, [name])[name]
+                svdd = self._svdd().fit(feats, train_pred, self.n_classes_)
+                val_s = svdd.score_samples(extractor.features(val_images, [name])[name], val_pred)
+                mix_s = svdd.score_samples(extractor.features(mix_images, [name])[name], mix_pred)
+                tau = per_class_thresholds(val_s, val_pred, self.n_classes_, self.tpr, self.min_samples)
+                errors = np.sum(val_s < tau[val_pred]) + np.sum(mix_s >= tau[mix_pred])
+                self.layer_errors_[name] = float(errors / (len(val_s) + len(mix_s)))
+            self.mdl_ = min(self.layer_errors_, key=self.layer_errors_.get)
+        else:
+            self.mdl_ = self.layer
+            self.layer_errors_ = {}
+
+        layers = [self.mdl_, LOGITS]
+        self._train = (extractor.features(train_images, layers), train_pred)
+        self._val = (extractor.features(val_images, layers), val_pred)
+        return self._fit_svdds()
+
+    def _fit_svdds(self) -> "UniformDetector":
+        train_feats, train_pred = self._train
+        self.svdd_ = {name: self._svdd().fit(train_feats[name], train_pred, self.n_classes_) for name in (self.mdl_, LOGITS)}
+        val_feats, val_pred = self._val
+        raw = np.stack([self.svdd_[name].score_samples(val_feats[name], val_pred) for name in (self.mdl_, LOGITS)], 1)
+        self.norm_min_ = np.empty((self.n_classes_, 2))
+        self.norm_max_ = np.empty((self.n_classes_, 2))
+        for i in range(self.n_classes_):
+            rows = raw[val_pred == i] if np.sum(val_pred == i) >= self.min_samples else raw
+            self.norm_min_[i], self.norm_max_[i] = rows.min(0), rows.max(0)
+        self.val_scores_ = self._normalise(raw, val_pred)
+        self.val_predicted_ = val_pred
+        return self._fit_thresholds()
+
+    def _fit_thresholds(self) -> "UniformDetector":
+        combined = self.val_scores_.combine(self.check_beta(self.beta))
+        self.thresholds_ = per_class_thresholds(combined, self.val_predicted_, self.n_classes_, self.tpr, self.min_samples)
+        return self
+
+    def set_beta(self, beta) -> "UniformDetector":
+        """New weights: only the thresholds change (from cached validation scores), no refit."""
+        self._check_fitted()
+        self.beta = self.check_beta(beta)
+        return self._fit_thresholds()
+
+    def set_nu(self, nu) -> "UniformDetector":
+        """New nu: refit the SVDDs on the features kept from ``fit``; the MDL stays."""
+        self._check_fitted()
+        self.nu = self.check_nu(nu)
+        if not hasattr(self, "_train"):
+            raise NotFittedError("a loaded detector keeps no training features: call fit() to change nu")
+        return self._fit_svdds()
+
+    # ------------------------------------------------------------------ scoring
+    def _normalise(self, raw: np.ndarray, predicted: np.ndarray) -> LayerScores:
+        span = np.maximum(self.norm_max_[predicted] - self.norm_min_[predicted], 1e-12)
+        norm = (raw - self.norm_min_[predicted]) / span  # not clipped: anomalies fall below 0
+        return LayerScores(predicted, norm[:, 0], norm[:, 1])
+
+    def layer_scores(self, images: np.ndarray) -> LayerScores:
+        """Predicted class and normalised MDL / logit scores of each image."""
+        self._check_fitted()
+        images = self._check_input(images)
+        feats = self._extractor.features(images, [self.mdl_, LOGITS])
+        predicted = feats[LOGITS].argmax(1)
+        raw = np.stack([self.svdd_[name].score_samples(feats[name], predicted) for name in (self.mdl_, LOGITS)], 1)
+        return self._normalise(raw, predicted)
+
+    def score_samples(self, images: np.ndarray) -> np.ndarray:
+        """g_i(x): higher = more normal."""
+        return self.layer_scores(images).combine(self.check_beta(self.beta))
+
+    def decision_function(self, images: np.ndarray) -> np.ndarray:
+        """g_i(x) - tau_i: negative = anomaly."""
+        scores = self.layer_scores(images)
+        return scores.combine(self.check_beta(self.beta)) - self.thresholds_[scores.predicted]
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """True where the input is an anomaly (paper Eq. 4)."""
+        return self.decision_function(images) < 0
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write the fitted state with skops (no pickle), tagged with the model's weights hash."""
+        import skops.io as sio
+
+        self._check_fitted()
+        state = {
+            "format": FORMAT,
+            "model_hash": self.model.weights_hash,
+            "params": {"layer": self.layer, "beta": list(self.check_beta(self.beta)), "nu": self.nu,
+                       "gamma": self.gamma, "tpr": self.tpr, "candidates": self.candidates,
+                       "max_samples_per_class": self.max_samples_per_class, "min_samples": self.min_samples,
+                       "random_state": self.random_state},
+            "mdl": self.mdl_,
+            "layer_errors": self.layer_errors_,
+            "n_classes": self.n_classes_,
+            "svdd": {name: svdd.get_state() for name, svdd in self.svdd_.items()},
+            "norm_min": self.norm_min_, "norm_max": self.norm_max_,
+            "val_scores": np.stack([self.val_scores_.mdl, self.val_scores_.logit], 1),
+            "val_predicted": self.val_predicted_,
+        }
+        cache.atomic_write(Path(path), lambda tmp: sio.dump(state, tmp))
+
+    @classmethod
+    def load(cls, path: str | Path, model: ClassifierInfo) -> "UniformDetector":
+        """Load a detector saved by :meth:`save`; refuses a file made for another model."""
+        import skops.io as sio
+
+        path = Path(path)
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+            if untrusted:
+                raise ValueError(f"it holds types that are not trusted: {', '.join(untrusted)}")
+            state = sio.load(path)
+            if not isinstance(state, dict) or state.get("format") != FORMAT:
+                raise ValueError("it is not a saved UniformDetector")
+        except Exception as error:
+            raise ValueError(f"cannot load detector from {path}: {error}") from None
+        if state["model_hash"] != model.weights_hash:
+            raise ValueError(
+                f"{path} was fitted for another model (weights hash {state['model_hash']}, "
+                f"this model has {model.weights_hash}); fit a new detector for this model"
+            )
+        params = dict(state["params"])
+        params["beta"] = tuple(params["beta"])
+        detector = cls(model, **params)
+        detector.mdl_, detector.layer_errors_, detector.n_classes_ = state["mdl"], dict(state["layer_errors"]), state["n_classes"]
+        detector.svdd_ = {name: detector._svdd().set_state(s) for name, s in state["svdd"].items()}
+        detector.norm_min_, detector.norm_max_ = state["norm_min"], state["norm_max"]
+        detector.val_scores_ = LayerScores(state["val_predicted"], state["val_scores"][:, 0], state["val_scores"][:, 1])
+        detector.val_predicted_ = state["val_predicted"]
+        return detector._fit_thresholds()
