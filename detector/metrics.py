@@ -28,7 +28,7 @@ def threshold_at_tpr(id_scores: np.ndarray, tpr: float = 0.95) -> float:
     return float(np.quantile(np.asarray(id_scores, dtype=np.float64), 1 - tpr, method="lower"))
 
 
-def per_class_thresholds(scores, classes, n_classes: int, tpr: float = 0.95, min_samples: int = 5) -> np.ndarray:
+def per_class_thresholds(scores, classes, n_classes: int, tpr: float = 0.95, min_samples: int = 10) -> np.ndarray:
     """tau_i per predicted class; a class with fewer than ``min_samples`` inputs gets the pooled tau."""
     scores, classes = np.asarray(scores), np.asarray(classes)
     pooled = threshold_at_tpr(scores, tpr)

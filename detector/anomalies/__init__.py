@@ -1,0 +1,50 @@
+"""Anomaly sets by name: other datasets (OOD), noise, and (when present) attacks.
+
+Every set is returned in the model's input shape and, for datasets and noise, with
+as many images as the ID test set (a seeded subset when the source is larger).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data import DATASET_NAMES, DataError, load_dataset, load_image_file, to_input_shape
+from .noise import gaussian_noise, uniform_noise
+
+NOISE = {"gaussian": gaussian_noise, "uniform": uniform_noise}
+
+
+@dataclass
+class AnomalySet:
+    name: str
+    kind: str  # "ood" | "adversarial" | "noise" | "file"
+    images: np.ndarray
+
+
+def anomaly_kinds() -> dict[str, str]:
+    """Every built-in anomaly name and its kind."""
+    kinds = {name: "ood" for name in DATASET_NAMES}
+    kinds.update({name: "noise" for name in NOISE})
+    return kinds
+
+
+def load_anomaly(name: str, experiment) -> AnomalySet:
+    """The anomaly set ``name`` for an experiment (model + ID data)."""
+    kinds = anomaly_kinds()
+    if name not in kinds:
+        raise DataError(f"unknown anomaly set {name!r}; valid names: {', '.join(kinds)} (or --anomaly-file NAME=path.npz)")
+    n, shape = len(experiment.test), experiment.model.input_shape
+    if name in NOISE:
+        return AnomalySet(name, "noise", NOISE[name](n, shape, seed=0))
+    if name == experiment.id_dataset:
+        raise DataError(f"{name} is the in-distribution dataset of this model; choose another anomaly set")
+    images = load_dataset(name, "test").images
+    if len(images) > n:
+        images = images[np.sort(np.random.default_rng(0).choice(len(images), n, replace=False))]
+    return AnomalySet(name, "ood", to_input_shape(images, shape, name))
+
+
+def load_anomaly_file(name: str, path: str, experiment) -> AnomalySet:
+    return AnomalySet(name, "file", load_image_file(path, experiment.model.input_shape))

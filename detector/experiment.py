@@ -1,0 +1,115 @@
+"""One experiment = a classifier, its ID data splits, and the evaluation of detectors on
+anomaly sets. Shared by the command line, the benchmark script and the dashboard."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from . import cache
+from .anomalies import AnomalySet, load_anomaly, load_anomaly_file
+from .data import Dataset, load_dataset, to_input_shape
+from .features import FeatureExtractor
+from .metrics import Result, global_metrics, per_class_metrics, per_class_thresholds
+from .models import ClassifierInfo, ModelError, load_model
+from .uniform import UniformDetector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Experiment:
+    model: ClassifierInfo
+    id_dataset: str
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    progress: bool = False
+    _anomalies: dict = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def extractor(self) -> FeatureExtractor:
+        return FeatureExtractor(self.model, progress=self.progress)
+
+    def predictions(self, images: np.ndarray) -> np.ndarray:
+        return self.extractor.logits(images).argmax(1)
+
+    @property
+    def test_accuracy(self) -> float:
+        return float(np.mean(self.predictions(self.test.images) == self.test.labels))
+
+    def anomaly(self, name: str, path: str | None = None) -> AnomalySet:
+        if name not in self._anomalies:
+            self._anomalies[name] = load_anomaly_file(name, path, self) if path else load_anomaly(name, self)
+        return self._anomalies[name]
+
+
+def load_experiment(model: str, weights: str | None = None, id_dataset: str | None = None, progress: bool = False) -> Experiment:
+    info = load_model(model, weights, id_dataset, progress=progress)
+    dataset = id_dataset or info.id_dataset
+    if dataset is None:
+        raise ModelError(f"{model} is a user model: give its in-distribution dataset with --id-dataset")
+    splits = []
+    for split in ("train", "val", "test"):
+        data = load_dataset(dataset, split)
+        images = to_input_shape(data.images, info.input_shape, f"{dataset}/{split}")
+        splits.append(Dataset(dataset, split, images, data.labels))
+    return Experiment(info, dataset, *splits, progress=progress)
+
+
+def fit_uniform(experiment: Experiment, layer="auto", beta=(0.5, 0.5), nu=0.1, **params) -> UniformDetector:
+    """Fit the paper's detector, or load it from the disk cache when fitted before."""
+    detector = UniformDetector(experiment.model, layer=layer, beta=beta, nu=nu, **params)
+    key = {"what": "uniform-detector", "model": experiment.model.weights_hash,
+           "train": cache.hash_array(experiment.train.images), "val": cache.hash_array(experiment.val.images),
+           "params": {k: v for k, v in detector.get_params().items() if k not in ("model", "beta")}}
+    path = cache.entry_path("detectors", key, suffix=".skops")
+    if path.exists():
+        try:
+            return UniformDetector.load(path, experiment.model).set_beta(beta)
+        except ValueError as error:
+            log.warning("%s; refitting", error)
+            path.unlink(missing_ok=True)
+    detector.fit(experiment.train.images, experiment.val.images, val_labels=experiment.val.labels)
+    detector.save(path)
+    return detector
+
+
+METHODS = {"ours": fit_uniform}
+
+
+@dataclass
+class Row:
+    method: str
+    anomaly: str
+    kind: str
+    weighting: str
+    tnr_at_95_tpr: float
+    auroc: float
+    tpr: float
+    classes_left_out: int
+
+    def as_json(self) -> dict:
+        return {k: getattr(self, k) for k in ("method", "anomaly", "kind", "tnr_at_95_tpr", "auroc", "weighting")}
+
+
+def evaluate_method(experiment: Experiment, method: str, detector, anomalies: list[AnomalySet], tpr: float = 0.95) -> list[Row]:
+    """Both weightings for every anomaly set. Per-class thresholds come from the
+    validation (held-out ID) scores; global thresholds from the ID test scores."""
+    val_scores = detector.score_samples(experiment.val.images)
+    val_pred = experiment.predictions(experiment.val.images)
+    thresholds = per_class_thresholds(val_scores, val_pred, experiment.model.n_classes, tpr)
+    id_scores = detector.score_samples(experiment.test.images)
+    id_pred = experiment.predictions(experiment.test.images)
+    rows = []
+    for anomaly in anomalies:
+        scores = detector.score_samples(anomaly.images)
+        pred = experiment.predictions(anomaly.images)
+        results: list[Result] = [per_class_metrics(id_scores, id_pred, scores, pred, thresholds),
+                                 global_metrics(id_scores, scores, tpr)]
+        rows += [Row(method, anomaly.name, anomaly.kind, r.weighting, round(r.tnr_at_95_tpr, 2), round(r.auroc, 2),
+                     round(r.tpr, 2), r.classes_left_out) for r in results]
+    return rows
