@@ -53,7 +53,40 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--beta", type=_beta, default=(0.5, 0.5), help="weights of MDL and logit scores, 'a,b'")
     evaluate.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
     evaluate.add_argument("--json", help="write the results to this JSON file")
+    anomalies = commands.add_parser("anomalies", help="export or show an anomaly set", epilog=EPILOG)
+    actions = anomalies.add_subparsers(dest="action", required=True)
+    for action, what in (("export", "an .npz file with an array 'images'"), ("show", "a PNG picture grid")):
+        sub = actions.add_parser(action, help=f"write {what}", epilog=EPILOG)
+        sub.add_argument("name", help=f"anomaly set: {', '.join(anomaly_kinds())}")
+        model_args(sub)
+        sub.add_argument("-o", "--output", required=True, help="output file")
+        if action == "show":
+            sub.add_argument("--count", type=int, default=40, help="how many examples to show")
     return parser
+
+
+def cmd_anomalies(args) -> None:
+    import numpy as np
+    import torch
+
+    from .experiment import load_experiment
+
+    kinds = anomaly_kinds()
+    if args.name not in kinds:
+        raise DataError(f"unknown anomaly set {args.name!r}; valid names: {', '.join(kinds)}")
+    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+    images = experiment.anomaly(args.name).images
+    if args.action == "export":
+        np.savez_compressed(args.output, images=images)
+        print(f"wrote {len(images)} images of shape {images.shape[1:]} to {args.output}")
+        return
+    from .anomalies.grid import save_grid
+
+    shown = images[: args.count]
+    probabilities = torch.softmax(torch.from_numpy(experiment.extractor.logits(shown)), 1).numpy()
+    captions = [f"pred {p.argmax()} ({100 * p.max():.2f}%)" for p in probabilities]
+    save_grid(shown, captions, args.output)
+    print(f"wrote a grid of {len(shown)} {args.name} images to {args.output}")
 
 
 def cmd_layers(args) -> None:
@@ -108,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        {"layers": cmd_layers, "evaluate": cmd_evaluate}[args.command](args)
-    except (DataError, ModelError, LayerError, ValueError) as error:
+        {"layers": cmd_layers, "evaluate": cmd_evaluate, "anomalies": cmd_anomalies}[args.command](args)
+    except (DataError, ModelError, LayerError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

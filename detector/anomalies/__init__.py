@@ -1,7 +1,8 @@
-"""Anomaly sets by name: other datasets (OOD), noise, and (when present) attacks.
+"""Anomaly sets by name: other datasets (OOD), noise, fooling images and attacks.
 
-Every set is returned in the model's input shape and, for datasets and noise, with
-as many images as the ID test set (a seeded subset when the source is larger).
+Every set is returned in the model's input shape. Datasets, noise and fooling images
+have as many images as the ID test set (a seeded subset when the source is larger);
+adversarial sets hold the successful attacks on the correctly classified ID test images.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..data import DATASET_NAMES, DataError, load_dataset, load_image_file, to_i
 from .noise import gaussian_noise, uniform_noise
 
 NOISE = {"gaussian": gaussian_noise, "uniform": uniform_noise}
+ATTACK_NAMES = ("fgsm", "bim-a", "bim-b", "jsma", "cw")
 
 
 @dataclass
@@ -27,6 +29,8 @@ def anomaly_kinds() -> dict[str, str]:
     """Every built-in anomaly name and its kind."""
     kinds = {name: "ood" for name in DATASET_NAMES}
     kinds.update({name: "noise" for name in NOISE})
+    kinds["fooling"] = "noise"
+    kinds.update({name: "adversarial" for name in ATTACK_NAMES})
     return kinds
 
 
@@ -36,8 +40,20 @@ def load_anomaly(name: str, experiment) -> AnomalySet:
     if name not in kinds:
         raise DataError(f"unknown anomaly set {name!r}; valid names: {', '.join(kinds)} (or --anomaly-file NAME=path.npz)")
     n, shape = len(experiment.test), experiment.model.input_shape
+    model = experiment.model
     if name in NOISE:
         return AnomalySet(name, "noise", NOISE[name](n, shape, seed=0))
+    if name == "fooling":
+        from .fooling import cached_fooling
+
+        result = cached_fooling(model.module, model.weights_hash, n, shape, model.n_classes, seed=0, progress=experiment.progress)
+        return AnomalySet(name, "noise", result.images)
+    if name in ATTACK_NAMES:
+        from .attacks import cached_adversarial
+
+        result = cached_adversarial(name, model.module, model.weights_hash, experiment.test.images, experiment.test.labels,
+                                    progress=experiment.progress, dataset=experiment.id_dataset)
+        return AnomalySet(name, "adversarial", result.images)
     if name == experiment.id_dataset:
         raise DataError(f"{name} is the in-distribution dataset of this model; choose another anomaly set")
     images = load_dataset(name, "test").images
