@@ -54,7 +54,8 @@ def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> li
 
     A container whose output is the very tensor of its last child (e.g. ``nn.Sequential``)
     is listed once, under the child's name; the layer that produces the logits is
-    listed as ``logits``.
+    listed as ``logits``. Features are reduced inside the hook, so an in-place ReLU
+    and the layer before it give different features.
     """
     seen: set[int] = set()
     order: list[tuple[int, LayerInfo]] = []
@@ -63,7 +64,9 @@ def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> li
 
     def hook(name):
         def record(_module, _inputs, output):
-            if isinstance(output, torch.Tensor) and id(output) not in seen and output.ndim >= 2:
+            is_container = next(_module.children(), None) is not None
+            # a container returning its child's tensor is a repeat; an in-place leaf (ReLU) is not
+            if isinstance(output, torch.Tensor) and output.ndim >= 2 and not (is_container and id(output) in seen):
                 info = LayerInfo(name, type(_module).__name__, tuple(output.shape[1:]), int(reduce_output(output).shape[1]))
                 seen.add(id(output))
                 order.append((id(output), info))

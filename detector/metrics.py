@@ -25,7 +25,9 @@ WEIGHTINGS = ("per-class", "global")
 
 def threshold_at_tpr(id_scores: np.ndarray, tpr: float = 0.95) -> float:
     """The largest threshold that keeps at least ``tpr`` of ``id_scores`` (score >= tau)."""
-    return float(np.quantile(np.asarray(id_scores, dtype=np.float64), 1 - tpr, method="lower"))
+    ordered = np.sort(np.asarray(id_scores, dtype=np.float64))
+    allowed_below = int(np.floor(len(ordered) * (1 - tpr) + 1e-9))
+    return float(ordered[min(allowed_below, len(ordered) - 1)])
 
 
 def per_class_thresholds(scores, classes, n_classes: int, tpr: float = 0.95, min_samples: int = 10) -> np.ndarray:

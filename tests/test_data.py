@@ -1,0 +1,96 @@
+import pickle
+
+import numpy as np
+import pytest
+from scipy.io import savemat
+
+from detector.data import DataError, load_dataset, load_image_file, to_input_shape
+
+
+def test_mnist_splits_are_disjoint_stratified_and_seeded():
+    splits = {s: load_dataset("mnist", s) for s in ("train", "val", "test")}
+    assert [len(splits[s]) for s in ("train", "val", "test")] == [3500, 500, 1000]
+    assert np.bincount(splits["test"].labels).tolist() == [100] * 10
+    flat = {s: {d.tobytes() for d in splits[s].images[:200]} for s in splits}
+    assert not flat["train"] & flat["test"] and not flat["val"] & flat["test"]
+    assert splits["train"].images.dtype == np.float32 and splits["train"].images.max() <= 1
+    np.testing.assert_array_equal(load_dataset("mnist", "test").images, splits["test"].images)
+
+
+def test_fashion_mnist_missing_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path))
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", "test")
+
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(DataError, match="valid names: mnist, fashion-mnist"):
+        load_dataset("imagenet", "test")
+
+
+def test_cifar10_pickle_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ["data_batch_1", "test_batch"]:
+        batch = {b"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8), b"labels": list(range(10)) * 2}
+        with open(tmp_path / name, "wb") as handle:
+            pickle.dump(batch, handle)
+    test = load_dataset("cifar10", "test", path=str(tmp_path))
+    assert test.images.shape == (20, 3, 32, 32) and test.labels.tolist()[:3] == [0, 1, 2]
+    train, val = load_dataset("cifar10", "train", path=str(tmp_path)), load_dataset("cifar10", "val", path=str(tmp_path))
+    assert len(train) + len(val) == 20 and len(val) == 2
+
+
+def test_svhn_mat_files(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (32, 32, 3, 12), dtype=np.uint8)
+    savemat(tmp_path / "test_32x32.mat", {"X": x, "y": np.arange(1, 13).reshape(-1, 1) % 11})
+    test = load_dataset("svhn", "test", path=str(tmp_path))
+    assert test.images.shape == (12, 3, 32, 32)
+    np.testing.assert_allclose(test.images[3, 1], x[:, :, 1, 3] / 255.0, rtol=1e-6)
+    assert 10 not in test.labels  # label 10 means digit 0
+
+
+@pytest.mark.parametrize("array", [
+    np.zeros((4, 28, 28), np.uint8),
+    np.zeros((4, 28, 28, 1), np.uint8),
+    np.zeros((4, 1, 28, 28), np.float32),
+    np.full((4, 32, 32, 3), 255, np.uint8),
+])
+def test_user_npz_layouts_are_converted_to_model_shape(tmp_path, array):
+    path = tmp_path / "set.npz"
+    np.savez(path, images=array)
+    images = load_image_file(path, (1, 28, 28))
+    assert images.shape == (4, 1, 28, 28) and images.dtype == np.float32
+    assert images.min() >= 0 and images.max() <= 1
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((4, 28), np.uint8), "shape"),
+    (np.full((2, 28, 28), np.nan, np.float32), "NaN"),
+    (np.zeros((0, 28, 28), np.float32), "empty"),
+    (np.full((2, 28, 28), 3.0, np.float32), r"\[0, 1\]"),
+])
+def test_bad_user_npz_gets_a_clear_error_naming_the_file(tmp_path, array, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, images=array)
+    with pytest.raises(DataError, match=message) as error:
+        load_image_file(path, (1, 28, 28))
+    assert "bad.npz" in str(error.value)
+
+
+def test_npz_without_images_array_and_non_npz_file(tmp_path):
+    np.savez(tmp_path / "x.npz", pictures=np.zeros((2, 28, 28)))
+    with pytest.raises(DataError, match="'images'"):
+        load_image_file(tmp_path / "x.npz")
+    (tmp_path / "y.npz").write_text("not a zip")
+    with pytest.raises(DataError, match="not a readable .npz"):
+        load_image_file(tmp_path / "y.npz")
+
+
+def test_grey_to_rgb_and_back(digits):
+    grey = digits["test"].images[:3]
+    rgb = to_input_shape(grey, (3, 32, 32))
+    assert rgb.shape == (3, 3, 32, 32)
+    np.testing.assert_allclose(rgb[:, 0], rgb[:, 2])
+    back = to_input_shape(rgb, (1, 28, 28))
+    assert back.shape == (3, 1, 28, 28) and np.abs(back - grey).mean() < 0.1

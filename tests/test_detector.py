@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from detector.data import DataError
+from detector.features import LayerError
+from detector.metrics import auroc
+from detector.uniform import UniformDetector
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_model, digits):
+    return UniformDetector(tiny_model, candidates=["features.1", "features.4", "head.2"]).fit(
+        digits["train"].images, digits["val"].images, val_labels=digits["val"].labels)
+
+
+def test_auto_layer_is_the_one_with_fewest_mix_errors(fitted):
+    assert set(fitted.layer_errors_) == {"features.1", "features.4", "head.2"}
+    assert fitted.mdl_ == min(fitted.layer_errors_, key=fitted.layer_errors_.get)
+    assert all(0 <= e <= 1 for e in fitted.layer_errors_.values())
+
+
+def test_scores_are_higher_for_id_than_noise(fitted, digits, noise):
+    id_scores = fitted.score_samples(digits["test"].images)
+    assert auroc(id_scores, fitted.score_samples(noise)) > 95
+    assert fitted.predict(noise).mean() > 0.9
+    assert fitted.predict(digits["test"].images).mean() < 0.2
+
+
+def test_thresholds_keep_95_percent_of_each_validation_class(fitted, digits):
+    scores = fitted.score_samples(digits["val"].images)
+    predicted = fitted.val_predicted_
+    for i in range(10):
+        if np.sum(predicted == i) >= fitted.min_samples:
+            assert np.mean(scores[predicted == i] >= fitted.thresholds_[i]) >= 0.95
+    assert np.all(fitted.decision_function(digits["val"].images) == scores - fitted.thresholds_[predicted])
+
+
+def test_set_beta_recombines_without_refitting(tiny_model, digits):
+    detector = UniformDetector(tiny_model, layer="features.4").fit(digits["train"].images, digits["val"].images)
+    svdds = detector.svdd_
+    parts = detector.layer_scores(digits["test"].images)
+    detector.set_beta((1.0, 0.0))
+    assert detector.svdd_ is svdds
+    np.testing.assert_allclose(detector.score_samples(digits["test"].images), parts.mdl)
+    tau_mdl = detector.thresholds_.copy()
+    detector.set_beta((0.0, 1.0))
+    np.testing.assert_allclose(detector.score_samples(digits["test"].images), parts.logit)
+    assert not np.allclose(tau_mdl, detector.thresholds_)
+
+
+def test_set_nu_refits_the_svms(tiny_model, digits):
+    detector = UniformDetector(tiny_model, layer="features.4", nu=0.1).fit(digits["train"].images, digits["val"].images)
+    before = detector.svdd_["features.4"].class_models_[0].support_vectors_.shape[0]
+    detector.set_nu(0.5)
+    after = detector.svdd_["features.4"].class_models_[0].support_vectors_.shape[0]
+    assert after > before and detector.mdl_ == "features.4"
+
+
+def test_save_and_load_give_the_same_scores_and_refuse_another_model(fitted, tiny_model, digits, tmp_path):
+    path = tmp_path / "detector.skops"
+    fitted.save(path)
+    loaded = UniformDetector.load(path, tiny_model)
+    np.testing.assert_allclose(loaded.score_samples(digits["test"].images), fitted.score_samples(digits["test"].images))
+    assert loaded.mdl_ == fitted.mdl_ and np.allclose(loaded.thresholds_, fitted.thresholds_)
+    other = type(tiny_model)(**{**tiny_model.__dict__, "weights_hash": "0" * 20})
+    with pytest.raises(ValueError, match="another model"):
+        UniformDetector.load(path, other)
+    path.write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="cannot load detector"):
+        UniformDetector.load(path, tiny_model)
+
+
+def test_class_never_predicted_uses_the_pooled_svdd(tiny_model, digits):
+    train, labels = digits["train"].images, digits["train"].labels
+    predicted = tiny_model.module(__import__("torch").from_numpy(train)).argmax(1).numpy()
+    keep = predicted != 7  # the model never predicts 7 on these training inputs
+    detector = UniformDetector(tiny_model, layer="features.4").fit(train[keep], digits["val"].images)
+    assert detector.svdd_["features.4"].class_models_[7] is None
+    sevens = digits["test"].images[digits["test"].labels == 7]
+    assert np.all(np.isfinite(detector.score_samples(sevens)))
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ({"nu": 0}, ValueError, r"nu must be a number in \(0, 1\]"),
+    ({"nu": 1.5}, ValueError, r"nu must be a number in \(0, 1\]"),
+    ({"beta": (-1, 1)}, ValueError, "non-negative"),
+    ({"beta": (0, 0)}, ValueError, "not both zero"),
+    ({"layer": "conv9"}, LayerError, "valid layers: features.0"),
+])
+def test_bad_parameters_are_rejected_in_fit(tiny_model, digits, params, error, message):
+    with pytest.raises(error, match=message):
+        UniformDetector(tiny_model, **params).fit(digits["train"].images, digits["val"].images)
+
+
+def test_bad_inputs_are_rejected(fitted):
+    with pytest.raises(DataError, match="expects"):
+        fitted.score_samples(np.zeros((2, 3, 32, 32), np.float32))
+    bad = np.zeros((2, 1, 28, 28), np.float32)
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(DataError, match="NaN"):
+        fitted.predict(bad)
+    with pytest.raises(NotFittedError):
+        UniformDetector(fitted.model).score_samples(np.zeros((1, 1, 28, 28), np.float32))

@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+import torch
+
+from detector.features import LOGITS, FeatureExtractor, LayerError, candidate_layers, extract
+
+
+def test_candidate_layers_skip_dropout_and_containers_and_end_with_logits(tiny_model):
+    layers = candidate_layers(tiny_model.module, (1, 28, 28))
+    names = [layer.name for layer in layers]
+    assert names[-1] == LOGITS and layers[-1].feature_dim == 10
+    assert "head.3" not in names  # Dropout
+    assert "features" not in names  # the Sequential repeats its last child's output
+    assert "head.4" not in names  # the layer producing the logits is listed as "logits"
+    conv = next(layer for layer in layers if layer.name == "features.0")
+    assert conv.output_shape == (8, 26, 26) and conv.feature_dim == 8
+
+
+def test_conv_features_are_channel_means_taken_before_inplace_relu(tiny_model, digits):
+    images = digits["test"].images[:5]
+    feats = extract(tiny_model.module, images, ["features.1", LOGITS])
+    with torch.no_grad():
+        x = torch.from_numpy(images) - tiny_model.module.mean
+        bn = tiny_model.module.features[1](tiny_model.module.features[0](x))
+    np.testing.assert_allclose(feats["features.1"], bn.mean((2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+    assert (feats["features.1"] < 0).any()  # the in-place ReLU after it did not leak in
+    np.testing.assert_allclose(feats[LOGITS], tiny_model.module(torch.from_numpy(images)).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_features_are_cached_on_disk(tiny_model, digits, monkeypatch):
+    images = digits["val"].images[:20]
+    extractor = FeatureExtractor(tiny_model)
+    first = extractor.features(images, ["features.2", LOGITS])
+    calls = []
+    monkeypatch.setattr("detector.features.extract", lambda *a, **k: calls.append(1))
+    second = FeatureExtractor(tiny_model).features(images, ["features.2", LOGITS])
+    assert not calls
+    np.testing.assert_array_equal(first["features.2"], second["features.2"])
+
+
+def test_unknown_layer_lists_valid_ones(tiny_model, digits):
+    with pytest.raises(LayerError, match="valid layers: features.0"):
+        FeatureExtractor(tiny_model).features(digits["val"].images[:2], ["conv9"])
