@@ -1,0 +1,25 @@
+"""Streamlit dashboard of the uniform anomaly detector: `streamlit run app.py`.
+
+Builds the navigation and the shared sidebar (model, ID dataset, anomaly sets, MDL);
+each page in pages/ only draws what detector/ computes.
+"""
+
+import streamlit as st
+
+from pages import common
+
+st.set_page_config(page_title="Uniform anomaly detection", page_icon="🔎", layout="wide")
+
+PAGES = [
+    st.Page("pages/explore.py", title="Explore layers", icon="🗺️", default=True),
+    st.Page("pages/layers.py", title="Layers", icon="🧱"),
+    st.Page("pages/tune.py", title="Tune", icon="🎚️"),
+    st.Page("pages/benchmark.py", title="Benchmark", icon="📊"),
+    st.Page("pages/inspect_input.py", title="Inspect", icon="🔍"),
+    st.Page("pages/how_it_works.py", title="How it works", icon="🎓"),
+]
+
+navigation = st.navigation(PAGES)
+st.session_state["_context"] = common.sidebar()
+st.session_state["_app_ran"] = True
+navigation.run()

@@ -1,0 +1,104 @@
+"""Turn a user's file (PNG / JPEG / .npy) into model inputs, with clear errors.
+
+Every problem becomes a :class:`~detector.data.DataError` whose message says what is
+wrong and what is accepted; nothing else escapes, so the dashboard never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .data import DataError, standardise_layout, to_input_shape
+
+MAX_BYTES = 20 * 1024 * 1024
+MIN_SIDE, MAX_SIDE = 8, 4096
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+ACCEPTED = "a PNG or JPEG picture, or a .npy array of shape (H,W), (C,H,W), (H,W,C) or (N,C,H,W)"
+
+
+def _check_side(height: int, width: int, name: str) -> None:
+    if min(height, width) < MIN_SIDE:
+        raise DataError(f"{name}: the image is {width}x{height} pixels; it must be at least {MIN_SIDE}x{MIN_SIDE}")
+    if max(height, width) > MAX_SIDE:
+        raise DataError(f"{name}: the image is {width}x{height} pixels; the largest accepted side is {MAX_SIDE}")
+    if max(height, width) > 4 * min(height, width):
+        raise DataError(f"{name}: the image is {width}x{height} pixels, far from square; crop it around the object first")
+
+
+def _read_picture(data: bytes, name: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            picture.load()
+            _check_side(picture.height, picture.width, name)
+            if picture.mode in ("RGBA", "LA", "P"):
+                rgba = picture.convert("RGBA")
+                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                picture = Image.alpha_composite(background, rgba)  # transparent = white paper
+            array = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+    except DataError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+        raise DataError(f"{name}: not a readable picture ({error.__class__.__name__}); upload {ACCEPTED}") from None
+    return array.transpose(2, 0, 1)[None].astype(np.float32) / 255.0  # (1, 3, H, W)
+
+
+def _read_npy(data: bytes, name: str) -> np.ndarray:
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as error:  # bad header, pickled objects, truncated data...
+        raise DataError(f"{name}: not a readable .npy array ({str(error).splitlines()[0][:120]})") from None
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{name}: expected a single array, found {type(array).__name__}")
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim == 3 and (array.shape[0] in (1, 3) or array.shape[-1] in (1, 3)):
+        array = array[None]  # one (C,H,W) or (H,W,C) image
+    if array.ndim not in (3, 4):
+        raise DataError(f"{name}: array of shape {array.shape}; expected {ACCEPTED}")
+    images = standardise_layout(array, name)
+    _check_side(images.shape[2], images.shape[3], name)
+    return images
+
+
+def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None) -> tuple[np.ndarray, list[str]]:
+    """Images in the model's input shape from an uploaded file, and notes on what was changed.
+
+    ``invert``: None = automatic (a picture whose border is light is taken as dark ink on
+    paper and inverted, to match MNIST-like white-on-black data); True / False force it.
+    """
+    notes: list[str] = []
+    if not data:
+        raise DataError(f"{name}: the file is empty")
+    if len(data) > MAX_BYTES:
+        raise DataError(f"{name}: the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
+    suffix = Path(name).suffix.lower()
+    if suffix == ".npy":
+        images = _read_npy(data, name)
+    elif suffix in IMAGE_SUFFIXES:
+        images = _read_picture(data, name)
+    else:
+        raise DataError(f"{name}: unsupported file type {suffix or '(none)'}; upload {ACCEPTED}")
+    height, width = images.shape[2:]
+    if invert is None and suffix in IMAGE_SUFFIXES:
+        border = np.concatenate([images[0, :, 0, :].ravel(), images[0, :, -1, :].ravel(),
+                                 images[0, :, :, 0].ravel(), images[0, :, :, -1].ravel()])
+        invert = bool(border.mean() > 0.5)
+    if invert:
+        images = 1.0 - images
+        notes.append("inverted (dark on light -> light on dark, like the training data)")
+    try:
+        converted = to_input_shape(images, input_shape, name)
+    except DataError:
+        raise
+    except Exception as error:
+        raise DataError(f"{name}: cannot convert to the model's input shape {input_shape} ({error})") from None
+    if (height, width) != tuple(input_shape[1:]):
+        notes.append(f"resized from {width}x{height} to {input_shape[2]}x{input_shape[1]}")
+    if images.shape[1] != input_shape[0]:
+        notes.append(f"converted from {images.shape[1]} to {input_shape[0]} channel(s)")
+    return converted, notes
