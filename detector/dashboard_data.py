@@ -287,6 +287,13 @@ def explore_points(experiment, detector, anomalies: dict, layers: list[str], per
     return Points(meta, images, features, key)
 
 
+def display_images(images: np.ndarray) -> list[np.ndarray]:
+    """(N, C, H, W) floats in [0, 1] -> list of (H, W, 3) uint8 for display."""
+    from .anomalies.grid import _to_uint8_hwc
+
+    return [_to_uint8_hwc(image) for image in images]
+
+
 # --------------------------------------------------------------------------- single inputs
 @dataclass
 class Verdict:
@@ -347,7 +354,7 @@ def paper_table(model: str, anomalies: list[str]) -> pd.DataFrame:
 
 
 def available_methods() -> dict[str, Callable]:
-    """Detection methods that exist now: ours plus whatever the baselines registry holds.
+    """Detection methods that exist now: ``detector.experiment.METHODS`` plus the baselines registry.
 
     Looked up at run time, so methods added to ``detector/baselines`` appear without a
     dashboard change. Each value is ``fit(experiment) -> detector`` with ``score_samples``.
@@ -356,15 +363,12 @@ def available_methods() -> dict[str, Callable]:
 
     methods = dict(METHODS)
     try:
-        from . import baselines
+        from .baselines import BASELINES, fit_baseline
     except Exception as error:  # a half-written baseline must not take the dashboard down
         log.warning("baselines unavailable: %s", error)
         return methods
-    for attr in ("METHODS", "REGISTRY", "BASELINES"):
-        registry = getattr(baselines, attr, None)
-        if isinstance(registry, dict):
-            for name, value in registry.items():
-                methods.setdefault(name, value)
+    for name in BASELINES:
+        methods.setdefault(name, lambda experiment, _name=name: fit_baseline(experiment, _name))
     return methods
 
 

@@ -225,3 +225,17 @@ def tuned_path(ctx: Context, beta) -> "Path":
 
     name = Path(ctx.ids.model).stem.replace(":", "-")
     return cache.cache_root() / "tuned" / f"{name}-{ctx.detector.mdl_}-b{beta[0]:.2f}_{beta[1]:.2f}-nu{ctx.ids.nu:g}.skops"
+
+
+@st.cache_data(show_spinner="Fitting an SVDD on every layer (first time: about a minute; cached on disk)…", max_entries=16)
+def layer_table(ids: Ids):
+    experiment = get_experiment(ids.model, ids.weights, ids.id_dataset)
+    auto = get_detector(ids.model, ids.weights, ids.id_dataset, "auto", DEFAULT_NU)
+    fit = lambda layer: get_detector(ids.model, ids.weights, ids.id_dataset, layer, DEFAULT_NU)  # noqa: E731
+    return dd.layer_table(experiment, auto, anomalies_for(ids), fit)
+
+
+def set_layer(ctx: Context, layer: str) -> None:
+    """Callback: make ``layer`` the sidebar's MDL choice."""
+    st.session_state[f"layer:{ctx.ids.model}"] = layer
+    st.session_state.pop(f"_layer:{ctx.ids.model}", None)  # the selectbox is re-created at the new index

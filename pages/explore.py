@@ -1,3 +1,70 @@
+"""Explore layers: UMAP of the MDL and the logits, ID vs anomalies, overall and per class (Figs 2-6)."""
+
+import numpy as np
 import streamlit as st
 
-st.title("explore")
+from detector import projection
+from detector import dashboard_data as dd
+from detector.features import LOGITS
+from pages import charts, common
+
+ctx = common.context()
+common.need_anomalies(ctx)
+st.title("Explore layers")
+st.caption(f"UMAP of layer features: {ctx.experiment.id_dataset} test inputs (ID, green) against the chosen anomaly sets, "
+           f"{ctx.points} of each. Each projection is fitted on all the points it shows; the per-class views are "
+           "fitted per predicted class, as in the paper's Figs 2-6. Hover for details; click, box or lasso points "
+           "to see their images below.")
+
+c1, c2, c3 = st.columns([2, 1, 1])
+colour_by = c1.radio("Colour by", ["set", "true class", "score"], horizontal=True, key="explore_colour")
+n_neighbors = c2.slider("n_neighbors", 5, 50, projection.DEFAULT_NEIGHBORS, 5, key="explore_neighbors")
+min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, key="explore_min_dist")
+
+layers = (ctx.detector.mdl_, LOGITS)
+points = common.explore_points(ctx.ids, layers, ctx.points)
+meta = points.meta.assign(score=points.meta["mdl"] * ctx.beta[0] + points.meta["logit"] * ctx.beta[1])
+overall, per_class = st.tabs(["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"])
+
+
+def projected(layer: str, by_class: bool):
+    feats = points.features[layer]
+    args = (points.key, layer, n_neighbors, min_dist)
+    if projection.is_cached(points.key, layer, feats, n_neighbors, min_dist, per_class=by_class):
+        xy = (projection.project_per_class(feats, meta["predicted"].to_numpy(), *args) if by_class
+              else projection.project(feats, *args))
+    else:
+        what = "one projection per class" if by_class else "one projection"
+        with st.status(f"UMAP of {layer}: {what} of {len(feats)} points (first time only; cached)…") as status:
+            bar = st.progress(0.0)
+            report = lambda f, text: bar.progress(min(1.0, f), text=text)  # noqa: E731
+            xy = (projection.project_per_class(feats, meta["predicted"].to_numpy(), *args, progress=report) if by_class
+                  else projection.project(feats, *args))
+            status.update(label=f"UMAP of {layer} ready", state="complete", expanded=False)
+    return meta.assign(x=xy[:, 0], y=xy[:, 1])
+
+
+selected: list[int] = []
+with overall:
+    cols = st.columns(2)
+    for col, layer in zip(cols, layers):
+        title = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else f"{layer}"
+        fig = charts.scatter(projected(layer, False), colour_by, ctx.class_names, title)
+        event = col.plotly_chart(fig, key=f"umap_{layer}", on_select="rerun", selection_mode=("points", "box", "lasso"))
+        selected += [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
+with per_class:
+    cols = st.columns(2)
+    for col, layer in zip(cols, layers):
+        title = f"{layer} (MDL) per predicted class" if layer == ctx.detector.mdl_ else f"{layer} per predicted class"
+        fig = charts.class_grid(projected(layer, True), colour_by, ctx.class_names, title, cols=2)
+        event = col.plotly_chart(fig, key=f"umap_class_{layer}", on_select="rerun", selection_mode=("points", "box", "lasso"))
+        selected += [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
+
+st.subheader("Selected inputs")
+if not selected:
+    st.caption("Nothing selected yet: click a point, or drag a box / lasso on any projection.")
+else:
+    rows = meta.loc[sorted(set(selected))[:60]]
+    st.caption(f"{len(set(selected))} selected (showing up to 60).")
+    st.image(dd.display_images(points.images[rows.index.to_numpy()]), width=84,
+             caption=[f"{r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, g={r.score:.2f}" for r in rows.itertuples()])

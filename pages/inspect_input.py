@@ -1,3 +1,58 @@
+"""Inspect: one input (from a set or uploaded) -> prediction, verdict, both layer scores against tau_i."""
+
+import numpy as np
 import streamlit as st
 
-st.title("inspect_input")
+from detector import dashboard_data as dd
+from detector.data import DataError
+from detector.inspect import read_upload
+from pages import charts, common
+
+ctx = common.context()
+st.title("Inspect an input")
+st.caption("Pick an input from any set or upload a picture (PNG / JPEG) or a .npy array. A drawing in dark ink on "
+           "light paper is inverted automatically to match the white-on-black training digits.")
+
+sets = {f"{ctx.experiment.id_dataset} (ID test)": ctx.experiment.test.images}
+sets.update({name: a.images for name, a in ctx.anomalies.items()})
+source = st.radio("Input", ["from a set", "upload"], horizontal=True, key="inspect_source")
+image, notes = None, []
+if source == "from a set":
+    left, right = st.columns([2, 1])
+    name = left.selectbox("Set", list(sets), key="inspect_set")
+    index = right.number_input("Index", 0, len(sets[name]) - 1, 0, key="inspect_index")
+    image = sets[name][int(index)][None]
+else:
+    upload = st.file_uploader("Image or array", type=["png", "jpg", "jpeg", "npy"], key="inspect_upload")
+    invert = st.radio("Invert colours", ["auto", "yes", "no"], horizontal=True, key="inspect_invert")
+    if upload is not None:
+        try:
+            images, notes = read_upload(upload.name, upload.getvalue(), ctx.experiment.model.input_shape,
+                                        {"auto": None, "yes": True, "no": False}[invert])
+            image = images[:1]
+            if len(images) > 1:
+                notes.append(f"the file holds {len(images)} images; showing the first")
+        except DataError as error:
+            st.error(f"Cannot use this file: {error}")
+
+if image is not None:
+    beta = ctx.beta
+    tau = common.score_data(ctx.ids).thresholds(beta)
+    verdict = dd.judge(ctx.detector, image, beta, tau)
+    left, right = st.columns([1, 2])
+    left.image(dd.display_images(image)[0], width=196, caption="model input" + ("; " + "; ".join(notes) if notes else ""))
+    label = ctx.class_names[verdict.predicted]
+    right.metric("Prediction", f"{label}", f"{100 * verdict.probability:.2f} % softmax", delta_color="off")
+    if verdict.is_anomaly:
+        right.error(f"**Anomaly**: g = {verdict.score:.3f} < τ_{label} = {verdict.tau:.3f}")
+    else:
+        right.success(f"**Normal**: g = {verdict.score:.3f} ≥ τ_{label} = {verdict.tau:.3f}")
+    cols = right.columns(3)
+    cols[0].metric(f"MDL score ({ctx.detector.mdl_})", f"{verdict.mdl:.3f}")
+    cols[1].metric("logit score", f"{verdict.logit:.3f}")
+    cols[2].metric(f"g = {beta[0]:.2f}·MDL + {beta[1]:.2f}·logit", f"{verdict.score:.3f}")
+    scores = dd.scores_frame(common.score_data(ctx.ids), beta, ctx.class_names)
+    scores = scores[scores["predicted"] == verdict.predicted]
+    st.plotly_chart(charts.score_plane(scores, dd.decision_line(verdict.tau, beta),
+                                       f"Where it lands among inputs predicted as {label} (below the line: anomaly)",
+                                       (verdict.mdl, verdict.logit)), key="inspect_plane")

@@ -1,3 +1,25 @@
+"""Layers: why the MDL was chosen (mix-set error) and how well each layer alone separates each set."""
+
 import streamlit as st
 
-st.title("layers")
+from pages import charts, common
+
+ctx = common.context()
+common.need_anomalies(ctx)
+st.title("Layers")
+st.caption("Step 1 of the method: a per-class SVDD on every candidate layer, thresholds at 95 % TPR of held-out ID "
+           "data; the **MDL** is the layer with the fewest errors on held-out ID plus a generated *mix* set "
+           "(shuffled, blurred, inverted, tiled and blended ID images; no evaluated set). The AUROCs show each "
+           "layer's SVDD alone on your anomaly sets (per-class weighted, %); the logit row is the second detector.")
+
+table = common.layer_table(ctx.ids)
+st.plotly_chart(charts.layer_bars(table), key="layer_errors")
+st.plotly_chart(charts.layer_aurocs(table), key="layer_aurocs")
+st.dataframe(table.style.format(precision=2, na_rep="–").highlight_max(
+    subset=[c for c in table.columns if c.startswith("AUROC ")], color="#c8e6c9"), hide_index=True, key="layer_table")
+
+candidates = [name for name in table["layer"] if name != "logits"]
+left, right = st.columns([2, 1])
+pick = left.selectbox("Use another layer as MDL", candidates, index=candidates.index(ctx.detector.mdl_), key="layers_pick",
+                      format_func=lambda n: f"{n}  ★ MDL" if n == ctx.auto_mdl else n)
+right.button("Use this layer", key="layers_use", on_click=common.set_layer, args=(ctx, pick), use_container_width=True)
