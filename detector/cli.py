@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--beta", type=_beta, default=(0.5, 0.5), help="weights of MDL and logit scores, 'a,b'")
     evaluate.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
     evaluate.add_argument("--json", help="write the results to this JSON file")
+    evaluate.add_argument("--train-limit", type=int, help="fit on a seeded subset of this many training images")
     anomalies = commands.add_parser("anomalies", help="export or show an anomaly set", epilog=EPILOG)
     actions = anomalies.add_subparsers(dest="action", required=True)
     for action, what in (("export", "an .npz file with an array 'images'"), ("show", "a PNG picture grid")):
@@ -111,7 +112,7 @@ def cmd_evaluate(args) -> None:
     if unknown:
         raise DataError(f"unknown anomaly set(s) {', '.join(unknown)}; valid names: {', '.join(kinds)}")
     started = time.time()
-    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit)
     anomalies = [experiment.anomaly(name) for name in args.anomaly]
     anomalies += [experiment.anomaly(name, path) for name, path in args.anomaly_file]
     detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)

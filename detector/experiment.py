@@ -47,16 +47,23 @@ class Experiment:
         return self._anomalies[name]
 
 
-def load_experiment(model: str, weights: str | None = None, id_dataset: str | None = None, progress: bool = False) -> Experiment:
+def load_experiment(model: str, weights: str | None = None, id_dataset: str | None = None, progress: bool = False,
+                    train_limit: int | None = None) -> Experiment:
+    """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split."""
     info = load_model(model, weights, id_dataset, progress=progress)
     dataset = id_dataset or info.id_dataset
     if dataset is None:
         raise ModelError(f"{model} is a user model: give its in-distribution dataset with --id-dataset")
+    if train_limit is not None and train_limit < 10 * info.n_classes:
+        raise ValueError(f"--train-limit must be at least {10 * info.n_classes} (10 per class), got {train_limit}")
     splits = []
     for split in ("train", "val", "test"):
         data = load_dataset(dataset, split)
-        images = to_input_shape(data.images, info.input_shape, f"{dataset}/{split}")
-        splits.append(Dataset(dataset, split, images, data.labels))
+        images, labels = data.images, data.labels
+        if split == "train" and train_limit and train_limit < len(labels):
+            keep = np.sort(np.random.default_rng(0).choice(len(labels), train_limit, replace=False))
+            images, labels = images[keep], labels[keep]
+        splits.append(Dataset(dataset, split, to_input_shape(images, info.input_shape, f"{dataset}/{split}"), labels))
     return Experiment(info, dataset, *splits, progress=progress)
 
 

@@ -170,34 +170,38 @@ class UniformDetector(BaseEstimator):
         train_images, val_images = self._check_input(train_images), self._check_input(val_images)
         self.n_classes_ = self.model.n_classes
         extractor = self._extractor
-        train_pred = extractor.logits(train_images).argmax(1)
-        val_pred = extractor.logits(val_images).argmax(1)
+        if self.layer == "auto":
+            names = self.candidates or [info.name for info in extractor.layers if info.name != LOGITS]
+            for name in names:
+                extractor.check_layer(name)
+        else:
+            names = [self.layer]
+        # one forward pass per image set gives the logits and every layer needed
+        train_feats = extractor.features(train_images, [*names, LOGITS])
+        val_feats = extractor.features(val_images, [*names, LOGITS])
+        train_pred, val_pred = train_feats[LOGITS].argmax(1), val_feats[LOGITS].argmax(1)
 
+        self.layer_errors_ = {}
         if self.layer == "auto":
             if mix_images is None:
                 labels = val_pred if val_labels is None else val_labels
                 mix_images = mix_set(val_images, labels, seed=self.random_state + 1)
-            mix_images = self._check_input(mix_images)
-            mix_pred = extractor.logits(mix_images).argmax(1)
-            names = self.candidates or [info.name for info in extractor.layers if info.name != LOGITS]
-            self.layer_errors_ = {}
+            mix_feats = extractor.features(self._check_input(mix_images), [*names, LOGITS])
+            mix_pred = mix_feats[LOGITS].argmax(1)
             for name in names:
-                extractor.check_layer(name)
-                feats = extractor.features(train_images, [name])[name]
-                svdd = self._svdd().fit(feats, train_pred, self.n_classes_)
-                val_s = svdd.score_samples(extractor.features(val_images, [name])[name], val_pred)
-                mix_s = svdd.score_samples(extractor.features(mix_images, [name])[name], mix_pred)
+                svdd = self._svdd().fit(train_feats[name], train_pred, self.n_classes_)
+                val_s = svdd.score_samples(val_feats[name], val_pred)
+                mix_s = svdd.score_samples(mix_feats[name], mix_pred)
                 tau = per_class_thresholds(val_s, val_pred, self.n_classes_, self.tpr, self.min_samples)
                 errors = np.sum(val_s < tau[val_pred]) + np.sum(mix_s >= tau[mix_pred])
                 self.layer_errors_[name] = float(errors / (len(val_s) + len(mix_s)))
             self.mdl_ = min(self.layer_errors_, key=self.layer_errors_.get)
         else:
             self.mdl_ = self.layer
-            self.layer_errors_ = {}
 
-        layers = [self.mdl_, LOGITS]
-        self._train = (extractor.features(train_images, layers), train_pred)
-        self._val = (extractor.features(val_images, layers), val_pred)
+        layers = (self.mdl_, LOGITS)
+        self._train = ({name: train_feats[name] for name in layers}, train_pred)
+        self._val = ({name: val_feats[name] for name in layers}, val_pred)
         return self._fit_svdds()
 
     def _fit_svdds(self) -> "UniformDetector":
