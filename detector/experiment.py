@@ -88,6 +88,22 @@ def fit_uniform(experiment: Experiment, layer="auto", beta=(0.5, 0.5), nu=0.1, *
 METHODS = {"ours": fit_uniform}
 
 
+def _baseline_fitter(name: str):
+    from .baselines import fit_baseline
+
+    return lambda experiment, **_ignored: fit_baseline(experiment, name)
+
+
+def _register_baselines() -> None:
+    """Every baseline of :data:`detector.baselines.BASELINES` as a method next to ``ours``."""
+    from .baselines import BASELINES
+
+    METHODS.update({name: _baseline_fitter(name) for name in BASELINES})
+
+
+_register_baselines()
+
+
 @dataclass
 class Row:
     method: str

@@ -1,0 +1,218 @@
+"""What every baseline shares: the fit/score contract, the score cache and model access.
+
+A baseline is a small class with scikit-learn's shape: ``__init__`` only stores its
+parameters, ``fit(experiment)`` returns ``self`` and ``score_samples(images)`` returns one
+score per image, **higher = more normal** (the direction of our own detector and of
+scikit-learn's ``OneClassSVM``). Subclasses implement two methods:
+
+``_fit(experiment)``   learn the state (ending in ``_``) from the ID training split,
+                       the held-out validation split and, for the methods that the
+                       original authors tune on OOD data, the generated *mix* set;
+``_score(images)``     the scores of a batch, with the fitted state.
+
+Scores are cached on disk (``cache/scores/``) keyed by the method, its parameters, the
+model's weights hash, the hashes of the splits it was fitted on and of the scored
+images; fitting is *lazy*: it runs on the first score that is not in the cache, so a
+warm benchmark table neither refits nor rescores anything.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+from sklearn.exceptions import NotFittedError
+
+from .. import cache
+from ..anomalies.noise import mix_set
+from ..features import LOGITS, reduce_output
+
+#: bump when a baseline's maths changes: part of every score cache key
+SCORE_VERSION = 1
+
+
+class NotApplicable(ValueError):
+    """The method needs something the model does not have (e.g. a final linear layer)."""
+
+
+class Baseline:
+    """Base class of the baselines (see the module docstring)."""
+
+    #: the registry name, set by each subclass
+    name = "baseline"
+
+    # ------------------------------------------------------------------ sklearn-like params
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [name for name, parameter in signature.parameters.items()
+                if name != "self" and parameter.kind == parameter.POSITIONAL_OR_KEYWORD]
+
+    def get_params(self) -> dict:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # ------------------------------------------------------------------ contract
+    def fit(self, experiment) -> "Baseline":
+        """Remember the experiment; the learning itself runs on the first uncached score."""
+        self.experiment_ = experiment
+        self.model_ = experiment.model
+        self.fit_key_ = {
+            "method": self.name, "class": type(self).__name__, "params": self.get_params(),
+            "model": experiment.model.weights_hash, "train": cache.hash_array(experiment.train.images),
+            "val": cache.hash_array(experiment.val.images), "version": SCORE_VERSION,
+        }
+        self._fitted = False
+        return self
+
+    def _ensure_fitted(self) -> None:
+        if not hasattr(self, "experiment_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(experiment) first")
+        if not self._fitted:
+            self._fit(self.experiment_)
+            self._fitted = True
+
+    def score_samples(self, images: np.ndarray) -> np.ndarray:
+        """One score per image, higher = more normal (cached on disk)."""
+        if not hasattr(self, "experiment_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(experiment) first")
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.model_.input_shape):
+            raise ValueError(f"images must have shape (N, {', '.join(map(str, self.model_.input_shape))}), got {images.shape}")
+        key = {**self.fit_key_, "what": "baseline-scores", "data": cache.hash_array(images)}
+
+        def compute() -> dict[str, np.ndarray]:
+            self._ensure_fitted()
+            return {"scores": np.asarray(self._score(images), dtype=np.float64)}
+
+        return cache.cached_arrays("scores", key, compute)["scores"]
+
+    def _fit(self, experiment) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _score(self, images: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ helpers
+    def _logits(self, images: np.ndarray) -> np.ndarray:
+        return self.experiment_.extractor.logits(images)
+
+    def _features(self, images: np.ndarray, layers: list[str]) -> dict[str, np.ndarray]:
+        return self.experiment_.extractor.features(images, layers)
+
+    def _mix(self) -> np.ndarray:
+        """The generated mix set (same as the one that picks our MDL): for tuning only."""
+        val = self.experiment_.val
+        return mix_set(val.images, val.labels, seed=1)
+
+
+# --------------------------------------------------------------------------- model access
+def final_linear(module: nn.Module, input_shape) -> tuple[str, nn.Linear]:
+    """The ``nn.Linear`` whose output is the model's logits (name, layer).
+
+    Raises :class:`NotApplicable` when the logits do not come straight out of a linear
+    layer (then penultimate-feature methods such as KNN, ViM, ReAct, DICE do not apply).
+    """
+    outputs: dict[int, str] = {}
+    alive = []
+
+    def hook(name):
+        def record(_module, _inputs, output):
+            outputs[id(output)] = name
+            alive.append(output)
+        return record
+
+    linears = {name: sub for name, sub in module.named_modules() if isinstance(sub, nn.Linear)}
+    handles = [sub.register_forward_hook(hook(name)) for name, sub in linears.items()]
+    try:
+        with torch.no_grad():
+            logits = module(torch.rand(2, *input_shape, device=_device(module)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    name = outputs.get(id(logits))
+    if name is None:
+        raise NotApplicable("the model's logits are not the output of an nn.Linear layer")
+    return name, linears[name]
+
+
+def penultimate(experiment, images: np.ndarray) -> np.ndarray:
+    """Inputs of the final linear layer (flattened), cached like the other features."""
+    model = experiment.model
+    head_name, head = final_linear(model.module, model.input_shape)
+    key = {"what": "penultimate", "model": model.weights_hash, "data": cache.hash_array(images), "head": head_name}
+
+    def compute() -> dict[str, np.ndarray]:
+        parts: list[np.ndarray] = []
+        handle = head.register_forward_pre_hook(lambda _m, inputs: parts.append(inputs[0].detach().flatten(1).float().cpu().numpy().copy()))
+        try:
+            with torch.no_grad():
+                for start in range(0, len(images), 500):
+                    model.module(torch.from_numpy(images[start: start + 500]).to(_device(model.module)))
+        finally:
+            handle.remove()
+        return {"x": np.concatenate(parts) if parts else np.zeros((0, head.in_features), np.float32)}
+
+    return cache.cached_arrays("features", key, compute)["x"]
+
+
+def _device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def layer_function(module: nn.Module, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """x -> reduced features of ``layer`` (see :func:`detector.features.reduce_output`), differentiable."""
+    if layer == LOGITS:
+        return module
+    named = dict(module.named_modules())
+    target = named[layer]
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        captured = []
+        handle = target.register_forward_hook(lambda _m, _i, output: captured.append(reduce_output(output)))
+        try:
+            module(x)
+        finally:
+            handle.remove()
+        return captured[0]
+
+    return forward
+
+
+def batched(function: Callable[[torch.Tensor], np.ndarray], images: np.ndarray, device: torch.device,
+            batch_size: int = 500) -> np.ndarray:
+    """Apply ``function`` (torch batch -> numpy) over ``images`` in batches and concatenate."""
+    parts = [function(torch.from_numpy(images[start: start + batch_size]).to(device))
+             for start in range(0, len(images), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def adversarial_training_set(experiment, attack: str = "fgsm") -> tuple[np.ndarray, np.ndarray]:
+    """(clean, adversarial) images for training an adversarial detector (KD+BU, LID).
+
+    The attack runs on the *validation* split (never on the evaluated test images), through
+    the same cached generator as the evaluated attack sets.
+    """
+    from ..anomalies.attacks import cached_adversarial
+
+    model, val = experiment.model, experiment.val
+    adversarial = cached_adversarial(attack, model.module, model.weights_hash, val.images, val.labels,
+                                     progress=getattr(experiment, "progress", False), dataset=experiment.id_dataset)
+    return val.images, adversarial.images
+
+
+def adversarial_classifier(normal: np.ndarray, adversarial: np.ndarray):
+    """Standardise + logistic regression, class 1 = adversarial (as Feinman et al. and Ma et al.)."""
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.r_[normal, adversarial]
+    y = np.r_[np.zeros(len(normal)), np.ones(len(adversarial))]
+    return make_pipeline(StandardScaler(), LogisticRegressionCV(cv=5, max_iter=2000)).fit(X, y)
