@@ -8,15 +8,15 @@ import streamlit as st
 
 from pages import common
 
-st.set_page_config(page_title="Uniform anomaly detection", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="Uniform anomaly detection", page_icon=":material/radar:", layout="wide")
 
 PAGES = [
-    st.Page("pages/explore.py", title="Explore layers", icon="🗺️", default=True),
-    st.Page("pages/layers.py", title="Layers", icon="🧱"),
-    st.Page("pages/tune.py", title="Tune", icon="🎚️"),
-    st.Page("pages/benchmark.py", title="Benchmark", icon="📊"),
-    st.Page("pages/inspect_input.py", title="Inspect", icon="🔍"),
-    st.Page("pages/how_it_works.py", title="How it works", icon="🎓"),
+    st.Page("pages/explore.py", title="Explore layers", icon=":material/scatter_plot:", default=True),
+    st.Page("pages/layers.py", title="Layers", icon=":material/layers:"),
+    st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
+    st.Page("pages/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),
+    st.Page("pages/inspect_input.py", title="Inspect", icon=":material/search:"),
+    st.Page("pages/how_it_works.py", title="How it works", icon=":material/school:"),
 ]
 
 navigation = st.navigation(PAGES)

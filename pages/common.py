@@ -166,10 +166,12 @@ def sidebar() -> Context | None:
                              help="OOD datasets, noise, fooling images and adversarial attacks. "
                                   "Attacks are computed on first use (minutes) and cached.")
     layers = dd.candidate_layers(experiment)
-    layer = bar.selectbox("MDL (layer 1)", layers, index=layers.index(persistent(f"layer:{model}", auto.mdl_)),
-                          format_func=lambda n: f"{n}  ★ MDL" if n == auto.mdl_ else n, key=f"_layer:{model}",
-                          on_change=_keep, args=(f"_layer:{model}", f"layer:{model}"),
-                          help="★ marks the layer chosen on the mix set (fewest errors); pick another to compare.")
+    layer_key = f"_layer:{model}"
+    if st.session_state.get(layer_key) not in layers:
+        st.session_state[layer_key] = auto.mdl_
+    layer = bar.selectbox("MDL (layer 1)", layers, format_func=lambda n: f"{n}  ★ MDL" if n == auto.mdl_ else n,
+                          key=layer_key, help="★ marks the layer chosen on the mix set (fewest errors); "
+                                              "pick another to compare.")
     points = bar.slider("Points per set (projections)", 50, 1000, persistent("points", POINTS), 50, key="_points",
                         on_change=_keep, args=("_points", "points"))
     nu = float(persistent("nu", DEFAULT_NU))
@@ -195,8 +197,7 @@ def sidebar() -> Context | None:
             status.update(label=f"Detector ready: MDL {layer_id}, ν = {nu:g}", state="complete")
         st.session_state["_fitted"].add((layer_id, nu))
     persistent("beta_weight", 0.5)
-    bar.caption(f"β = ({1 - st.session_state.beta_weight:.2f}, {st.session_state.beta_weight:.2f}) · ν = {nu:g} "
-                f"· test accuracy {100 * experiment.test_accuracy:.1f} %")
+    bar.caption(f"ν = {nu:g} · test accuracy {100 * experiment.test_accuracy:.1f} % · β is set on the Tune page")
     return Context(ids, experiment, detector, auto.mdl_, {n: get_anomaly(model, weights, id_dataset, n) for n in loaded},
                    dd.class_names(id_dataset, experiment.model.n_classes), points)
 
@@ -235,7 +236,6 @@ def layer_table(ids: Ids):
     return dd.layer_table(experiment, auto, anomalies_for(ids), fit)
 
 
-def set_layer(ctx: Context, layer: str) -> None:
-    """Callback: make ``layer`` the sidebar's MDL choice."""
-    st.session_state[f"layer:{ctx.ids.model}"] = layer
-    st.session_state.pop(f"_layer:{ctx.ids.model}", None)  # the selectbox is re-created at the new index
+def set_layer(ctx: Context, widget_key: str) -> None:
+    """Callback: make the layer picked in ``widget_key`` the sidebar's MDL choice."""
+    st.session_state[f"_layer:{ctx.ids.model}"] = st.session_state[widget_key]

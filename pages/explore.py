@@ -24,7 +24,8 @@ min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, k
 layers = (ctx.detector.mdl_, LOGITS)
 points = common.explore_points(ctx.ids, layers, ctx.points)
 meta = points.meta.assign(score=points.meta["mdl"] * ctx.beta[0] + points.meta["logit"] * ctx.beta[1])
-overall, per_class = st.tabs(["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"])
+VIEWS = ["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"]
+view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view") or VIEWS[0]
 
 
 def projected(layer: str, by_class: bool):
@@ -35,24 +36,25 @@ def projected(layer: str, by_class: bool):
               else projection.project(feats, *args))
     else:
         what = "one projection per class" if by_class else "one projection"
-        with st.status(f"UMAP of {layer}: {what} of {len(feats)} points (first time only; cached)…") as status:
+        slot = st.empty()
+        with slot.status(f"UMAP of {layer}: {what} of {len(feats)} points (first time only; cached)…", expanded=True):
             bar = st.progress(0.0)
             report = lambda f, text: bar.progress(min(1.0, f), text=text)  # noqa: E731
             xy = (projection.project_per_class(feats, meta["predicted"].to_numpy(), *args, progress=report) if by_class
                   else projection.project(feats, *args))
-            status.update(label=f"UMAP of {layer} ready", state="complete", expanded=False)
+        slot.empty()
     return meta.assign(x=xy[:, 0], y=xy[:, 1])
 
 
 selected: list[int] = []
-with overall:
+if view == VIEWS[0]:
     cols = st.columns(2)
     for col, layer in zip(cols, layers):
         title = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else f"{layer}"
         fig = charts.scatter(projected(layer, False), colour_by, ctx.class_names, title)
         event = col.plotly_chart(fig, key=f"umap_{layer}", on_select="rerun", selection_mode=("points", "box", "lasso"))
         selected += [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
-with per_class:
+else:
     cols = st.columns(2)
     for col, layer in zip(cols, layers):
         title = f"{layer} (MDL) per predicted class" if layer == ctx.detector.mdl_ else f"{layer} per predicted class"

@@ -20,6 +20,6 @@ st.dataframe(table.style.format(precision=2, na_rep="–").highlight_max(
 
 candidates = [name for name in table["layer"] if name != "logits"]
 left, right = st.columns([2, 1])
-pick = left.selectbox("Use another layer as MDL", candidates, index=candidates.index(ctx.detector.mdl_), key="layers_pick",
+left.selectbox("Use another layer as MDL", candidates, index=candidates.index(ctx.detector.mdl_), key="layers_pick",
                       format_func=lambda n: f"{n}  ★ MDL" if n == ctx.auto_mdl else n)
-right.button("Use this layer", key="layers_use", on_click=common.set_layer, args=(ctx, pick), use_container_width=True)
+right.button("Use this layer", key="layers_use", on_click=common.set_layer, args=(ctx, "layers_pick"), use_container_width=True)

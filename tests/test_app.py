@@ -1,0 +1,187 @@
+"""The dashboard, page by page, with Streamlit's AppTest on the default model (lenet-mnist).
+
+Every page must render without an exception, and moving a slider must change the metrics
+it shows. Plotly charts cannot be driven here (see tests/test_browser.py for them).
+
+These tests use the project's disk cache (cache/), not the temporary one of the unit tests:
+they run the real default model, and training it again in every session (about a minute)
+would dominate the run. Cache entries are content-keyed and written atomically, so sharing
+them is safe. Set ANOMALY_TEST_FRESH_CACHE=1 to run them against a temporary cache instead.
+Projections use DASHBOARD_POINTS=60 inputs per set to stay small.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGES = ["explore", "layers", "tune", "benchmark", "inspect_input", "how_it_works"]
+TIMEOUT = 600  # the first run of a session may train the model and compile UMAP
+
+
+@pytest.fixture(autouse=True)
+def tmp_cache(monkeypatch, tmp_path_factory):
+    """Overrides conftest's fixture of the same name: see the module docstring."""
+    if os.environ.get("ANOMALY_TEST_FRESH_CACHE"):
+        monkeypatch.setenv("ANOMALY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    else:
+        monkeypatch.delenv("ANOMALY_CACHE_DIR", raising=False)
+    monkeypatch.setenv("DASHBOARD_POINTS", "60")
+
+
+@pytest.fixture(autouse=True)
+def navigation_pages(monkeypatch):
+    """Run the app as a server does once st.navigation has been called.
+
+    Our pages live in pages/, which Streamlit also reads as its old "pages directory"
+    layout. A server switches that off at the first st.navigation call; AppTest resets it
+    before every run, which would run pages/x.py without app.py. Keep it off.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+def open_page(page: str):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page != "explore":
+        at.switch_page(f"pages/{page}.py").run()
+    return at
+
+
+def problems(at) -> list[str]:
+    return [e.value for e in at.exception] + [e.value for e in at.error if not e.value.startswith("**Anomaly**")]
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders(page):
+    at = open_page(page)
+    assert not problems(at), problems(at)
+    assert at.title and at.title[0].value
+    assert len(at.sidebar.selectbox) >= 2  # the shared pickers are there on every page
+
+
+def test_tune_beta_slider_changes_metrics():
+    at = open_page("tune")
+    before = metrics(at)
+    assert "AUROC (per-class, mean)" in before
+    at.slider(key="_beta").set_value(1.0).run()  # logits only
+    after = metrics(at)
+    assert not problems(at), problems(at)
+    assert after != before
+    assert float(after["AUROC (per-class, mean)"]) < float(before["AUROC (per-class, mean)"])
+    at.switch_page("pages/inspect_input.py").run()  # beta is kept across pages
+    assert "1.00·logit" in " ".join(metrics(at))
+
+
+def test_tune_nu_slider_refits():
+    at = open_page("tune")
+    before = metrics(at)
+    at.select_slider(key="_nu").set_value(0.3).run()
+    assert not problems(at), problems(at)
+    assert metrics(at) != before
+    assert "ν = 0.3" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_explore_views_and_colouring():
+    at = open_page("explore")
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # MDL and logits side by side
+    at.radio(key="explore_colour").set_value("score").run()
+    at.slider(key="explore_neighbors").set_value(10).run()
+    assert not problems(at), problems(at)
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_layers_page_lists_every_layer():
+    at = open_page("layers")
+    table = at.dataframe[0].value
+    assert "logits" in list(table["layer"]) and (table["MDL"] == "★").sum() == 1
+    at.selectbox(key="layers_pick").set_value("conv1")
+    at.button(key="layers_use").click().run()
+    assert not problems(at), problems(at)
+    assert at.sidebar.selectbox[1].value == "conv1"
+
+
+def test_inspect_picks_an_input_and_changes_verdict_inputs():
+    at = open_page("inspect_input")
+    first = metrics(at)
+    assert "Prediction" in first
+    at.selectbox(key="inspect_set").set_value("gaussian").run()
+    assert not problems(at), problems(at)
+    assert at.error or at.success  # a verdict is shown
+    assert metrics(at) != first
+
+
+def _png(array: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_inspect_upload_drawing_gets_a_verdict():
+    drawing = np.full((120, 100), 255, np.uint8)
+    drawing[20:100, 45:55] = 0  # a dark "1" on white paper
+    at = open_page("inspect_input")
+    at.radio(key="inspect_source").set_value("upload").run()
+    at.file_uploader(key="inspect_upload").upload("one.png", _png(drawing), "image/png").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error if "Cannot use" in e.value]
+    assert metrics(at)["Prediction"] in [str(i) for i in range(10)]
+    assert at.success or at.error  # the verdict
+
+
+@pytest.mark.parametrize("name, content", [
+    ("notes.png", b"this is not a picture"),
+    ("tiny.png", None),  # 3x3 pixels
+    ("bad.npy", b"\x93NUMPY garbage"),
+    ("cube.npy", None),  # 5-D array
+])
+def test_inspect_bad_upload_gives_a_message_not_a_traceback(name, content):
+    if name == "tiny.png":
+        content = _png(np.zeros((3, 3), np.uint8))
+    if name == "cube.npy":
+        buffer = io.BytesIO()
+        np.save(buffer, np.zeros((2, 2, 2, 2, 2), np.float32))
+        content = buffer.getvalue()
+    at = open_page("inspect_input")
+    at.radio(key="inspect_source").set_value("upload").run()
+    at.file_uploader(key="inspect_upload").upload(name, content).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and "Cannot use this file" in at.error[0].value
+
+
+def test_read_upload_shapes():
+    from detector.inspect import read_upload
+
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[16:48, 30:34] = 255
+    images, notes = read_upload("x.png", _png(rgb), (1, 28, 28))
+    assert images.shape == (1, 1, 28, 28) and images.dtype == np.float32 and 0 <= images.min() <= images.max() <= 1
+    assert any("resized" in n for n in notes) and not any("inverted" in n for n in notes)
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(0).uniform(0, 1, (3, 1, 28, 28)).astype(np.float32))
+    images, _ = read_upload("x.npy", buffer.getvalue(), (1, 28, 28))
+    assert images.shape == (3, 1, 28, 28)
