@@ -46,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="fit a detector and evaluate it on anomaly sets", epilog=EPILOG)
     model_args(evaluate)
-    evaluate.add_argument("--method", default="ours", help="detection method (default: ours)")
+    evaluate.add_argument("--method", action="append", default=[],
+                          help="method, repeatable or comma-separated: ours, a baseline (msp, odin, odin+pre, mahalanobis, "
+                               "mahalanobis+pre, mahalanobis+ens, elo, kd-bu, lid, energy, maxlogit, gen, knn, vim, react, "
+                               "ash, dice), kd-bu+known / lid+known, any NAME+oe, or all (default: ours)")
     evaluate.add_argument("--anomaly", action="append", default=[], help=f"anomaly set, repeatable: {', '.join(anomaly_kinds())}")
     evaluate.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file, help="NAME=path.npz (array 'images')")
     evaluate.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
@@ -54,6 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
     evaluate.add_argument("--json", help="write the results to this JSON file")
     evaluate.add_argument("--train-limit", type=int, help="fit on a seeded subset of this many training images")
+    report = commands.add_parser("report", help="benchmark tables (Markdown, CSV, JSON) with the paper's figures",
+                                 epilog=EPILOG)
+    model_args(report)
+    report.add_argument("--methods", nargs="+", default=["all"], help="methods as for evaluate --method (default: all)")
+    report.add_argument("--anomalies", dest="anomaly", nargs="+", default=[],
+                        help=f"anomaly sets: {', '.join(anomaly_kinds())} (default: the other of mnist/fashion-mnist, "
+                             "gaussian, uniform, fooling and the five attacks)")
+    report.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file, help="NAME=path.npz (array 'images')")
+    report.add_argument("--weighting", choices=("per-class", "global"), default="per-class",
+                        help="weighting shown in the Markdown tables (CSV/JSON hold both)")
+    report.add_argument("-o", "--output", required=True, help="Markdown file; .csv and .json are written beside it")
     anomalies = commands.add_parser("anomalies", help="export or show an anomaly set", epilog=EPILOG)
     actions = anomalies.add_subparsers(dest="action", required=True)
     for action, what in (("export", "an .npz file with an array 'images'"), ("show", "a PNG picture grid")):
@@ -100,49 +114,80 @@ def cmd_layers(args) -> None:
         print(f"{layer.name:<28} {layer.kind:<14} {str(layer.output_shape):<18} {layer.feature_dim}")
 
 
-def cmd_evaluate(args) -> None:
-    from .experiment import METHODS, evaluate_method, fit_uniform, load_experiment
-
-    if args.method not in METHODS:
-        raise DataError(f"unknown method {args.method!r}; valid methods: {', '.join(METHODS)}")
+def _check_anomalies(args) -> None:
     if not args.anomaly and not args.anomaly_file:
         raise DataError("give at least one --anomaly NAME or --anomaly-file NAME=path.npz")
     kinds = anomaly_kinds()
     unknown = [name for name in args.anomaly if name not in kinds]
     if unknown:
         raise DataError(f"unknown anomaly set(s) {', '.join(unknown)}; valid names: {', '.join(kinds)}")
+
+
+def cmd_evaluate(args) -> None:
+    from .experiment import load_experiment
+    from .report import expand_methods, run_benchmark
+
+    methods = expand_methods(args.method or ["ours"])
+    _check_anomalies(args)
     started = time.time()
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit)
-    anomalies = [experiment.anomaly(name) for name in args.anomaly]
-    anomalies += [experiment.anomaly(name, path) for name, path in args.anomaly_file]
-    detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)
-    rows = evaluate_method(experiment, args.method, detector, anomalies)
+    bench = run_benchmark(experiment, methods, args.anomaly, model_name=args.model, anomaly_files=args.anomaly_file,
+                          ours_params={"layer": args.layer, "beta": args.beta, "nu": args.nu},
+                          echo=lambda text: print(text, file=sys.stderr))
+    rows = bench.rows
     accuracy = experiment.test_accuracy
 
     print(f"model {args.model} | ID {experiment.id_dataset} (train {len(experiment.train)}, "
           f"val {len(experiment.val)}, test {len(experiment.test)}) | test accuracy {100 * accuracy:.2f} %")
-    print(f"MDL {detector.mdl_} | beta {tuple(detector.beta)} | nu {detector.nu}")
-    if detector.layer_errors_:
-        print("mix-set error per layer: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in detector.layer_errors_.items()))
-    print(f"\n{'method':<8} {'anomaly':<16} {'kind':<12} {'weighting':<10} {'TNR@95TPR':>9} {'AUROC':>7} {'ID TPR':>7}")
+    detector = None
+    if "ours" in methods:
+        from .experiment import fit_uniform
+
+        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)  # cached: instant
+        print(f"MDL {detector.mdl_} | beta {tuple(detector.beta)} | nu {detector.nu}")
+        if detector.layer_errors_:
+            print("mix-set error per layer: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in detector.layer_errors_.items()))
+    width = max([8] + [len(row.method) for row in rows])
+    print(f"\n{'method':<{width}} {'anomaly':<16} {'kind':<12} {'weighting':<10} {'TNR@95TPR':>9} {'AUROC':>7} {'ID TPR':>7}")
     for row in rows:
         note = f"  ({row.classes_left_out} classes left out of AUROC)" if row.classes_left_out else ""
-        print(f"{row.method:<8} {row.anomaly:<16} {row.kind:<12} {row.weighting:<10} {row.tnr_at_95_tpr:>9.2f} "
+        print(f"{row.method:<{width}} {row.anomaly:<16} {row.kind:<12} {row.weighting:<10} {row.tnr_at_95_tpr:>9.2f} "
               f"{row.auroc:>7.2f} {row.tpr:>7.2f}{note}")
+    for note in bench.notes:
+        print(f"note: {note}")
     print("\nper-class: thresholds tau_i fitted on the validation split (held-out ID), AUROC weighted by class share;"
           "\nglobal: one threshold at 95 % TPR of the ID test scores. Values in percent.")
     print(f"done in {time.time() - started:.1f} s")
     if args.json:
         result = {"model": args.model, "id_dataset": experiment.id_dataset, "test_accuracy": round(accuracy, 4),
-                  "mdl": detector.mdl_, "rows": [row.as_json() for row in rows]}
+                  "mdl": detector.mdl_ if detector is not None else None, "rows": [row.as_json() for row in rows]}
         Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+def cmd_report(args) -> None:
+    from .experiment import load_experiment
+    from .report import expand_methods, run_benchmark, write_report
+
+    methods = expand_methods(args.methods)
+    if args.anomaly or args.anomaly_file:
+        _check_anomalies(args)
+    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+    if not args.anomaly and not args.anomaly_file:
+        others = [name for name in ("mnist", "fashion-mnist") if name != experiment.id_dataset]
+        args.anomaly = others + ["gaussian", "uniform", "fooling", "fgsm", "bim-a", "bim-b", "jsma", "cw"]
+    bench = run_benchmark(experiment, methods, args.anomaly, model_name=args.model, anomaly_files=args.anomaly_file,
+                          echo=lambda text: print(text, file=sys.stderr))
+    command = "python -m detector " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("__main__.py") else ""
+    for path in write_report(bench, args.output, weighting=args.weighting, command=command):
+        print(f"wrote {path}")
+    print(f"done in {bench.seconds:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        {"layers": cmd_layers, "evaluate": cmd_evaluate, "anomalies": cmd_anomalies}[args.command](args)
+        {"layers": cmd_layers, "evaluate": cmd_evaluate, "anomalies": cmd_anomalies, "report": cmd_report}[args.command](args)
     except (DataError, ModelError, LayerError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -215,4 +215,5 @@ def adversarial_classifier(normal: np.ndarray, adversarial: np.ndarray):
 
     X = np.r_[normal, adversarial]
     y = np.r_[np.zeros(len(normal)), np.ones(len(adversarial))]
-    return make_pipeline(StandardScaler(), LogisticRegressionCV(cv=5, max_iter=2000)).fit(X, y)
+    return make_pipeline(StandardScaler(), LogisticRegressionCV(
+        cv=5, max_iter=2000, scoring="neg_log_loss", l1_ratios=(0.0,), use_legacy_attributes=False)).fit(X, y)

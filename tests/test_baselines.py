@@ -1,0 +1,101 @@
+"""One contract for every registered method (scikit-learn's check_estimator idea), and
+hand-computed cases. Uses the tiny digits CNN of conftest.py: seconds per method."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+
+from detector.baselines import BASELINES, NotApplicable, final_linear, make_baseline, penultimate
+from detector.baselines.lid import lid_mle
+from detector.baselines.msp import MSP
+from detector.experiment import METHODS, evaluate_method
+
+
+@pytest.fixture(scope="module")
+def blank():
+    """Obvious anomalies: flat grey images and uniform noise."""
+    rng = np.random.default_rng(3)
+    flat = np.full((40, 1, 28, 28), 0.5, np.float32)
+    return np.concatenate([flat, rng.uniform(0, 1, (40, 1, 28, 28)).astype(np.float32)])
+
+
+@pytest.mark.parametrize("name", list(BASELINES))
+def test_every_baseline_fits_and_scores(name, tiny_experiment, blank):
+    detector = METHODS[name](tiny_experiment)
+    test = tiny_experiment.test.images[:120]
+    scores = detector.score_samples(test)
+    assert scores.shape == (len(test),)
+    assert np.all(np.isfinite(scores))
+    noise_scores = detector.score_samples(blank)
+    assert noise_scores.shape == (len(blank),) and np.all(np.isfinite(noise_scores))
+    # higher = more normal: ID inputs rank above obvious noise on average
+    assert np.median(scores) > np.median(noise_scores), name
+    # warm: the second call comes from the disk cache and is identical
+    np.testing.assert_array_equal(detector.score_samples(test), scores)
+
+
+def test_registry_is_hooked_into_methods():
+    assert "ours" in METHODS
+    assert set(BASELINES) <= set(METHODS)
+
+
+def test_evaluate_method_accepts_a_baseline(tiny_experiment, blank):
+    from detector.anomalies import AnomalySet
+
+    rows = evaluate_method(tiny_experiment, "msp", METHODS["msp"](tiny_experiment), [AnomalySet("blank", "noise", blank)])
+    assert [row.weighting for row in rows] == ["per-class", "global"]
+    assert all(0 <= row.auroc <= 100 for row in rows)
+
+
+def test_msp_hand_computed():
+    logits = np.array([[0.0, 0.0], [np.log(3.0), 0.0], [10.0, 10.0]])
+    np.testing.assert_allclose(MSP.score(logits), [0.5, 0.75, 0.5])
+
+
+def test_lid_hand_computed():
+    # distances 1, 2, 4 to the reference points, k = 3:
+    # LID = -1 / mean(log(1/4), log(2/4), log(4/4)) = 3 / log(8)
+    reference = np.array([[1.0, 0.0], [2.0, 0.0], [4.0, 0.0]])
+    value = lid_mle(np.zeros((1, 2)), reference, k=3)
+    np.testing.assert_allclose(value, [3 / np.log(8)])
+
+
+def test_posthoc_sign_is_flipped_once(tiny_experiment):
+    """Our energy score is pytorch-ood's energy negated: logsumexp of the logits."""
+    from scipy.special import logsumexp
+
+    images = tiny_experiment.test.images[:30]
+    scores = METHODS["energy"](tiny_experiment).score_samples(images)
+    logits = tiny_experiment.extractor.logits(images)
+    np.testing.assert_allclose(scores, logsumexp(logits.astype(np.float64), axis=1), rtol=1e-5)
+
+
+def test_penultimate_is_the_input_of_the_final_linear(tiny_experiment):
+    model = tiny_experiment.model
+    name, head = final_linear(model.module, model.input_shape)
+    images = tiny_experiment.test.images[:10]
+    z = penultimate(tiny_experiment, images)
+    with torch.no_grad():
+        logits = head(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(logits, tiny_experiment.extractor.logits(images), rtol=1e-4, atol=1e-4)
+
+
+def test_not_applicable_without_final_linear():
+    module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3), torch.nn.ReLU())
+    with pytest.raises(NotApplicable):
+        final_linear(module, (1, 2, 2))
+
+
+def test_unfitted_and_unknown():
+    with pytest.raises(NotFittedError):
+        make_baseline("msp").score_samples(np.zeros((1, 1, 28, 28), np.float32))
+    with pytest.raises(ValueError, match="valid"):
+        make_baseline("nope")
+    with pytest.raises(ValueError, match="valid"):
+        make_baseline("msp+known")
+
+
+def test_wrong_image_shape_is_refused(tiny_experiment):
+    with pytest.raises(ValueError, match="shape"):
+        METHODS["msp"](tiny_experiment).score_samples(np.zeros((2, 3, 28, 28), np.float32))
