@@ -208,10 +208,10 @@ def decision_line(tau: float, beta) -> tuple[np.ndarray, np.ndarray] | None:
     """Points of beta_1 * m + beta_2 * l = tau in the (MDL score, logit score) plane."""
     b1, b2 = beta
     if b2 > 1e-9:
-        m = np.array([-0.5, 1.2])
+        m = np.array([-2.0, 1.2])
         return m, (tau - b1 * m) / b2
     if b1 > 1e-9:
-        return np.array([tau / b1, tau / b1]), np.array([-0.5, 1.2])
+        return np.array([tau / b1, tau / b1]), np.array([-2.0, 1.2])
     return None
 
 

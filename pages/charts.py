@@ -151,19 +151,28 @@ def layer_aurocs(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def score_plane(scores: pd.DataFrame, line, title: str, marker: tuple[float, float] | None = None) -> go.Figure:
-    """Inputs in the (MDL score, logit score) plane with the decision line beta . s = tau_i."""
+def score_plane(scores: pd.DataFrame, line, title: str, marker: tuple[float, float] | None = None,
+                floor: float = -1.5) -> go.Figure:
+    """Inputs in the (MDL score, logit score) plane with the decision line beta . s = tau_i.
+
+    Scores below ``floor`` (far outside the SVDD sphere) are drawn on the floor, as crosses.
+    """
     colours = set_colours(list(scores["set"].unique()))
     fig = go.Figure()
     for name, group in scores.groupby("set", sort=False):
-        fig.add_trace(go.Scattergl(x=group["MDL score"], y=group["logit score"], mode="markers", name=name,
-                                   marker=dict(size=5, color=colours[name], opacity=0.7)))
+        x, y = group["MDL score"].clip(lower=floor), group["logit score"].clip(lower=floor)
+        clipped = (group["MDL score"] < floor) | (group["logit score"] < floor)
+        fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", name=name,
+                                   customdata=np.column_stack([group["MDL score"], group["logit score"]]),
+                                   hovertemplate="MDL %{customdata[0]:.3f}, logit %{customdata[1]:.3f}<extra></extra>",
+                                   marker=dict(size=5, color=colours[name], opacity=0.7,
+                                               symbol=np.where(clipped, "x", "circle"))))
     if line is not None:
         fig.add_trace(go.Scatter(x=line[0], y=line[1], mode="lines", name="g = τ", line=dict(color="black", dash="dash")))
     if marker is not None:
-        fig.add_trace(go.Scatter(x=[marker[0]], y=[marker[1]], mode="markers", name="this input",
+        fig.add_trace(go.Scatter(x=[max(marker[0], floor)], y=[max(marker[1], floor)], mode="markers", name="this input",
                                  marker=dict(size=16, symbol="star", color="black")))
-    lo = min(-0.2, float(scores[["MDL score", "logit score"]].quantile(0.01).min()))
-    fig.update_layout(title=title, xaxis_title="MDL score (normalised)", yaxis_title="logit score (normalised)",
-                      xaxis_range=[lo, 1.15], yaxis_range=[lo, 1.15], height=420, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(title=title, xaxis_title=f"MDL score (normalised; below {floor} drawn at {floor})",
+                      yaxis_title="logit score (normalised)", xaxis_range=[floor - 0.1, 1.15],
+                      yaxis_range=[floor - 0.1, 1.15], height=440, margin=dict(l=10, r=10, t=40, b=10))
     return fig

@@ -192,9 +192,10 @@ def sidebar() -> Context | None:
     elif (layer_id, nu) in st.session_state.setdefault("_fitted", set()):
         detector = detector_for(ids)
     else:
-        with st.status(f"Fitting the SVDDs on {layer_id} and the logits (ν = {nu:g})…", expanded=False) as status:
+        slot = st.empty()
+        with slot.status(f"Fitting the SVDDs on {layer_id} and the logits (ν = {nu:g})…", expanded=False):
             detector = detector_for(ids)
-            status.update(label=f"Detector ready: MDL {layer_id}, ν = {nu:g}", state="complete")
+        slot.empty()
         st.session_state["_fitted"].add((layer_id, nu))
     persistent("beta_weight", 0.5)
     bar.caption(f"ν = {nu:g} · test accuracy {100 * experiment.test_accuracy:.1f} % · β is set on the Tune page")
@@ -206,7 +207,10 @@ def context() -> Context:
     """The context app.py built for this run (pages call this first)."""
     if st.session_state.pop("_app_ran", False):
         ctx = st.session_state.get("_context")
-    else:  # a page run without app.py (see the note at the top)
+    elif not st.session_state.get("_rerouted"):  # a page run without app.py (see the note at the top):
+        st.session_state["_rerouted"] = True  # run again, now through app.py's st.navigation
+        st.rerun()
+    else:
         ctx = st.session_state["_context"] = sidebar()
     if ctx is None:
         st.stop()

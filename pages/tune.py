@@ -30,8 +30,8 @@ def beta_view():
     cols = st.columns(4)
     for col, weighting in zip((cols[:2], cols[2:]), ("per-class", "global")):
         head = dd.summary(table, weighting)
-        col[0].metric(f"TNR@95TPR ({weighting}, mean)", f"{head['TNR@95TPR']:.2f}")
-        col[1].metric(f"AUROC ({weighting}, mean)", f"{head['AUROC']:.2f}")
+        col[0].metric(f"{weighting} TNR@95TPR", f"{head['TNR@95TPR']:.2f}", help="mean over the anomaly sets, %")
+        col[1].metric(f"{weighting} AUROC", f"{head['AUROC']:.2f}", help="mean over the anomaly sets, %")
     st.dataframe(table.style.format(precision=2), hide_index=True, key="metrics_table")
 
     left, right = st.columns(2)

@@ -1,0 +1,154 @@
+"""The dashboard in a real browser: Debian's Chromium driven by Playwright.
+
+Starts ``streamlit run app.py`` headless on a free port, waits for ``/_stcore/health``,
+opens every page, checks that its Plotly charts are drawn and that no exception is shown,
+moves the beta slider on the Tune page and checks that the metrics change. Screenshots go
+to ``screenshots/`` (git-ignored; ``SCREENSHOT_DIR`` overrides, e.g. docs/screenshots).
+
+Needs ``/usr/bin/chromium`` (``apt-get install chromium``; never ``playwright install``).
+Like tests/test_app.py it uses the project's cache/ unless ANOMALY_TEST_FRESH_CACHE=1.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGES = [("", "Explore layers"), ("layers", "Layers"), ("tune", "Tune"), ("benchmark", "Benchmark"),
+         ("inspect_input", "Inspect"), ("how_it_works", "How it works")]
+SLOW = 600_000  # ms: a fresh server may train the model and compute projections
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: apt-get install chromium")
+
+
+@pytest.fixture(autouse=True)
+def tmp_cache():
+    """Overrides conftest's temporary cache: the server subprocess gets its env from ``server``."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    env = dict(os.environ, DASHBOARD_POINTS="60")
+    if os.environ.get("ANOMALY_TEST_FRESH_CACHE"):
+        env["ANOMALY_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    else:
+        env.pop("ANOMALY_CACHE_DIR", None)
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                log.seek(0)
+                pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield tab
+        browser.close()
+
+
+def wait_idle(tab, quiet: float = 1.5) -> None:
+    """Wait until the script has stopped running for ``quiet`` seconds (no running indicator)."""
+    deadline = time.time() + SLOW / 1000
+    calm_since = None
+    while time.time() < deadline:
+        running = tab.locator('[data-testid="stStatusWidget"]').count() > 0
+        if running:
+            calm_since = None
+        elif calm_since is None:
+            calm_since = time.time()
+        elif time.time() - calm_since >= quiet:
+            return
+        time.sleep(0.25)
+    raise AssertionError("the app kept running")
+
+
+def open_page(tab, url: str, path: str, title: str) -> None:
+    tab.goto(f"{url}/{path}")
+    tab.get_by_role("heading", name=title).first.wait_for(timeout=SLOW)
+    wait_idle(tab)
+
+
+def shoot(tab, name: str) -> None:
+    folder = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(folder / f"{name}.png"))
+
+
+def metric_values(tab) -> list[str]:
+    return tab.locator('[data-testid="stMetricValue"]').all_inner_texts()
+
+
+@pytest.mark.parametrize("path, title", PAGES)
+def test_every_page_renders(server, page, path, title):
+    open_page(page, server, path, title)
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').all_inner_texts()
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    if path in ("", "layers", "tune", "inspect_input", "how_it_works"):
+        charts.first.wait_for(timeout=SLOW)
+        assert charts.count() >= 1
+        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)  # Plotly has drawn
+    if path == "":
+        page.locator('[data-testid="stPlotlyChart"] canvas').first.wait_for(timeout=60_000)  # WebGL scatter
+    shoot(page, path or "explore")
+
+
+def test_beta_slider_changes_numbers(server, page):
+    open_page(page, server, "tune", "Tune")
+    before = metric_values(page)
+    assert len(before) >= 4
+    slider = page.locator('[data-testid="stSlider"]', has_text="β₂").get_by_role("slider")
+    slider.focus()
+    slider.press("End")  # beta_2 = 1: logits only
+    page.wait_for_function("(before) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+                           ".map(e => e.innerText); return v.length && v.join() !== before; }",
+                           arg=",".join(before), timeout=60_000)
+    wait_idle(page)
+    after = metric_values(page)
+    assert after != before
+    assert float(after[1]) < float(before[1])  # per-class AUROC falls with logits only on LeNet/MNIST
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shoot(page, "tune-logits-only")
