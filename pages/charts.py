@@ -72,7 +72,7 @@ def class_grid(df: pd.DataFrame, colour_by: str, names: list[str], title: str, c
     score_range = (df["score"].quantile(0.02), df["score"].quantile(0.98))
     for k, c in enumerate(classes):
         part = df[df["predicted"] == c]
-        for trace in _traces(part, colour_by, names, 4, k == 0, score_range):
+        for trace in _traces(part, colour_by, names, 5, k == 0, score_range):
             fig.add_trace(trace, row=k // cols + 1, col=k % cols + 1)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
@@ -82,38 +82,65 @@ def class_grid(df: pd.DataFrame, colour_by: str, names: list[str], title: str, c
 
 
 def roc(curves: dict[str, pd.DataFrame], points: dict[str, tuple[float, float]]) -> go.Figure:
-    fig = go.Figure()
     colours = set_colours(list(curves))
+    traces = [dict(type="scatter", x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#999"), showlegend=False,
+                   hoverinfo="skip")]
     for name, curve in curves.items():
-        fig.add_trace(go.Scatter(x=curve["FPR"], y=curve["TPR"], mode="lines", name=name, line=dict(color=colours[name])))
+        traces.append(dict(type="scatter", x=curve["FPR"].to_numpy(), y=curve["TPR"].to_numpy(), mode="lines", name=name,
+                           line=dict(color=colours[name])))
         fpr, tpr = points[name]
-        fig.add_trace(go.Scatter(x=[fpr], y=[tpr], mode="markers", marker=dict(size=10, symbol="star", color=colours[name]),
-                                 name=f"{name}: per-class τ", showlegend=False,
-                                 hovertemplate="per-class thresholds τ_i<br>FPR %{x:.3f}, TPR %{y:.3f}<extra></extra>"))
-    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="#999"))
-    fig.update_layout(title="ROC (global ranking; ★ = per-class thresholds)", xaxis_title="anomalies accepted (FPR)",
-                      yaxis_title="ID accepted (TPR)", height=380, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+        traces.append(dict(type="scatter", x=[fpr], y=[tpr], mode="markers", showlegend=False, name=f"{name}: per-class τ",
+                           marker=dict(size=10, symbol="star", color=colours[name]),
+                           hovertemplate="per-class thresholds τ_i<br>FPR %{x:.3f}, TPR %{y:.3f}<extra></extra>"))
+    layout = dict(title=dict(text="ROC (global ranking; ★ = per-class thresholds)"), height=380,
+                  xaxis=dict(title=dict(text="anomalies accepted (FPR)")), yaxis=dict(title=dict(text="ID accepted (TPR)")),
+                  margin=dict(l=10, r=10, t=40, b=10))
+    return go.Figure(data=traces, layout=layout)
+
+
+def _grid_axes(n: int, cols: int, hgap: float = 0.03, vgap: float = 0.12) -> tuple[dict, list[tuple[str, str]]]:
+    """Layout axes of an n-panel grid (what make_subplots builds, without its cost) and each panel's axis ids."""
+    rows = -(-n // cols)
+    width, height = (1 - hgap * (cols - 1)) / cols, (1 - vgap * (rows - 1)) / rows
+    layout, ids = {}, []
+    for k in range(n):
+        r, c = divmod(k, cols)
+        x0, y1 = c * (width + hgap), 1 - r * (height + vgap)
+        suffix = "" if k == 0 else str(k + 1)
+        clip = lambda v: float(min(1.0, max(0.0, round(v, 6))))  # noqa: E731
+        layout[f"xaxis{suffix}"] = dict(domain=[clip(x0), clip(x0 + width)], anchor=f"y{suffix}")
+        layout[f"yaxis{suffix}"] = dict(domain=[clip(y1 - height), clip(y1)], anchor=f"x{suffix}")
+        ids.append((f"x{suffix}", f"y{suffix}"))
+    return layout, ids
 
 
 def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: int = 5) -> go.Figure:
-    """Score histograms per predicted class, ID vs each anomaly set, with the class threshold tau_i."""
+    """Score histograms per predicted class, ID vs each anomaly set, with the class threshold tau_i.
+
+    Built in one constructor call (no make_subplots / add_vline): a beta move redraws it.
+    """
     rows = -(-len(names) // cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{names[c]}: τ={tau[c]:.2f}" for c in range(len(names))],
-                        horizontal_spacing=0.03, vertical_spacing=0.12)
+    layout, ids = _grid_axes(len(names), cols)
     colours = set_colours(list(scores["set"].unique()))
-    lo, hi = np.nanquantile(scores["score"], 0.01), max(1.0, float(scores["score"].max()))
+    lo, hi = float(np.nanquantile(scores["score"], 0.01)), max(1.0, float(scores["score"].max()))
     bins = dict(start=lo, end=hi, size=(hi - lo) / 30)
-    for c in range(len(names)):
+    traces, shapes, titles = [], [], []
+    for c, (xa, ya) in enumerate(ids):
         part = scores[scores["predicted"] == c]
         for name, group in part.groupby("set", sort=False):
-            fig.add_trace(go.Histogram(x=group["score"].clip(lower=lo), xbins=bins, name=name, legendgroup=name,
-                                       marker_color=colours[name], opacity=0.6, showlegend=c == 0,
-                                       histnorm="probability"), row=c // cols + 1, col=c % cols + 1)
-        fig.add_vline(x=tau[c], line=dict(color="black", dash="dash", width=1), row=c // cols + 1, col=c % cols + 1)
-    fig.update_layout(barmode="overlay", height=200 * rows + 80, margin=dict(l=10, r=10, t=50, b=10),
-                      legend=dict(orientation="h", y=-0.08), title="g_i(x) per predicted class (dashed: τ_i)")
-    return fig
+            traces.append(dict(type="histogram", x=group["score"].clip(lower=lo).to_numpy(), xbins=bins, name=name,
+                               legendgroup=name, marker=dict(color=colours[name]), opacity=0.6,
+                               showlegend=bool(c == 0), histnorm="probability", xaxis=xa, yaxis=ya))
+        shapes.append(dict(type="line", xref=xa, yref=f"{ya} domain", x0=tau[c], x1=tau[c], y0=0, y1=1,
+                           line=dict(color="black", dash="dash", width=1)))
+        domain = layout[f"xaxis{xa[1:]}"]["domain"]
+        top = layout[f"yaxis{ya[1:]}"]["domain"][1]
+        titles.append(dict(text=f"{names[c]}: τ={tau[c]:.2f}", x=sum(domain) / 2, y=top, xref="paper", yref="paper",
+                           xanchor="center", yanchor="bottom", showarrow=False))
+    layout.update(barmode="overlay", height=200 * rows + 80, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
+                  annotations=titles, legend=dict(orientation="h", y=-0.08),
+                  title=dict(text="g_i(x) per predicted class (dashed: τ_i)"))
+    return go.Figure(data=traces, layout=layout)
 
 
 def beta_curve(curve: pd.DataFrame, weight: float, weighting: str) -> go.Figure:

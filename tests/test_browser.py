@@ -113,9 +113,16 @@ def open_page(tab, url: str, path: str, title: str) -> None:
 
 
 def shoot(tab, name: str) -> None:
+    """Save a screenshot as a small palette PNG (the README's copies live in docs/screenshots)."""
+    import io
+
+    from PIL import Image
+
     folder = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "screenshots"))
     folder.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(folder / f"{name}.png"))
+    picture = Image.open(io.BytesIO(tab.screenshot()))
+    picture = picture.convert("RGB").resize((picture.width * 3 // 4, picture.height * 3 // 4), Image.LANCZOS)
+    picture.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(folder / f"{name}.png", optimize=True)
 
 
 def metric_values(tab) -> list[str]:
@@ -152,3 +159,25 @@ def test_beta_slider_changes_numbers(server, page):
     assert float(after[1]) < float(before[1])  # per-class AUROC falls with logits only on LeNet/MNIST
     assert page.locator('[data-testid="stException"]').count() == 0
     shoot(page, "tune-logits-only")
+
+
+def test_explore_per_class_view_and_lasso_selection(server, page):
+    open_page(page, server, "", "Explore layers")
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    box = chart.locator(".nsewdrag").first.bounding_box()  # the plot area (lasso is the default drag mode)
+    x0, y0, w, h = box["x"] + 5, box["y"] + 5, box["width"] - 10, box["height"] - 10
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in [(x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h), (x0, y0 + 2)]:
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.get_by_text("selected (showing up to 60)").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stImage"]').count() > 0
+    shoot(page, "explore-selection")
+    page.get_by_text("Per predicted class (Figs 3, 5, 6)", exact=True).click()
+    page.get_by_text("per predicted class").first.wait_for(timeout=SLOW)
+    wait_idle(page)
+    page.locator('[data-testid="stPlotlyChart"] canvas').first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shoot(page, "explore-per-class")

@@ -1,0 +1,175 @@
+"""Time the dashboard against the performance goals of the dashboard issue.
+
+    .venv/bin/python scripts/benchmark_app.py [--points 300]
+
+Measures, on the default model (lenet-mnist, anomaly sets fashion-mnist + gaussian):
+
+1. beta change, server side: the work the Tune page's fragment does for one beta
+   (metrics, ROC, per-class table, histograms), in process, median of 20  (goal < 100 ms);
+2. beta change, end to end in Chromium: key press on the slider -> new metrics shown;
+3. first UMAP view in a fresh server (empty projection cache, numba warmed at start-up)
+   (goal <= 45 s), then the cached reopen of the same page (goal <= 1 s);
+4. warm page load of every page (second visit; goal < 3 s).
+
+The server runs on a free port with a cache folder whose projections/ is empty and whose
+other folders link to the project's cache/ (models, features, detectors are reused).
+Needs /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGES = [("", "Explore layers"), ("layers", "Layers"), ("tune", "Tune"), ("benchmark", "Benchmark"),
+         ("inspect_input", "Inspect"), ("how_it_works", "How it works")]
+
+
+def server_side_beta(repeats: int = 20) -> float:
+    """Median seconds of one beta update's computations and figures (what the fragment reruns)."""
+    from detector import dashboard_data as dd
+    from detector.experiment import fit_uniform, load_experiment
+    from pages import charts
+
+    experiment = load_experiment("lenet-mnist")
+    detector = fit_uniform(experiment)
+    data = dd.score_data(experiment, detector, {n: experiment.anomaly(n) for n in ("fashion-mnist", "gaussian")})
+    curve = dd.auroc_vs_beta(data)
+    names = dd.class_names("mnist", 10)
+    times = []
+    for k in range(repeats):
+        weight = (k % 20) / 20
+        start = time.perf_counter()
+        beta = dd.beta_of(weight)
+        table = dd.metrics_table(data, beta)
+        dd.summary(table, "per-class"), dd.summary(table, "global")
+        curves = {n: dd.roc_points(data, beta, n) for n in data.anomalies}
+        points = {n: dd.operating_point(data, beta, n) for n in data.anomalies}
+        charts.roc(curves, points).to_plotly_json()
+        charts.beta_curve(curve, weight, "per-class").to_plotly_json()
+        dd.per_class_table(data, beta, "fashion-mnist", names)
+        charts.histograms(dd.scores_frame(data, beta, names), data.thresholds(beta), names).to_plotly_json()
+        times.append(time.perf_counter() - start)
+    metrics_only = []
+    for k in range(repeats):
+        start = time.perf_counter()
+        dd.metrics_table(data, dd.beta_of((k % 20) / 20))
+        metrics_only.append(time.perf_counter() - start)
+    print(f"beta change, metrics only (server, in process): median {1000 * statistics.median(metrics_only):.0f} ms")
+    return statistics.median(times)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(cache_dir: Path, points: int) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, ANOMALY_CACHE_DIR=str(cache_dir), DASHBOARD_POINTS=str(points))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.kill()
+    raise SystemExit("streamlit did not start")
+
+
+def wait_idle(tab, quiet: float = 0.5, timeout: float = 600) -> None:
+    deadline, calm = time.time() + timeout, None
+    while time.time() < deadline:
+        if tab.locator('[data-testid="stStatusWidget"]').count():
+            calm = None
+        elif calm is None:
+            calm = time.time()
+        elif time.time() - calm >= quiet:
+            return
+        time.sleep(0.05)
+    raise TimeoutError("the app kept running")
+
+
+def load(tab, url: str, path: str, title: str, charts: bool = True) -> float:
+    """Seconds from navigation to the page's heading and its first chart drawn, then idle."""
+    start = time.perf_counter()
+    tab.goto(f"{url}/{path}")
+    tab.get_by_role("heading", name=title).first.wait_for(timeout=600_000)
+    if charts and path != "benchmark":
+        tab.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=600_000)
+    shown = time.perf_counter() - start
+    wait_idle(tab)
+    return shown
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=300, help="inputs per set in projections (the app's default)")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    print(f"beta change, metrics + figures (server, in process): median {1000 * server_side_beta():.0f} ms  (goal < 100 ms)")
+    project_cache = ROOT / "cache"
+    with tempfile.TemporaryDirectory() as tmp:
+        cache_dir = Path(tmp)
+        for sub in ("models", "features", "detectors", "attacks", "fooling", "benchmark"):
+            (project_cache / sub).mkdir(parents=True, exist_ok=True)
+            (cache_dir / sub).symlink_to(project_cache / sub)
+        process, url = start_server(cache_dir, args.points)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+                load(tab, url, "tune", "Tune")  # model, detector and scores in memory; numba warming meanwhile
+                time.sleep(5)
+                first = load(tab, url, "", "Explore layers")
+                print(f"first UMAP view (fresh server, empty projection cache): {first:.1f} s  (goal <= 45 s)")
+                tab.reload()
+                again = load(tab, url, "", "Explore layers")
+                print(f"cached reopen of the UMAP view: {again:.2f} s  (goal <= 1 s)")
+                for path, title in PAGES:
+                    load(tab, url, path, title)
+                for path, title in PAGES:
+                    seconds = load(tab, url, path, title)
+                    print(f"warm page load {path or 'explore'}: {seconds:.2f} s  (goal < 3 s)")
+                load(tab, url, "tune", "Tune")
+                values = tab.locator('[data-testid="stMetricValue"]').all_inner_texts()
+                slider = tab.locator('[data-testid="stSlider"]', has_text="β₂").get_by_role("slider")
+                slider.focus()
+                latencies = []
+                for key in ["Home", "End"] * 5:
+                    start = time.perf_counter()
+                    slider.press(key)
+                    tab.wait_for_function(
+                        "(before) => [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+                        ".map(e => e.innerText).join() !== before", arg=",".join(values), timeout=60_000)
+                    latencies.append(time.perf_counter() - start)
+                    wait_idle(tab, quiet=0.3)
+                    values = tab.locator('[data-testid="stMetricValue"]').all_inner_texts()
+                print(f"beta change, key press -> new metrics in Chromium: median {1000 * statistics.median(latencies):.0f} ms")
+                browser.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
