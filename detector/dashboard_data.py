@@ -294,6 +294,26 @@ def display_images(images: np.ndarray) -> list[np.ndarray]:
     return [_to_uint8_hwc(image) for image in images]
 
 
+def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neighbors: int, min_dist: float,
+                progress: Progress | None = None) -> pd.DataFrame:
+    """The shown points plus one input, projected together (a refit, not UMAP's ``transform``).
+
+    Returns the points' metadata with x, y; the input is the last row, with set "this input".
+    """
+    from . import projection
+
+    extra = extractor.features(image, [layer])[layer]
+    feats = np.concatenate([points.features[layer], extra])
+    key = dict(points.key, extra=cache.hash_array(image))
+    if progress:
+        progress(0.0, f"UMAP of {layer} with this input")
+    xy = projection.project(feats, key, layer, n_neighbors, min_dist)
+    row = pd.DataFrame({"set": ["this input"], "kind": ["input"], "index": [0], "true": [-1], "predicted": [-1],
+                        "mdl": [np.nan], "logit": [np.nan]})
+    meta = pd.concat([points.meta, row], ignore_index=True)
+    return meta.assign(x=xy[:, 0], y=xy[:, 1])
+
+
 # --------------------------------------------------------------------------- single inputs
 @dataclass
 class Verdict:

@@ -63,6 +63,17 @@ def scatter(df: pd.DataFrame, colour_by: str, names: list[str], title: str, heig
     return fig
 
 
+def placed(df: pd.DataFrame, names: list[str], title: str) -> go.Figure:
+    """A projection with one extra input (the last row) drawn as a black star."""
+    shown, extra = df.iloc[:-1].assign(score=0.0), df.iloc[-1]
+    fig = go.Figure(_traces(shown, "set", names, 5, True, (0, 1)))
+    fig.add_trace(go.Scatter(x=[extra["x"]], y=[extra["y"]], mode="markers", name="this input",
+                             marker=dict(size=18, symbol="star", color="black")))
+    fig.update_layout(title=title, height=430, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.05),
+                      xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False))
+    return fig
+
+
 def class_grid(df: pd.DataFrame, colour_by: str, names: list[str], title: str, cols: int = 5) -> go.Figure:
     """One panel per predicted class, each with its own projection (paper Figs 3, 5, 6)."""
     classes = list(range(len(names)))

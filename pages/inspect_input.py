@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from detector import dashboard_data as dd
+from detector import projection
 from detector.data import DataError
 from detector.inspect import read_upload
 from pages import charts, common
@@ -56,3 +57,14 @@ if image is not None:
     st.plotly_chart(charts.score_plane(scores, dd.decision_line(verdict.tau, beta),
                                        f"Where it lands among inputs predicted as {label} (below the line: anomaly)",
                                        (verdict.mdl, verdict.logit)), key="inspect_plane")
+
+    if st.toggle("Show where it lands in the UMAP of the MDL (refits the projection with this input; seconds)",
+                 key="inspect_umap"):
+        points = common.explore_points(ctx.ids, (ctx.detector.mdl_,), ctx.points)
+        slot = st.empty()
+        with slot.status("Projecting the shown points and this input together…"):
+            frame = dd.place_input(points, ctx.experiment.extractor, image, ctx.detector.mdl_, projection.DEFAULT_NEIGHBORS,
+                                   projection.DEFAULT_MIN_DIST)
+        slot.empty()
+        st.plotly_chart(charts.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
+                                      "inputs of each set"), key="inspect_umap_chart")

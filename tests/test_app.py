@@ -185,3 +185,23 @@ def test_read_upload_shapes():
     np.save(buffer, np.random.default_rng(0).uniform(0, 1, (3, 1, 28, 28)).astype(np.float32))
     images, _ = read_upload("x.npy", buffer.getvalue(), (1, 28, 28))
     assert images.shape == (3, 1, 28, 28)
+
+
+def test_benchmark_computes_missing_cells():
+    at = open_page("benchmark")
+    assert "ours" in at.multiselect(key="bench_methods").options
+    at.multiselect(key="bench_methods").set_value(["ours"]).run()
+    if any(b.key == "bench_compute" for b in at.button):  # cells missing from the disk cache
+        at.button(key="bench_compute").click().run()
+    assert not problems(at), problems(at)
+    tables = [d.value for d in at.dataframe]
+    assert tables and "ours" in tables[0].index
+    assert set(tables[0].columns) >= {"fashion-mnist", "gaussian"}
+
+
+def test_inspect_places_the_input_in_the_projection():
+    at = open_page("inspect_input")
+    charts = len(at.get("plotly_chart"))
+    at.toggle(key="inspect_umap").set_value(True).run()
+    assert not problems(at), problems(at)
+    assert len(at.get("plotly_chart")) == charts + 1
