@@ -205,3 +205,31 @@ def test_inspect_places_the_input_in_the_projection():
     at.toggle(key="inspect_umap").set_value(True).run()
     assert not problems(at), problems(at)
     assert len(at.get("plotly_chart")) == charts + 1
+
+
+USER_MODEL_FILE = """
+import torch
+import torch.nn as nn
+
+
+def make_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(64, 10))
+"""
+
+
+def test_user_model_from_file(tmp_path):
+    from pages.common import USER_MODEL
+
+    path = tmp_path / "user_net.py"
+    path.write_text(USER_MODEL_FILE)
+    at = open_page("tune")
+    at.selectbox(key="_model").set_value(USER_MODEL).run()
+    assert at.info  # asks for the file
+    at.selectbox(key="user_id_dataset").set_value("digits").run()
+    at.text_input(key="user_spec").input(f"{path}:make_model").run()
+    assert not problems(at), problems(at)
+    assert "per-class AUROC" in metrics(at)
+    at.text_input(key="user_spec").input(f"{path}:no_such_factory").run()
+    assert not at.exception
+    assert at.error and "no function" in at.error[0].value

@@ -80,14 +80,18 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield tab
-        browser.close()
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    return browser.new_page(viewport={"width": 1400, "height": 1000})
 
 
 def wait_idle(tab, quiet: float = 1.5) -> None:
@@ -143,17 +147,23 @@ def test_every_page_renders(server, page, path, title):
     shoot(page, path or "explore")
 
 
+def move_beta(tab, key: str) -> None:
+    """Press a key on the beta slider and wait for the metrics to change."""
+    before = metric_values(tab)
+    slider = tab.locator('[data-testid="stSlider"]', has_text="β₂").get_by_role("slider")
+    slider.focus()
+    slider.press(key)
+    tab.wait_for_function("(before) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+                          ".map(e => e.innerText); return v.length && v.join() !== before; }",
+                          arg=",".join(before), timeout=60_000)
+    wait_idle(tab)
+
+
 def test_beta_slider_changes_numbers(server, page):
     open_page(page, server, "tune", "Tune")
     before = metric_values(page)
     assert len(before) >= 4
-    slider = page.locator('[data-testid="stSlider"]', has_text="β₂").get_by_role("slider")
-    slider.focus()
-    slider.press("End")  # beta_2 = 1: logits only
-    page.wait_for_function("(before) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-                           ".map(e => e.innerText); return v.length && v.join() !== before; }",
-                           arg=",".join(before), timeout=60_000)
-    wait_idle(page)
+    move_beta(page, "End")  # beta_2 = 1: logits only
     after = metric_values(page)
     assert after != before
     assert float(after[1]) < float(before[1])  # per-class AUROC falls with logits only on LeNet/MNIST
@@ -181,3 +191,18 @@ def test_explore_per_class_view_and_lasso_selection(server, page):
     page.locator('[data-testid="stPlotlyChart"] canvas').first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     shoot(page, "explore-per-class")
+
+
+def test_sessions_keep_their_own_choices(server, browser):
+    """Two browser sessions: moving beta in one leaves the other's numbers alone."""
+    first, second = (browser.new_context().new_page() for _ in range(2))
+    open_page(first, server, "tune", "Tune")
+    open_page(second, server, "tune", "Tune")
+    default = metric_values(second)
+    assert metric_values(first) == default
+    move_beta(first, "Home")  # beta_2 = 0: MDL only
+    assert metric_values(first) != default
+    second.reload()
+    second.get_by_role("heading", name="Tune").first.wait_for(timeout=SLOW)
+    wait_idle(second)
+    assert metric_values(second) == default
