@@ -1,0 +1,66 @@
+"""Benchmark runner, report files and Outlier Exposure, on the tiny digits CNN."""
+
+import csv
+import json
+
+import pytest
+
+from detector.experiment import METHODS, Row
+from detector.report import PAPER, Benchmark, expand_methods, losses, run_benchmark, write_report
+
+
+def test_paper_figures_parsed():
+    figures = PAPER["lenet-mnist"]
+    assert figures[("fashion-mnist", "msp")] == (97.90, 99.26)
+    assert figures[("fooling", "mahalanobis")] == (2.07, 68.61)
+    assert figures[("cw", "ours+oe")] == (92.46, 98.44)
+
+
+def test_expand_methods():
+    assert expand_methods(["all"]) == list(METHODS)
+    assert expand_methods(["msp,lid+known", "msp+oe"]) == ["msp", "lid+known", "msp+oe"]
+    with pytest.raises(ValueError, match="valid methods"):
+        expand_methods(["nope"])
+    with pytest.raises(ValueError, match="valid methods"):
+        expand_methods(["msp+known"])
+
+
+def test_report_files(tiny_experiment, tmp_path):
+    bench = run_benchmark(tiny_experiment, ["msp", "energy"], ["gaussian"], model_name="lenet-mnist", echo=lambda _: None)
+    assert {(r.method, r.weighting) for r in bench.rows} == {(m, w) for m in ("msp", "energy") for w in ("per-class", "global")}
+    paths = write_report(bench, tmp_path / "report.md")
+    text = paths[0].read_text()
+    assert "| method | gaussian |" in text and "**" in text
+    assert "(99.58)" in text  # the paper's MSP AUROC on Gaussian noise, beside ours
+    with open(paths[1]) as handle:
+        assert len(list(csv.DictReader(handle))) == 4
+    data = json.loads(paths[2].read_text())
+    assert data["rows"][0]["method"] == "msp" and "paper_auroc" in data["rows"][0]
+
+
+def test_known_attack_rows_only_for_attacks(tiny_experiment):
+    bench = run_benchmark(tiny_experiment, ["lid+known"], ["gaussian", "fgsm"], echo=lambda _: None)
+    assert {r.anomaly for r in bench.rows} == {"fgsm"}
+
+
+def test_losses_are_stated():
+    bench = Benchmark("m", experiment=None, rows=[
+        Row("ours", "a", "ood", "per-class", 90.0, 95.0, 95.0, 0),
+        Row("lid", "a", "ood", "per-class", 99.0, 94.0, 95.0, 0)])
+    said = losses(bench)
+    assert len(said) == 1 and "loses on **a** (TNR@95TPR)" in said[0] and "`lid`" in said[0]
+
+
+def test_outlier_exposure_lowers_confidence_on_the_auxiliary_set(tiny_experiment):
+    from scipy.special import softmax
+
+    from detector.oe import auxiliary_outliers, outlier_exposure
+
+    tuned = outlier_exposure(tiny_experiment, epochs=2)
+    assert tuned.model.weights_hash != tiny_experiment.model.weights_hash
+    assert tuned.test_accuracy > 0.8
+    aux = auxiliary_outliers(tiny_experiment.model.input_shape)[::10]
+    before = softmax(tiny_experiment.extractor.logits(aux), 1).max(1).mean()
+    after = softmax(tuned.extractor.logits(aux), 1).max(1).mean()
+    assert after < before
+    assert not any(p.requires_grad for p in tiny_experiment.model.module.parameters())  # the original is untouched
