@@ -15,6 +15,7 @@ validation scores instead of calling ``set_beta``.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,6 +295,11 @@ def display_images(images: np.ndarray) -> list[np.ndarray]:
     return [_to_uint8_hwc(image) for image in images]
 
 
+def with_scores(meta: pd.DataFrame, beta) -> pd.DataFrame:
+    """``meta`` (columns mdl, logit) with the combined score g for ``beta``."""
+    return meta.assign(score=beta[0] * meta["mdl"] + beta[1] * meta["logit"])
+
+
 def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neighbors: int, min_dist: float,
                 progress: Progress | None = None) -> pd.DataFrame:
     """The shown points plus one input, projected together (a refit, not UMAP's ``transform``).
@@ -392,10 +398,25 @@ def available_methods() -> dict[str, Callable]:
     return methods
 
 
+@functools.lru_cache(maxsize=1)
+def _code_version() -> str:
+    """Hash of the detection code (methods, features, metrics): a change there invalidates cached cells."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    files = sorted([*root.glob("baselines/*.py"), *(root / name for name in
+                    ("uniform.py", "svdd.py", "features.py", "metrics.py", "experiment.py"))])
+    digest = hashlib.sha256()
+    for file in files:
+        if file.exists():
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _cell_key(experiment, method: str, anomaly) -> dict:
     return {"what": "benchmark-cell", "method": method, "model": experiment.model.weights_hash,
             "id": experiment.id_dataset, "test": cache.hash_array(experiment.test.images),
-            "anomaly": anomaly.name, "data": cache.hash_array(anomaly.images), "version": 1}
+            "anomaly": anomaly.name, "data": cache.hash_array(anomaly.images), "code": _code_version(), "version": 1}
 
 
 def benchmark_cell(experiment, method: str, anomaly) -> pd.DataFrame | None:

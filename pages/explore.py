@@ -1,10 +1,9 @@
 """Explore layers: UMAP of the MDL and the logits, ID vs anomalies, overall and per class (Figs 2-6)."""
 
-import numpy as np
 import streamlit as st
 
-from detector import projection
 from detector import dashboard_data as dd
+from detector import projection
 from detector.features import LOGITS
 from pages import charts, common
 
@@ -23,7 +22,7 @@ min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, k
 
 layers = (ctx.detector.mdl_, LOGITS)
 points = common.explore_points(ctx.ids, layers, ctx.points)
-meta = points.meta.assign(score=points.meta["mdl"] * ctx.beta[0] + points.meta["logit"] * ctx.beta[1])
+meta = dd.with_scores(points.meta, ctx.beta)
 VIEWS = ["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"]
 view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view") or VIEWS[0]
 
@@ -47,20 +46,15 @@ def projected(layer: str, by_class: bool):
 
 
 selected: list[int] = []
-if view == VIEWS[0]:
-    cols = st.columns(2)
-    for col, layer in zip(cols, layers):
-        title = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else f"{layer}"
-        fig = charts.scatter(projected(layer, False), colour_by, ctx.class_names, title)
-        event = col.plotly_chart(fig, key=f"umap_{layer}", on_select="rerun", selection_mode=("points", "box", "lasso"))
-        selected += [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
-else:
-    cols = st.columns(2)
-    for col, layer in zip(cols, layers):
-        title = f"{layer} (MDL) per predicted class" if layer == ctx.detector.mdl_ else f"{layer} per predicted class"
-        fig = charts.class_grid(projected(layer, True), colour_by, ctx.class_names, title, cols=2)
-        event = col.plotly_chart(fig, key=f"umap_class_{layer}", on_select="rerun", selection_mode=("points", "box", "lasso"))
-        selected += [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
+by_class = view == VIEWS[1]
+for col, layer in zip(st.columns(2), layers):
+    name = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else layer
+    frame = projected(layer, by_class)
+    fig = (charts.class_grid(frame, colour_by, ctx.class_names, f"{name} per predicted class", cols=2) if by_class
+           else charts.scatter(frame, colour_by, ctx.class_names, name))
+    event = col.plotly_chart(fig, key=f"umap_{'class_' if by_class else ''}{layer}", on_select="rerun",
+                             selection_mode=("points", "box", "lasso"))
+    selected += [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
 
 st.subheader("Selected inputs")
 if not selected:
