@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .experiment import METHODS, Experiment, Row, evaluate_method
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,79 @@ def paper_figure(model: str, anomaly: str, method: str) -> tuple[float, float] |
     return PAPER.get(model, {}).get((anomaly, method))
 
 
+# --------------------------------------------------------------------------- the authors' protocol
+PROTOCOLS = ("held-out", "authors")
+
+
+def fit_uniform_authors(experiment: Experiment, beta=(0.5, 0.5), nu=0.1):
+    """Our detector fitted the way the authors' public code does it.
+
+    The MDL is picked on the ID *test* split against the other of MNIST/Fashion-MNIST
+    (the authors used Fashion-MNIST for their MNIST LeNet), and the normalisation /
+    thresholds are then taken from the ID test split, not from held-out data.
+    Cached like :func:`detector.experiment.fit_uniform`.
+    """
+    from . import cache
+    from .uniform import UniformDetector
+
+    other = "mnist" if experiment.id_dataset == "fashion-mnist" else "fashion-mnist"
+    ood = experiment.anomaly(other).images
+    detector = UniformDetector(experiment.model, layer="auto", beta=beta, nu=nu)
+    key = {"what": "uniform-detector-authors", "model": experiment.model.weights_hash,
+           "train": cache.hash_array(experiment.train.images), "test": cache.hash_array(experiment.test.images),
+           "ood": cache.hash_array(ood), "nu": nu}
+    path = cache.entry_path("detectors", key, suffix=".skops")
+    if path.exists():
+        try:
+            return UniformDetector.load(path, experiment.model).set_beta(beta)
+        except ValueError as error:
+            log.warning("%s; refitting", error)
+    detector.fit(experiment.train.images, experiment.test.images, mix_images=ood, val_labels=experiment.test.labels)
+    detector.save(path)
+    return detector
+
+
+def evaluate_authors(experiment: Experiment, method: str, detector, anomalies, tpr: float = 0.95) -> list[Row]:
+    """Rows under the authors' protocol: everything fitted on the evaluation data.
+
+    Per-class thresholds come from the ID *test* scores (not the validation split). For
+    ``ours`` the per-class min-max ranges of both layer scores are also refitted on each
+    evaluated pair (ID test + that anomaly set), as in the authors' code, and its
+    detector comes from :func:`fit_uniform_authors`.
+    """
+    from .metrics import global_metrics, per_class_metrics, per_class_thresholds
+
+    n_classes = experiment.model.n_classes
+    id_pred = experiment.predictions(experiment.test.images)
+    ours = method.removesuffix("+oe") == "ours"
+    if ours:
+        id_layers = detector.layer_scores(experiment.test.images)
+    else:
+        id_scores = detector.score_samples(experiment.test.images)
+    rows = []
+    for anomaly in anomalies:
+        pred = experiment.predictions(anomaly.images)
+        if ours:
+            an_layers = detector.layer_scores(anomaly.images)
+            both_pred = np.r_[id_pred, pred]
+            raw = np.stack([np.r_[id_layers.mdl, an_layers.mdl], np.r_[id_layers.logit, an_layers.logit]], 1)
+            normed = np.empty_like(raw)
+            for i in np.unique(both_pred):
+                rows_i = both_pred == i
+                low, high = raw[rows_i].min(0), raw[rows_i].max(0)
+                normed[rows_i] = (raw[rows_i] - low) / np.maximum(high - low, 1e-12)
+            beta = detector.check_beta(detector.beta)
+            combined = beta[0] * normed[:, 0] + beta[1] * normed[:, 1]
+            id_scores, scores = combined[: len(id_pred)], combined[len(id_pred):]
+        else:
+            scores = detector.score_samples(anomaly.images)
+        thresholds = per_class_thresholds(id_scores, id_pred, n_classes, tpr)
+        for r in (per_class_metrics(id_scores, id_pred, scores, pred, thresholds), global_metrics(id_scores, scores, tpr)):
+            rows.append(Row(method, anomaly.name, anomaly.kind, r.weighting, round(r.tnr_at_95_tpr, 2), round(r.auroc, 2),
+                            round(r.tpr, 2), r.classes_left_out))
+    return rows
+
+
 # --------------------------------------------------------------------------- running
 @dataclass
 class Benchmark:
@@ -104,7 +179,7 @@ def expand_methods(methods: list[str]) -> list[str]:
 
 def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: list[str], *, model_name: str = "",
                   anomaly_files: list[tuple[str, str]] = (), ours_params: dict | None = None,
-                  echo=print) -> Benchmark:
+                  protocol: str = "held-out", echo=print) -> Benchmark:
     """Evaluate every method on every anomaly set (both weightings), with progress lines.
 
     ``NAME+known`` (KD+BU, LID) is trained on the evaluated attack, made from the
@@ -116,7 +191,10 @@ def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: lis
     from .baselines import NotApplicable, fit_baseline
 
     started = time.time()
-    bench = Benchmark(model_name or experiment.model.name, experiment)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    bench = Benchmark(model_name or experiment.model.name, experiment, protocol=protocol)
+    evaluate = evaluate_method if protocol == "held-out" else evaluate_authors
     methods = expand_methods(methods)
 
     def anomalies_of(exp: Experiment):
@@ -144,13 +222,17 @@ def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: lis
                     if anomaly.kind != "adversarial":
                         continue
                     detector = fit_baseline(exp, name, attack=anomaly.name)
-                    rows += evaluate_method(exp, method, detector, [anomaly])
+                    rows += evaluate(exp, method, detector, [anomaly])
                 if not rows:
                     bench.notes.append(f"{method}: no adversarial set evaluated, nothing to train on")
             else:
                 params = (ours_params or {}) if name == "ours" else {}
-                detector = METHODS[name](exp, **params)
-                rows = evaluate_method(exp, method, detector, sets)
+                if name == "ours" and protocol == "authors":
+                    params = {k: v for k, v in params.items() if k in ("beta", "nu")}
+                    detector = fit_uniform_authors(exp, **params)
+                else:
+                    detector = METHODS[name](exp, **params)
+                rows = evaluate(exp, method, detector, sets)
         except NotApplicable as error:
             bench.notes.append(f"{method}: not applicable to this model ({error})")
             echo(f"{method:<20} skipped: {error}")
@@ -240,43 +322,65 @@ def losses(bench: Benchmark, weighting: str = "per-class") -> list[str]:
     return said
 
 
-def write_report(bench: Benchmark, output: str | Path, *, weighting: str = "per-class", command: str = "") -> list[Path]:
-    """Write ``output`` (.md) and the same rows as ``.csv`` and ``.json`` beside it."""
+PROTOCOL_TEXT = {
+    "held-out": "Detectors are fitted on the train split; thresholds and min-max ranges on the validation split "
+                "(held-out ID); the MDL, ODIN's T/eps and Mahalanobis's eps/ensemble are chosen on the generated mix set.",
+    "authors": "As the authors' public code: the MDL is picked on the ID test split against the other of MNIST/"
+               "Fashion-MNIST, and per-class thresholds (and, for `ours`, min-max ranges, refitted on each ID-test + "
+               "anomaly pair) are fitted on the evaluation data itself.",
+}
+
+
+def write_report(benches: Benchmark | list[Benchmark], output: str | Path, *, weighting: str = "per-class",
+                 command: str = "") -> list[Path]:
+    """Write ``output`` (.md) and the same rows as ``.csv`` and ``.json`` beside it.
+
+    Several benchmarks of the same model (one per protocol) go into one report, one
+    section each.
+    """
+    benches = [benches] if isinstance(benches, Benchmark) else list(benches)
+    bench = benches[0]
     output = Path(output)
     exp = bench.experiment
-    records = row_records(bench)
+    records = [record for b in benches for record in row_records(b)]
     versions = _versions()
+    seconds = sum(b.seconds for b in benches)
     header = [
         f"# Benchmark: {bench.model} (ID {exp.id_dataset})", "",
         f"- Generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
-        + (f" by `{command}`" if command else "") + f" in {bench.seconds:.0f} s (cached steps are reused).",
+        + (f" by `{command}`" if command else "") + f" in {seconds:.0f} s (cached steps are reused).",
         f"- Data: ID {exp.id_dataset}, train {len(exp.train)} / validation {len(exp.val)} / test {len(exp.test)} images; "
         f"test accuracy {100 * exp.test_accuracy:.2f} %. Anomaly sets have as many images as the ID test split "
         "(attacks: the successful ones on correctly classified test images).",
-        f"- Protocol: **{bench.protocol}**. Detectors are fitted on the train split; thresholds and min-max ranges on the "
-        "validation split (held-out ID); ODIN's T/eps and Mahalanobis's eps/ensemble are tuned on the generated mix set; "
-        "KD+BU and LID are trained on FGSM examples made from the validation split (`+known`: on the evaluated attack, also "
-        "made from the validation split).",
+        "- Protocols: " + "; ".join(f"**{b.protocol}**: {PROTOCOL_TEXT[b.protocol]}" for b in benches)
+        + " KD+BU and LID are trained on FGSM examples made from the validation split (`+known`: on the evaluated "
+        "attack, also made from the validation split).",
         f"- Weighting: **{weighting}**"
         + (" (the paper's: thresholds tau_i per predicted class, TNR over all anomalies, AUROC = sum_i gamma_i AUROC_i)."
            if weighting == "per-class" else " (one threshold and one ROC over all scores)."),
         "- Values in percent; **bold** = best in its column; (in parentheses) = the paper's figure for that method "
         "and set (LeNet-MNIST, Tables 2-7), where it has one. The paper's LeNet was trained on 60,000 MNIST images; "
         "ours on 3,500 (offline data), so the classifiers differ.",
-        "- Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
+        "- Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
     ]
-    if bench.oe_experiment is not None:
-        header.insert(-1, "- `+oe` rows: the classifier fine-tuned with Outlier Exposure (see `detector/oe.py`), "
-                          f"test accuracy {100 * bench.oe_experiment.test_accuracy:.2f} %; attacks regenerated against it, other sets (fooling images included) unchanged.")
-    body = markdown_tables(bench, weighting)
-    lost = losses(bench, weighting)
-    footer = ["## Where `ours` loses", ""] + (lost or ["- nowhere in these tables."]) + [""]
-    if bench.notes:
-        footer += ["## Notes", ""] + [f"- {note}" for note in bench.notes] + [""]
-    footer += [f"Rows (both weightings) are also in `{output.with_suffix('.csv').name}` and "
-               f"`{output.with_suffix('.json').name}`.", ""]
+    oe = next((b.oe_experiment for b in benches if b.oe_experiment is not None), None)
+    if oe is not None:
+        header.append("- `+oe` rows: the classifier fine-tuned with Outlier Exposure (see `detector/oe.py`), "
+                      f"test accuracy {100 * oe.test_accuracy:.2f} %; attacks regenerated against it, other sets "
+                      "(fooling images included) unchanged.")
+    lines = header + [""]
+    for b in benches:
+        title = f"## Tables, {b.protocol} protocol" if len(benches) > 1 else "## Tables"
+        lines += [title, ""] + markdown_tables(b, weighting)
+        lost = losses(b, weighting)
+        lines += [f"### Where `ours` loses ({b.protocol} protocol)", ""] + (lost or ["- nowhere in these tables."]) + [""]
+    notes = [note for b in benches for note in b.notes]
+    if notes:
+        lines += ["## Notes", ""] + [f"- {note}" for note in dict.fromkeys(notes)] + [""]
+    lines += [f"Rows (both weightings{', both protocols' if len(benches) > 1 else ''}) are also in "
+              f"`{output.with_suffix('.csv').name}` and `{output.with_suffix('.json').name}`.", ""]
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("\n".join(header + ["## Tables", ""] + body + footer))
+    output.write_text("\n".join(lines))
     csv_path, json_path = output.with_suffix(".csv"), output.with_suffix(".json")
     with open(csv_path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(records[0]) if records else ["method"])
@@ -284,6 +388,6 @@ def write_report(bench: Benchmark, output: str | Path, *, weighting: str = "per-
         writer.writerows(records)
     json_path.write_text(json.dumps({
         "model": bench.model, "id_dataset": exp.id_dataset, "test_accuracy": round(exp.test_accuracy, 4),
-        "protocol": bench.protocol, "versions": versions, "seconds": round(bench.seconds, 1),
-        "notes": bench.notes, "rows": records}, indent=2))
+        "protocols": [b.protocol for b in benches], "versions": versions, "seconds": round(seconds, 1),
+        "notes": notes, "rows": records}, indent=2))
     return [output, csv_path, json_path]

@@ -64,3 +64,15 @@ def test_outlier_exposure_lowers_confidence_on_the_auxiliary_set(tiny_experiment
     after = softmax(tuned.extractor.logits(aux), 1).max(1).mean()
     assert after < before
     assert not any(p.requires_grad for p in tiny_experiment.model.module.parameters())  # the original is untouched
+
+
+def test_authors_protocol_rows(tiny_experiment, tmp_path):
+    benches = [run_benchmark(tiny_experiment, ["msp"], ["gaussian"], protocol=p, echo=lambda _: None)
+               for p in ("held-out", "authors")]
+    assert all(len(b.rows) == 2 for b in benches)
+    paths = write_report(benches, tmp_path / "both.md")
+    text = paths[0].read_text()
+    assert "held-out protocol" in text and "authors protocol" in text
+    assert {r["protocol"] for r in json.loads(paths[2].read_text())["rows"]} == {"held-out", "authors"}
+    with pytest.raises(ValueError, match="protocol"):
+        run_benchmark(tiny_experiment, ["msp"], ["gaussian"], protocol="mine", echo=lambda _: None)
