@@ -1,4 +1,4 @@
-"""ELO: an ensemble of layer-wise, class-agnostic one-class SVDDs."""
+"""ELO: a class-agnostic one-class SVDD on the output of one early layer (Abdelzad et al.)."""
 
 from __future__ import annotations
 
@@ -6,46 +6,48 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
+from ..metrics import auroc, tnr_at_tpr
 from ..svdd import ClassConditionalSVDD
 from .base import Baseline
 
 
 class ELO(Baseline):
-    """One class-agnostic SVDD per layer, their normalised scores averaged.
+    """Early Layer Output: one class-agnostic SVDD on the most discriminative layer.
 
-    For every candidate layer ``l`` (conv maps reduced to channel means, logits
-    included), one RBF one-class SVM (= SVDD) with ``nu = 0.001`` is fitted on the
-    standardised features of *all* ID training inputs, whatever their class. Its log
-    score (see :meth:`detector.svdd.ClassConditionalSVDD.log_score`) is min-max
-    normalised on the validation split, and the detector's score is the mean over
-    layers; higher = more normal.
+    One RBF one-class SVM (= SVDD, ``nu = 0.001`` as in ELO) is fitted per candidate
+    layer (conv maps reduced to channel means) on the standardised features of *all*
+    ID training inputs, whatever their class. The layer whose SVDD best separates the
+    validation ID inputs from the generated *mix* set (TNR at 95 % TPR, then AUROC) is
+    kept - Abdelzad et al. pick it with OOD validation data, we use the same mix set as
+    for our own MDL. The score is that SVDD's log score
+    (:meth:`detector.svdd.ClassConditionalSVDD.log_score`); higher = more normal.
 
-    This is the closest related work of the paper: the same kind of detector as ours,
-    but with no split by predicted class and all layers at once instead of the MDL and
-    the logits.
+    This is the paper's closest related work: ours differs by one SVDD *per predicted
+    class* and by adding the logit layer.
 
     Parameters
     ----------
     nu : float in (0, 1]
-        SVDD slack bound; 0.001 as in the paper's comparison.
+        SVDD slack bound; 0.001 as in ELO ("a strong penalty on samples outside R").
     gamma : "scale", "auto" or float
         RBF width on standardised features.
     max_samples : int
         Training inputs per SVDD (seeded subsample).
     layers : list of str or None
-        Layers used; default every candidate layer.
+        Candidate layers; default every candidate layer, logits included.
 
     Attributes
     ----------
-    layers_ : list of str
-    scalers_, svms_ : dict layer -> fitted StandardScaler / OneClassSVM
-    norm_ : ndarray (n_layers, 2)
-        Min and max of each layer's log score on the validation split.
+    layer_ : str
+        The chosen layer.
+    layer_quality_ : dict layer -> (TNR, AUROC) on validation ID vs mix
+    scaler_, svm_ : the chosen layer's StandardScaler and OneClassSVM
 
     References
     ----------
-    Jiang, Wang, Li. ELO: layer-wise one-class ensemble for anomaly detection in deep
-    neural networks (the paper's "ELO", Tables 2-7).
+    Abdelzad, Czarnecki, Salay, Denouden, Vernekar, Phan. Detecting out-of-distribution
+    inputs in deep neural networks using an early-layer output. arXiv 1910.10307, 2019
+    (the paper's [1], "ELO").
     """
 
     name = "elo"
@@ -59,24 +61,24 @@ class ELO(Baseline):
 
     def _fit(self, experiment) -> None:
         extractor = experiment.extractor
-        self.layers_ = list(self.layers or [info.name for info in extractor.layers])
+        names = list(self.layers or [info.name for info in extractor.layers])
         train = experiment.train.images
         rng = np.random.default_rng(self.random_state)
         keep = np.sort(rng.choice(len(train), min(len(train), self.max_samples), replace=False))
-        feats = extractor.features(train, self.layers_)
-        self.scalers_, self.svms_ = {}, {}
-        for name in self.layers_:
+        feats = extractor.features(train, names)
+        val = extractor.features(experiment.val.images, names)
+        mix = extractor.features(self._mix(), names)
+        fitted, self.layer_quality_ = {}, {}
+        for name in names:
             scaler = StandardScaler().fit(feats[name])
-            self.scalers_[name] = scaler
-            self.svms_[name] = OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(scaler.transform(feats[name][keep]))
-        raw = self._raw(experiment.val.images)
-        self.norm_ = np.stack([raw.min(0), raw.max(0)], 1)
-
-    def _raw(self, images: np.ndarray) -> np.ndarray:
-        feats = self._features(images, self.layers_)
-        return np.stack([ClassConditionalSVDD.log_score(self.svms_[name], self.scalers_[name].transform(feats[name]))
-                         for name in self.layers_], 1)
+            svm = OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(scaler.transform(feats[name][keep]))
+            fitted[name] = (scaler, svm)
+            v = ClassConditionalSVDD.log_score(svm, scaler.transform(val[name]))
+            m = ClassConditionalSVDD.log_score(svm, scaler.transform(mix[name]))
+            self.layer_quality_[name] = (tnr_at_tpr(v, m), auroc(v, m))
+        self.layer_ = max(self.layer_quality_, key=self.layer_quality_.get)
+        self.scaler_, self.svm_ = fitted[self.layer_]
 
     def _score(self, images: np.ndarray) -> np.ndarray:
-        span = np.maximum(self.norm_[:, 1] - self.norm_[:, 0], 1e-12)
-        return ((self._raw(images) - self.norm_[:, 0]) / span).mean(1)
+        z = self._features(images, [self.layer_])[self.layer_]
+        return ClassConditionalSVDD.log_score(self.svm_, self.scaler_.transform(z))
