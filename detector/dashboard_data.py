@@ -370,13 +370,18 @@ PAPER_LENET_MNIST = {
 PAPER = {"lenet-mnist": PAPER_LENET_MNIST}
 
 
-def paper_table(model: str, anomalies: list[str]) -> pd.DataFrame:
-    """The paper's figures for this model and these sets (empty when the paper has none)."""
+def paper_table(model: str, anomalies: list[str]) -> dict[str, pd.DataFrame]:
+    """The paper's figures for this model and these sets as wide tables (method x set) per metric;
+    empty when the paper has none."""
     rows = []
     for name in anomalies:
         for method, (tnr, auc) in PAPER.get(model, {}).get(name, {}).items():
-            rows.append({"method": f"paper: {method}", "anomaly set": name, "TNR@95TPR": tnr, "AUROC": auc})
-    return pd.DataFrame(rows, columns=["method", "anomaly set", "TNR@95TPR", "AUROC"])
+            rows.append({"method": method, "anomaly set": name, "TNR@95TPR": tnr, "AUROC": auc})
+    if not rows:
+        return {}
+    frame = pd.DataFrame(rows)
+    return {metric: frame.pivot_table(index="method", columns="anomaly set", values=metric, aggfunc="first").astype(float)
+            for metric in ("TNR@95TPR", "AUROC")}
 
 
 def available_methods() -> dict[str, Callable]:
@@ -448,7 +453,7 @@ def benchmark_table(cells: list[pd.DataFrame], weighting: str = "per-class") -> 
         return {}
     rows = pd.concat(cells, ignore_index=True)
     rows = rows[rows["weighting"] == weighting]
-    return {metric: rows.pivot_table(index="method", columns="anomaly set", values=metric, aggfunc="first")
+    return {metric: rows.pivot_table(index="method", columns="anomaly set", values=metric, aggfunc="first").astype(float)
             for metric in ("TNR@95TPR", "AUROC")}
 
 

@@ -21,7 +21,10 @@ cells, missing = [], []
 for method in chosen:
     for name, anomaly in ctx.anomalies.items():
         cell = dd.benchmark_cell(ctx.experiment, method, anomaly)
-        (cells.append(cell) if cell is not None else missing.append((method, name)))
+        if cell is None:
+            missing.append((method, name))
+        else:
+            cells.append(cell)
 
 if missing:
     st.info(f"{len(missing)} cell(s) not computed yet: " + ", ".join(f"{m} × {n}" for m, n in missing))
@@ -38,16 +41,19 @@ if missing:
             status.update(label="Missing cells computed", state="complete")
         st.rerun()
 
+BEST = "font-weight:bold;color:#1b5e20"
 tables = dd.benchmark_table(cells, weighting)
-if tables:
-    for metric, table in tables.items():
-        st.subheader(metric)
-        st.dataframe(table.style.format(precision=2, na_rep="–").highlight_max(axis=0, props="font-weight:bold;color:#1b5e20"),
-                     key=f"bench_{metric}")
 paper = dd.paper_table(ctx.ids.model, list(ctx.anomalies))
-if not paper.empty:
-    st.subheader("The paper's figures (LeNet, MNIST; Tables 2-4)")
-    for metric in ("TNR@95TPR", "AUROC"):
-        wide = paper.pivot_table(index="method", columns="anomaly set", values=metric, aggfunc="first")
-        st.dataframe(wide.style.format(precision=2, na_rep="–").highlight_max(axis=0, props="font-weight:bold;color:#1b5e20"),
-                     key=f"paper_{metric}")
+for metric in ("TNR@95TPR", "AUROC"):
+    st.subheader(metric)
+    left, right = st.columns(2) if paper else (st.container(), None)
+    left.caption(f"Measured here ({weighting})")
+    if metric in tables:
+        left.dataframe(tables[metric].style.format(precision=2, na_rep="–").highlight_max(axis=0, props=BEST),
+                       key=f"bench_{metric}")
+    else:
+        left.caption("No cell computed yet.")
+    if right is not None:
+        right.caption("The paper's figures (LeNet, MNIST; Tables 2-4)")
+        right.dataframe(paper[metric].style.format(precision=2, na_rep="–").highlight_max(axis=0, props=BEST),
+                        key=f"paper_{metric}")

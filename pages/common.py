@@ -89,6 +89,11 @@ def warm_numba() -> bool:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
+def test_accuracy(model: str, weights: str, id_dataset: str) -> float:
+    return get_experiment(model, weights, id_dataset).test_accuracy
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
 def dataset_available(name: str) -> bool:
     return dd.dataset_available(name)
 
@@ -198,7 +203,8 @@ def sidebar() -> Context | None:
         slot.empty()
         st.session_state["_fitted"].add((layer_id, nu))
     persistent("beta_weight", 0.5)
-    bar.caption(f"ν = {nu:g} · test accuracy {100 * experiment.test_accuracy:.1f} % · β is set on the Tune page")
+    accuracy = test_accuracy(model, weights, id_dataset)
+    bar.caption(f"ν = {nu:g} · test accuracy {100 * accuracy:.1f} % · β is set on the Tune page")
     return Context(ids, experiment, detector, auto.mdl_, {n: get_anomaly(model, weights, id_dataset, n) for n in loaded},
                    dd.class_names(id_dataset, experiment.model.n_classes), points)
 

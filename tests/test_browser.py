@@ -45,7 +45,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    env = dict(os.environ, DASHBOARD_POINTS="60")
+    env = dict(os.environ, DASHBOARD_POINTS=os.environ.get("DASHBOARD_POINTS", "60"))
     if os.environ.get("ANOMALY_TEST_FRESH_CACHE"):
         env["ANOMALY_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
     else:
