@@ -29,8 +29,18 @@ class TinyCNN(nn.Module):
         return self.fc(x.flatten(1))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: tiny models gain nothing from two, and on a shared, busy CPU
+    two threads per process make the many small ART/torch calls crawl."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
-def digits():
+def digits(one_thread):
     """(model, test images, test labels): 28x28 digits, a CNN trained in ~2 s."""
     from sklearn.datasets import load_digits
 

@@ -53,14 +53,14 @@ from detector.cache import cached_arrays, hash_array
 
 # --------------------------------------------------------------------------- defaults
 # Every default attack setting, in one place. Keys: input family (see attack_params).
-_CW = {"c": 10.0, "kappa": 0.0, "steps": 100, "lr": 0.1}
+_CW = {"c": 5.0, "kappa": 0.0, "steps": 100, "lr": 0.1}
 ATTACK_PARAMS: dict[str, dict[str, dict]] = {
     # 28x28 grey-scale (MNIST-like): Ma et al.'s MNIST settings.
     "28": {
         "fgsm": {"eps": 0.40},
         "bim-a": {"eps": 0.40, "alpha": 0.01, "steps": 50},
         "bim-b": {"eps": 0.40, "alpha": 0.01, "steps": 50},
-        "jsma": {"theta": 1.0, "gamma": 0.1, "seed": 0},
+        "jsma": {"theta": 1.0, "gamma": 0.1, "tries": 3, "seed": 0},
         "cw": dict(_CW),
     },
     # 32x32 colour, CIFAR-10 settings of Ma et al.
@@ -68,7 +68,7 @@ ATTACK_PARAMS: dict[str, dict[str, dict]] = {
         "fgsm": {"eps": 0.05},
         "bim-a": {"eps": 0.05, "alpha": 0.005, "steps": 50},
         "bim-b": {"eps": 0.05, "alpha": 0.005, "steps": 50},
-        "jsma": {"theta": 1.0, "gamma": 0.1, "seed": 0},
+        "jsma": {"theta": 1.0, "gamma": 0.1, "tries": 3, "seed": 0},
         "cw": dict(_CW),
     },
     # 32x32 colour, SVHN settings of Ma et al.
@@ -76,7 +76,7 @@ ATTACK_PARAMS: dict[str, dict[str, dict]] = {
         "fgsm": {"eps": 0.13},
         "bim-a": {"eps": 0.13, "alpha": 0.01, "steps": 50},
         "bim-b": {"eps": 0.13, "alpha": 0.01, "steps": 50},
-        "jsma": {"theta": 1.0, "gamma": 0.1, "seed": 0},
+        "jsma": {"theta": 1.0, "gamma": 0.1, "tries": 3, "seed": 0},
         "cw": dict(_CW),
     },
 }
@@ -182,6 +182,9 @@ class Attack:
             True classes (N,).
         """
         images = images.detach().to(self.device, torch.float32)
+        # channels_last takes PyTorch's faster CPU convolution path (~1.5x for LeNet);
+        # torchattacks' clones keep the layout.
+        images = images.contiguous(memory_format=torch.channels_last)
         labels = labels.detach().to(self.device, torch.long)
         was_training = self.model.training
         grad_flags = [p.requires_grad for p in self.model.parameters()]
@@ -330,6 +333,11 @@ class JSMA(Attack):
     Targeted: each input gets a random target class other than its own (seeded,
     as in Ma et al.'s code); pairs of salient pixels are raised by ``theta`` until
     the target is reached or a fraction ``gamma`` of the pixels has changed.
+    ART ranks pixels by the target-class gradient alone (not the full pair saliency
+    of the paper), which is weaker: on lenet-mnist one random target fools only
+    ~80 % of the inputs. So an input that resists is attacked again, from its clean
+    image, with another random target, up to ``tries`` targets in all; every
+    example is still a plain JSMA example with theta and gamma unchanged.
 
     Parameters
     ----------
@@ -337,6 +345,8 @@ class JSMA(Attack):
         Change per selected pixel (1 = to full intensity).
     gamma : float
         Largest fraction of pixels changed.
+    tries : int
+        Random targets tried per input, each from the clean image.
     seed : int
         Seed of the random target classes.
     """
@@ -358,13 +368,22 @@ class JSMA(Attack):
             clip_values=(0.0, 1.0),
             device_type="gpu" if self.device.type == "cuda" else "cpu",
         )
-        # A fresh seeded generator per call: the same batch always gets the same targets.
-        rng = np.random.default_rng(self.params["seed"])
-        y = labels.cpu().numpy()
-        targets = (y + rng.integers(1, n_classes, size=len(y))) % n_classes
         attack = SaliencyMapMethod(classifier, theta=p["theta"], gamma=p["gamma"],
-                                   batch_size=max(1, len(y)), verbose=False)
-        adversarial = attack.generate(images.cpu().numpy(), y=targets)
+                                   batch_size=max(1, len(images)), verbose=False)
+        # A fresh seeded generator per call: the same batch always gets the same targets.
+        # Row i: a random order of the classes other than labels[i], tried in turn.
+        rng = np.random.default_rng(p["seed"])
+        y = labels.cpu().numpy()
+        offsets = np.argsort(rng.random((len(y), n_classes - 1)), axis=1) + 1
+        order = (y[:, None] + offsets) % n_classes
+        clean = images.cpu().numpy()
+        adversarial = clean.copy()
+        todo = np.arange(len(y))
+        for attempt in range(min(p["tries"], n_classes - 1)):
+            if len(todo) == 0:
+                break
+            adversarial[todo] = attack.generate(clean[todo], y=order[todo, attempt])
+            todo = todo[predict(self.model, adversarial[todo]) == y[todo]]
         return torch.from_numpy(adversarial).to(self.device)
 
 
@@ -453,7 +472,8 @@ def predict(model: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.n
     model.eval()
     device = model_device(model)
     try:
-        out = [model(torch.from_numpy(images[i:i + batch_size]).to(device)).argmax(1).cpu()
+        out = [model(torch.from_numpy(images[i:i + batch_size]).to(device)
+                     .contiguous(memory_format=torch.channels_last)).argmax(1).cpu()
                for i in range(0, len(images), batch_size)]
     finally:
         model.train(was_training)

@@ -3,16 +3,27 @@
 Nguyen, Yosinski, Clune. Deep neural networks are easily fooled: high confidence
 predictions for unrecognizable images. CVPR 2015, Sec. 3 (directly encoded EA).
 
-Each target class gets a population of images, started from clipped noise and
-evolved until the model gives the target class the confidence target (99.99 % for
-28x28 models, 99.9 % for 32x32, as in the paper). One generation: keep the top
-10 % unchanged (elitism), fill the rest with one-point crossover of two parents
-picked by binary tournament, then mutate each pixel of a child to U(0, 1) with a
-small probability; fitness is the softmax probability of the target class.
+Each image is the best individual of one population, started from clipped noise
+and evolved until the model gives its target class the confidence target (99.99 %
+for 28x28 models, 99.9 % for 32x32, as in the paper) or a generation limit is hit.
+One generation: the elite stays unchanged, children come from one-point crossover
+of two parents (binary tournament among the fittest) on the flattened image, then
+each pixel is mutated with a small probability; fitness is the softmax probability
+of the target class. Targets cycle over all classes (image ``i`` -> ``i % n_classes``).
+
+Settings, tuned on lenet-mnist for images per CPU-second (measured 2026-11-25):
+the authors' population of 50 needs ~1,700 model evaluations per image that reaches
+99.99 %, a population of 10 with 2 elites ~800, so 10 is the default. Mutations
+draw from the starting noise (mostly black, like MNIST) rather than U(0, 1), so
+that ink can be removed as well as added; with U(0, 1) far fewer images reach the
+target within the generation limit. Populations are grouped ten at a time, one per
+class, and each new image competes for every class of its group (all class
+probabilities come from one forward pass anyway) -- the "any objective" idea of
+the MAP-Elites runs in Nguyen et al.; it saves ~10 % of the evaluations.
 
 The EA is hand-written because no maintained library evolves images against a
-torch model; it is vectorised so that *many populations* (one per target) share
-each forward pass: a tensor of shape (populations, individuals, pixels).
+torch model; it is vectorised so that many populations share each forward pass:
+a tensor of shape (populations, individuals, pixels).
 """
 
 from __future__ import annotations
@@ -97,74 +108,99 @@ class FoolingSet:
                    params=json.loads(str(arrays["params"])), cached=cached)
 
 
-def _target_log_prob(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, shape, chunk: int) -> torch.Tensor:
-    """log softmax probability of ``targets`` for flattened images ``x`` (P, K, D) -> (P, K)."""
-    p, k, d = x.shape
-    flat = x.reshape(p * k, *shape)
-    out = torch.cat([torch.log_softmax(model(flat[i:i + chunk]), dim=1) for i in range(0, len(flat), chunk)])
-    return out.gather(1, targets.repeat_interleave(k)[:, None]).reshape(p, k)
+def _log_probs(model: nn.Module, x: torch.Tensor, shape, chunk: int) -> torch.Tensor:
+    """log softmax of all classes for flattened images ``x`` (..., D) -> (..., classes)."""
+    lead = x.shape[:-1]
+    # channels_last inputs take PyTorch's faster CPU convolution path (~1.5x for LeNet).
+    flat = x.reshape(-1, *shape).contiguous(memory_format=torch.channels_last)
+    out = torch.cat([torch.log_softmax(model(flat[i:i + chunk]).float(), dim=1) for i in range(0, len(flat), chunk)])
+    return out.reshape(*lead, out.shape[-1])
 
 
 @torch.no_grad()
-def _evolve(model, targets, shape, *, population, elite, mutation_rate, noise_std, log_goal,
-            max_generations, generator, device, forward_batch, on_done):
-    """Evolve one population per entry of ``targets`` (a LongTensor on ``device``)."""
-    n_pop, d = len(targets), int(np.prod(shape))
+def _evolve(model, n_pop, n_classes, shape, *, population, elite, mutation_rate, mutation, parent_fraction,
+            noise_mean, noise_std, share, log_goal, max_generations, generator, device, forward_batch, on_done):
+    """Evolve populations for targets ``arange(n_pop) % n_classes``.
+
+    Populations come in groups of ``n_classes`` (one per class). With ``share``,
+    every new image of a group competes for every class of the group: each forward
+    pass gives all class probabilities anyway, and, as in the MAP-Elites runs of
+    Nguyen et al., an image that is poor for its own target may be the best yet for
+    another. Groups never exchange images, so images of different groups are
+    independent runs.
+    """
+    n_groups = -(-n_pop // n_classes)
+    n_all, d = n_groups * n_classes, int(np.prod(shape))
     n_elite = max(1, int(round(elite * population)))
     n_child = population - n_elite
+    n_parents = max(2, int(round(parent_fraction * population)))
+    targets = (torch.arange(n_all) % n_classes).to(device)
+    active = torch.arange(n_all, device=device) < n_pop  # padding populations never run
 
     def rand(*size):
         return torch.rand(*size, generator=generator).to(device)
 
-    # Clipped Gaussian noise around mid-grey, as the authors' starting images.
-    pop = (0.5 + noise_std * torch.randn(n_pop, population, d, generator=generator)).clamp(0, 1).to(device)
-    fit = _target_log_prob(model, pop, targets, shape, forward_batch)
-    best = torch.zeros(n_pop, d, device=device)
-    best_fit = torch.full((n_pop,), -float("inf"), device=device)
-    generations = torch.zeros(n_pop, dtype=torch.long)
-    active = torch.arange(n_pop, device=device)
+    def noise(*size):  # clipped Gaussian noise, the starting images
+        return (noise_mean + noise_std * torch.randn(*size, generator=generator)).clamp(0, 1).to(device)
 
+    def select(images, log_p, keep):
+        """Per population, the ``keep`` fittest of ``images`` (P, K, d) for its target."""
+        if share:  # candidates: all new images of the population's group
+            pool, pool_log_p = images.reshape(n_groups, -1, d), log_p.reshape(n_groups, -1, n_classes)
+            fit, order = pool_log_p.transpose(1, 2).topk(keep, dim=2)  # (groups, classes, keep)
+            chosen = pool.gather(1, order.reshape(n_groups, -1, 1).expand(-1, -1, d))
+            return chosen.reshape(n_all, keep, d), fit.reshape(n_all, keep)
+        fit = log_p.gather(2, targets[:, None, None].expand(-1, log_p.shape[1], 1))[:, :, 0]
+        fit, order = fit.topk(keep, dim=1)
+        return images.gather(1, order[:, :, None].expand(-1, -1, d)), fit
+
+    pop = noise(n_all, population, d)
+    pop, fit = select(pop, _log_probs(model, pop, shape, forward_batch), population)
+    generations = torch.zeros(n_all, dtype=torch.long)
     for gen in range(max_generations + 1):
-        # Record each population's best, retire those that reached the goal.
-        order = fit.argsort(dim=1, descending=True)
-        pop = pop.gather(1, order[:, :, None].expand(-1, -1, d))
-        fit = fit.gather(1, order)
-        best[active], best_fit[active] = pop[:, 0], fit[:, 0]
+        # Populations are sorted (fittest first); retire those that reached the goal.
         generations[active.cpu()] = gen
-        done = (fit[:, 0] >= log_goal) if gen < max_generations else torch.ones_like(fit[:, 0], dtype=torch.bool)
+        done = active & ((fit[:, 0] >= log_goal) | (gen == max_generations))
         if done.any():
             on_done(int(done.sum()))
-            keep = ~done
-            active, pop, fit = active[keep], pop[keep], fit[keep]
-        if len(active) == 0:
+            active &= ~done
+        if not active.any():
             break
-        m = len(active)
+        live = active.nonzero()[:, 0]
+        m, parents = len(live), pop[live]
 
-        # Parents by binary tournament (population is sorted: lower index = fitter).
-        pick = lambda: torch.min(  # noqa: E731
-            (rand(m, n_child, 2) * population).long().clamp_max(population - 1), dim=2)[0]
-        mother, father = pick(), pick()
-        a = pop.gather(1, mother[:, :, None].expand(-1, -1, d))
-        b = pop.gather(1, father[:, :, None].expand(-1, -1, d))
-        # One-point crossover on the flattened image.
+        # Parents by binary tournament among the fittest ``n_parents``.
+        def pick():
+            return (rand(m, n_child, 2) * n_parents).long().clamp_max(n_parents - 1).min(dim=2)[0]
+
+        a = parents.gather(1, pick()[:, :, None].expand(-1, -1, d))
+        b = parents.gather(1, pick()[:, :, None].expand(-1, -1, d))
+        # One-point crossover on the flattened image, then per-pixel mutation.
         cut = (rand(m, n_child, 1) * d).long()
         children = torch.where(torch.arange(d, device=device) < cut, a, b)
-        # Per-pixel mutation to a fresh uniform value.
-        mutate = rand(m, n_child, d) < mutation_rate
-        children = torch.where(mutate, rand(m, n_child, d), children)
-        del a, b, mutate
+        fresh = rand(m, n_child, d) if mutation == "uniform" else noise(m, n_child, d)
+        children = torch.where(rand(m, n_child, d) < mutation_rate, fresh, children)
 
-        child_fit = _target_log_prob(model, children, targets[active], shape, forward_batch)
-        pop = torch.cat([pop[:, :n_elite], children], dim=1)
-        fit = torch.cat([fit[:, :n_elite], child_fit], dim=1)
-    return best, best_fit, generations
+        # Score the live children; retired populations offer none (-inf).
+        new = torch.zeros(n_all, n_child, d, device=device)
+        new_log_p = torch.full((n_all, n_child, n_classes), -float("inf"), device=device)
+        new[live], new_log_p[live] = children, _log_probs(model, children, shape, forward_batch)
+        chosen, chosen_fit = select(new, new_log_p, n_child)
+        # Elites stay; the rest of each population is replaced by the chosen children.
+        next_fit, order = torch.cat([fit[:, :n_elite], chosen_fit], dim=1).sort(dim=1, descending=True)
+        next_pop = torch.cat([pop[:, :n_elite], chosen], dim=1).gather(1, order[:, :, None].expand(-1, -1, d))
+        # Retired populations keep their final state.
+        pop = torch.where(active[:, None, None], next_pop, pop)
+        fit = torch.where(active[:, None], next_fit, fit)
+    return pop[:n_pop, 0], fit[:n_pop, 0], generations[:n_pop]
 
 
 def generate_fooling(model: nn.Module, n: int, input_shape: tuple[int, int, int], n_classes: int, *,
-                     seed: int = 0, confidence: float | None = None, max_generations: int = 200,
-                     population: int = 50, elite: float = 0.1, mutation_rate: float = 0.005,
-                     noise_std: float = 0.5, populations_at_once: int = 200, forward_batch: int = 10000,
-                     progress: bool = True) -> FoolingSet:
+                     seed: int = 0, confidence: float | None = None, max_generations: int = 150,
+                     population: int = 10, elite: float = 0.2, parent_fraction: float = 0.2,
+                     mutation_rate: float = 0.02, mutation: str = "noise", noise_mean: float = -0.5,
+                     noise_std: float = 1.0, share: bool = True, populations_at_once: int = 500,
+                     forward_batch: int = 1024, progress: bool = True) -> FoolingSet:
     """Evolve ``n`` fooling images (Nguyen et al., CVPR 2015), targets spread over all classes.
 
     Parameters
@@ -176,7 +212,7 @@ def generate_fooling(model: nn.Module, n: int, input_shape: tuple[int, int, int]
     input_shape : tuple of int
         ``(C, H, W)``.
     n_classes : int
-        Number of classes; target of image ``i`` is ``i % n_classes``.
+        Number of classes; the target of image ``i`` is ``i % n_classes``.
     seed : int
         Seed of the torch generator: the same seed gives the same images.
     confidence : float, optional
@@ -184,15 +220,24 @@ def generate_fooling(model: nn.Module, n: int, input_shape: tuple[int, int, int]
     max_generations : int
         Generations after which a population stops even below the target.
     population : int
-        Individuals per population (50 in the paper's code).
+        Individuals per population (the authors used 50; 10 is ~2x cheaper per image).
     elite : float
         Fraction of each population kept unchanged every generation.
+    parent_fraction : float
+        Parents are drawn (binary tournament) from this fittest fraction.
     mutation_rate : float
-        Probability that a child's pixel is replaced by a U(0, 1) value.
-    noise_std : float
-        Standard deviation of the starting noise around 0.5 (clipped to [0, 1]).
+        Probability that a child's pixel gets a fresh value.
+    mutation : {"uniform", "noise"}
+        Fresh values from U(0, 1), or from the starting clipped-noise distribution.
+    noise_mean, noise_std : float
+        Starting images: N(noise_mean, noise_std^2) per pixel, clipped to [0, 1]
+        (the defaults leave ~70 % of the pixels black).
+    share : bool
+        Let each group of ``n_classes`` populations (one per class) offer its new
+        images to all its classes (MAP-Elites-like, see :func:`_evolve`).
     populations_at_once : int
-        Populations evolved together (their children share forward passes).
+        Populations evolved together (their children share forward passes);
+        rounded up to a multiple of ``n_classes``.
     forward_batch : int
         Largest batch given to the model at once.
     progress : bool
@@ -206,34 +251,34 @@ def generate_fooling(model: nn.Module, n: int, input_shape: tuple[int, int, int]
 
     shape = tuple(int(s) for s in input_shape)
     goal = default_confidence(shape) if confidence is None else float(confidence)
+    settings = {"population": population, "elite": elite, "parent_fraction": parent_fraction,
+                "mutation_rate": mutation_rate, "mutation": mutation, "noise_mean": noise_mean,
+                "noise_std": noise_std, "share": share}
     params = {"n": n, "input_shape": list(shape), "n_classes": n_classes, "seed": seed, "confidence": goal,
-              "max_generations": max_generations, "population": population, "elite": elite,
-              "mutation_rate": mutation_rate, "noise_std": noise_std, "populations_at_once": populations_at_once}
+              "max_generations": max_generations, "populations_at_once": populations_at_once, **settings}
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
-    targets = torch.arange(n) % n_classes
+    chunk = -(-populations_at_once // n_classes) * n_classes  # chunks start at class 0
     was_training = model.training
     model.eval()
     start = time.perf_counter()
-    images, fitness, generations = [], [], []
+    images, fitness, generations = [torch.zeros(0, int(np.prod(shape)))], [torch.zeros(0)], [torch.zeros(0, dtype=torch.long)]
     try:
         with tqdm(total=n, desc="fooling", unit="img", disable=not progress) as bar:
-            for begin in range(0, n, populations_at_once):
+            for begin in range(0, n, chunk):
                 best, best_fit, gens = _evolve(
-                    model, targets[begin:begin + populations_at_once].to(device), shape,
-                    population=population, elite=elite, mutation_rate=mutation_rate, noise_std=noise_std,
-                    log_goal=float(np.log(goal)), max_generations=max_generations, generator=generator,
-                    device=device, forward_batch=forward_batch, on_done=bar.update)
+                    model, min(chunk, n - begin), n_classes, shape, **settings, log_goal=float(np.log(goal)),
+                    max_generations=max_generations, generator=generator, device=device,
+                    forward_batch=forward_batch, on_done=bar.update)
                 images.append(best.cpu())
                 fitness.append(best_fit.cpu())
                 generations.append(gens)
     finally:
         model.train(was_training)
-    images = torch.cat(images).reshape(n, *shape).numpy().astype(np.float32) if n else np.zeros((0, *shape), np.float32)
-    prob = torch.cat(fitness).exp().numpy().astype(np.float32) if n else np.zeros(0, np.float32)
-    return FoolingSet(images=images, target_class=targets.numpy().astype(np.int64), confidence=prob,
-                      reached=prob >= np.float32(goal) if n else np.zeros(0, bool),
-                      generations=torch.cat(generations).numpy() if n else np.zeros(0, np.int64),
+    prob = torch.cat(fitness).exp().numpy().astype(np.float32)
+    return FoolingSet(images=torch.cat(images).reshape(n, *shape).numpy().astype(np.float32),
+                      target_class=(np.arange(n) % n_classes).astype(np.int64), confidence=prob,
+                      reached=prob >= np.float32(goal), generations=torch.cat(generations).numpy().astype(np.int64),
                       seconds=time.perf_counter() - start, params=params)
 
 
