@@ -43,7 +43,7 @@ if image is not None:
     left, right = st.columns([1, 2])
     left.image(dd.display_images(image)[0], width=196, caption="model input" + ("; " + "; ".join(notes) if notes else ""))
     label = ctx.class_names[verdict.predicted]
-    right.metric("Prediction", f"{label}", f"{100 * verdict.probability:.2f} % softmax", delta_color="off")
+    right.metric("Prediction", f"{label}", f"{100 * verdict.probability:.2f} % softmax", delta_color="off", delta_arrow="off")
     if verdict.is_anomaly:
         right.error(f"**Anomaly**: g = {verdict.score:.3f} < τ_{label} = {verdict.tau:.3f}")
     else:
