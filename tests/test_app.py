@@ -233,3 +233,25 @@ def test_user_model_from_file(tmp_path):
     at.text_input(key="user_spec").input(f"{path}:no_such_factory").run()
     assert not at.exception
     assert at.error and "no function" in at.error[0].value
+
+
+def test_tune_saves_the_tuned_detector():
+    from detector.models import load_model
+    from detector.uniform import UniformDetector
+
+    at = open_page("tune")
+    at.slider(key="_beta").set_value(0.25).run()
+    at.button(key="save_tuned").click().run()
+    assert not problems(at), problems(at)
+    message = at.success[0].value
+    path = message.split("`")[1]
+    detector = UniformDetector.load(path, load_model("lenet-mnist", progress=False))
+    assert tuple(detector.beta) == (0.75, 0.25)
+
+
+def test_how_it_works_slider_moves_the_threshold():
+    at = open_page("how_it_works")
+    before = at.dataframe[0].value["tau"].iloc[0]
+    at.slider(key="walk_beta").set_value(1.0).run()
+    assert not problems(at), problems(at)
+    assert at.dataframe[0].value["tau"].iloc[0] != before
