@@ -29,17 +29,21 @@ for method in chosen:
 if missing:
     st.info(f"{len(missing)} cell(s) not computed yet: " + ", ".join(f"{m} × {n}" for m, n in missing))
     if st.button(f"Compute the {len(missing)} missing cell(s)", key="bench_compute", type="primary"):
+        failed = 0
         with st.status("Computing missing cells…", expanded=True) as status:
             bar = st.progress(0.0)
             for k, (method, name) in enumerate(missing):
                 bar.progress(k / len(missing), text=f"{method} on {name} ({k + 1}/{len(missing)})")
                 try:
                     dd.compute_benchmark_cell(ctx.experiment, method, ctx.anomalies[name], methods[method])
-                except (ValueError, RuntimeError) as error:  # e.g. a method that does not apply to this model
-                    st.warning(f"{method} on {name}: {error}")
+                except Exception as error:  # e.g. a method that does not apply to this model
+                    failed += 1
+                    st.warning(f"{method} on {name}: {type(error).__name__}: {error}")
             bar.progress(1.0, text="done")
-            status.update(label="Missing cells computed", state="complete")
-        st.rerun()
+            status.update(label=f"Missing cells computed ({failed} failed)" if failed else "Missing cells computed",
+                          state="error" if failed else "complete")
+        if not failed:
+            st.rerun()
 
 BEST = "font-weight:bold;color:#1b5e20"
 tables = dd.benchmark_table(cells, weighting)

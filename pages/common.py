@@ -67,7 +67,7 @@ class Context:
 
 
 # --------------------------------------------------------------------------- cached loaders
-@st.cache_resource(show_spinner="Loading the model and its data (the first start trains LeNet: about a minute)…")
+@st.cache_resource(show_spinner="Loading the model and its data (a built-in model is trained on first use: a minute or more)…")
 def get_experiment(model: str, weights: str, id_dataset: str):
     return load_experiment(model, weights or None, id_dataset or None)
 
@@ -188,6 +188,8 @@ def sidebar() -> Context | None:
             loaded.append(name)
         except DataError as error:
             missing.append(f"**{name}**: {error}")
+        except Exception as error:  # an anomaly generator that fails must not take the page down
+            missing.append(f"**{name}** could not be computed: {type(error).__name__}: {error}")
     for note in missing:
         bar.warning(note)
     layer_id = "auto" if layer == auto.mdl_ and nu == DEFAULT_NU else layer
