@@ -26,4 +26,4 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && [ -z "${FASHION_MNIST_DIR:-}" ]
   fi
 fi
 echo "starting the dashboard (the first start trains LeNet on MNIST: about a minute)"
-exec .venv/bin/python -m streamlit run app.py --browser.gatherUsageStats false "$@"
+exec .venv/bin/python -m streamlit run app.py --browser.gatherUsageStats false --server.fileWatcherType none "$@"
