@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from detector import cache
 from detector import dashboard_data as dd
 from detector import projection
 from detector.data import DATASET_NAMES, DataError
@@ -231,11 +233,7 @@ def need_anomalies(ctx: Context) -> None:
         st.stop()
 
 
-def tuned_path(ctx: Context, beta) -> "Path":
-    from pathlib import Path
-
-    from detector import cache
-
+def tuned_path(ctx: Context, beta) -> Path:
     name = Path(ctx.ids.model).stem.replace(":", "-")
     return cache.cache_root() / "tuned" / f"{name}-{ctx.detector.mdl_}-b{beta[0]:.2f}_{beta[1]:.2f}-nu{ctx.ids.nu:g}.skops"
 

@@ -1,6 +1,5 @@
 """Inspect: one input (from a set or uploaded) -> prediction, verdict, both layer scores against tau_i."""
 
-import numpy as np
 import streamlit as st
 
 from detector import dashboard_data as dd
