@@ -205,6 +205,30 @@ def scores_frame(data: ScoreData, beta, names: list[str] | None = None) -> pd.Da
     return pd.concat(parts, ignore_index=True)
 
 
+def class_examples(data: ScoreData, images: dict[str, np.ndarray], cls: int, beta, k: int = 6) -> list[tuple[str, list, list]]:
+    """For one predicted class: the most and least normal ID test inputs and the most normal anomalies.
+
+    ``images`` maps each set name of ``data`` (ID test first) to its images. Returns
+    (title, images, captions) groups for display.
+    """
+    groups = []
+    id_rows = np.flatnonzero(data.test.predicted == cls)
+    scores = data.test.combine(beta)[id_rows]
+    order = id_rows[np.argsort(-scores)]
+    for title, rows in (("most normal ID inputs", order[:k]), ("least normal ID inputs", order[::-1][:k])):
+        groups.append((title, display_images(images[data.test.name][rows]),
+                       [f"g={v:.2f}" for v in data.test.combine(beta)[rows]]))
+    candidates = []  # (score, set name, image)
+    for name, s in data.anomalies.items():
+        rows = np.flatnonzero(s.predicted == cls)
+        candidates += [(float(v), name, images[name][r]) for r, v in zip(rows, s.combine(beta)[rows])]
+    if candidates:
+        best = sorted(candidates, key=lambda c: -c[0])[:k]
+        groups.append(("anomalies that look most normal", display_images(np.stack([c[2] for c in best])),
+                       [f"{c[1]} g={c[0]:.2f}" for c in best]))
+    return groups
+
+
 def decision_line(tau: float, beta) -> tuple[np.ndarray, np.ndarray] | None:
     """Points of beta_1 * m + beta_2 * l = tau in the (MDL score, logit score) plane."""
     b1, b2 = beta

@@ -31,6 +31,10 @@ scores = dd.scores_frame(data, ctx.beta, names)
 scores = scores[scores["predicted"] == pick]
 st.plotly_chart(charts.score_plane(scores, None, f"Inputs predicted as {names[pick]}: MDL score against logit score"),
                 key="walk_plane")
+images = {data.test.name: ctx.experiment.test.images} | {name: a.images for name, a in ctx.anomalies.items()}
+for title, pictures, captions in dd.class_examples(data, images, pick, ctx.beta):
+    st.caption(f"{title} (predicted {names[pick]})")
+    st.image(pictures, caption=captions, width=72)
 
 st.header("3 · Combine the two scores")
 weight = st.slider("β₂ (logit weight)", 0.0, 1.0, ctx.beta_weight, 0.05, key="walk_beta")
