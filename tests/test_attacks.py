@@ -173,6 +173,7 @@ def test_fooling_raises_confidence_and_is_seeded(digits, tmp_cache):
         prob = torch.softmax(model(torch.from_numpy(first.images)), 1).numpy()
     np.testing.assert_allclose(prob[np.arange(20), first.target_class], first.confidence, rtol=1e-3, atol=1e-6)
     assert (first.reached == (first.confidence >= 0.9999)).all()
+    assert len(first.confident_images()) == first.reached.sum()
 
     # Starting noise (generation 0 only) is far less confident.
     start = generate_fooling(model, 20, (1, 28, 28), 10, seed=1, max_generations=0, progress=False)

@@ -197,7 +197,8 @@ class Attack:
             for p, flag in zip(self.model.parameters(), grad_flags):
                 p.requires_grad_(flag)
             self.model.train(was_training)
-        return adversarial.detach().to(self.device, torch.float32).clamp(0.0, 1.0)
+        adversarial = adversarial.detach().to(self.device, torch.float32).clamp(0.0, 1.0)
+        return adversarial.contiguous(memory_format=torch.contiguous_format)
 
     def run(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -376,7 +377,7 @@ class JSMA(Attack):
         y = labels.cpu().numpy()
         offsets = np.argsort(rng.random((len(y), n_classes - 1)), axis=1) + 1
         order = (y[:, None] + offsets) % n_classes
-        clean = images.cpu().numpy()
+        clean = np.ascontiguousarray(images.cpu().numpy())
         adversarial = clean.copy()
         todo = np.arange(len(y))
         for attempt in range(min(p["tries"], n_classes - 1)):
