@@ -379,28 +379,19 @@ def save_tuned(detector, beta, path: str | Path) -> Path:
 
 
 # --------------------------------------------------------------------------- benchmark
-# The paper's LeNet (MNIST) rows: Tables 2, 3 and 4, (TNR at 95 % TPR, AUROC) in percent.
-PAPER_LENET_MNIST = {
-    "fashion-mnist": {"baseline": (97.90, 99.26), "ODIN": (99.59, 99.81), "MD": (95.60, 98.81), "ELO": (99.15, 99.77), "ours": (99.72, 99.83)},
-    "fgsm": {"KD+BU": (83.91, 86.86), "LID": (94.65, 89.03), "MD": (83.11, 96.66), "ELO": (100.0, 99.97), "ours": (100.0, 99.98)},
-    "bim-a": {"KD+BU": (96.29, 98.88), "LID": (51.29, 89.04), "MD": (70.82, 95.81), "ELO": (54.25, 87.82), "ours": (95.57, 99.04)},
-    "bim-b": {"KD+BU": (28.51, 74.07), "LID": (34.70, 73.32), "MD": (23.63, 77.29), "ELO": (99.28, 99.57), "ours": (99.32, 99.64)},
-    "jsma": {"KD+BU": (96.78, 98.90), "LID": (81.24, 94.60), "MD": (89.72, 97.78), "ELO": (16.77, 57.40), "ours": (89.70, 98.16)},
-    "cw": {"KD+BU": (97.23, 99.07), "LID": (60.30, 90.60), "MD": (66.33, 95.12), "ELO": (6.77, 50.81), "ours": (79.73, 97.12)},
-    "gaussian": {"baseline": (100.0, 99.58), "ODIN": (100.0, 100.0), "MD": (100.0, 99.77), "ours": (100.0, 100.0)},
-    "uniform": {"baseline": (99.27, 98.31), "ODIN": (100.0, 99.92), "MD": (99.25, 98.85), "ours": (100.0, 100.0)},
-    "fooling": {"baseline": (0.0, 75.56), "ODIN": (0.0, 86.73), "MD": (2.07, 68.61), "ours": (100.0, 99.74)},
-}
-PAPER = {"lenet-mnist": PAPER_LENET_MNIST}
+def paper_table(model: str, anomalies: list[str], methods: list[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The paper's figures (:data:`detector.report.PAPER`) as wide tables (method x set) per metric.
 
+    Rows are limited to ``methods`` when the paper has any of them; empty when the paper
+    has no figure for this model and these sets.
+    """
+    from .report import PAPER
 
-def paper_table(model: str, anomalies: list[str]) -> dict[str, pd.DataFrame]:
-    """The paper's figures for this model and these sets as wide tables (method x set) per metric;
-    empty when the paper has none."""
-    rows = []
-    for name in anomalies:
-        for method, (tnr, auc) in PAPER.get(model, {}).get(name, {}).items():
-            rows.append({"method": method, "anomaly set": name, "TNR@95TPR": tnr, "AUROC": auc})
+    figures = PAPER.get(model, {})
+    rows = [{"method": method, "anomaly set": anomaly, "TNR@95TPR": tnr, "AUROC": auc}
+            for (anomaly, method), (tnr, auc) in figures.items() if anomaly in anomalies]
+    if methods and any(r["method"] in methods for r in rows):
+        rows = [r for r in rows if r["method"] in methods]
     if not rows:
         return {}
     frame = pd.DataFrame(rows)

@@ -47,7 +47,7 @@ if missing:
 
 BEST = "font-weight:bold;color:#1b5e20"
 tables = dd.benchmark_table(cells, weighting)
-paper = dd.paper_table(ctx.ids.model, list(ctx.anomalies))
+paper = dd.paper_table(ctx.ids.model, list(ctx.anomalies), chosen)
 for metric in ("TNR@95TPR", "AUROC"):
     st.subheader(metric)
     left, right = st.columns(2) if paper else (st.container(), None)
