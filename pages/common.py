@@ -148,7 +148,7 @@ def sidebar() -> Context | None:
                            key="_model", on_change=_keep, args=("_model", "model"))
     weights = ""
     if choice == USER_MODEL:
-        model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model")
+        model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model").strip()
         weights = bar.text_input("Weights (state_dict .pt, optional)", key="user_weights")
         id_dataset = bar.selectbox("ID dataset", DATASET_NAMES, key="user_id_dataset")
         if not model:
@@ -163,6 +163,9 @@ def sidebar() -> Context | None:
         auto = get_detector(model, weights, id_dataset, "auto", DEFAULT_NU)
     except (ModelError, DataError, LayerError, ValueError, RuntimeError) as error:
         st.error(f"Cannot load this model: {error}")
+        return None
+    except Exception as error:  # a user's factory can raise anything; show it, not a traceback
+        st.error(f"Cannot load this model: {type(error).__name__}: {error}")
         return None
 
     choices = dd.anomaly_choices(id_dataset)
