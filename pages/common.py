@@ -69,17 +69,32 @@ class Context:
 
 
 # --------------------------------------------------------------------------- cached loaders
-@st.cache_resource(show_spinner="Loading the model and its data (a built-in model is trained on first use: a minute or more)…")
+_READY: set = set()  # keys of resources already loaded in this server process
+
+
+def with_status(label: str, key: tuple, load):
+    """``load()``, shown as an st.status box the first time this server loads ``key``."""
+    if key in _READY:
+        return load()
+    slot = st.empty()
+    with slot.status(label, expanded=False):
+        value = load()
+    slot.empty()
+    _READY.add(key)
+    return value
+
+
+@st.cache_resource(show_spinner=False)
 def get_experiment(model: str, weights: str, id_dataset: str):
     return load_experiment(model, weights or None, id_dataset or None)
 
 
-@st.cache_resource(show_spinner="Fitting the detector (SVDDs per class; cached on disk afterwards)…")
+@st.cache_resource(show_spinner=False)
 def get_detector(model: str, weights: str, id_dataset: str, layer: str, nu: float):
     return fit_uniform(get_experiment(model, weights, id_dataset), layer=layer, nu=nu)
 
 
-@st.cache_resource(show_spinner="Loading the anomaly set (attacks and fooling images take minutes the first time)…")
+@st.cache_resource(show_spinner=False)
 def get_anomaly(model: str, weights: str, id_dataset: str, name: str):
     return get_experiment(model, weights, id_dataset).anomaly(name)
 
@@ -159,8 +174,12 @@ def sidebar() -> Context | None:
         bar.caption(f"ID dataset: **{id_dataset}** (trained here on first use)")
 
     try:
-        experiment = get_experiment(model, weights, id_dataset)
-        auto = get_detector(model, weights, id_dataset, "auto", DEFAULT_NU)
+        experiment = with_status(f"Loading {model} and {id_dataset} (a built-in model is trained on first use: a minute "
+                                 "or more)…", ("experiment", model, weights, id_dataset),
+                                 lambda: get_experiment(model, weights, id_dataset))
+        auto = with_status("Choosing the MDL and fitting the per-class SVDDs (first time only; cached on disk)…",
+                           ("detector", model, weights, id_dataset),
+                           lambda: get_detector(model, weights, id_dataset, "auto", DEFAULT_NU))
     except (ModelError, DataError, LayerError, ValueError, RuntimeError) as error:
         st.error(f"Cannot load this model: {error}")
         return None
@@ -189,7 +208,9 @@ def sidebar() -> Context | None:
     loaded, missing = [], []
     for name in chosen:
         try:
-            get_anomaly(model, weights, id_dataset, name)
+            with_status(f"Loading the anomaly set {name} (attacks and fooling images take minutes the first time; "
+                        "cached on disk)…", ("anomaly", model, weights, id_dataset, name),
+                        lambda: get_anomaly(model, weights, id_dataset, name))
             loaded.append(name)
         except DataError as error:
             missing.append(f"**{name}**: {error}")
