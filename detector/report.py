@@ -305,20 +305,23 @@ def markdown_tables(bench: Benchmark, weighting: str = "per-class") -> list[str]
 
 
 def losses(bench: Benchmark, weighting: str = "per-class") -> list[str]:
-    """Every anomaly set and metric where a method beats ``ours`` (or ``ours+oe``), in words."""
+    """Every anomaly set and metric where a method beats ``ours`` (``ours+oe``: a ``+oe`` method), in words."""
     rows = [row for row in bench.rows if row.weighting == weighting]
     said = []
     for ours in ("ours", "ours+oe"):
         mine = {row.anomaly: row for row in rows if row.method == ours}
         for anomaly, own in mine.items():
             for metric, title in (("tnr_at_95_tpr", "TNR@95TPR"), ("auroc", "AUROC")):
+                # ours against the detectors on the same classifier; ours+oe against the other +oe rows
                 others = [r for r in rows if r.anomaly == anomaly and r.method not in ("ours", "ours+oe")
+                          and r.method.endswith("+oe") == ours.endswith("+oe")
                           and getattr(r, metric) > getattr(own, metric)]
                 if others:
                     top = max(others, key=lambda r: getattr(r, metric))
                     names = ", ".join(sorted(r.method for r in others))
+                    ahead = f" (all ahead: {names})" if len(others) > 1 else ""
                     said.append(f"- `{ours}` loses on **{anomaly}** ({title}): {getattr(own, metric):.2f} vs "
-                                f"{getattr(top, metric):.2f} for `{top.method}` (also ahead: {names})")
+                                f"{getattr(top, metric):.2f} for `{top.method}`{ahead}")
     return said
 
 
