@@ -53,6 +53,7 @@ from detector.cache import cached_arrays, hash_array
 
 # --------------------------------------------------------------------------- defaults
 # Every default attack setting, in one place. Keys: input family (see attack_params).
+# FGSM/BIM/JSMA values are Ma et al.'s; CW's and JSMA's ``tries`` are ours (see the classes).
 _CW = {"c": 5.0, "kappa": 0.0, "steps": 100, "lr": 0.1}
 ATTACK_PARAMS: dict[str, dict[str, dict]] = {
     # 28x28 grey-scale (MNIST-like): Ma et al.'s MNIST settings.
@@ -306,8 +307,10 @@ class CW(Attack):
     Minimises ``||x' - x||_2^2 + c * max(Z_y - max_{i != y} Z_i, -kappa)`` over
     ``x' = (tanh(w) + 1) / 2`` with Adam, keeping the smallest successful
     perturbation per input. Without the paper's binary search over ``c`` (too slow
-    on a CPU); a fixed, fairly large ``c`` and learning rate reach >= 90 % success
-    on MNIST in 100 steps.
+    on a CPU): a fixed, fairly large ``c`` and learning rate instead. On lenet-mnist
+    c=5, lr=0.1, 100 steps fool 95.5 % of the test inputs (mean L2 2.3) in ~50
+    CPU-seconds per 1,000 images; c=1 fools only ~55 %, c=10 ~98 % with larger
+    perturbations. Ma et al.'s 32x32 models were not tuned here.
 
     Parameters
     ----------
