@@ -47,7 +47,7 @@ def load_anomaly(name: str, experiment) -> AnomalySet:
         from .fooling import cached_fooling
 
         result = cached_fooling(model.module, model.weights_hash, n, shape, model.n_classes, seed=0, progress=experiment.progress)
-        return AnomalySet(name, "noise", result.images)
+        return AnomalySet(name, "noise", result.confident_images())  # the paper keeps those >= the target confidence
     if name in ATTACK_NAMES:
         from .attacks import cached_adversarial
 
