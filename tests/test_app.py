@@ -6,7 +6,8 @@ it shows. Plotly charts cannot be driven here (see tests/test_browser.py for the
 These tests use the project's disk cache (cache/), not the temporary one of the unit tests:
 they run the real default model, and training it again in every session (about a minute)
 would dominate the run. Cache entries are content-keyed and written atomically, so sharing
-them is safe. Set ANOMALY_TEST_FRESH_CACHE=1 to run them against a temporary cache instead.
+them is safe. Set ANOMALY_TEST_FRESH_CACHE=1 to run them against a temporary cache instead
+(an ANOMALY_CACHE_DIR set by the caller is respected).
 Projections use DASHBOARD_POINTS=60 inputs per set to stay small.
 """
 
@@ -30,8 +31,6 @@ def tmp_cache(monkeypatch, tmp_path_factory):
     """Overrides conftest's fixture of the same name: see the module docstring."""
     if os.environ.get("ANOMALY_TEST_FRESH_CACHE"):
         monkeypatch.setenv("ANOMALY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-    else:
-        monkeypatch.delenv("ANOMALY_CACHE_DIR", raising=False)
     monkeypatch.setenv("DASHBOARD_POINTS", "60")
 
 

@@ -48,8 +48,6 @@ def server(tmp_path_factory):
     env = dict(os.environ, DASHBOARD_POINTS=os.environ.get("DASHBOARD_POINTS", "60"))
     if os.environ.get("ANOMALY_TEST_FRESH_CACHE"):
         env["ANOMALY_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    else:
-        env.pop("ANOMALY_CACHE_DIR", None)
     port = free_port()
     log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w+")
     process = subprocess.Popen(
