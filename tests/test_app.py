@@ -254,3 +254,12 @@ def test_how_it_works_slider_moves_the_threshold():
     at.slider(key="walk_beta").set_value(1.0).run()
     assert not problems(at), problems(at)
     assert at.dataframe[0].value["tau"].iloc[0] != before
+
+
+def test_unavailable_anomaly_set_is_a_sidebar_warning():
+    at = open_page("tune")
+    sets = at.sidebar.multiselect[0]
+    sets.set_value([*sets.value, "cifar10"]).run()  # no CIFAR-10 files here
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cifar10" in w.value for w in at.sidebar.warning)
+    assert "per-class AUROC" in metrics(at)  # the other sets still work
