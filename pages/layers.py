@@ -21,5 +21,5 @@ st.dataframe(table.style.format(precision=2, na_rep="–").highlight_max(
 candidates = [name for name in table["layer"] if name != "logits"]
 left, right = st.columns([2, 1])
 left.selectbox("Use another layer as MDL", candidates, index=candidates.index(ctx.detector.mdl_), key="layers_pick",
-                      format_func=lambda n: f"{n}  ★ MDL" if n == ctx.auto_mdl else n)
-right.button("Use this layer", key="layers_use", on_click=common.set_layer, args=(ctx, "layers_pick"), use_container_width=True)
+               format_func=lambda n: f"{n}  ★ MDL" if n == ctx.auto_mdl else n)
+right.button("Use this layer", key="layers_use", on_click=common.set_layer, args=(ctx, "layers_pick"), width="stretch")

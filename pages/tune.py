@@ -50,7 +50,8 @@ def beta_view():
         if st.button("Save", key="save_tuned"):
             path = dd.save_tuned(ctx.detector, beta, common.tuned_path(ctx, beta))
             st.success(f"Saved to `{path}` (load with `UniformDetector.load(path, model)`).")
-            st.download_button("Download", path.read_bytes(), file_name=path.name, key="download_tuned")
+            st.download_button("Download", path.read_bytes(), file_name=path.name, key="download_tuned",
+                               on_click="ignore")
 
 
 beta_view()
