@@ -3,7 +3,7 @@
 import streamlit as st
 
 from detector import dashboard_data as dd
-from pages import common
+from pages import charts, common
 
 ctx = common.context()
 common.need_anomalies(ctx)
@@ -45,7 +45,6 @@ if missing:
         if not failed:
             st.rerun()
 
-BEST = "font-weight:bold;color:#1b5e20"
 tables = dd.benchmark_table(cells, weighting)
 paper = dd.paper_table(ctx.ids.model, list(ctx.anomalies), chosen)
 for metric in ("TNR@95TPR", "AUROC"):
@@ -53,11 +52,9 @@ for metric in ("TNR@95TPR", "AUROC"):
     left, right = st.columns(2) if paper else (st.container(), None)
     left.caption(f"Measured here ({weighting})")
     if metric in tables:
-        left.dataframe(tables[metric].style.format(precision=2, na_rep="–").highlight_max(axis=0, props=BEST),
-                       key=f"bench_{metric}")
+        left.dataframe(charts.best_marked(tables[metric]), key=f"bench_{metric}")
     else:
         left.caption("No cell computed yet.")
     if right is not None:
         right.caption("The paper's figures (LeNet, MNIST; Tables 2-4)")
-        right.dataframe(paper[metric].style.format(precision=2, na_rep="–").highlight_max(axis=0, props=BEST),
-                        key=f"paper_{metric}")
+        right.dataframe(charts.best_marked(paper[metric]), key=f"paper_{metric}")

@@ -214,3 +214,26 @@ def score_plane(scores: pd.DataFrame, line, title: str, marker: tuple[float, flo
                       yaxis_title="logit score (normalised)", xaxis_range=[floor - 0.1, 1.15],
                       yaxis_range=[floor - 0.1, 1.15], height=440, margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+BEST = "font-weight:bold;color:#1b5e20"
+
+
+def best_marked(table: pd.DataFrame, precision: int = 2, columns: list[str] | None = None):
+    """A table as text ("–" where a number is missing) with the highest value of each of ``columns``
+    (default: every numeric column) in bold."""
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+    columns = numeric if columns is None else columns
+    text = table.copy()
+    for c in numeric:
+        integer = pd.api.types.is_integer_dtype(table[c])
+        text[c] = [("–" if pd.isna(v) else str(v) if integer else f"{v:.{precision}f}") for v in table[c]]
+    text = text.astype({c: str for c in numeric})
+    best = {c: table[c].max() for c in columns}
+
+    def mark(col):
+        if col.name not in best:
+            return [""] * len(col)
+        return [BEST if (not pd.isna(v) and v == best[col.name]) else "" for v in table[col.name]]
+
+    return text.style.apply(mark, axis=0)

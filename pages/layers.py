@@ -15,8 +15,8 @@ st.caption("Step 1 of the method: a per-class SVDD on every candidate layer, thr
 table = common.layer_table(ctx.ids)
 st.plotly_chart(charts.layer_bars(table), key="layer_errors")
 st.plotly_chart(charts.layer_aurocs(table), key="layer_aurocs")
-st.dataframe(table.style.format(precision=2, na_rep="–").highlight_max(
-    subset=[c for c in table.columns if c.startswith("AUROC ")], color="#c8e6c9"), hide_index=True, key="layer_table")
+st.dataframe(charts.best_marked(table, columns=[c for c in table.columns if c.startswith("AUROC ")]),
+             hide_index=True, key="layer_table")
 
 candidates = [name for name in table["layer"] if name != "logits"]
 left, right = st.columns([2, 1])
