@@ -53,6 +53,14 @@ def navigation_pages(monkeypatch):
     monkeypatch.setattr(PagesManager, "__init__", init)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def warm_default_model():
+    """Train (first run only) and fit the default outside AppTest's per-run timeout."""
+    from detector.experiment import fit_uniform, load_experiment
+
+    fit_uniform(load_experiment("lenet-mnist"))
+
+
 def open_page(page: str):
     from streamlit.testing.v1 import AppTest
 
