@@ -73,14 +73,20 @@ def fit_uniform(experiment: Experiment, layer="auto", beta=(0.5, 0.5), nu=0.1, *
     key = {"what": "uniform-detector", "model": experiment.model.weights_hash,
            "train": cache.hash_array(experiment.train.images), "val": cache.hash_array(experiment.val.images),
            "params": {k: v for k, v in detector.get_params().items() if k not in ("model", "beta")}}
+    return cached_detector(detector, key, lambda: detector.fit(
+        experiment.train.images, experiment.val.images, val_labels=experiment.val.labels))
+
+
+def cached_detector(detector: UniformDetector, key: dict, fit) -> UniformDetector:
+    """Load the detector saved under ``key``, or ``fit()`` it and save it there."""
     path = cache.entry_path("detectors", key, suffix=".skops")
     if path.exists():
         try:
-            return UniformDetector.load(path, experiment.model).set_beta(beta)
+            return UniformDetector.load(path, detector.model).set_beta(detector.beta)
         except ValueError as error:
             log.warning("%s; refitting", error)
             path.unlink(missing_ok=True)
-    detector.fit(experiment.train.images, experiment.val.images, val_labels=experiment.val.labels)
+    fit()
     detector.save(path)
     return detector
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import datetime
 import json
-import logging
 import platform
 import time
 from dataclasses import dataclass, field
@@ -21,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .experiment import METHODS, Experiment, Row, evaluate_method
+from .experiment import METHODS, Experiment, Row, cached_detector, evaluate_method
 
-log = logging.getLogger(__name__)
 
 KIND_TITLES = {"ood": "Out-of-distribution (OOD, paper Tables 2 and 5)",
                "adversarial": "Adversarial (AD, paper Tables 3 and 6)",
@@ -95,15 +93,8 @@ def fit_uniform_authors(experiment: Experiment, beta=(0.5, 0.5), nu=0.1):
     key = {"what": "uniform-detector-authors", "model": experiment.model.weights_hash,
            "train": cache.hash_array(experiment.train.images), "test": cache.hash_array(experiment.test.images),
            "ood": cache.hash_array(ood), "nu": nu}
-    path = cache.entry_path("detectors", key, suffix=".skops")
-    if path.exists():
-        try:
-            return UniformDetector.load(path, experiment.model).set_beta(beta)
-        except ValueError as error:
-            log.warning("%s; refitting", error)
-    detector.fit(experiment.train.images, experiment.test.images, mix_images=ood, val_labels=experiment.test.labels)
-    detector.save(path)
-    return detector
+    return cached_detector(detector, key, lambda: detector.fit(
+        experiment.train.images, experiment.test.images, mix_images=ood, val_labels=experiment.test.labels))
 
 
 def evaluate_authors(experiment: Experiment, method: str, detector, anomalies, tpr: float = 0.95) -> list[Row]:

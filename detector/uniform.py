@@ -31,7 +31,7 @@ from . import cache
 from .anomalies.noise import mix_set
 from .data import DataError, check_images
 from .features import LOGITS, FeatureExtractor
-from .metrics import per_class_thresholds, threshold_at_tpr
+from .metrics import per_class_thresholds
 from .models import ClassifierInfo
 from .svdd import ClassConditionalSVDD
 

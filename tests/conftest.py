@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from detector.data import Dataset, load_dataset
+from detector.data import load_dataset
 from detector.experiment import Experiment
 from detector.models import _finish, train_classifier
 

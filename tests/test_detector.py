@@ -72,7 +72,7 @@ def test_save_and_load_give_the_same_scores_and_refuse_another_model(fitted, tin
 
 
 def test_class_never_predicted_uses_the_pooled_svdd(tiny_model, digits):
-    train, labels = digits["train"].images, digits["train"].labels
+    train = digits["train"].images
     predicted = tiny_model.module(__import__("torch").from_numpy(train)).argmax(1).numpy()
     keep = predicted != 7  # the model never predicts 7 on these training inputs
     detector = UniformDetector(tiny_model, layer="features.4").fit(train[keep], digits["val"].images)
