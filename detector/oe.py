@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import cache
+from .anomalies.noise import shuffle_tiles
 from .data import load_dataset, to_input_shape
 from .experiment import Experiment
 from .models import _augment, _finish, device, load_checkpoint, save_checkpoint
@@ -38,15 +39,8 @@ def auxiliary_outliers(input_shape, seed: int = 0) -> np.ndarray:
     """Inverted and tile-shuffled scikit-learn digits (all splits), in the model's input shape."""
     digits = np.concatenate([load_dataset("digits", split).images for split in ("train", "val", "test")])
     digits = to_input_shape(digits, tuple(input_shape), "digits")
-    rng = np.random.default_rng(seed)
-    n, c, h, w = digits.shape
-    inverted = 1.0 - digits
-    th, tw = h // 4, w // 4
-    tiles = digits[:, :, : 4 * th, : 4 * tw].reshape(n, c, 4, th, 4, tw).transpose(0, 2, 4, 1, 3, 5).reshape(n, 16, c, th, tw)
-    tiles = np.take_along_axis(tiles, rng.random((n, 16)).argsort(-1)[:, :, None, None, None], 1)
-    shuffled = np.zeros_like(digits)
-    shuffled[:, :, : 4 * th, : 4 * tw] = tiles.reshape(n, 4, 4, c, th, tw).transpose(0, 3, 1, 4, 2, 5).reshape(n, c, 4 * th, 4 * tw)
-    return np.concatenate([inverted, shuffled]).astype(np.float32)
+    shuffled = shuffle_tiles(digits, np.random.default_rng(seed))
+    return np.concatenate([1.0 - digits, shuffled]).astype(np.float32)
 
 
 def fine_tune(module: torch.nn.Module, images: np.ndarray, labels: np.ndarray, outliers: np.ndarray, *,

@@ -19,6 +19,17 @@ def uniform_noise(n: int, shape: tuple[int, int, int], seed: int = 0) -> np.ndar
     return rng.uniform(0, 1, size=(n, *shape)).astype(np.float32)
 
 
+def shuffle_tiles(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each image cut into a 4x4 grid of tiles put back in random order (edge remainder black)."""
+    n, c, h, w = images.shape
+    th, tw = h // 4, w // 4
+    grid = images[:, :, : 4 * th, : 4 * tw].reshape(n, c, 4, th, 4, tw).transpose(0, 2, 4, 1, 3, 5).reshape(n, 16, c, th, tw)
+    grid = np.take_along_axis(grid, rng.random((n, 16)).argsort(-1)[:, :, None, None, None], 1)
+    shuffled = np.zeros_like(images)
+    shuffled[:, :, : 4 * th, : 4 * tw] = grid.reshape(n, 4, 4, c, th, tw).transpose(0, 3, 1, 4, 2, 5).reshape(n, c, 4 * th, 4 * tw)
+    return shuffled
+
+
 def mix_set(id_images: np.ndarray, id_labels: np.ndarray, seed: int = 1) -> np.ndarray:
     """Generated anomalies for choosing the MDL (paper Sec. 4, "mix data").
 
@@ -45,12 +56,7 @@ def mix_set(id_images: np.ndarray, id_labels: np.ndarray, seed: int = 1) -> np.n
 
     inverted = 1.0 - pick()
 
-    tiles = pick()[:, :, : h - h % 4, : w - w % 4]
-    th, tw = tiles.shape[2] // 4, tiles.shape[3] // 4
-    grid = tiles.reshape(part, c, 4, th, 4, tw).transpose(0, 2, 4, 1, 3, 5).reshape(part, 16, c, th, tw)
-    grid = np.take_along_axis(grid, rng.random((part, 16)).argsort(-1)[:, :, None, None, None], 1)
-    tiled = np.zeros((part, c, h, w), dtype=np.float32)
-    tiled[:, :, : 4 * th, : 4 * tw] = grid.reshape(part, 4, 4, c, th, tw).transpose(0, 3, 1, 4, 2, 5).reshape(part, c, 4 * th, 4 * tw)
+    tiled = shuffle_tiles(pick(), rng)
 
     first = rng.choice(n, part)
     other = np.array([rng.choice(np.flatnonzero(id_labels != id_labels[i]) if np.any(id_labels != id_labels[i]) else np.arange(n)) for i in first])
