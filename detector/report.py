@@ -354,9 +354,10 @@ def write_report(benches: Benchmark | list[Benchmark], output: str | Path, *, we
         f"- Weighting: **{weighting}**"
         + (" (the paper's: thresholds tau_i per predicted class, TNR over all anomalies, AUROC = sum_i gamma_i AUROC_i)."
            if weighting == "per-class" else " (one threshold and one ROC over all scores)."),
-        "- Values in percent; **bold** = best in its column; (in parentheses) = the paper's figure for that method "
-        "and set (LeNet-MNIST, Tables 2-7), where it has one. The paper's LeNet was trained on 60,000 MNIST images; "
-        "ours on 3,500 (offline data), so the classifiers differ.",
+        "- Values in percent; **bold** = best in its column; "
+        + ("(in parentheses) = the paper's figure for that method and set (LeNet-MNIST, Tables 2-7), where it has one. "
+           "The paper's LeNet was trained on 60,000 MNIST images; ours on 3,500 (offline data), so the classifiers differ."
+           if exp.id_dataset == "mnist" else "the paper reports no figures for this model."),
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
     ]
     oe = next((b.oe_experiment for b in benches if b.oe_experiment is not None), None)
