@@ -55,31 +55,21 @@ from detector.cache import cached_arrays, hash_array
 # Every default attack setting, in one place. Keys: input family (see attack_params).
 # FGSM/BIM/JSMA values are Ma et al.'s; CW's and JSMA's ``tries`` are ours (see the classes).
 _CW = {"c": 5.0, "kappa": 0.0, "steps": 100, "lr": 0.1}
+def _family(eps: float, alpha: float) -> dict[str, dict]:
+    """One input family's settings: FGSM/BIM budgets differ, JSMA and CW do not."""
+    return {
+        "fgsm": {"eps": eps},
+        "bim-a": {"eps": eps, "alpha": alpha, "steps": 50},
+        "bim-b": {"eps": eps, "alpha": alpha, "steps": 50},
+        "jsma": {"theta": 1.0, "gamma": 0.1, "tries": 3, "seed": 0},
+        "cw": dict(_CW),
+    }
+
+
 ATTACK_PARAMS: dict[str, dict[str, dict]] = {
-    # 28x28 grey-scale (MNIST-like): Ma et al.'s MNIST settings.
-    "28": {
-        "fgsm": {"eps": 0.40},
-        "bim-a": {"eps": 0.40, "alpha": 0.01, "steps": 50},
-        "bim-b": {"eps": 0.40, "alpha": 0.01, "steps": 50},
-        "jsma": {"theta": 1.0, "gamma": 0.1, "tries": 3, "seed": 0},
-        "cw": dict(_CW),
-    },
-    # 32x32 colour, CIFAR-10 settings of Ma et al.
-    "32-cifar": {
-        "fgsm": {"eps": 0.05},
-        "bim-a": {"eps": 0.05, "alpha": 0.005, "steps": 50},
-        "bim-b": {"eps": 0.05, "alpha": 0.005, "steps": 50},
-        "jsma": {"theta": 1.0, "gamma": 0.1, "tries": 3, "seed": 0},
-        "cw": dict(_CW),
-    },
-    # 32x32 colour, SVHN settings of Ma et al.
-    "32-svhn": {
-        "fgsm": {"eps": 0.13},
-        "bim-a": {"eps": 0.13, "alpha": 0.01, "steps": 50},
-        "bim-b": {"eps": 0.13, "alpha": 0.01, "steps": 50},
-        "jsma": {"theta": 1.0, "gamma": 0.1, "tries": 3, "seed": 0},
-        "cw": dict(_CW),
-    },
+    "28": _family(eps=0.40, alpha=0.01),  # 28x28 grey-scale (MNIST-like): Ma et al.'s MNIST settings
+    "32-cifar": _family(eps=0.05, alpha=0.005),  # 32x32 colour, Ma et al.'s CIFAR-10 settings
+    "32-svhn": _family(eps=0.13, alpha=0.01),  # 32x32 colour, Ma et al.'s SVHN settings
 }
 
 #: An attack must fool the model on at least this fraction of the inputs it attacks.
