@@ -319,6 +319,23 @@ def display_images(images: np.ndarray) -> list[np.ndarray]:
     return [_to_uint8_hwc(image) for image in images]
 
 
+def image_urls(images: np.ndarray) -> list[str]:
+    """(N, C, H, W) floats in [0, 1] -> PNG data URLs, for images inside chart tooltips."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    urls = []
+    for image in display_images(images):
+        if (image == image[..., :1]).all():  # grey: a third of the bytes
+            image = image[..., 0]
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG", optimize=True)
+        urls.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return urls
+
+
 def with_scores(meta: pd.DataFrame, beta) -> pd.DataFrame:
     """``meta`` (columns mdl, logit) with the combined score g for ``beta``."""
     return meta.assign(score=beta[0] * meta["mdl"] + beta[1] * meta["logit"])

@@ -1,19 +1,15 @@
-"""Plotly figures for the pages: drawing only, every number comes from detector.dashboard_data."""
+"""Plotly and Altair figures for the pages: drawing only, every number comes from detector.dashboard_data."""
 
 from __future__ import annotations
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 ID_COLOUR = "#2ca02c"  # the paper's figures: ID green, anomalies yellow
 SET_COLOURS = ["#f5c518", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#1f77b4"]
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-HOVER = ("<b>%{customdata[1]}</b> #%{customdata[2]}<br>predicted %{customdata[3]} · true %{customdata[4]}"
-         "<br>score %{customdata[5]:.3f} (MDL %{customdata[6]:.3f}, logit %{customdata[7]:.3f})<extra></extra>")
-
-
 def set_colours(sets: list[str]) -> dict[str, str]:
     colours, k = {}, 0
     for name in sets:
@@ -25,71 +21,89 @@ def set_colours(sets: list[str]) -> dict[str, str]:
     return colours
 
 
-def _customdata(df: pd.DataFrame, names: list[str]) -> np.ndarray:
-    true = [names[t] if t >= 0 else "–" for t in df["true"]]
-    pred = [names[p] for p in df["predicted"]]
-    return np.column_stack([df.index.to_numpy(), df["set"], df["index"], pred, true, df["score"], df["mdl"], df["logit"]])
+def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """What a projection chart draws and shows on hover; ``row`` identifies a point in the selection."""
+    return pd.DataFrame({
+        "row": df.index, "x": df["x"], "y": df["y"], "set": df["set"], "input": df["index"],
+        "predicted": [names[p] for p in df["predicted"]],
+        "true class": [names[t] if t >= 0 else "–" for t in df["true"]],
+        "score": df["score"], "MDL score": df["mdl"], "logit score": df["logit"],
+        "anomaly": np.where(df["kind"] == "id", "no", "yes"), "class": df["predicted"],
+        # vega-tooltip draws a field titled "image" as the picture itself
+        "image": df["image"] if "image" in df else "",
+    })
 
 
-def _traces(df: pd.DataFrame, colour_by: str, names: list[str], size: int, showlegend: bool, score_range):
-    """Scattergl traces of one panel; ``df`` has x, y, set, true, predicted, score, mdl, logit."""
-    traces = []
+def _encodings(data: pd.DataFrame, colour_by: str, names: list[str], score_range) -> dict:
+    legend = alt.Legend(orient="bottom", title=None)
     if colour_by == "score":
-        traces.append(go.Scattergl(
-            x=df["x"], y=df["y"], mode="markers", customdata=_customdata(df, names), hovertemplate=HOVER,
-            marker=dict(size=size, color=df["score"], colorscale="RdYlGn", cmin=score_range[0], cmax=score_range[1],
-                        colorbar=dict(title="score", thickness=10) if showlegend else None, showscale=showlegend,
-                        symbol=[("circle" if k == "id" else "x") for k in df["kind"]]),
-            name="score", showlegend=False))
-        return traces
-    if colour_by == "true class":
-        groups = [(names[t] if t >= 0 else "anomaly", df[df["true"] == t]) for t in sorted(df["true"].unique())]
-        colours = {names[i]: CLASS_COLOURS[i % 10] for i in range(len(names))} | {"anomaly": "#bbbbbb"}
+        colour = alt.Color("score:Q", legend=alt.Legend(orient="bottom", title="score g"),
+                           scale=alt.Scale(scheme="redyellowgreen", domain=list(score_range), clamp=True))
+    elif colour_by == "true class":
+        colour = alt.Color("true class:N", legend=legend,
+                           scale=alt.Scale(domain=[*names, "–"], range=[*CLASS_COLOURS[:len(names)], "#bbbbbb"]))
     else:
-        groups = [(s, df[df["set"] == s]) for s in df["set"].unique()]
-        colours = set_colours([g for g, _ in groups])
-    for label, part in groups:
-        traces.append(go.Scattergl(
-            x=part["x"], y=part["y"], mode="markers", name=label, legendgroup=label, showlegend=showlegend,
-            customdata=_customdata(part, names), hovertemplate=HOVER,
-            marker=dict(size=size, color=colours[label], opacity=0.75, line=dict(width=0))))
-    return traces
+        colours = set_colours(list(dict.fromkeys(data["set"])))
+        colour = alt.Color("set:N", legend=legend, scale=alt.Scale(domain=list(colours), range=list(colours.values())))
+    tooltip = ["image:N", "set:N", alt.Tooltip("input:Q", title="#"), "predicted:N", "true class:N",
+               alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("MDL score:Q", format=".3f"),
+               alt.Tooltip("logit score:Q", format=".3f")]
+    return dict(x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
+                y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)),
+                color=colour, tooltip=tooltip,
+                shape=alt.Shape("anomaly:N", scale=alt.Scale(domain=["no", "yes"], range=["circle", "cross"]),
+                                legend=alt.Legend(orient="bottom", title="anomaly")) if colour_by == "score" else alt.value("circle"))
 
 
-def scatter(df: pd.DataFrame, colour_by: str, names: list[str], title: str, height: int = 430) -> go.Figure:
-    fig = go.Figure(_traces(df, colour_by, names, 5, True, (df["score"].quantile(0.02), df["score"].quantile(0.98))))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10), dragmode="lasso",
-                      legend=dict(orientation="h", y=-0.05), xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False))
-    return fig
+def _panel(data: pd.DataFrame, encodings: dict, suffix: str, title: str, width, height: int) -> alt.Chart:
+    """One projection with click (``pick``) and box (``box``) selections named by ``suffix``."""
+    pick = alt.selection_point(f"pick{suffix}", fields=["row"], on="click")
+    box = alt.selection_interval(f"box{suffix}")
+    return (alt.Chart(data, title=title, width=width, height=height)
+            .mark_point(filled=True, size=22, opacity=0.75).encode(**encodings).add_params(pick, box))
 
 
-def placed(df: pd.DataFrame, names: list[str], title: str) -> go.Figure:
+def projection(df: pd.DataFrame, colour_by: str, names: list[str], title: str, by_class: bool = False,
+               cols: int = 2) -> alt.TopLevelMixin:
+    """A UMAP projection (paper Figs 2, 4), or one panel per predicted class, each with its own
+    projection (Figs 3, 5, 6). Hover shows the input image; click or drag a box to select."""
+    data = _projection_data(df, names)
+    score_range = (float(df["score"].quantile(0.02)), float(df["score"].quantile(0.98)))
+    encodings = _encodings(data, colour_by, names, score_range)
+    if not by_class:
+        return _panel(data, encodings, "", title, "container", 430)
+    panels = [_panel(data[data["class"] == c], encodings, f"_{c}", f"predicted {names[c]}", 170, 150)
+              for c in range(len(names))]
+    return alt.concat(*panels, columns=cols, title=title).resolve_scale(x="independent", y="independent")
+
+
+def selected_rows(selection, frame: pd.DataFrame) -> list[int]:
+    """Rows of ``frame`` clicked or boxed on its :func:`projection` chart (``st.altair_chart``'s
+    selection state). A box comes back as x / y ranges of its panel: the rows inside are looked up."""
+    rows: list[int] = []
+    for name, state in selection.items():
+        if not state:
+            continue
+        if name.startswith("pick"):
+            rows += [int(point["row"]) for point in state if "row" in point]
+        elif name.startswith("box") and "x" in state and "y" in state:
+            part = frame if name == "box" else frame[frame["predicted"] == int(name.removeprefix("box_"))]
+            (x0, x1), (y0, y1) = sorted(state["x"]), sorted(state["y"])
+            rows += part.index[part["x"].between(x0, x1) & part["y"].between(y0, y1)].tolist()
+    return rows
+
+
+def placed(df: pd.DataFrame, names: list[str], title: str) -> alt.TopLevelMixin:
     """A projection with one extra input (the last row) drawn as a black star."""
-    shown, extra = df.iloc[:-1].assign(score=0.0), df.iloc[-1]
-    fig = go.Figure(_traces(shown, "set", names, 5, True, (0, 1)))
-    fig.add_trace(go.Scatter(x=[extra["x"]], y=[extra["y"]], mode="markers", name="this input",
-                             marker=dict(size=18, symbol="star", color="black")))
-    fig.update_layout(title=title, height=430, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.05),
-                      xaxis=dict(showticklabels=False), yaxis=dict(showticklabels=False))
-    return fig
-
-
-def class_grid(df: pd.DataFrame, colour_by: str, names: list[str], title: str, cols: int = 5) -> go.Figure:
-    """One panel per predicted class, each with its own projection (paper Figs 3, 5, 6)."""
-    classes = list(range(len(names)))
-    rows = -(-len(classes) // cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"predicted {names[c]}" for c in classes],
-                        horizontal_spacing=0.02, vertical_spacing=0.08)
-    score_range = (df["score"].quantile(0.02), df["score"].quantile(0.98))
-    for k, c in enumerate(classes):
-        part = df[df["predicted"] == c]
-        for trace in _traces(part, colour_by, names, 5, k == 0, score_range):
-            fig.add_trace(trace, row=k // cols + 1, col=k % cols + 1)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False)
-    fig.update_layout(title=title, height=230 * rows + 60, margin=dict(l=10, r=10, t=60, b=10), dragmode="lasso",
-                      legend=dict(orientation="h", y=-0.04))
-    return fig
+    shown, extra = df.iloc[:-1], df.iloc[-1:]
+    data = _projection_data(shown, names)
+    encodings = _encodings(data, "set", names, (0, 1))  # coloured by set: the score range is unused
+    star = (alt.Chart(pd.DataFrame({"x": extra["x"], "y": extra["y"], "what": ["this input"]}))
+            .mark_point(shape="M0,-1L0.3,-0.3L1,-0.3L0.45,0.15L0.6,0.9L0,0.45L-0.6,0.9L-0.45,0.15L-1,-0.3L-0.3,-0.3Z",
+                        filled=True, size=400, color="black")
+            .encode(x="x:Q", y="y:Q", tooltip=["what:N"]))
+    points = alt.Chart(data, title=title, width="container", height=430).mark_point(filled=True, size=22, opacity=0.75)
+    return alt.layer(points.encode(**encodings), star)
 
 
 def roc(curves: dict[str, pd.DataFrame], points: dict[str, tuple[float, float]]) -> go.Figure:

@@ -140,6 +140,12 @@ def explore_points(ids: Ids, layers: tuple[str, ...], per_set: int) -> dd.Points
     return dd.explore_points(experiment, detector_for(ids), anomalies_for(ids), list(layers), per_set)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def explore_image_urls(ids: Ids, layers: tuple[str, ...], per_set: int) -> list[str]:
+    """The projected inputs as PNG data URLs, for hover tooltips."""
+    return dd.image_urls(explore_points(ids, layers, per_set).images)
+
+
 # --------------------------------------------------------------------------- sidebar
 def _keep(widget_key: str, state_key: str) -> None:
     """Copy a widget's value to a key that survives page changes."""
@@ -249,6 +255,11 @@ def context() -> Context:
     if ctx is None:
         st.stop()
     return ctx
+
+
+def enlarge_tooltip_images() -> None:
+    """Show the inputs in chart tooltips at 4x their pixels, unsmoothed (28x28 is too small to read)."""
+    st.html("<style>#vg-tooltip-element img {width: 112px; image-rendering: pixelated;}</style>")
 
 
 def need_anomalies(ctx: Context) -> None:

@@ -9,11 +9,12 @@ from pages import charts, common
 
 ctx = common.context()
 common.need_anomalies(ctx)
+common.enlarge_tooltip_images()
 st.title("Explore layers")
 st.caption(f"UMAP of layer features: {ctx.experiment.id_dataset} test inputs (ID, green) against the chosen anomaly sets, "
            f"{ctx.points} of each. Each projection is fitted on all the points it shows; the per-class views are "
-           "fitted per predicted class, as in the paper's Figs 2-6. Hover for details; click, box or lasso points "
-           "to see their images below.")
+           "fitted per predicted class, as in the paper's Figs 2-6. Hover over a point to see the input; click it "
+           "(shift-click for more) or drag a box to show the selected inputs below; double-click clears.")
 
 c1, c2, c3 = st.columns([2, 1, 1])
 colour_by = c1.radio("Colour by", ["set", "true class", "score"], horizontal=True, key="explore_colour")
@@ -23,6 +24,7 @@ min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, k
 layers = (ctx.detector.mdl_, LOGITS)
 points = common.explore_points(ctx.ids, layers, ctx.points)
 meta = dd.with_scores(points.meta, ctx.beta)
+images = common.explore_image_urls(ctx.ids, layers, ctx.points)
 VIEWS = ["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"]
 view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view") or VIEWS[0]
 
@@ -50,15 +52,15 @@ by_class = view == VIEWS[1]
 for col, layer in zip(st.columns(2), layers):
     name = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else layer
     frame = projected(layer, by_class)
-    fig = (charts.class_grid(frame, colour_by, ctx.class_names, f"{name} per predicted class", cols=2) if by_class
-           else charts.scatter(frame, colour_by, ctx.class_names, name))
-    event = col.plotly_chart(fig, key=f"umap_{'class_' if by_class else ''}{layer}", on_select="rerun",
-                             selection_mode=("points", "box", "lasso"))
-    selected += [int(p["customdata"][0]) for p in event.selection.points if p.get("customdata")]
+    chart = charts.projection(frame.assign(image=images), colour_by, ctx.class_names,
+                              f"{name} per predicted class" if by_class else name, by_class=by_class)
+    event = col.altair_chart(chart, key=f"umap_{'class_' if by_class else ''}{layer}", on_select="rerun",
+                             width="content" if by_class else "stretch")  # grid panels have fixed sizes
+    selected += charts.selected_rows(event.selection, frame)
 
 st.subheader("Selected inputs")
 if not selected:
-    st.caption("Nothing selected yet: click a point, or drag a box / lasso on any projection.")
+    st.caption("Nothing selected yet: click a point, or drag a box on any projection.")
 else:
     rows = meta.loc[sorted(set(selected))[:60]]
     st.caption(f"{len(set(selected))} selected (showing up to 60).")

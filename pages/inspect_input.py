@@ -65,5 +65,8 @@ if image is not None:
             frame = dd.place_input(points, ctx.experiment.extractor, image, ctx.detector.mdl_, projection.DEFAULT_NEIGHBORS,
                                    projection.DEFAULT_MIN_DIST)
         slot.empty()
-        st.plotly_chart(charts.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
-                                      "inputs of each set"), key="inspect_umap_chart")
+        common.enlarge_tooltip_images()
+        frame = dd.with_scores(frame, beta)
+        frame["image"] = [*common.explore_image_urls(ctx.ids, (ctx.detector.mdl_,), ctx.points), ""]
+        st.altair_chart(charts.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
+                                      "inputs of each set (hover to see them)"), key="inspect_umap_chart", width="stretch")

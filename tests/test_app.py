@@ -1,7 +1,7 @@
 """The dashboard, page by page, with Streamlit's AppTest on the default model (lenet-mnist).
 
 Every page must render without an exception, and moving a slider must change the metrics
-it shows. Plotly charts cannot be driven here (see tests/test_browser.py for them).
+it shows. Plotly and Vega-Lite charts cannot be driven here (see tests/test_browser.py for them).
 
 These tests use the project's disk cache (cache/), not the temporary one of the unit tests:
 they run the real default model, and training it again in every session (about a minute)
@@ -112,12 +112,12 @@ def test_tune_nu_slider_refits():
 
 def test_explore_views_and_colouring():
     at = open_page("explore")
-    charts = at.get("plotly_chart")
+    charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # MDL and logits side by side
     at.radio(key="explore_colour").set_value("score").run()
     at.slider(key="explore_neighbors").set_value(10).run()
     assert not problems(at), problems(at)
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 2
 
 
 def test_layers_page_lists_every_layer():
@@ -208,10 +208,10 @@ def test_benchmark_computes_missing_cells():
 
 def test_inspect_places_the_input_in_the_projection():
     at = open_page("inspect_input")
-    charts = len(at.get("plotly_chart"))
+    assert not at.get("vega_lite_chart")
     at.toggle(key="inspect_umap").set_value(True).run()
     assert not problems(at), problems(at)
-    assert len(at.get("plotly_chart")) == charts + 1
+    assert len(at.get("vega_lite_chart")) == 1
 
 
 USER_MODEL_FILE = """
@@ -271,3 +271,32 @@ def test_unavailable_anomaly_set_is_a_sidebar_warning():
     assert not at.exception, [e.value for e in at.exception]
     assert any("cifar10" in w.value for w in at.sidebar.warning)
     assert "per-class AUROC" in metrics(at)  # the other sets still work
+
+
+def test_projection_chart_selection_and_hover_images():
+    """Clicked rows come back by id; a box selects the rows inside it, in its own panel only."""
+    import pandas as pd
+
+    from detector import dashboard_data as dd
+    from pages import charts
+
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 1.5], "y": [0.0, 1.0, 2.0, 1.5], "set": ["mnist (ID)"] * 2 + ["noise"] * 2,
+                          "kind": ["id", "id", "noise", "noise"], "index": [0, 1, 0, 1], "true": [0, 1, -1, -1],
+                          "predicted": [0, 1, 1, 0], "score": [0.9, 0.8, 0.1, 0.2], "mdl": [0.9, 0.8, 0.1, 0.2],
+                          "logit": [0.9, 0.8, 0.1, 0.2]}, index=[10, 11, 12, 13])
+    box = {"x": [1.6, 0.5], "y": [0.5, 1.6]}  # corners in any order
+    assert charts.selected_rows({"pick": [{"row": 12}], "box": {}}, frame) == [12]
+    assert sorted(charts.selected_rows({"pick": [], "box": box}, frame)) == [11, 13]
+    assert charts.selected_rows({"box_0": box, "box_1": {}}, frame) == [13]  # class-0 panel: row 11 is class 1
+    images = np.zeros((4, 1, 28, 28), dtype=np.float32)
+    images[2, 0, 3, 4] = 1.0
+    urls = dd.image_urls(images)
+    assert all(u.startswith("data:image/png;base64,") for u in urls)
+    from PIL import Image
+    import base64
+
+    decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(urls[2].split(",", 1)[1]))))
+    assert decoded.shape == (28, 28) and decoded[3, 4] == 255 and decoded.sum() == 255
+    spec = charts.projection(frame.assign(image=urls), "set", ["0", "1"], "t", by_class=True).to_dict()
+    assert {p["name"] for p in spec["params"]} == {"pick_0", "box_0", "pick_1", "box_1"}
+    assert any(t["field"] == "image" for t in spec["concat"][0]["encoding"]["tooltip"])

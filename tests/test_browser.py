@@ -1,7 +1,7 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright.
 
 Starts ``streamlit run app.py`` headless on a free port, waits for ``/_stcore/health``,
-opens every page, checks that its Plotly charts are drawn and that no exception is shown,
+opens every page, checks that its charts are drawn and that no exception is shown,
 moves the beta slider on the Tune page and checks that the metrics change. Screenshots go
 to ``screenshots/`` (git-ignored; ``SCREENSHOT_DIR`` overrides, e.g. docs/screenshots).
 
@@ -136,12 +136,12 @@ def test_every_page_renders(server, page, path, title):
     open_page(page, server, path, title)
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').all_inner_texts()
     charts = page.locator('[data-testid="stPlotlyChart"]')
-    if path in ("", "layers", "tune", "inspect_input", "how_it_works"):
+    if path in ("layers", "tune", "inspect_input", "how_it_works"):
         charts.first.wait_for(timeout=SLOW)
         assert charts.count() >= 1
         page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)  # Plotly has drawn
-    if path == "":
-        page.locator('[data-testid="stPlotlyChart"] canvas').first.wait_for(timeout=60_000)  # WebGL scatter
+    if path == "":  # the projections are Vega-Lite (for images in hover tooltips), drawn as SVG
+        page.locator('[data-testid="stVegaLiteChart"] .mark-symbol path').first.wait_for(timeout=60_000)
     shoot(page, path or "explore")
 
 
@@ -169,15 +169,22 @@ def test_beta_slider_changes_numbers(server, page):
     shoot(page, "tune-logits-only")
 
 
-def test_explore_per_class_view_and_lasso_selection(server, page):
+def test_explore_hover_image_box_selection_and_per_class_view(server, page):
     open_page(page, server, "", "Explore layers")
-    chart = page.locator('[data-testid="stPlotlyChart"]').first
-    box = chart.locator(".nsewdrag").first.bounding_box()  # the plot area (lasso is the default drag mode)
-    x0, y0, w, h = box["x"] + 5, box["y"] + 5, box["width"] - 10, box["height"] - 10
-    page.mouse.move(x0, y0)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.locator(".mark-symbol path").first.wait_for(timeout=60_000)
+    # hover a point: the tooltip shows the input's image and its details
+    chart.locator(".mark-symbol path").nth(5).hover()
+    tooltip = page.locator("#vg-tooltip-element.visible")
+    tooltip.wait_for(timeout=10_000)
+    assert tooltip.locator("img").get_attribute("src").startswith("data:image/png;base64,")
+    assert "predicted" in tooltip.inner_text()
+    shoot(page, "explore-hover")
+    # box selection: drag over most of the plot, the selected inputs appear as images
+    box = chart.locator("svg.marks").bounding_box()
+    page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.15 * box["height"])
     page.mouse.down()
-    for x, y in [(x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h), (x0, y0 + 2)]:
-        page.mouse.move(x, y, steps=8)
+    page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.75 * box["height"], steps=12)
     page.mouse.up()
     page.get_by_text("selected (showing up to 60)").wait_for(timeout=60_000)
     wait_idle(page)
@@ -186,7 +193,7 @@ def test_explore_per_class_view_and_lasso_selection(server, page):
     page.get_by_text("Per predicted class (Figs 3, 5, 6)", exact=True).click()
     page.get_by_text("per predicted class").first.wait_for(timeout=SLOW)
     wait_idle(page)
-    page.locator('[data-testid="stPlotlyChart"] canvas').first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stVegaLiteChart"] .mark-symbol path').first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     shoot(page, "explore-per-class")
 
