@@ -181,26 +181,43 @@ def train_classifier(
     seed: int = 0,
     progress: bool = True,
     desc: str = "training",
+    outliers: np.ndarray | None = None,
+    outlier_weight: float = 0.5,
 ) -> nn.Module:
-    """Train with Adam and cross-entropy, seeded, with a progress bar over epochs."""
+    """Train with Adam and cross-entropy, seeded, with a progress bar over epochs.
+
+    With ``outliers`` (Outlier Exposure, see :mod:`detector.oe`) every batch also holds as
+    many outliers, and ``outlier_weight`` times the cross-entropy from their softmax to the
+    uniform distribution is added to the loss.
+    """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     dev = device()
     module = module.to(dev).train()
+    for parameter in module.parameters():  # a loaded model may come frozen
+        parameter.requires_grad_(True)
     optimiser = torch.optim.Adam(module.parameters(), lr=lr)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
     x_all = torch.from_numpy(images)
     y_all = torch.from_numpy(labels)
+    x_out = None if outliers is None else torch.from_numpy(outliers)
     bar = tqdm(range(epochs), desc=desc, disable=not progress, unit="epoch")
     for _ in bar:
         order = torch.randperm(len(x_all), generator=generator)
+        out_order = None if x_out is None else torch.randperm(len(x_out), generator=generator)
         total = 0.0
-        for start in range(0, len(order), batch_size):
+        for step, start in enumerate(range(0, len(order), batch_size)):
             batch = order[start: start + batch_size]
             x, y = x_all[batch].to(dev), y_all[batch].to(dev)
             if augment:
                 x = _augment(x, generator)
-            loss = F.cross_entropy(module(x), y)
+            if x_out is None:
+                loss = F.cross_entropy(module(x), y)
+            else:
+                out = out_order[(torch.arange(len(batch)) + step * batch_size) % len(x_out)]
+                logits = module(torch.cat([x, x_out[out].to(dev)]))
+                loss = F.cross_entropy(logits[: len(batch)], y)
+                loss = loss + outlier_weight * -F.log_softmax(logits[len(batch):], 1).mean(1).mean()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

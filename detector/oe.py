@@ -22,15 +22,12 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from . import cache
 from .anomalies.noise import shuffle_tiles
 from .data import load_dataset, to_input_shape
 from .experiment import Experiment
-from .models import _augment, _finish, device, load_checkpoint, save_checkpoint
+from .models import _finish, load_checkpoint, save_checkpoint, train_classifier
 
 OE_VERSION = 1
 
@@ -41,43 +38,6 @@ def auxiliary_outliers(input_shape, seed: int = 0) -> np.ndarray:
     digits = to_input_shape(digits, tuple(input_shape), "digits")
     shuffled = shuffle_tiles(digits, np.random.default_rng(seed))
     return np.concatenate([1.0 - digits, shuffled]).astype(np.float32)
-
-
-def fine_tune(module: torch.nn.Module, images: np.ndarray, labels: np.ndarray, outliers: np.ndarray, *,
-              epochs: int = 5, lam: float = 0.5, lr: float = 1e-3, batch_size: int = 64, seed: int = 0,
-              augment: bool = True, progress: bool = True) -> torch.nn.Module:
-    """Outlier-Exposure fine-tuning of a copy of ``module`` (Adam, cosine schedule)."""
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    dev = device()
-    module = copy.deepcopy(module).to(dev)
-    for parameter in module.parameters():
-        parameter.requires_grad_(True)
-    module.train()
-    optimiser = torch.optim.Adam(module.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
-    x_in, y_in, x_out = torch.from_numpy(images), torch.from_numpy(labels), torch.from_numpy(outliers)
-    bar = tqdm(range(epochs), desc="outlier exposure", disable=not progress, unit="epoch")
-    for _ in bar:
-        order = torch.randperm(len(x_in), generator=generator)
-        out_order = torch.randperm(len(x_out), generator=generator)
-        total = 0.0
-        for step, start in enumerate(range(0, len(order), batch_size)):
-            batch = order[start: start + batch_size]
-            out = out_order[(torch.arange(len(batch)) + step * batch_size) % len(x_out)]
-            x, y = x_in[batch].to(dev), y_in[batch].to(dev)
-            if augment:
-                x = _augment(x, generator)
-            logits = module(torch.cat([x, x_out[out].to(dev)]))
-            loss = F.cross_entropy(logits[: len(batch)], y)
-            loss = loss + lam * -F.log_softmax(logits[len(batch):], 1).mean(1).mean()
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            total += loss.item() * len(batch)
-        scheduler.step()
-        bar.set_postfix(loss=f"{total / len(order):.4f}")
-    return module.eval()
 
 
 def outlier_exposure(experiment: Experiment, *, epochs: int = 5, lam: float = 0.5, lr: float = 1e-3,
@@ -92,8 +52,9 @@ def outlier_exposure(experiment: Experiment, *, epochs: int = 5, lam: float = 0.
     if path.exists():
         load_checkpoint(module, path)
     else:
-        module = fine_tune(module, experiment.train.images, experiment.train.labels, outliers, epochs=epochs, lam=lam,
-                           lr=lr, seed=seed, progress=experiment.progress)
+        module = train_classifier(module, experiment.train.images, experiment.train.labels, epochs=epochs, lr=lr,
+                                  seed=seed, progress=experiment.progress, desc="outlier exposure",
+                                  outliers=outliers, outlier_weight=lam)
         save_checkpoint(module, path)
     info = _finish(f"{model.name}+oe", module, model.input_shape, model.id_dataset)
     return Experiment(info, experiment.id_dataset, experiment.train, experiment.val, experiment.test,
