@@ -21,6 +21,10 @@ def set_colours(sets: list[str]) -> dict[str, str]:
     return colours
 
 
+#: Draw projections on a canvas: thousands of points stay fast (SVG makes a DOM node per point).
+CANVAS = {"embedOptions": {"renderer": "canvas"}}
+
+
 def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """What a projection chart draws and shows on hover; ``row`` identifies a point in the selection."""
     return pd.DataFrame({
@@ -71,10 +75,11 @@ def projection(df: pd.DataFrame, colour_by: str, names: list[str], title: str, b
     score_range = (float(df["score"].quantile(0.02)), float(df["score"].quantile(0.98)))
     encodings = _encodings(data, colour_by, names, score_range)
     if not by_class:
-        return _panel(data, encodings, "", title, "container", 430)
+        return _panel(data, encodings, "", title, "container", 430).properties(usermeta=CANVAS)
     panels = [_panel(data[data["class"] == c], encodings, f"_{c}", f"predicted {names[c]}", 170, 150)
               for c in range(len(names))]
-    return alt.concat(*panels, columns=cols, title=title).resolve_scale(x="independent", y="independent")
+    return (alt.concat(*panels, columns=cols, title=title).resolve_scale(x="independent", y="independent")
+            .properties(usermeta=CANVAS))
 
 
 def selected_rows(selection, frame: pd.DataFrame) -> list[int]:
@@ -103,7 +108,7 @@ def placed(df: pd.DataFrame, names: list[str], title: str) -> alt.TopLevelMixin:
                         filled=True, size=400, color="black")
             .encode(x="x:Q", y="y:Q", tooltip=["what:N"]))
     points = alt.Chart(data, title=title, width="container", height=430).mark_point(filled=True, size=22, opacity=0.75)
-    return alt.layer(points.encode(**encodings), star)
+    return alt.layer(points.encode(**encodings), star).properties(usermeta=CANVAS)
 
 
 def roc(curves: dict[str, pd.DataFrame], points: dict[str, tuple[float, float]]) -> go.Figure:

@@ -143,7 +143,7 @@ def load(tab, url: str, path: str, title: str, charts: bool = True) -> float:
     tab.goto(f"{url}/{path}")
     tab.get_by_role("heading", name=title).first.wait_for(timeout=600_000)
     if charts and path == "":  # the projections are Vega-Lite (images in hover tooltips)
-        tab.locator('[data-testid="stVegaLiteChart"] .mark-symbol path').first.wait_for(timeout=600_000)
+        tab.locator('[data-testid="stVegaLiteChart"] canvas').first.wait_for(timeout=600_000)
     elif charts and path != "benchmark":
         tab.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=600_000)
     shown = time.perf_counter() - start

@@ -140,8 +140,8 @@ def test_every_page_renders(server, page, path, title):
         charts.first.wait_for(timeout=SLOW)
         assert charts.count() >= 1
         page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)  # Plotly has drawn
-    if path == "":  # the projections are Vega-Lite (for images in hover tooltips), drawn as SVG
-        page.locator('[data-testid="stVegaLiteChart"] .mark-symbol path').first.wait_for(timeout=60_000)
+    if path == "":  # the projections are Vega-Lite (for images in hover tooltips), drawn on a canvas
+        page.locator('[data-testid="stVegaLiteChart"] canvas').first.wait_for(timeout=60_000)
     shoot(page, path or "explore")
 
 
@@ -171,17 +171,22 @@ def test_beta_slider_changes_numbers(server, page):
 
 def test_explore_hover_image_box_selection_and_per_class_view(server, page):
     open_page(page, server, "", "Explore layers")
-    chart = page.locator('[data-testid="stVegaLiteChart"]').first
-    chart.locator(".mark-symbol path").first.wait_for(timeout=60_000)
-    # hover a point: the tooltip shows the input's image and its details
-    chart.locator(".mark-symbol path").nth(5).hover()
+    canvas = page.locator('[data-testid="stVegaLiteChart"] canvas').first
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    # hover: sweep the plot until the tooltip shows a point; it must carry the input's image
     tooltip = page.locator("#vg-tooltip-element.visible")
-    tooltip.wait_for(timeout=10_000)
+    spots = [(box["x"] + (0.05 + 0.9 * i / 24) * box["width"], box["y"] + (0.1 + 0.7 * j / 16) * box["height"])
+             for j in range(17) for i in range(25)]
+    for x, y in spots:
+        page.mouse.move(x, y)
+        if tooltip.count():
+            break
+    assert tooltip.count() == 1, "no tooltip while sweeping the projection"
     assert tooltip.locator("img").get_attribute("src").startswith("data:image/png;base64,")
     assert "predicted" in tooltip.inner_text()
     shoot(page, "explore-hover")
     # box selection: drag over most of the plot, the selected inputs appear as images
-    box = chart.locator("svg.marks").bounding_box()
     page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.15 * box["height"])
     page.mouse.down()
     page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.75 * box["height"], steps=12)
@@ -193,7 +198,7 @@ def test_explore_hover_image_box_selection_and_per_class_view(server, page):
     page.get_by_text("Per predicted class (Figs 3, 5, 6)", exact=True).click()
     page.get_by_text("per predicted class").first.wait_for(timeout=SLOW)
     wait_idle(page)
-    page.locator('[data-testid="stVegaLiteChart"] .mark-symbol path').first.wait_for(timeout=60_000)
+    page.locator('[data-testid="stVegaLiteChart"] canvas').first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
     shoot(page, "explore-per-class")
 
