@@ -10,6 +10,8 @@ import plotly.graph_objects as go
 ID_COLOUR = "#2ca02c"  # the paper's figures: ID green, anomalies yellow
 SET_COLOURS = ["#f5c518", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#1f77b4"]
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
 def set_colours(sets: list[str]) -> dict[str, str]:
     colours, k = {}, 0
     for name in sets:

@@ -12,6 +12,7 @@ Like tests/test_app.py it uses the project's cache/ unless ANOMALY_TEST_FRESH_CA
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -169,7 +170,7 @@ def test_beta_slider_changes_numbers(server, page):
     shoot(page, "tune-logits-only")
 
 
-def test_explore_hover_image_box_selection_and_per_class_view(server, page):
+def test_explore_hover_image_click_and_box_selection_per_class_view(server, page):
     open_page(page, server, "", "Explore layers")
     canvas = page.locator('[data-testid="stVegaLiteChart"] canvas').first
     canvas.wait_for(timeout=60_000)
@@ -186,14 +187,19 @@ def test_explore_hover_image_box_selection_and_per_class_view(server, page):
     assert tooltip.locator("img").get_attribute("src").startswith("data:image/png;base64,")
     assert "predicted" in tooltip.inner_text()
     shoot(page, "explore-hover")
+    # click the hovered point: it alone is shown below
+    page.mouse.click(x, y)
+    page.get_by_text("1 selected (showing up to 60)").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stImage"] img').count() == 1
     # box selection: drag over most of the plot, the selected inputs appear as images
     page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.15 * box["height"])
     page.mouse.down()
     page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.75 * box["height"], steps=12)
     page.mouse.up()
-    page.get_by_text("selected (showing up to 60)").wait_for(timeout=60_000)
+    page.get_by_text(re.compile(r"^\d{2,} selected")).wait_for(timeout=60_000)
     wait_idle(page)
-    assert page.locator('[data-testid="stImage"]').count() > 0
+    assert page.locator('[data-testid="stImage"] img').count() > 1
     shoot(page, "explore-selection")
     page.get_by_text("Per predicted class (Figs 3, 5, 6)", exact=True).click()
     page.get_by_text("per predicted class").first.wait_for(timeout=SLOW)
