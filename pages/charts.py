@@ -32,7 +32,7 @@ def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return pd.DataFrame({
         "row": df.index, "x": df["x"], "y": df["y"], "set": df["set"], "input": df["index"],
         "predicted": [names[p] for p in df["predicted"]],
-        "true class": [names[t] if t >= 0 else "–" for t in df["true"]],
+        "true class": [names[t] if t >= 0 else "anomaly" for t in df["true"]],
         "score": df["score"], "MDL score": df["mdl"], "logit score": df["logit"],
         "anomaly": np.where(df["kind"] == "id", "no", "yes"), "class": df["predicted"],
         # vega-tooltip draws a field titled "image" as the picture itself
@@ -47,7 +47,7 @@ def _encodings(data: pd.DataFrame, colour_by: str, names: list[str], score_range
                            scale=alt.Scale(scheme="redyellowgreen", domain=list(score_range), clamp=True))
     elif colour_by == "true class":
         colour = alt.Color("true class:N", legend=legend,
-                           scale=alt.Scale(domain=[*names, "–"], range=[*CLASS_COLOURS[:len(names)], "#bbbbbb"]))
+                           scale=alt.Scale(domain=[*names, "anomaly"], range=[*CLASS_COLOURS[:len(names)], "#bbbbbb"]))
     else:
         colours = set_colours(list(dict.fromkeys(data["set"])))
         colour = alt.Color("set:N", legend=legend, scale=alt.Scale(domain=list(colours), range=list(colours.values())))
