@@ -28,15 +28,15 @@ CANVAS = {"embedOptions": {"renderer": "canvas"}}
 
 
 def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """What a projection chart draws and shows on hover; ``row`` identifies a point in the selection."""
+    """What a projection chart draws and shows on hover (``df`` needs an ``image`` column of
+    :func:`detector.dashboard_data.image_urls`); ``row`` identifies a point in the selection."""
     return pd.DataFrame({
         "row": df.index, "x": df["x"], "y": df["y"], "set": df["set"], "input": df["index"],
         "predicted": [names[p] for p in df["predicted"]],
         "true class": [names[t] if t >= 0 else "anomaly" for t in df["true"]],
         "score": df["score"], "MDL score": df["mdl"], "logit score": df["logit"],
         "anomaly": np.where(df["kind"] == "id", "no", "yes"), "class": df["predicted"],
-        # vega-tooltip draws a field titled "image" as the picture itself
-        "image": df["image"] if "image" in df else "",
+        "image": df["image"],  # data URLs: vega-tooltip draws a field titled "image" as the picture
     })
 
 
