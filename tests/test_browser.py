@@ -220,5 +220,8 @@ def test_sessions_keep_their_own_choices(server, browser):
     assert metric_values(first) != default
     second.reload()
     second.get_by_role("heading", name="Tune").first.wait_for(timeout=SLOW)
+    # the heading can come before the metrics: wait until all of them are back
+    second.wait_for_function(f"() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= {len(default)}",
+                             timeout=SLOW)
     wait_idle(second)
     assert metric_values(second) == default
