@@ -128,8 +128,23 @@ def shoot(tab, name: str) -> None:
     picture.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(folder / f"{name}.png", optimize=True)
 
 
+TUNE_METRICS = 4  # per-class and global TNR@95TPR and AUROC
+
+
 def metric_values(tab) -> list[str]:
-    return tab.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    """The Tune page's metrics once all of them are drawn and have stopped changing.
+
+    A page that is still rendering (or re-rendering after a rerun) can show only some of them,
+    or stale copies next to new ones, so read until two reads a second apart agree."""
+    deadline = time.time() + SLOW / 1000
+    last = None
+    while time.time() < deadline:
+        values = tab.locator('[data-testid="stMetricValue"]').all_inner_texts()
+        if len(values) == TUNE_METRICS and values == last:
+            return values
+        last = values
+        time.sleep(1.0)
+    raise AssertionError(f"the Tune metrics did not settle: {last}")
 
 
 @pytest.mark.parametrize("path, title", PAGES)
@@ -152,16 +167,15 @@ def move_beta(tab, key: str) -> None:
     slider = tab.locator('[data-testid="stSlider"]', has_text="β₂").get_by_role("slider")
     slider.focus()
     slider.press(key)
-    tab.wait_for_function("(before) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
-                          ".map(e => e.innerText); return v.length && v.join() !== before; }",
-                          arg=",".join(before), timeout=60_000)
+    tab.wait_for_function("([before, count]) => { const v = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')]"
+                          ".map(e => e.innerText); return v.length === count && v.join() !== before; }",
+                          arg=[",".join(before), TUNE_METRICS], timeout=60_000)
     wait_idle(tab)
 
 
 def test_beta_slider_changes_numbers(server, page):
     open_page(page, server, "tune", "Tune")
     before = metric_values(page)
-    assert len(before) >= 4
     move_beta(page, "End")  # beta_2 = 1: logits only
     after = metric_values(page)
     assert after != before
@@ -220,8 +234,5 @@ def test_sessions_keep_their_own_choices(server, browser):
     assert metric_values(first) != default
     second.reload()
     second.get_by_role("heading", name="Tune").first.wait_for(timeout=SLOW)
-    # the heading can come before the metrics: wait until all of them are back
-    second.wait_for_function(f"() => document.querySelectorAll('[data-testid=\"stMetricValue\"]').length >= {len(default)}",
-                             timeout=SLOW)
     wait_idle(second)
     assert metric_values(second) == default
