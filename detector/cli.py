@@ -73,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="held-out (ours: thresholds and ranges on validation data) or the authors' code's "
                              "(fitted on the evaluation data), or both side by side")
     report.add_argument("-o", "--output", required=True, help="Markdown file; .csv and .json are written beside it")
+    check = commands.add_parser("check", help="judge your own inputs (PNG / JPEG / .npy / .npz): prediction, scores, verdict",
+                                epilog=EPILOG)
+    model_args(check)
+    check.add_argument("files", nargs="+", help="PNG or JPEG pictures, .npy arrays ((H,W), (C,H,W), (H,W,C) or (N,C,H,W)), "
+                                                ".npz files with an array 'images' (as written by 'anomalies export')")
+    check.add_argument("--detector", help="a saved detector (Tune page 'Save', or UniformDetector.save); "
+                                          "default: fit one with --layer, --beta, --nu (cached)")
+    check.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
+    check.add_argument("--beta", type=_beta, default=(0.5, 0.5), help="weights of MDL and logit scores, 'a,b'")
+    check.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
+    check.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
+                       help="invert pictures' colours; auto: when the border is light (dark ink on paper)")
+    check.add_argument("--csv", help="also write the verdicts to this CSV file")
     anomalies = commands.add_parser("anomalies", help="export or show an anomaly set", epilog=EPILOG)
     actions = anomalies.add_subparsers(dest="action", required=True)
     for action, what in (("export", "an .npz file with an array 'images'"), ("show", "a PNG picture grid")):
@@ -170,6 +183,63 @@ def cmd_evaluate(args) -> None:
         Path(args.json).write_text(json.dumps(result, indent=2))
 
 
+def _read_inputs(paths: list[str], input_shape, invert: bool | None) -> list[tuple[str, "np.ndarray"]]:
+    """(file name, images) per file, every file read before any work; notes on changes go to stderr."""
+    from .data import load_image_file
+    from .inspect import read_upload
+
+    inputs = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise DataError(f"{path}: file not found")
+        if path.suffix.lower() == ".npz":
+            images, notes = load_image_file(path, input_shape), []
+        else:
+            images, notes = read_upload(str(path), path.read_bytes(), input_shape, invert, max_bytes=None)
+        for note in notes:
+            print(f"{path}: {note}", file=sys.stderr)
+        inputs.append((str(path), images))
+    return inputs
+
+
+def cmd_check(args) -> None:
+    import csv
+
+    from .inspect import judge
+    from .uniform import UniformDetector
+
+    invert = {"auto": None, "yes": True, "no": False}[args.invert]
+    if args.detector:
+        from .models import load_model
+
+        model = load_model(args.model, args.weights, args.id_dataset, progress=True)
+        inputs = _read_inputs(args.files, model.input_shape, invert)
+        detector = UniformDetector.load(args.detector, model)
+    else:
+        from .experiment import fit_uniform, load_experiment
+
+        experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+        inputs = _read_inputs(args.files, experiment.model.input_shape, invert)  # bad files fail before a long fit
+        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)
+    header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "g", "tau", "verdict"]
+    rows = [[name, index, verdict.predicted, round(verdict.probability, 4), round(verdict.mdl, 4), round(verdict.logit, 4),
+             round(verdict.score, 4), round(verdict.tau, 4), "anomaly" if verdict.is_anomaly else "normal"]
+            for name, images in inputs for index, verdict in enumerate(judge(detector, images))]
+    width = max(len(row[0]) for row in rows)
+    print(f"MDL {detector.mdl_} | beta {tuple(detector.beta)} | nu {detector.nu} | "
+          "anomaly when g = beta_1 * MDL score + beta_2 * logit score < tau of the predicted class")
+    print(f"{'file':<{width}} {'#':>5} {'pred':>4} {'softmax':>8} {'MDL':>7} {'logit':>7} {'g':>7} {'tau':>7}  verdict")
+    for name, index, predicted, probability, mdl, logit, score, tau, verdict in rows:
+        print(f"{name:<{width}} {index:>5} {predicted:>4} {100 * probability:>7.2f}% {mdl:>7.3f} {logit:>7.3f} "
+              f"{score:>7.3f} {tau:>7.3f}  {verdict}")
+    anomalies = sum(row[-1] == "anomaly" for row in rows)
+    print(f"{anomalies} of {len(rows)} inputs are anomalies")
+    if args.csv:
+        with open(args.csv, "w", newline="") as handle:
+            csv.writer(handle).writerows([header] + rows)
+        print(f"wrote {args.csv}")
+
+
 def cmd_report(args) -> None:
     from .experiment import load_experiment
     from .report import PROTOCOLS, expand_methods, run_benchmark, write_report
@@ -194,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
-        {"layers": cmd_layers, "evaluate": cmd_evaluate, "anomalies": cmd_anomalies, "report": cmd_report}[args.command](args)
+        {"layers": cmd_layers, "evaluate": cmd_evaluate, "check": cmd_check, "anomalies": cmd_anomalies,
+         "report": cmd_report}[args.command](args)
     except (DataError, ModelError, LayerError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -361,31 +361,6 @@ def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neig
     return meta.assign(x=xy[:, 0], y=xy[:, 1])
 
 
-# --------------------------------------------------------------------------- single inputs
-@dataclass
-class Verdict:
-    predicted: int
-    probability: float  # softmax probability of the predicted class
-    mdl: float
-    logit: float
-    score: float
-    tau: float
-    is_anomaly: bool
-
-
-def judge(detector, image: np.ndarray, beta, tau: np.ndarray) -> Verdict:
-    """The detector's verdict on one image (1, C, H, W) for ``beta`` and thresholds ``tau``."""
-    import torch
-
-    scores = detector.layer_scores(image)
-    logits = detector._extractor.logits(image)
-    probs = torch.softmax(torch.from_numpy(logits), 1).numpy()[0]
-    p = int(scores.predicted[0])
-    combined = float(scores.combine(beta)[0])
-    return Verdict(p, float(probs[p]), float(scores.mdl[0]), float(scores.logit[0]), combined, float(tau[p]),
-                   bool(combined < tau[p]))
-
-
 def save_tuned(detector, beta, path: str | Path) -> Path:
     """Save a copy of ``detector`` with ``beta`` (the shared detector is left as it is)."""
     tuned = copy.copy(detector)

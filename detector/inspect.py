@@ -1,12 +1,13 @@
-"""Turn a user's file (PNG / JPEG / .npy) into model inputs, with clear errors.
+"""Judge a user's own inputs: read a file (PNG / JPEG / .npy) into model inputs, and give verdicts.
 
-Every problem becomes a :class:`~detector.data.DataError` whose message says what is
+Every file problem becomes a :class:`~detector.data.DataError` whose message says what is
 wrong and what is accepted; nothing else escapes, so the dashboard never shows a traceback.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def _read_picture(data: bytes, name: str) -> np.ndarray:
     except DataError:
         raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(f"{name}: not a readable picture ({error.__class__.__name__}); upload {ACCEPTED}") from None
+        raise DataError(f"{name}: not a readable picture ({error.__class__.__name__}); accepted: {ACCEPTED}") from None
     return array.transpose(2, 0, 1)[None].astype(np.float32) / 255.0  # (1, 3, H, W)
 
 
@@ -65,24 +66,26 @@ def _read_npy(data: bytes, name: str) -> np.ndarray:
     return images
 
 
-def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None) -> tuple[np.ndarray, list[str]]:
+def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None,
+                max_bytes: int | None = MAX_BYTES) -> tuple[np.ndarray, list[str]]:
     """Images in the model's input shape from an uploaded file, and notes on what was changed.
 
     ``invert``: None = automatic (a picture whose border is light is taken as dark ink on
     paper and inverted, to match MNIST-like white-on-black data); True / False force it.
+    ``max_bytes`` guards the dashboard's uploads; None (the command line) has no limit.
     """
     notes: list[str] = []
     if not data:
         raise DataError(f"{name}: the file is empty")
-    if len(data) > MAX_BYTES:
-        raise DataError(f"{name}: the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
+    if max_bytes is not None and len(data) > max_bytes:
+        raise DataError(f"{name}: the file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes // 2**20} MB")
     suffix = Path(name).suffix.lower()
     if suffix == ".npy":
         images = _read_npy(data, name)
     elif suffix in IMAGE_SUFFIXES:
         images = _read_picture(data, name)
     else:
-        raise DataError(f"{name}: unsupported file type {suffix or '(none)'}; upload {ACCEPTED}")
+        raise DataError(f"{name}: unsupported file type {suffix or '(none)'}; accepted: {ACCEPTED}")
     height, width = images.shape[2:]
     if invert is None and suffix in IMAGE_SUFFIXES:
         border = np.concatenate([images[0, :, 0, :].ravel(), images[0, :, -1, :].ravel(),
@@ -102,3 +105,32 @@ def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], inver
     if images.shape[1] != input_shape[0]:
         notes.append(f"converted from {images.shape[1]} to {input_shape[0]} channel(s)")
     return converted, notes
+
+
+@dataclass
+class Verdict:
+    predicted: int
+    probability: float  # softmax probability of the predicted class
+    mdl: float  # normalised MDL score
+    logit: float  # normalised logit score
+    score: float  # g = beta_1 * mdl + beta_2 * logit
+    tau: float  # threshold of the predicted class
+    is_anomaly: bool
+
+
+def judge(detector, images: np.ndarray, beta=None, tau: np.ndarray | None = None) -> list[Verdict]:
+    """The detector's verdict on each image (N, C, H, W).
+
+    ``beta`` and ``tau`` default to the detector's own; the dashboard passes others to judge
+    with a beta it has not set on the (shared) detector.
+    """
+    import torch
+
+    beta = detector.beta if beta is None else beta
+    tau = detector.thresholds_ if tau is None else tau
+    scores = detector.layer_scores(images)
+    combined = scores.combine(beta)
+    probabilities = torch.softmax(torch.from_numpy(detector._extractor.logits(images)), 1).numpy()
+    return [Verdict(int(p), float(probabilities[i, p]), float(scores.mdl[i]), float(scores.logit[i]), float(combined[i]),
+                    float(tau[p]), bool(combined[i] < tau[p]))
+            for i, p in enumerate(scores.predicted)]

@@ -5,7 +5,7 @@ import streamlit as st
 from detector import dashboard_data as dd
 from detector import projection
 from detector.data import DataError
-from detector.inspect import read_upload
+from detector.inspect import judge, read_upload
 from pages import charts, common
 
 ctx = common.context()
@@ -38,7 +38,7 @@ else:
 if image is not None:
     beta = ctx.beta
     tau = common.score_data(ctx.ids).thresholds(beta)
-    verdict = dd.judge(ctx.detector, image, beta, tau)
+    verdict = judge(ctx.detector, image, beta, tau)[0]
     left, right = st.columns([1, 2])
     left.image(dd.display_images(image)[0], width=196, caption="model input" + ("; " + "; ".join(notes) if notes else ""))
     label = ctx.class_names[verdict.predicted]

@@ -115,3 +115,56 @@ def test_anomalies_export_writes_a_loadable_npz(tmp_path, project_cache):
     assert done.returncode == 0, done.stderr
     with np.load(out) as data:
         assert data["images"].shape == (1000, 1, 28, 28)
+
+
+def test_check_judges_pictures_arrays_and_npz_and_writes_csv(tmp_path, project_cache):
+    from PIL import Image
+
+    test = load_dataset("mnist", "test")
+    digits = test.images[:200]
+    np.save(tmp_path / "digits.npy", digits)
+    ink_on_paper = 255 - (digits[0, 0] * 255).astype(np.uint8)  # as a user draws it: dark on light, larger
+    Image.fromarray(ink_on_paper).resize((140, 140)).save(tmp_path / "drawing.png")
+    np.savez(tmp_path / "noise.npz", images=np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32))
+    files = [str(tmp_path / name) for name in ("drawing.png", "digits.npy", "noise.npz")]
+    done = run_cli("check", "--model", "lenet-mnist", *files, "--csv", str(tmp_path / "v.csv"), cache_dir=project_cache)
+    assert done.returncode == 0, done.stderr
+    assert "drawing.png: inverted" in done.stderr and "resized from 140x140 to 28x28" in done.stderr
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "v.csv")))
+    assert [row["file"].rsplit("/", 1)[-1] for row in rows] == ["drawing.png"] + ["digits.npy"] * 200 + ["noise.npz"] * 5
+    drawing, digit_rows, noise_rows = rows[0], rows[1:201], rows[201:]
+    assert int(drawing["predicted"]) == test.labels[0] and drawing["verdict"] == "normal"
+    assert np.mean([int(row["predicted"]) for row in digit_rows] == test.labels[:200]) >= 0.95
+    assert sum(row["verdict"] == "normal" for row in digit_rows) >= 180  # thresholds keep ~95 % of ID inputs
+    assert all(row["verdict"] == "anomaly" for row in noise_rows)
+    for row in rows:  # the verdict is g < tau, g = 0.5 * MDL + 0.5 * logit
+        g = 0.5 * float(row["mdl_score"]) + 0.5 * float(row["logit_score"])
+        assert abs(g - float(row["g"])) < 1e-3
+        assert (row["verdict"] == "anomaly") == (float(row["g"]) < float(row["tau"]))
+    assert f"{sum(row['verdict'] == 'anomaly' for row in rows)} of 206 inputs are anomalies" in done.stdout
+
+
+def test_check_with_a_saved_detector_and_bad_files(tmp_path, project_cache, capsys, monkeypatch):
+    from detector.experiment import fit_uniform, load_experiment
+
+    monkeypatch.setenv("ANOMALY_CACHE_DIR", str(project_cache))
+    experiment = load_experiment("lenet-mnist")
+    detector = fit_uniform(experiment, beta=(0.2, 0.8))  # cached by the test above (beta only sets thresholds)
+    detector.save(tmp_path / "tuned.skops")
+    np.save(tmp_path / "digits.npy", experiment.test.images[:10])
+    done = run_cli("check", "--model", "lenet-mnist", "--detector", str(tmp_path / "tuned.skops"),
+                   str(tmp_path / "digits.npy"), cache_dir=project_cache)
+    assert done.returncode == 0, done.stderr
+    assert "beta (0.2, 0.8)" in done.stdout
+    verdicts = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith(str(tmp_path))]
+    assert verdicts == ["anomaly" if flag else "normal" for flag in detector.predict(experiment.test.images[:10])]
+
+    (tmp_path / "broken.png").write_bytes(b"not a picture")
+    (tmp_path / "broken.skops").write_bytes(b"not a detector")
+    for args, message in [([str(tmp_path / "missing.png")], "file not found"),
+                          ([str(tmp_path / "broken.png")], "not a readable picture"),
+                          (["--detector", str(tmp_path / "broken.skops"), str(tmp_path / "digits.npy")], "cannot load detector")]:
+        assert main(["check", "--model", "lenet-mnist", *args]) == 2
+        assert message in capsys.readouterr().err

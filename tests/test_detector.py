@@ -102,3 +102,17 @@ def test_bad_inputs_are_rejected(fitted):
         fitted.predict(bad)
     with pytest.raises(NotFittedError):
         UniformDetector(fitted.model).score_samples(np.zeros((1, 1, 28, 28), np.float32))
+
+
+def test_judge_agrees_with_predict_and_takes_another_beta(fitted, digits, noise):
+    from detector.inspect import judge
+
+    images = np.concatenate([digits["test"].images[:30], noise[:10]])
+    verdicts = judge(fitted, images)
+    assert [v.is_anomaly for v in verdicts] == list(fitted.predict(images))
+    assert np.allclose([v.score for v in verdicts], fitted.score_samples(images))
+    assert all(0 < v.probability <= 1 for v in verdicts)
+    # another beta and tau (as the dashboard passes them): logits only, every threshold at 0.5
+    other = judge(fitted, images, beta=(0.0, 1.0), tau=np.full(10, 0.5))
+    assert [v.score for v in other] == [v.logit for v in verdicts]
+    assert [v.is_anomaly for v in other] == [v.logit < 0.5 for v in verdicts]
