@@ -29,11 +29,14 @@ else:
         try:
             images, notes = read_upload(upload.name, upload.getvalue(), ctx.experiment.model.input_shape,
                                         {"auto": None, "yes": True, "no": False}[invert])
-            image = images[:1]
-            if len(images) > 1:
-                notes.append(f"the file holds {len(images)} images; showing the first")
         except DataError as error:
             st.error(f"Cannot use this file: {error}")
+        else:
+            index = 0
+            if len(images) > 1:
+                index = int(st.number_input(f"Image in the file (it holds {len(images)})", 0, len(images) - 1, 0,
+                                            key="inspect_upload_index"))
+            image = images[index:index + 1]
 
 if image is not None:
     beta = ctx.beta

@@ -300,3 +300,19 @@ def test_projection_chart_selection_and_hover_images():
     spec = charts.projection(frame.assign(image=urls), "set", ["0", "1"], "t", by_class=True).to_dict()
     assert {p["name"] for p in spec["params"]} == {"pick_0", "box_0", "pick_1", "box_1"}
     assert any(t["field"] == "image" for t in spec["concat"][0]["encoding"]["tooltip"])
+
+
+def test_inspect_upload_with_several_images_picks_one():
+    from detector.data import load_dataset
+
+    digit = load_dataset("mnist", "test").images[:1]
+    noise = np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32)
+    buffer = io.BytesIO()
+    np.save(buffer, np.concatenate([digit, noise]))
+    at = open_page("inspect_input")
+    at.radio(key="inspect_source").set_value("upload").run()
+    at.file_uploader(key="inspect_upload").upload("two.npy", buffer.getvalue()).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.success and not at.error  # the digit is normal
+    at.number_input(key="inspect_upload_index").set_value(1).run()
+    assert at.error and "Anomaly" in at.error[0].value  # the noise is not
