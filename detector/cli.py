@@ -12,6 +12,7 @@ from pathlib import Path
 from .anomalies import anomaly_kinds
 from .data import DataError
 from .features import LayerError
+from .inspect import INVERT
 from .models import BUILTIN, ModelError
 
 EPILOG = f"built-in models: {', '.join(BUILTIN)}; user models: path/to/file.py:factory [--weights file.pt]"
@@ -83,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
     check.add_argument("--beta", type=_beta, default=(0.5, 0.5), help="weights of MDL and logit scores, 'a,b'")
     check.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
-    check.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
+    check.add_argument("--invert", choices=list(INVERT), default="auto",
                        help="invert pictures' colours; auto: when the border is light (dark ink on paper)")
     check.add_argument("--csv", help="also write the verdicts to this CSV file")
     anomalies = commands.add_parser("anomalies", help="export or show an anomaly set", epilog=EPILOG)
@@ -208,7 +209,7 @@ def cmd_check(args) -> None:
     from .inspect import judge
     from .uniform import UniformDetector
 
-    invert = {"auto": None, "yes": True, "no": False}[args.invert]
+    invert = INVERT[args.invert]
     if args.detector:
         from .models import load_model
 

@@ -17,6 +17,7 @@ from .data import DataError, standardise_layout, to_input_shape
 MAX_BYTES = 20 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 8, 4096
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+INVERT = {"auto": None, "yes": True, "no": False}  # the user's choice -> read_upload's ``invert``
 ACCEPTED = "a PNG or JPEG picture, or a .npy array of shape (H,W), (C,H,W), (H,W,C) or (N,C,H,W)"
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 from detector import dashboard_data as dd
 from detector import projection
 from detector.data import DataError
-from detector.inspect import judge, read_upload
+from detector.inspect import INVERT, judge, read_upload
 from pages import charts, common
 
 ctx = common.context()
@@ -24,11 +24,11 @@ if source == "from a set":
     image = sets[name][int(index)][None]
 else:
     upload = st.file_uploader("Image or array", type=["png", "jpg", "jpeg", "npy"], key="inspect_upload")
-    invert = st.radio("Invert colours", ["auto", "yes", "no"], horizontal=True, key="inspect_invert")
+    invert = st.radio("Invert colours", list(INVERT), horizontal=True, key="inspect_invert")
     if upload is not None:
         try:
             images, notes = read_upload(upload.name, upload.getvalue(), ctx.experiment.model.input_shape,
-                                        {"auto": None, "yes": True, "no": False}[invert])
+                                        INVERT[invert])
         except DataError as error:
             st.error(f"Cannot use this file: {error}")
         else:
