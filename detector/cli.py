@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", help="PNG or JPEG pictures, .npy arrays ((H,W), (C,H,W), (H,W,C) or (N,C,H,W)), "
                                                 ".npz files with an array 'images' (as written by 'anomalies export')")
     check.add_argument("--detector", help="a saved detector (Tune page 'Save', or UniformDetector.save); "
-                                          "default: fit one with --layer, --beta, --nu (cached)")
+                                          "it then sets layer, beta and nu; default: fit one with --layer, --beta, --nu (cached)")
     check.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
     check.add_argument("--beta", type=_beta, default=(0.5, 0.5), help="weights of MDL and logit scores, 'a,b'")
     check.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
@@ -185,7 +185,7 @@ def cmd_evaluate(args) -> None:
 
 
 def _read_inputs(paths: list[str], input_shape, invert: bool | None) -> list[tuple[str, "np.ndarray"]]:
-    """(file name, images) per file, every file read before any work; notes on changes go to stderr."""
+    """(file name, images) per file, all read before the detector is fitted or loaded; notes go to stderr."""
     from .data import load_image_file
     from .inspect import read_upload
 
