@@ -1,12 +1,12 @@
 """Streamlit dashboard of the uniform anomaly detector: `streamlit run app.py`.
 
 Builds the navigation and the shared sidebar (model, ID dataset, anomaly sets, MDL);
-each page in pages/ only draws what detector/ computes.
+each page in pages/ only draws what detector/ and dashboard/ compute.
 """
 
 import streamlit as st
 
-from pages import common
+from dashboard import sidebar
 
 st.set_page_config(page_title="Uniform anomaly detection", page_icon=":material/radar:", layout="wide")
 
@@ -20,6 +20,6 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-st.session_state["_context"] = common.sidebar()
+st.session_state["_context"] = sidebar.sidebar()
 st.session_state["_app_ran"] = True
 navigation.run()

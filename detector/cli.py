@@ -143,8 +143,8 @@ def _check_anomalies(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
+    from .benchmark import expand_methods, run_benchmark
     from .experiment import load_experiment
-    from .report import expand_methods, run_benchmark
 
     methods = expand_methods(args.method or ["ours"])
     _check_anomalies(args)
@@ -242,8 +242,10 @@ def cmd_check(args) -> None:
 
 
 def cmd_report(args) -> None:
+    from .authors import PROTOCOLS
+    from .benchmark import expand_methods, run_benchmark
     from .experiment import load_experiment
-    from .report import PROTOCOLS, expand_methods, run_benchmark, write_report
+    from .report import write_report
 
     methods = expand_methods(args.methods)
     if args.anomaly or args.anomaly_file:

@@ -193,6 +193,32 @@ def load_dataset(name: str, split: str, path: str | None = None) -> Dataset:
 
 
 # --------------------------------------------------------------------------- validation / conversion
+CLASS_NAMES = {
+    "mnist": [str(i) for i in range(10)],
+    "digits": [str(i) for i in range(10)],
+    "svhn": [str(i) for i in range(10)],
+    "fashion-mnist": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"],
+    "cifar10": ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+}
+
+
+def class_names(dataset: str, n_classes: int) -> list[str]:
+    """Readable class names of a dataset (the class numbers where it has none or another count)."""
+    names = CLASS_NAMES.get(dataset)
+    return list(names) if names and len(names) == n_classes else [str(i) for i in range(n_classes)]
+
+
+def dataset_available(name: str) -> bool:
+    """Whether a built-in dataset's files can be read here (any other name is taken as available)."""
+    if name not in DATASET_NAMES:
+        return True
+    try:
+        load_dataset(name, "test")
+        return True
+    except DataError:
+        return False
+
+
 def check_images(images: np.ndarray, source: str = "images") -> np.ndarray:
     """Reject arrays that no model can take: wrong rank, empty, NaN/inf, out of [0, 1]."""
     images = np.asarray(images)

@@ -1,5 +1,5 @@
-"""One experiment = a classifier, its ID data splits, and the evaluation of detectors on
-anomaly sets. Shared by the command line, the benchmark script and the dashboard."""
+"""One experiment = a classifier, its ID data splits and its anomaly sets; and the paper's
+detector fitted on it (cached on disk). Shared by the command line, the benchmark and the dashboard."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from . import cache
 from .anomalies import AnomalySet, load_anomaly, load_anomaly_file
 from .data import Dataset, load_dataset, to_input_shape
 from .features import FeatureExtractor
-from .metrics import Result, global_metrics, per_class_metrics, per_class_thresholds
 from .models import ClassifierInfo, ModelError, load_model
+from .runtime import subsample
 from .uniform import UniformDetector
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,8 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
     for split in ("train", "val", "test"):
         data = load_dataset(dataset, split)
         images, labels = data.images, data.labels
-        if split == "train" and train_limit and train_limit < len(labels):
-            keep = np.sort(np.random.default_rng(0).choice(len(labels), train_limit, replace=False))
+        if split == "train" and train_limit:
+            keep = subsample(len(labels), train_limit, 0)
             images, labels = images[keep], labels[keep]
         splits.append(Dataset(dataset, split, to_input_shape(images, info.input_shape, f"{dataset}/{split}"), labels))
     return Experiment(info, dataset, *splits, progress=progress)
@@ -89,56 +89,3 @@ def cached_detector(detector: UniformDetector, key: dict, fit) -> UniformDetecto
     fit()
     detector.save(path)
     return detector
-
-
-METHODS = {"ours": fit_uniform}
-
-
-def _baseline_fitter(name: str):
-    from .baselines import fit_baseline
-
-    return lambda experiment, **_ignored: fit_baseline(experiment, name)
-
-
-def _register_baselines() -> None:
-    """Every baseline of :data:`detector.baselines.BASELINES` as a method next to ``ours``."""
-    from .baselines import BASELINES
-
-    METHODS.update({name: _baseline_fitter(name) for name in BASELINES})
-
-
-_register_baselines()
-
-
-@dataclass
-class Row:
-    method: str
-    anomaly: str
-    kind: str
-    weighting: str
-    tnr_at_95_tpr: float
-    auroc: float
-    tpr: float
-    classes_left_out: int
-
-    def as_json(self) -> dict:
-        return {k: getattr(self, k) for k in ("method", "anomaly", "kind", "tnr_at_95_tpr", "auroc", "weighting")}
-
-
-def evaluate_method(experiment: Experiment, method: str, detector, anomalies: list[AnomalySet], tpr: float = 0.95) -> list[Row]:
-    """Both weightings for every anomaly set. Per-class thresholds come from the
-    validation (held-out ID) scores; global thresholds from the ID test scores."""
-    val_scores = detector.score_samples(experiment.val.images)
-    val_pred = experiment.predictions(experiment.val.images)
-    thresholds = per_class_thresholds(val_scores, val_pred, experiment.model.n_classes, tpr)
-    id_scores = detector.score_samples(experiment.test.images)
-    id_pred = experiment.predictions(experiment.test.images)
-    rows = []
-    for anomaly in anomalies:
-        scores = detector.score_samples(anomaly.images)
-        pred = experiment.predictions(anomaly.images)
-        results: list[Result] = [per_class_metrics(id_scores, id_pred, scores, pred, thresholds),
-                                 global_metrics(id_scores, scores, tpr)]
-        rows += [Row(method, anomaly.name, anomaly.kind, r.weighting, round(r.tnr_at_95_tpr, 2), round(r.auroc, 2),
-                     round(r.tpr, 2), r.classes_left_out) for r in results]
-    return rows

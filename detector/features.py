@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .models import ClassifierInfo
+from .runtime import model_device
 
 LOGITS = "logits"
 # Layers whose output repeats their input's information: never worth a detector.
@@ -78,8 +79,7 @@ def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> li
             handles.append(sub.register_forward_hook(hook(name)))
     try:
         with torch.no_grad():
-            dev = next(module.parameters()).device
-            logits = module(torch.rand(2, *input_shape, device=dev))
+            logits = module(torch.rand(2, *input_shape, device=model_device(module)))
     finally:
         for handle in handles:
             handle.remove()
@@ -117,7 +117,7 @@ def extract(
         return record
 
     handles = [named[name].register_forward_hook(hook(name)) for name in wanted]
-    dev = next(module.parameters()).device
+    dev = model_device(module)
     try:
         with torch.no_grad():
             starts = range(0, len(images), batch_size)

@@ -119,19 +119,15 @@ class Verdict:
     is_anomaly: bool
 
 
-def judge(detector, images: np.ndarray, beta=None, tau: np.ndarray | None = None) -> list[Verdict]:
-    """The detector's verdict on each image (N, C, H, W).
-
-    ``beta`` and ``tau`` default to the detector's own; the dashboard passes others to judge
-    with a beta it has not set on the (shared) detector.
-    """
+def judge(detector, images: np.ndarray) -> list[Verdict]:
+    """The detector's verdict on each image (N, C, H, W), with its own beta and thresholds
+    (for another beta, judge with ``detector.with_beta(beta)``)."""
     import torch
 
-    beta = detector.beta if beta is None else beta
-    tau = detector.thresholds_ if tau is None else tau
+    tau = detector.thresholds_
     scores = detector.layer_scores(images)
-    combined = scores.combine(beta)
-    probabilities = torch.softmax(torch.from_numpy(detector._extractor.logits(images)), 1).numpy()
+    combined = scores.combine(detector.beta)
+    probabilities = torch.softmax(torch.from_numpy(detector.extractor.logits(images)), 1).numpy()
     return [Verdict(int(p), float(probabilities[i, p]), float(scores.mdl[i]), float(scores.logit[i]), float(combined[i]),
                     float(tau[p]), bool(combined[i] < tau[p]))
             for i, p in enumerate(scores.predicted)]

@@ -20,9 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-WEIGHTINGS = ("per-class", "global")
-
-
 def threshold_at_tpr(id_scores: np.ndarray, tpr: float = 0.95) -> float:
     """The largest threshold that keeps at least ``tpr`` of ``id_scores`` (score >= tau)."""
     ordered = np.sort(np.asarray(id_scores, dtype=np.float64))

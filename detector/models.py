@@ -20,13 +20,9 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .data import load_dataset
+from .runtime import default_device, model_device
 
 log = logging.getLogger(__name__)
-
-
-def device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class ModelError(ValueError):
@@ -143,14 +139,15 @@ def weights_hash(module: nn.Module) -> str:
 
 def _infer_io(module: nn.Module, input_shape: tuple[int, int, int]) -> int:
     with torch.no_grad():
-        out = module(torch.zeros(2, *input_shape, device=next(module.parameters()).device))
+        out = module(torch.zeros(2, *input_shape, device=model_device(module)))
     if out.ndim != 2:
         raise ModelError(f"the model must return logits of shape (N, classes); it returned {tuple(out.shape)}")
     return out.shape[1]
 
 
-def _finish(name: str, module: nn.Module, input_shape, id_dataset: str | None) -> ClassifierInfo:
-    module = module.to(device()).eval()  # eval: BatchNorm uses running stats, Dropout is off
+def prepare_classifier(name: str, module: nn.Module, input_shape, id_dataset: str | None) -> ClassifierInfo:
+    """The module as a classifier to inspect: on the default device, in eval mode, its weights frozen."""
+    module = module.to(default_device()).eval()  # eval: BatchNorm uses running stats, Dropout is off
     for parameter in module.parameters():
         parameter.requires_grad_(False)
     n_classes = _infer_io(module, tuple(input_shape))
@@ -192,7 +189,7 @@ def train_classifier(
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    dev = device()
+    dev = default_device()
     module = module.to(dev).train()
     for parameter in module.parameters():  # a loaded model may come frozen
         parameter.requires_grad_(True)
@@ -227,19 +224,6 @@ def train_classifier(
     return module.eval()
 
 
-def accuracy(module: nn.Module, images: np.ndarray, labels: np.ndarray, batch_size: int = 500) -> float:
-    return float((predict_logits(module, images, batch_size).argmax(1) == labels).mean())
-
-
-def predict_logits(module: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    dev = next(module.parameters()).device
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            outputs.append(module(torch.from_numpy(images[start: start + batch_size]).to(dev)).float().cpu().numpy())
-    return np.concatenate(outputs)
-
-
 # --------------------------------------------------------------------------- checkpoints
 def save_checkpoint(module: nn.Module, path: Path) -> None:
     state = {k: v.detach().cpu() for k, v in module.state_dict().items()}
@@ -267,7 +251,6 @@ BUILTIN = {
     "lenet-mnist": (LeNet, "mnist", (1, 28, 28), 30),
     "lenet-fashion-mnist": (LeNet, "fashion-mnist", (1, 28, 28), 8),
 }
-ARCHITECTURES = {"lenet": LeNet, "resnet18": ResNet18, "vgg16": VGG16}
 
 
 def load_builtin(name: str, progress: bool = True) -> ClassifierInfo:
@@ -281,14 +264,14 @@ def load_builtin(name: str, progress: bool = True) -> ClassifierInfo:
     module = architecture(in_channels=shape[0])
     if path.exists():
         try:
-            return _finish(name, load_checkpoint(module, path), shape, dataset)
+            return prepare_classifier(name, load_checkpoint(module, path), shape, dataset)
         except ModelError as error:
             log.warning("%s; retraining", error)
             path.unlink(missing_ok=True)
     train = load_dataset(dataset, "train")
     train_classifier(module, train.images, train.labels, epochs=epochs, progress=progress, desc=f"training {name}")
     save_checkpoint(module, path)
-    return _finish(name, module, shape, dataset)
+    return prepare_classifier(name, module, shape, dataset)
 
 
 def load_user_model(spec: str, weights: str | None = None, id_dataset: str | None = None) -> ClassifierInfo:
@@ -314,7 +297,7 @@ def load_user_model(spec: str, weights: str | None = None, id_dataset: str | Non
     if weights:
         load_checkpoint(module, weights)
     shape = getattr(module, "input_shape", None) or _input_shape_of(id_dataset)
-    return _finish(spec, module, shape, id_dataset)
+    return prepare_classifier(spec, module, shape, id_dataset)
 
 
 def _input_shape_of(dataset: str | None) -> tuple[int, int, int]:

@@ -27,7 +27,7 @@ from . import cache
 from .anomalies.noise import shuffle_tiles
 from .data import load_dataset, to_input_shape
 from .experiment import Experiment
-from .models import _finish, load_checkpoint, save_checkpoint, train_classifier
+from .models import prepare_classifier, load_checkpoint, save_checkpoint, train_classifier
 
 OE_VERSION = 1
 
@@ -56,6 +56,6 @@ def outlier_exposure(experiment: Experiment, *, epochs: int = 5, lam: float = 0.
                                   seed=seed, progress=experiment.progress, desc="outlier exposure",
                                   outliers=outliers, outlier_weight=lam)
         save_checkpoint(module, path)
-    info = _finish(f"{model.name}+oe", module, model.input_shape, model.id_dataset)
+    info = prepare_classifier(f"{model.name}+oe", module, model.input_shape, model.id_dataset)
     return Experiment(info, experiment.id_dataset, experiment.train, experiment.val, experiment.test,
                       progress=experiment.progress)

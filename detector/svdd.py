@@ -15,6 +15,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 from sklearn.utils.validation import check_is_fitted
 
+from .runtime import subsample
+
 
 class ClassConditionalSVDD(BaseEstimator):
     """One SVDD per class, trained on the training inputs the model predicts as that class.
@@ -47,8 +49,7 @@ class ClassConditionalSVDD(BaseEstimator):
         self.random_state = random_state
 
     def _svm(self, X: np.ndarray, rng: np.random.Generator) -> OneClassSVM:
-        if len(X) > self.max_samples_per_class:
-            X = X[np.sort(rng.choice(len(X), self.max_samples_per_class, replace=False))]
+        X = X[subsample(len(X), self.max_samples_per_class, rng)]
         return OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(X)
 
     def fit(self, X: np.ndarray, classes: np.ndarray, n_classes: int) -> "ClassConditionalSVDD":

@@ -19,8 +19,9 @@ For an input x that the classifier predicts as class i::
 
 from __future__ import annotations
 
+import copy
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,39 @@ class LayerScores:
     logit: np.ndarray  # (N,) normalised logit SVDD score
 
     def combine(self, beta) -> np.ndarray:
+        """g(x) = beta_1 * MDL score + beta_2 * logit score: the only place where beta meets the scores."""
         return beta[0] * self.mdl + beta[1] * self.logit
+
+    def __len__(self) -> int:
+        return len(self.predicted)
+
+    @classmethod
+    def concatenate(cls, parts: list["LayerScores"]) -> "LayerScores":
+        return cls(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(cls)))
+
+
+def min_max_ranges(raw: np.ndarray, predicted: np.ndarray, n_classes: int, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class (min, max) of each column of ``raw``; a class with fewer than ``min_samples``
+    rows takes the range of all rows."""
+    low, high = np.empty((n_classes, raw.shape[1])), np.empty((n_classes, raw.shape[1]))
+    for i in range(n_classes):
+        rows = raw[predicted == i] if np.sum(predicted == i) >= min_samples else raw
+        low[i], high[i] = rows.min(0), rows.max(0)
+    return low, high
+
+
+def min_max_normalise(raw: np.ndarray, predicted: np.ndarray, low: np.ndarray, high: np.ndarray) -> LayerScores:
+    """Raw (MDL, logit) scores mapped by their predicted class's range: ID values fall in [0, 1],
+    anomalies below 0 (not clipped)."""
+    span = np.maximum(high[predicted] - low[predicted], 1e-12)
+    norm = (raw - low[predicted]) / span
+    return LayerScores(predicted, norm[:, 0], norm[:, 1])
+
+
+def thresholds_for(val_scores: LayerScores, beta, n_classes: int, tpr: float, min_samples: int) -> np.ndarray:
+    """tau_i for ``beta``: the combined validation scores of class i keep ``tpr`` of them."""
+    combined = val_scores.combine(UniformDetector.check_beta(beta))
+    return per_class_thresholds(combined, val_scores.predicted, n_classes, tpr, min_samples)
 
 
 class UniformDetector(BaseEstimator):
@@ -134,7 +167,7 @@ class UniformDetector(BaseEstimator):
         if not 0 < self.tpr < 1:
             raise ValueError(f"tpr must lie in (0, 1), got {self.tpr!r}")
         if self.layer != "auto":
-            self._extractor.check_layer(self.layer)
+            self.extractor.check_layer(self.layer)
             if self.layer == LOGITS:
                 raise ValueError("the MDL must be a layer other than the logits (the logits are the second detector)")
 
@@ -145,10 +178,11 @@ class UniformDetector(BaseEstimator):
         return images
 
     @property
-    def _extractor(self) -> FeatureExtractor:
-        if getattr(self, "_extractor_obj", None) is None or self._extractor_obj.model is not self.model:
-            self._extractor_obj = FeatureExtractor(self.model)
-        return self._extractor_obj
+    def extractor(self) -> FeatureExtractor:
+        """The (disk-cached) feature extractor of ``model``."""
+        if getattr(self, "_extractor", None) is None or self._extractor.model is not self.model:
+            self._extractor = FeatureExtractor(self.model)
+        return self._extractor
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "thresholds_"):
@@ -169,7 +203,7 @@ class UniformDetector(BaseEstimator):
         self._check_params()
         train_images, val_images = self._check_input(train_images), self._check_input(val_images)
         self.n_classes_ = self.model.n_classes
-        extractor = self._extractor
+        extractor = self.extractor
         if self.layer == "auto":
             names = self.candidates or [info.name for info in extractor.layers if info.name != LOGITS]
             for name in names:
@@ -209,19 +243,24 @@ class UniformDetector(BaseEstimator):
         self.svdd_ = {name: self._svdd().fit(train_feats[name], train_pred, self.n_classes_) for name in (self.mdl_, LOGITS)}
         val_feats, val_pred = self._val
         raw = np.stack([self.svdd_[name].score_samples(val_feats[name], val_pred) for name in (self.mdl_, LOGITS)], 1)
-        self.norm_min_ = np.empty((self.n_classes_, 2))
-        self.norm_max_ = np.empty((self.n_classes_, 2))
-        for i in range(self.n_classes_):
-            rows = raw[val_pred == i] if np.sum(val_pred == i) >= self.min_samples else raw
-            self.norm_min_[i], self.norm_max_[i] = rows.min(0), rows.max(0)
-        self.val_scores_ = self._normalise(raw, val_pred)
+        self.norm_min_, self.norm_max_ = min_max_ranges(raw, val_pred, self.n_classes_, self.min_samples)
+        self.val_scores_ = min_max_normalise(raw, val_pred, self.norm_min_, self.norm_max_)
         self.val_predicted_ = val_pred
         return self._fit_thresholds()
 
     def _fit_thresholds(self) -> "UniformDetector":
-        combined = self.val_scores_.combine(self.check_beta(self.beta))
-        self.thresholds_ = per_class_thresholds(combined, self.val_predicted_, self.n_classes_, self.tpr, self.min_samples)
+        self.thresholds_ = self.thresholds_for(self.beta)
         return self
+
+    def thresholds_for(self, beta) -> np.ndarray:
+        """tau_i for ``beta`` from the validation scores kept at fit time; the detector is not changed."""
+        return thresholds_for(self.val_scores_, beta, self.n_classes_, self.tpr, self.min_samples)
+
+    def with_beta(self, beta) -> "UniformDetector":
+        """A copy with other weights (and their thresholds); this detector is left as it is,
+        so that one fitted detector can be shared, e.g. by the dashboard's sessions."""
+        self._check_fitted()
+        return copy.copy(self).set_beta(beta)
 
     def set_beta(self, beta) -> "UniformDetector":
         """New weights: only the thresholds change (from cached validation scores), no refit."""
@@ -238,19 +277,14 @@ class UniformDetector(BaseEstimator):
         return self._fit_svdds()
 
     # ------------------------------------------------------------------ scoring
-    def _normalise(self, raw: np.ndarray, predicted: np.ndarray) -> LayerScores:
-        span = np.maximum(self.norm_max_[predicted] - self.norm_min_[predicted], 1e-12)
-        norm = (raw - self.norm_min_[predicted]) / span  # not clipped: anomalies fall below 0
-        return LayerScores(predicted, norm[:, 0], norm[:, 1])
-
     def layer_scores(self, images: np.ndarray) -> LayerScores:
         """Predicted class and normalised MDL / logit scores of each image."""
         self._check_fitted()
         images = self._check_input(images)
-        feats = self._extractor.features(images, [self.mdl_, LOGITS])
+        feats = self.extractor.features(images, [self.mdl_, LOGITS])
         predicted = feats[LOGITS].argmax(1)
         raw = np.stack([self.svdd_[name].score_samples(feats[name], predicted) for name in (self.mdl_, LOGITS)], 1)
-        return self._normalise(raw, predicted)
+        return min_max_normalise(raw, predicted, self.norm_min_, self.norm_max_)
 
     def score_samples(self, images: np.ndarray) -> np.ndarray:
         """g_i(x): higher = more normal."""

@@ -2,29 +2,30 @@
 
 import streamlit as st
 
-from detector import dashboard_data as dd
-from pages import charts, common
+from dashboard import figures
+from dashboard.sidebar import context, need_anomalies
+from detector.benchmark import METHODS, cached_cell, run_benchmark, wide_tables
+from detector.paper import paper_table
 
-ctx = common.context()
-common.need_anomalies(ctx)
+ctx = context()
+need_anomalies(ctx)
 st.title("Benchmark")
-st.caption("Methods are read from the registry at run time (ours plus the baselines in `detector/baselines`). "
-           "Cells are computed on request and cached on disk; values in %, best per column in bold green. "
-           "Ours here is the default detector (MDL chosen on the mix set, β = (0.5, 0.5), ν = 0.1).")
+st.caption("Methods are read from the registry (ours plus the baselines in `detector/baselines`). Cells are computed "
+           "on request and cached on disk, shared with `python -m detector report`; values in %, best per column in "
+           "bold green. Ours here is the default detector (MDL chosen on the mix set, β = (0.5, 0.5), ν = 0.1).")
 
-methods = dd.available_methods()
-chosen = st.multiselect("Methods", list(methods), default=[m for m in ("ours", "msp", "odin", "mahalanobis", "elo")
-                                                            if m in methods], key="bench_methods")
+chosen = st.multiselect("Methods", list(METHODS), default=[m for m in ("ours", "msp", "odin", "mahalanobis", "elo")
+                                                            if m in METHODS], key="bench_methods")
 weighting = st.radio("Weighting", ["per-class", "global"], horizontal=True, key="bench_weighting",
                      help="per-class: the paper's weighted metrics with per-class thresholds; global: one threshold.")
-cells, missing = [], []
+rows, missing = [], []
 for method in chosen:
     for name, anomaly in ctx.anomalies.items():
-        cell = dd.benchmark_cell(ctx.experiment, method, anomaly)
+        cell = cached_cell(ctx.experiment, method, anomaly)
         if cell is None:
             missing.append((method, name))
         else:
-            cells.append(cell)
+            rows += cell
 
 if missing:
     st.info(f"{len(missing)} cell(s) not computed yet: " + ", ".join(f"{m} × {n}" for m, n in missing))
@@ -35,26 +36,30 @@ if missing:
             for k, (method, name) in enumerate(missing):
                 bar.progress(k / len(missing), text=f"{method} on {name} ({k + 1}/{len(missing)})")
                 try:
-                    dd.compute_benchmark_cell(ctx.experiment, method, ctx.anomalies[name], methods[method])
-                except Exception as error:  # e.g. a method that does not apply to this model
-                    failed += 1
+                    bench = run_benchmark(ctx.experiment, [method], [name], echo=lambda _: None)
+                except Exception as error:  # a method that fails must not take the page down
+                    bench = None
                     st.warning(f"{method} on {name}: {type(error).__name__}: {error}")
+                if bench is None or bench.notes:
+                    failed += 1
+                    for note in bench.notes if bench else []:
+                        st.warning(note)
             bar.progress(1.0, text="done")
             status.update(label=f"Missing cells computed ({failed} failed)" if failed else "Missing cells computed",
                           state="error" if failed else "complete")
         if not failed:
             st.rerun()
 
-tables = dd.benchmark_table(cells, weighting)
-paper = dd.paper_table(ctx.ids.model, list(ctx.anomalies), chosen)
+tables = wide_tables(rows, weighting)
+paper = paper_table(ctx.ids.model, list(ctx.anomalies), chosen)
 for metric in ("TNR@95TPR", "AUROC"):
     st.subheader(metric)
     left, right = st.columns(2) if paper else (st.container(), None)
     left.caption(f"Measured here ({weighting})")
     if metric in tables:
-        left.dataframe(charts.best_marked(tables[metric]), key=f"bench_{metric}")
+        left.dataframe(figures.best_marked(tables[metric]), key=f"bench_{metric}")
     else:
         left.caption("No cell computed yet.")
     if right is not None:
         right.caption("The paper's figures (LeNet, MNIST; Tables 2-4)")
-        right.dataframe(charts.best_marked(paper[metric]), key=f"paper_{metric}")
+        right.dataframe(figures.best_marked(paper[metric]), key=f"paper_{metric}")

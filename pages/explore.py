@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from detector import dashboard_data as dd
+from dashboard import figures, loaders, views
+from dashboard.sidebar import context, enlarge_tooltip_images, need_anomalies
 from detector import projection
 from detector.features import LOGITS
-from pages import charts, common
 
-ctx = common.context()
-common.need_anomalies(ctx)
-common.enlarge_tooltip_images()
+ctx = context()
+need_anomalies(ctx)
+enlarge_tooltip_images()
 st.title("Explore layers")
 st.caption(f"UMAP of layer features: {ctx.experiment.id_dataset} test inputs (ID, green) against the chosen anomaly sets, "
            f"{ctx.points} of each. Each projection is fitted on all the points it shows; the per-class views are "
@@ -22,9 +22,9 @@ n_neighbors = c2.slider("n_neighbors", 5, 50, projection.DEFAULT_NEIGHBORS, 5, k
 min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, key="explore_min_dist")
 
 layers = (ctx.detector.mdl_, LOGITS)
-points = common.explore_points(ctx.ids, layers, ctx.points)
-meta = dd.with_scores(points.meta, ctx.beta)
-images = common.explore_image_urls(ctx.ids, layers, ctx.points)
+points = loaders.explore_points(ctx.ids, layers, ctx.points)
+meta = views.with_scores(points.meta, points, ctx.beta)
+images = loaders.explore_image_urls(ctx.ids, layers, ctx.points)
 VIEWS = ["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"]
 view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view") or VIEWS[0]
 
@@ -52,11 +52,11 @@ by_class = view == VIEWS[1]
 for col, layer in zip(st.columns(2), layers):
     name = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else layer
     frame = projected(layer, by_class)
-    chart = charts.projection(frame.assign(image=images), colour_by, ctx.class_names,
+    chart = figures.projection(frame.assign(image=images), colour_by, ctx.class_names,
                               f"{name} per predicted class" if by_class else name, by_class=by_class)
     event = col.altair_chart(chart, key=f"umap_{'class_' if by_class else ''}{layer}", on_select="rerun",
                              width="content" if by_class else "stretch")  # grid panels have fixed sizes
-    selected += charts.selected_rows(event.selection, frame)
+    selected += figures.selected_rows(event.selection, frame)
 
 st.subheader("Selected inputs")
 if not selected:
@@ -64,5 +64,5 @@ if not selected:
 else:
     rows = meta.loc[sorted(set(selected))[:60]]
     st.caption(f"{len(set(selected))} selected (showing up to 60).")
-    st.image(dd.display_images(points.images[rows.index.to_numpy()]), width=84,
+    st.image(views.display_images(points.images[rows.index.to_numpy()]), width=84,
              caption=[f"{r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, g={r.score:.2f}" for r in rows.itertuples()])

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from detector import dashboard_data as dd
-from pages import charts, common
+from dashboard import figures, loaders, views
+from dashboard.sidebar import context, need_anomalies
+from detector import evaluation as ev
 
-ctx = common.context()
-common.need_anomalies(ctx)
+ctx = context()
+need_anomalies(ctx)
 st.title("How it works")
 st.markdown(f"The detector wraps the trained classifier **{ctx.ids.model}** without changing it. It looks at two "
             "layers: an early one, the *Most Discriminative Layer* (MDL), and the logits. Everything below is "
@@ -16,7 +17,7 @@ st.header("1 · Choose the MDL")
 st.markdown("Try every layer: fit a small detector on it and count its mistakes on held-out normal inputs plus a "
             "generated *mix* of odd inputs. The layer with the fewest mistakes is the MDL "
             f"(here **{ctx.auto_mdl}**). Early layers see textures and strokes, which is what tells most anomalies apart.")
-st.plotly_chart(charts.layer_bars(common.layer_table(ctx.ids)), key="walk_layers")
+st.plotly_chart(figures.layer_bars(loaders.layer_table(ctx.ids)), key="walk_layers")
 
 st.header("2 · One SVDD per class")
 names = ctx.class_names
@@ -26,28 +27,28 @@ st.markdown(f"For each class, a one-class SVDD learns a sphere around the featur
             f"{names[pick]} are judged only by these two spheres: each class has its own notion of normal. "
             "Below: the ID test and anomaly inputs predicted as this class; the score is 1 for the most typical "
             "held-out ID input and falls below 0 far outside the sphere.")
-data = common.score_data(ctx.ids)
-scores = dd.scores_frame(data, ctx.beta, names)
+data = loaders.score_data(ctx.ids)
+scores = ev.scores_frame(data, ctx.beta, names)
 scores = scores[scores["predicted"] == pick]
-st.plotly_chart(charts.score_plane(scores, None, f"Inputs predicted as {names[pick]}: MDL score against logit score"),
+st.plotly_chart(figures.score_plane(scores, None, f"Inputs predicted as {names[pick]}: MDL score against logit score"),
                 key="walk_plane")
 images = {data.test.name: ctx.experiment.test.images} | {name: a.images for name, a in ctx.anomalies.items()}
-for title, pictures, captions in dd.class_examples(data, images, pick, ctx.beta):
+for title, pictures, captions in views.class_examples(data, images, pick, ctx.beta):
     st.caption(f"{title} (predicted {names[pick]})")
     st.image(pictures, caption=captions, width=72)
 
 st.header("3 · Combine the two scores")
 weight = st.slider("β₂ (logit weight)", 0.0, 1.0, ctx.beta_weight, 0.05, key="walk_beta")
-beta = dd.beta_of(weight)
+beta = ev.beta_of(weight)
 tau = data.thresholds(beta)
 st.markdown(f"g = {beta[0]:.2f} × MDL score + {beta[1]:.2f} × logit score. The dashed line is where g equals the "
             f"class threshold τ = {tau[pick]:.3f}; inputs below it are called anomalies. Move β₂ to tilt the line: "
             "the MDL catches inputs that look wrong, the logits catch inputs the model is unsure about.")
-st.plotly_chart(charts.score_plane(scores, dd.decision_line(tau[pick], beta), "The decision line g = τ"),
+st.plotly_chart(figures.score_plane(scores, views.decision_line(tau[pick], beta), "The decision line g = τ"),
                 key="walk_line")
 
 st.header("4 · Threshold at 95 % of normal inputs")
 st.markdown("τ for each class is set on held-out normal inputs so that 95 % of them pass. How many anomalies fall "
             "below it is the TNR at 95 % TPR; the AUROC measures the separation over all thresholds.")
-table = dd.per_class_table(data, beta, list(data.anomalies)[0], names).iloc[[pick]]
+table = ev.per_class_table(data, beta, list(data.anomalies)[0], names).iloc[[pick]]
 st.dataframe(table.style.format(precision=3), hide_index=True, key="walk_table")

@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from detector import dashboard_data as dd
+from dashboard import figures, loaders, views
+from dashboard.sidebar import context, enlarge_tooltip_images
+from detector import evaluation as ev
 from detector import projection
 from detector.data import DataError
 from detector.inspect import INVERT, judge, read_upload
-from pages import charts, common
 
-ctx = common.context()
+ctx = context()
 st.title("Inspect an input")
 st.caption("Pick an input from any set or upload a picture (PNG / JPEG) or a .npy array. A drawing in dark ink on "
            "light paper is inverted automatically to match the white-on-black training digits.")
@@ -40,10 +41,9 @@ else:
 
 if image is not None:
     beta = ctx.beta
-    tau = common.score_data(ctx.ids).thresholds(beta)
-    verdict = judge(ctx.detector, image, beta, tau)[0]
+    verdict = judge(ctx.detector.with_beta(beta), image)[0]
     left, right = st.columns([1, 2])
-    left.image(dd.display_images(image)[0], width=196, caption="model input" + ("; " + "; ".join(notes) if notes else ""))
+    left.image(views.display_images(image)[0], width=196, caption="model input" + ("; " + "; ".join(notes) if notes else ""))
     label = ctx.class_names[verdict.predicted]
     right.metric("Prediction", f"{label}", f"{100 * verdict.probability:.2f} % softmax", delta_color="off", delta_arrow="off")
     if verdict.is_anomaly:
@@ -54,22 +54,22 @@ if image is not None:
     cols[0].metric(f"MDL score ({ctx.detector.mdl_})", f"{verdict.mdl:.3f}")
     cols[1].metric("logit score", f"{verdict.logit:.3f}")
     cols[2].metric(f"g = {beta[0]:.2f}·MDL + {beta[1]:.2f}·logit", f"{verdict.score:.3f}")
-    scores = dd.scores_frame(common.score_data(ctx.ids), beta, ctx.class_names)
+    scores = ev.scores_frame(loaders.score_data(ctx.ids), beta, ctx.class_names)
     scores = scores[scores["predicted"] == verdict.predicted]
-    st.plotly_chart(charts.score_plane(scores, dd.decision_line(verdict.tau, beta),
+    st.plotly_chart(figures.score_plane(scores, views.decision_line(verdict.tau, beta),
                                        f"Where it lands among inputs predicted as {label} (below the line: anomaly)",
                                        (verdict.mdl, verdict.logit)), key="inspect_plane")
 
     if st.toggle("Show where it lands in the UMAP of the MDL (refits the projection with this input; seconds)",
                  key="inspect_umap"):
-        points = common.explore_points(ctx.ids, (ctx.detector.mdl_,), ctx.points)
+        points = loaders.explore_points(ctx.ids, (ctx.detector.mdl_,), ctx.points)
         slot = st.empty()
         with slot.status("Projecting the shown points and this input together…"):
-            frame = dd.place_input(points, ctx.experiment.extractor, image, ctx.detector.mdl_, projection.DEFAULT_NEIGHBORS,
+            frame = views.place_input(points, ctx.experiment.extractor, image, ctx.detector.mdl_, projection.DEFAULT_NEIGHBORS,
                                    projection.DEFAULT_MIN_DIST)
         slot.empty()
-        common.enlarge_tooltip_images()
-        frame = dd.with_scores(frame, beta)
-        frame["image"] = [*common.explore_image_urls(ctx.ids, (ctx.detector.mdl_,), ctx.points), ""]
-        st.altair_chart(charts.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
+        enlarge_tooltip_images()
+        frame = views.with_scores(frame, points, beta)
+        frame["image"] = [*loaders.explore_image_urls(ctx.ids, (ctx.detector.mdl_,), ctx.points), ""]
+        st.altair_chart(figures.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
                                       "inputs of each set (hover to see them)"), key="inspect_umap_chart", width="stretch")

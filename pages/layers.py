@@ -2,24 +2,25 @@
 
 import streamlit as st
 
-from pages import charts, common
+from dashboard import figures, loaders
+from dashboard.sidebar import context, need_anomalies, set_layer
 
-ctx = common.context()
-common.need_anomalies(ctx)
+ctx = context()
+need_anomalies(ctx)
 st.title("Layers")
 st.caption("Step 1 of the method: a per-class SVDD on every candidate layer, thresholds at 95 % TPR of held-out ID "
            "data; the **MDL** is the layer with the fewest errors on held-out ID plus a generated *mix* set "
            "(shuffled, blurred, inverted, tiled and blended ID images; no evaluated set). The AUROCs show each "
            "layer's SVDD alone on your anomaly sets (per-class weighted, %); the logit row is the second detector.")
 
-table = common.layer_table(ctx.ids)
-st.plotly_chart(charts.layer_bars(table), key="layer_errors")
-st.plotly_chart(charts.layer_aurocs(table), key="layer_aurocs")
-st.dataframe(charts.best_marked(table, columns=[c for c in table.columns if c.startswith("AUROC ")]),
+table = loaders.layer_table(ctx.ids)
+st.plotly_chart(figures.layer_bars(table), key="layer_errors")
+st.plotly_chart(figures.layer_aurocs(table), key="layer_aurocs")
+st.dataframe(figures.best_marked(table, columns=[c for c in table.columns if c.startswith("AUROC ")]),
              hide_index=True, key="layer_table")
 
 candidates = [name for name in table["layer"] if name != "logits"]
 left, right = st.columns([2, 1])
 left.selectbox("Use another layer as MDL", candidates, index=candidates.index(ctx.detector.mdl_), key="layers_pick",
                format_func=lambda n: f"{n}  ★ MDL" if n == ctx.auto_mdl else n)
-right.button("Use this layer", key="layers_use", on_click=common.set_layer, args=(ctx, "layers_pick"), width="stretch")
+right.button("Use this layer", key="layers_use", on_click=set_layer, args=(ctx, "layers_pick"), width="stretch")

@@ -2,53 +2,55 @@
 
 import streamlit as st
 
-from detector import dashboard_data as dd
-from pages import charts, common
+from dashboard import figures, views
+from dashboard import loaders as load
+from dashboard.sidebar import DEFAULT_NU, context, keep, need_anomalies, persistent, tuned_path
+from detector import evaluation as ev
 
-ctx = common.context()
-common.need_anomalies(ctx)
+ctx = context()
+need_anomalies(ctx)
 st.title("Tune β and ν")
 st.caption("g_i(x) = β₁·MDL score + β₂·logit score; an input predicted as class i is an anomaly when g_i(x) < τ_i, "
            "τ_i keeping 95 % of held-out ID inputs of class i. **per-class**: the paper's weighted metrics with τ_i; "
            "**global**: one threshold over all ID test scores. Values in %.")
 
 NUS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
-nu = common.persistent("nu", common.DEFAULT_NU)
+nu = persistent("nu", DEFAULT_NU)
 st.select_slider("ν — SVDD slack bound (refits the SVDDs of both layers; cached afterwards)", NUS,
-                 value=nu if nu in NUS else common.DEFAULT_NU, key="_nu", on_change=common._keep, args=("_nu", "nu"))
-data = common.score_data(ctx.ids)
-curve = common.auroc_curve(ctx.ids)
+                 value=nu if nu in NUS else DEFAULT_NU, key="_nu", on_change=keep, args=("_nu", "nu"))
+data = load.score_data(ctx.ids)
+curve = load.auroc_curve(ctx.ids)
 
 
 @st.fragment
 def beta_view():
     weight = st.slider("β₂ — weight of the logit score (β₁ = 1 − β₂; 0 = MDL only, 1 = logits only)", 0.0, 1.0,
-                       common.persistent("beta_weight", 0.5), 0.05, key="_beta", on_change=common._keep,
+                       persistent("beta_weight", 0.5), 0.05, key="_beta", on_change=keep,
                        args=("_beta", "beta_weight"))
-    beta = dd.beta_of(weight)
-    table = dd.metrics_table(data, beta)
+    beta = ev.beta_of(weight)
+    table = ev.metrics_table(data, beta)
     cols = st.columns(4)
     for col, weighting in zip((cols[:2], cols[2:]), ("per-class", "global")):
-        head = dd.summary(table, weighting)
+        head = ev.summary(table, weighting)
         col[0].metric(f"{weighting} TNR@95TPR", f"{head['TNR@95TPR']:.2f}", help="mean over the anomaly sets, %")
         col[1].metric(f"{weighting} AUROC", f"{head['AUROC']:.2f}", help="mean over the anomaly sets, %")
     st.dataframe(table.style.format(precision=2), hide_index=True, key="metrics_table")
 
     left, right = st.columns(2)
-    curves = {name: dd.roc_points(data, beta, name) for name in data.anomalies}
-    points = {name: dd.operating_point(data, beta, name) for name in data.anomalies}
-    left.plotly_chart(charts.roc(curves, points), key="roc")
+    curves = {name: ev.roc_points(data, beta, name) for name in data.anomalies}
+    points = {name: ev.operating_point(data, beta, name) for name in data.anomalies}
+    left.plotly_chart(figures.roc(curves, points), key="roc")
     weighting = right.radio("Fig. 7 weighting", ["per-class", "global"], horizontal=True, key="fig7_weighting")
-    right.plotly_chart(charts.beta_curve(curve, weight, weighting), key="fig7")
+    right.plotly_chart(figures.beta_curve(curve, weight, weighting), key="fig7")
 
     chosen = st.selectbox("Per-class detail for", list(data.anomalies), key="tune_set")
-    st.dataframe(dd.per_class_table(data, beta, chosen, ctx.class_names).style.format(precision=3), hide_index=True)
-    scores = dd.scores_frame(data, beta, ctx.class_names)
-    st.plotly_chart(charts.histograms(scores, data.thresholds(beta), ctx.class_names), key="histograms")
+    st.dataframe(ev.per_class_table(data, beta, chosen, ctx.class_names).style.format(precision=3), hide_index=True)
+    scores = ev.scores_frame(data, beta, ctx.class_names)
+    st.plotly_chart(figures.histograms(scores, data.thresholds(beta), ctx.class_names), key="histograms")
 
     with st.expander("Save the tuned detector"):
         if st.button("Save", key="save_tuned"):
-            path = dd.save_tuned(ctx.detector, beta, common.tuned_path(ctx, beta))
+            path = views.save_tuned(ctx.detector, beta, tuned_path(ctx, beta))
             st.success(f"Saved to `{path}` (load with `UniformDetector.load(path, model)`).")
             st.download_button("Download", path.read_bytes(), file_name=path.name, key="download_tuned",
                                on_click="ignore")

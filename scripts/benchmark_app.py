@@ -22,34 +22,28 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-PAGES = [("", "Explore layers"), ("layers", "Layers"), ("tune", "Tune"), ("benchmark", "Benchmark"),
-         ("inspect_input", "Inspect"), ("how_it_works", "How it works")]
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from dashboard.server import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, running_app  # noqa: E402
 
 
 def server_side_beta(repeats: int = 20) -> float:
     """Median seconds of one beta update's computations and figures (what the fragment reruns)."""
-    from detector import dashboard_data as dd
+    from dashboard import figures as charts
+    from detector import evaluation as dd
+    from detector.data import class_names
     from detector.experiment import fit_uniform, load_experiment
-    from pages import charts
 
     experiment = load_experiment("lenet-mnist")
     detector = fit_uniform(experiment)
     data = dd.score_data(experiment, detector, {n: experiment.anomaly(n) for n in ("fashion-mnist", "gaussian")})
     curve = dd.auroc_vs_beta(data)
-    names = dd.class_names("mnist", 10)
+    names = class_names("mnist", 10)
     times = []
     for k in range(repeats):
         weight = (k % 20) / 20
@@ -78,12 +72,14 @@ def server_side_pages(points: int) -> None:
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
+    from dashboard.sidebar import navigation_only
+
     os.environ["DASHBOARD_POINTS"] = str(points)
     original = PagesManager.__init__
 
     def init(self, *args, **kwargs):  # as in tests/test_app.py: the server's state after st.navigation
         original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
+        navigation_only()
 
     PagesManager.__init__ = init
     for path, _ in PAGES:
@@ -98,30 +94,6 @@ def server_side_pages(points: int) -> None:
             seconds = time.perf_counter() - start
         print(f"warm page run, server side {path or 'explore'}: {seconds:.2f} s")
     PagesManager.__init__ = original
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(cache_dir: Path, points: int) -> tuple[subprocess.Popen, str]:
-    env = dict(os.environ, ANOMALY_CACHE_DIR=str(cache_dir), DASHBOARD_POINTS=str(points))
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise SystemExit("streamlit did not start")
 
 
 def wait_idle(tab, quiet: float = 0.5, timeout: float = 600) -> None:
@@ -165,10 +137,10 @@ def main() -> None:
         for sub in ("models", "features", "detectors", "attacks", "fooling", "benchmark"):
             (project_cache / sub).mkdir(parents=True, exist_ok=True)
             (cache_dir / sub).symlink_to(project_cache / sub)
-        process, url = start_server(cache_dir, args.points)
-        try:
+        env = {"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)}
+        with running_app(env, start_timeout=240) as url:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 tab = browser.new_page(viewport={"width": 1400, "height": 1000})
                 first = load(tab, url, "", "Explore layers")  # the very first request of a fresh server
                 print(f"first UMAP view (fresh server, first request, empty projection cache): {first:.1f} s  "
@@ -197,9 +169,6 @@ def main() -> None:
                     values = tab.locator('[data-testid="stMetricValue"]').all_inner_texts()
                 print(f"beta change, key press -> new metrics in Chromium: median {1000 * statistics.median(latencies):.0f} ms")
                 browser.close()
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """Shared fixtures: a tiny CNN trained in seconds on scikit-learn's digits (28x28)."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
+from detector.cache import CACHE_ENV
 from detector.data import load_dataset
 from detector.experiment import Experiment
-from detector.models import _finish, train_classifier
+from detector.models import prepare_classifier, train_classifier
 
 
 class TinyNet(nn.Module):
@@ -35,7 +39,7 @@ def digits():
 def tiny_model(digits):
     torch.manual_seed(0)
     module = train_classifier(TinyNet(), digits["train"].images, digits["train"].labels, epochs=8, augment=False, progress=False)
-    return _finish("tiny", module, (1, 28, 28), "digits")
+    return prepare_classifier("tiny", module, (1, 28, 28), "digits")
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +47,15 @@ def tiny_experiment(tiny_model, digits):
     return Experiment(tiny_model, "digits", digits["train"], digits["val"], digits["test"])
 
 
-@pytest.fixture(autouse=True)
-def tmp_cache(tmp_path_factory, monkeypatch):
-    """Unit tests write their cache to a temporary folder, never to the project's cache/."""
-    monkeypatch.setenv("ANOMALY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(scope="session", autouse=True)
+def test_cache(tmp_path_factory):
+    """One cache folder for the whole session (the default model is trained once), never the
+    project's cache/. A folder given by the caller in ANOMALY_CACHE_DIR is used instead."""
+    given = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = given or str(tmp_path_factory.getbasetemp() / "cache")
+    yield Path(os.environ[CACHE_ENV])
+    if given is None:
+        del os.environ[CACHE_ENV]
 
 
 @pytest.fixture

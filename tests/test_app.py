@@ -3,18 +3,13 @@
 Every page must render without an exception, and moving a slider must change the metrics
 it shows. Plotly and Vega-Lite charts cannot be driven here (see tests/test_browser.py for them).
 
-These tests use the project's disk cache (cache/), not the temporary one of the unit tests:
-they run the real default model, and training it again in every session (about a minute)
-would dominate the run. Cache entries are content-keyed and written atomically, so sharing
-them is safe. Set ANOMALY_TEST_FRESH_CACHE=1 to run them against a temporary cache instead
-(an ANOMALY_CACHE_DIR set by the caller is respected).
+They share the session's cache folder (tests/conftest.py): the default model is trained once.
 Projections use DASHBOARD_POINTS=60 inputs per set to stay small.
 """
 
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +22,7 @@ TIMEOUT = 600  # the first run of a session may train the model and compile UMAP
 
 
 @pytest.fixture(autouse=True)
-def tmp_cache(monkeypatch, tmp_path_factory):
-    """Overrides conftest's fixture of the same name: see the module docstring."""
-    if os.environ.get("ANOMALY_TEST_FRESH_CACHE"):
-        monkeypatch.setenv("ANOMALY_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+def few_points(monkeypatch):
     monkeypatch.setenv("DASHBOARD_POINTS", "60")
 
 
@@ -44,11 +36,13 @@ def navigation_pages(monkeypatch):
     """
     from streamlit.runtime.pages_manager import PagesManager
 
+    from dashboard.sidebar import navigation_only
+
     original = PagesManager.__init__
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
+        navigation_only()
 
     monkeypatch.setattr(PagesManager, "__init__", init)
 
@@ -226,7 +220,7 @@ def make_model():
 
 
 def test_user_model_from_file(tmp_path):
-    from pages.common import USER_MODEL
+    from dashboard.sidebar import USER_MODEL
 
     path = tmp_path / "user_net.py"
     path.write_text(USER_MODEL_FILE)
@@ -277,27 +271,26 @@ def test_projection_chart_selection_and_hover_images():
     """Clicked rows come back by id; a box selects the rows inside it, in its own panel only."""
     import pandas as pd
 
-    from detector import dashboard_data as dd
-    from pages import charts
+    from dashboard import figures, views
 
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 1.5], "y": [0.0, 1.0, 2.0, 1.5], "set": ["mnist (ID)"] * 2 + ["noise"] * 2,
                           "kind": ["id", "id", "noise", "noise"], "index": [0, 1, 0, 1], "true": [0, 1, -1, -1],
                           "predicted": [0, 1, 1, 0], "score": [0.9, 0.8, 0.1, 0.2], "mdl": [0.9, 0.8, 0.1, 0.2],
                           "logit": [0.9, 0.8, 0.1, 0.2]}, index=[10, 11, 12, 13])
     box = {"x": [1.6, 0.5], "y": [0.5, 1.6]}  # corners in any order
-    assert charts.selected_rows({"pick": [{"row": 12}], "box": {}}, frame) == [12]
-    assert sorted(charts.selected_rows({"pick": [], "box": box}, frame)) == [11, 13]
-    assert charts.selected_rows({"box_0": box, "box_1": {}}, frame) == [13]  # class-0 panel: row 11 is class 1
+    assert figures.selected_rows({"pick": [{"row": 12}], "box": {}}, frame) == [12]
+    assert sorted(figures.selected_rows({"pick": [], "box": box}, frame)) == [11, 13]
+    assert figures.selected_rows({"box_0": box, "box_1": {}}, frame) == [13]  # class-0 panel: row 11 is class 1
     images = np.zeros((4, 1, 28, 28), dtype=np.float32)
     images[2, 0, 3, 4] = 1.0
-    urls = dd.image_urls(images)
+    urls = views.image_urls(images)
     assert all(u.startswith("data:image/png;base64,") for u in urls)
     from PIL import Image
     import base64
 
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(urls[2].split(",", 1)[1]))))
     assert decoded.shape == (28, 28) and decoded[3, 4] == 255 and decoded.sum() == 255
-    spec = charts.projection(frame.assign(image=urls), "set", ["0", "1"], "t", by_class=True).to_dict()
+    spec = figures.projection(frame.assign(image=urls), "set", ["0", "1"], "t", by_class=True).to_dict()
     assert {p["name"] for p in spec["params"]} == {"pick_0", "box_0", "pick_1", "box_1"}
     assert any(t["field"] == "image" for t in spec["concat"][0]["encoding"]["tooltip"])
 

@@ -6,76 +6,34 @@ moves the beta slider on the Tune page and checks that the metrics change. Scree
 to ``screenshots/`` (git-ignored; ``SCREENSHOT_DIR`` overrides, e.g. docs/screenshots).
 
 Needs ``/usr/bin/chromium`` (``apt-get install chromium``; never ``playwright install``).
-Like tests/test_app.py it uses the project's cache/ unless ANOMALY_TEST_FRESH_CACHE=1.
+The server uses the test session's cache folder (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-PAGES = [("", "Explore layers"), ("layers", "Layers"), ("tune", "Tune"), ("benchmark", "Benchmark"),
-         ("inspect_input", "Inspect"), ("how_it_works", "How it works")]
+from dashboard.server import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, ServerError, running_app
+
 SLOW = 600_000  # ms: a fresh server may train the model and compute projections
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: apt-get install chromium")
-
-
-@pytest.fixture(autouse=True)
-def tmp_cache():
-    """Overrides conftest's temporary cache: the server subprocess gets its env from ``server``."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    env = dict(os.environ, DASHBOARD_POINTS=os.environ.get("DASHBOARD_POINTS", "60"))
-    if os.environ.get("ANOMALY_TEST_FRESH_CACHE"):
-        env["ANOMALY_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    """The app on a free port, with the session's test cache (see tests/conftest.py)."""
+    env = {"DASHBOARD_POINTS": os.environ.get("DASHBOARD_POINTS", "60"), "ANOMALY_CACHE_DIR": os.environ["ANOMALY_CACHE_DIR"]}
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                pytest.fail(f"streamlit did not start:\n{log.read()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        with running_app(env, tmp_path_factory.mktemp("server") / "streamlit.log") as url:
+            yield url
+    except ServerError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from detector import cache
 
@@ -35,10 +36,8 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
         open(tmp, "wb").write(b"half")
         raise RuntimeError("disk full")
 
-    try:
+    with pytest.raises(RuntimeError, match="disk full"):
         cache.atomic_write(target, failing)
-    except RuntimeError:
-        pass
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
 

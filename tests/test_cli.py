@@ -54,16 +54,16 @@ def test_corrupt_user_weights_are_reported(tmp_path, capsys):
 
 # ---------------------------------------------------------------- end to end, real default
 @pytest.fixture(scope="module")
-def project_cache():
-    """End-to-end tests use the project's own cache/, as a user's runs do."""
-    return ROOT / "cache"
+def session_cache(test_cache):
+    """End-to-end runs share the session's cache folder, as a user's runs share cache/."""
+    return test_cache
 
 
-def test_lenet_mnist_meets_the_paper_targets_and_reuses_the_cache(tmp_path, project_cache):
+def test_lenet_mnist_meets_the_paper_targets_and_reuses_the_cache(tmp_path, session_cache):
     args = ["evaluate", "--model", "lenet-mnist", "--method", "ours", "--anomaly", "fashion-mnist",
             "--anomaly", "gaussian", "--anomaly", "uniform", "--json"]
     started = time.time()
-    first = run_cli(*args, str(tmp_path / "a.json"), cache_dir=project_cache)
+    first = run_cli(*args, str(tmp_path / "a.json"), cache_dir=session_cache)
     cold = time.time() - started
     assert first.returncode == 0, first.stderr
     result = json.loads((tmp_path / "a.json").read_text())
@@ -76,7 +76,7 @@ def test_lenet_mnist_meets_the_paper_targets_and_reuses_the_cache(tmp_path, proj
     assert rows[("uniform", "per-class")]["auroc"] >= 99.5
 
     started = time.time()
-    second = run_cli(*args, str(tmp_path / "b.json"), cache_dir=project_cache)
+    second = run_cli(*args, str(tmp_path / "b.json"), cache_dir=session_cache)
     warm = time.time() - started
     assert second.returncode == 0, second.stderr
     assert json.loads((tmp_path / "b.json").read_text()) == result
@@ -103,21 +103,21 @@ def test_user_model_with_batchnorm_trained_on_fashion_mnist(tmp_path):
     assert rows[("uniform", "per-class")]["auroc"] > 95
 
 
-def test_layers_command_lists_the_lenet_layers(project_cache):
-    done = run_cli("layers", "--model", "lenet-mnist", cache_dir=project_cache)
+def test_layers_command_lists_the_lenet_layers(session_cache):
+    done = run_cli("layers", "--model", "lenet-mnist", cache_dir=session_cache)
     assert done.returncode == 0, done.stderr
     assert "conv1" in done.stdout and "logits" in done.stdout and "(32, 26, 26)" in done.stdout
 
 
-def test_anomalies_export_writes_a_loadable_npz(tmp_path, project_cache):
+def test_anomalies_export_writes_a_loadable_npz(tmp_path, session_cache):
     out = tmp_path / "gauss.npz"
-    done = run_cli("anomalies", "export", "gaussian", "--model", "lenet-mnist", "-o", str(out), cache_dir=project_cache)
+    done = run_cli("anomalies", "export", "gaussian", "--model", "lenet-mnist", "-o", str(out), cache_dir=session_cache)
     assert done.returncode == 0, done.stderr
     with np.load(out) as data:
         assert data["images"].shape == (1000, 1, 28, 28)
 
 
-def test_check_judges_pictures_arrays_and_npz_and_writes_csv(tmp_path, project_cache):
+def test_check_judges_pictures_arrays_and_npz_and_writes_csv(tmp_path, session_cache):
     from PIL import Image
 
     test = load_dataset("mnist", "test")
@@ -127,7 +127,7 @@ def test_check_judges_pictures_arrays_and_npz_and_writes_csv(tmp_path, project_c
     Image.fromarray(ink_on_paper).resize((140, 140)).save(tmp_path / "drawing.png")
     np.savez(tmp_path / "noise.npz", images=np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32))
     files = [str(tmp_path / name) for name in ("drawing.png", "digits.npy", "noise.npz")]
-    done = run_cli("check", "--model", "lenet-mnist", *files, "--csv", str(tmp_path / "v.csv"), cache_dir=project_cache)
+    done = run_cli("check", "--model", "lenet-mnist", *files, "--csv", str(tmp_path / "v.csv"), cache_dir=session_cache)
     assert done.returncode == 0, done.stderr
     assert "drawing.png: inverted" in done.stderr and "resized from 140x140 to 28x28" in done.stderr
     import csv
@@ -146,16 +146,16 @@ def test_check_judges_pictures_arrays_and_npz_and_writes_csv(tmp_path, project_c
     assert f"{sum(row['verdict'] == 'anomaly' for row in rows)} of 206 inputs are anomalies" in done.stdout
 
 
-def test_check_with_a_saved_detector_and_bad_files(tmp_path, project_cache, capsys, monkeypatch):
+def test_check_with_a_saved_detector_and_bad_files(tmp_path, session_cache, capsys, monkeypatch):
     from detector.experiment import fit_uniform, load_experiment
 
-    monkeypatch.setenv("ANOMALY_CACHE_DIR", str(project_cache))
+    monkeypatch.setenv("ANOMALY_CACHE_DIR", str(session_cache))
     experiment = load_experiment("lenet-mnist")
     detector = fit_uniform(experiment, beta=(0.2, 0.8))  # cached by the test above (beta only sets thresholds)
     detector.save(tmp_path / "tuned.skops")
     np.save(tmp_path / "digits.npy", experiment.test.images[:10])
     done = run_cli("check", "--model", "lenet-mnist", "--detector", str(tmp_path / "tuned.skops"),
-                   str(tmp_path / "digits.npy"), cache_dir=project_cache)
+                   str(tmp_path / "digits.npy"), cache_dir=session_cache)
     assert done.returncode == 0, done.stderr
     assert "beta (0.2, 0.8)" in done.stdout
     verdicts = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith(str(tmp_path))]

@@ -112,7 +112,9 @@ def test_judge_agrees_with_predict_and_takes_another_beta(fitted, digits, noise)
     assert [v.is_anomaly for v in verdicts] == list(fitted.predict(images))
     assert np.allclose([v.score for v in verdicts], fitted.score_samples(images))
     assert all(0 < v.probability <= 1 for v in verdicts)
-    # another beta and tau (as the dashboard passes them): logits only, every threshold at 0.5
-    other = judge(fitted, images, beta=(0.0, 1.0), tau=np.full(10, 0.5))
+    # another beta (as the dashboard judges): a copy with logits only and its own thresholds
+    logits_only = fitted.with_beta((0.0, 1.0))
+    other = judge(logits_only, images)
     assert [v.score for v in other] == [v.logit for v in verdicts]
-    assert [v.is_anomaly for v in other] == [v.logit < 0.5 for v in verdicts]
+    assert [v.is_anomaly for v in other] == [v.logit < logits_only.thresholds_[v.predicted] for v in verdicts]
+    assert tuple(fitted.beta) == (0.5, 0.5)  # the original is unchanged

@@ -5,8 +5,10 @@ import json
 
 import pytest
 
-from detector.experiment import METHODS, Row
-from detector.report import PAPER, Benchmark, expand_methods, losses, run_benchmark, write_report
+from detector.benchmark import METHODS, Benchmark, expand_methods, run_benchmark
+from detector.evaluation import Row
+from detector.paper import PAPER
+from detector.report import losses, write_report
 
 
 def test_paper_figures_parsed():

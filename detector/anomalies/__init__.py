@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import DATASET_NAMES, DataError, load_dataset, load_image_file, to_input_shape
+from ..runtime import subsample
 from .noise import gaussian_noise, uniform_noise
 
 NOISE = {"gaussian": gaussian_noise, "uniform": uniform_noise}
@@ -57,8 +58,7 @@ def load_anomaly(name: str, experiment) -> AnomalySet:
     if name == experiment.id_dataset:
         raise DataError(f"{name} is the in-distribution dataset of this model; choose another anomaly set")
     images = load_dataset(name, "test").images
-    if len(images) > n:
-        images = images[np.sort(np.random.default_rng(0).choice(len(images), n, replace=False))]
+    images = images[subsample(len(images), n, 0)]
     return AnomalySet(name, "ood", to_input_shape(images, shape, name))
 
 

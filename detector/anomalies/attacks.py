@@ -49,7 +49,8 @@ import torch
 import torch.nn as nn
 import torchattacks
 
-from detector.cache import cached_arrays, hash_array
+from ..cache import cached_arrays, hash_array
+from ..runtime import model_device
 
 # --------------------------------------------------------------------------- defaults
 # Every default attack setting, in one place. Keys: input family (see attack_params).
@@ -127,14 +128,6 @@ def attack_params(name: str, input_shape: tuple[int, ...], dataset: str | None =
 
 
 # --------------------------------------------------------------------------- interface
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a parameter-free model)."""
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
-
-
 class Attack:
     """One adversarial attack: ``attack(images, labels) -> adversarial images``.
 

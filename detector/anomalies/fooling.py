@@ -38,7 +38,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from detector.cache import cached_arrays
+from ..cache import cached_arrays
+from ..runtime import model_device
 
 #: Confidence target by input size (Sec. 4.1 of the paper).
 CONFIDENCE = {28: 0.9999, 32: 0.999}
@@ -263,7 +264,7 @@ def generate_fooling(model: nn.Module, n: int, input_shape: tuple[int, int, int]
                 "noise_std": noise_std, "share": share}
     params = {"n": n, "input_shape": list(shape), "n_classes": n_classes, "seed": seed, "confidence": goal,
               "max_generations": max_generations, "populations_at_once": populations_at_once, **settings}
-    device = next(model.parameters()).device
+    device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     chunk = -(-populations_at_once // n_classes) * n_classes  # chunks start at class 0
     was_training = model.training

@@ -13,7 +13,7 @@ CAPTION_HEIGHT = 14
 PAD = 4
 
 
-def _to_uint8_hwc(image: np.ndarray) -> np.ndarray:
+def to_uint8_hwc(image: np.ndarray) -> np.ndarray:
     """(C, H, W) / (H, W) / (H, W, C) float in [0, 1] (or uint8) -> (H, W, 3) uint8."""
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[0] in (1, 3) and image.shape[-1] not in (1, 3):
@@ -49,7 +49,7 @@ def save_grid(images: np.ndarray | Sequence[np.ndarray], captions: Sequence[str]
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    images = [_to_uint8_hwc(image) for image in images]
+    images = [to_uint8_hwc(image) for image in images]
     if len(images) != len(captions):
         raise ValueError(f"{len(images)} images but {len(captions)} captions")
     if not images:

@@ -29,6 +29,7 @@ from sklearn.exceptions import NotFittedError
 from .. import cache
 from ..anomalies.noise import mix_set
 from ..features import LOGITS, reduce_output
+from ..runtime import batched, model_device
 
 #: bump when a baseline's maths changes: part of every score cache key
 SCORE_VERSION = 2
@@ -132,7 +133,7 @@ def final_linear(module: nn.Module, input_shape) -> tuple[str, nn.Linear]:
     handles = [sub.register_forward_hook(hook(name)) for name, sub in linears.items()]
     try:
         with torch.no_grad():
-            logits = module(torch.rand(2, *input_shape, device=_device(module)))
+            logits = module(torch.rand(2, *input_shape, device=model_device(module)))
     finally:
         for handle in handles:
             handle.remove()
@@ -153,17 +154,12 @@ def penultimate(experiment, images: np.ndarray) -> np.ndarray:
         handle = head.register_forward_pre_hook(lambda _m, inputs: parts.append(inputs[0].detach().flatten(1).float().cpu().numpy().copy()))
         try:
             with torch.no_grad():
-                for start in range(0, len(images), 500):
-                    model.module(torch.from_numpy(images[start: start + 500]).to(_device(model.module)))
+                batched(lambda x: model.module(x).cpu().numpy(), images, model_device(model.module))
         finally:
             handle.remove()
         return {"x": np.concatenate(parts) if parts else np.zeros((0, head.in_features), np.float32)}
 
     return cache.cached_arrays("features", key, compute)["x"]
-
-
-def _device(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
 
 
 def layer_function(module: nn.Module, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -183,14 +179,6 @@ def layer_function(module: nn.Module, layer: str) -> Callable[[torch.Tensor], to
         return captured[0]
 
     return forward
-
-
-def batched(function: Callable[[torch.Tensor], np.ndarray], images: np.ndarray, device: torch.device,
-            batch_size: int = 500) -> np.ndarray:
-    """Apply ``function`` (torch batch -> numpy) over ``images`` in batches and concatenate."""
-    parts = [function(torch.from_numpy(images[start: start + batch_size]).to(device))
-             for start in range(0, len(images), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def adversarial_training_set(experiment, attack: str = "fgsm") -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from ..metrics import auroc, tnr_at_tpr
+from ..runtime import subsample
 from ..svdd import ClassConditionalSVDD
 from .base import Baseline
 
@@ -63,8 +64,7 @@ class ELO(Baseline):
         extractor = experiment.extractor
         names = list(self.layers or [info.name for info in extractor.layers])
         train = experiment.train.images
-        rng = np.random.default_rng(self.random_state)
-        keep = np.sort(rng.choice(len(train), min(len(train), self.max_samples), replace=False))
+        keep = subsample(len(train), self.max_samples, self.random_state)
         feats = extractor.features(train, names)
         val = extractor.features(experiment.val.images, names)
         mix = extractor.features(self._mix(), names)

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from sklearn.neighbors import KernelDensity
 
 from ..anomalies.attacks import params_family
-from .base import Baseline, _device, adversarial_classifier, adversarial_training_set, batched, penultimate
+from ..runtime import batched, model_device
+from .base import Baseline, adversarial_classifier, adversarial_training_set, penultimate
 
 #: Feinman et al.'s kernel bandwidths on the last hidden layer, by input family
 BANDWIDTHS = {"28": 1.20, "32-cifar": 0.26, "32-svhn": 1.00}
@@ -61,7 +62,7 @@ def mc_dropout_uncertainty(module: nn.Module, images: np.ndarray, samples: int =
     if not dropouts:
         return np.zeros(len(images))
     torch.manual_seed(seed)
-    device = _device(module)
+    device = model_device(module)
     stochastic = _stochastic_passes(module, samples)
 
     def batch(x: torch.Tensor) -> np.ndarray:

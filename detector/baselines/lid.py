@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics.pairwise import euclidean_distances
 
+from ..runtime import subsample
 from .base import Baseline, adversarial_classifier, adversarial_training_set
 
 
@@ -70,7 +71,7 @@ class LID(Baseline):
         extractor = experiment.extractor
         self.layers_ = list(self.layers or [info.name for info in extractor.layers])
         train = experiment.train.images
-        pick = np.sort(np.random.default_rng(self.random_state).choice(len(train), min(self.batch_size, len(train)), replace=False))
+        pick = subsample(len(train), self.batch_size, self.random_state)
         feats = extractor.features(train, self.layers_)
         self.reference_ = {name: feats[name][pick] for name in self.layers_}
         normal, adversarial = adversarial_training_set(experiment, self.attack)

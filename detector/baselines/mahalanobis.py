@@ -12,7 +12,8 @@ from sklearn.preprocessing import StandardScaler
 from .. import cache
 from ..features import LOGITS
 from ..metrics import auroc, tnr_at_tpr
-from .base import Baseline, _device, batched, layer_function
+from ..runtime import batched, model_device
+from .base import Baseline, layer_function
 from .odin import EPSILONS
 
 
@@ -116,7 +117,7 @@ class Mahalanobis(Baseline):
     def _layer_scores(self, images: np.ndarray) -> np.ndarray:
         """(N, n_layers) scores M_l(x~) with the pre-processing of each layer."""
         module = self.model_.module
-        device = _device(module)
+        device = model_device(module)
         columns = []
         for name in self.layers_:
             forward = layer_function(module, name)

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from .. import cache
 from ..metrics import auroc, tnr_at_tpr
-from .base import Baseline, _device, batched
+from ..runtime import batched, model_device
+from .base import Baseline
 
 TEMPERATURES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 EPSILONS = (0.0, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032)
@@ -16,7 +17,7 @@ EPSILONS = (0.0, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032)
 
 def odin_scores(module, images: np.ndarray, temperature: float, epsilon: float, batch_size: int = 500) -> np.ndarray:
     """``max_c softmax(f(x~) / T)_c`` with ``x~ = x - eps * sign(-grad_x log S_yhat(x; T))``."""
-    device = _device(module)
+    device = model_device(module)
 
     def score(x: torch.Tensor) -> np.ndarray:
         if epsilon > 0:

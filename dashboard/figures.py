@@ -1,4 +1,4 @@
-"""Plotly and Altair figures for the pages: drawing only, every number comes from detector.dashboard_data."""
+"""Plotly and Altair figures of the dashboard and of notebooks: drawing only, every number comes from detector/ or dashboard.views."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ CANVAS = {"embedOptions": {"renderer": "canvas"}}
 
 def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """What a projection chart draws and shows on hover (``df`` needs an ``image`` column of
-    :func:`detector.dashboard_data.image_urls`); ``row`` identifies a point in the selection."""
+    :func:`dashboard.views.image_urls`); ``row`` identifies a point in the selection."""
     return pd.DataFrame({
         "row": df.index, "x": df["x"], "y": df["y"], "set": df["set"], "input": df["index"],
         "predicted": [names[p] for p in df["predicted"]],

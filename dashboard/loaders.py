@@ -1,0 +1,113 @@
+"""Cached loaders of the dashboard, all keyed by :class:`Ids` (no maths here).
+
+Models, experiments and fitted detectors are ``st.cache_resource`` (one per server, shared
+by all sessions and never mutated: another beta is a copy, ``detector.with_beta``); arrays
+and tables are ``st.cache_data`` keyed by small ids, never by hashing big arrays. Every
+session keeps its own choices (beta, nu, sets) in its own ``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import streamlit as st
+
+from detector import evaluation, projection
+from detector.data import dataset_available as _dataset_available
+from detector.experiment import fit_uniform, load_experiment
+
+from . import views
+
+DEFAULT_NU = 0.1
+POINTS = int(os.environ.get("DASHBOARD_POINTS", "300"))  # inputs per set in projections (tests use fewer)
+
+
+class Ids(NamedTuple):
+    """What identifies every cached result: hashable and small."""
+
+    model: str
+    weights: str
+    id_dataset: str
+    layer: str = "auto"  # "auto" or a layer name
+    nu: float = DEFAULT_NU
+    anomalies: tuple[str, ...] = ()
+
+    def with_layer(self, layer: str, nu: float = DEFAULT_NU) -> "Ids":
+        return self._replace(layer=layer, nu=nu)
+
+
+@st.cache_resource(show_spinner=False)
+def _experiment(model: str, weights: str, id_dataset: str):
+    return load_experiment(model, weights or None, id_dataset or None)
+
+
+def experiment(ids: Ids):
+    return _experiment(ids.model, ids.weights, ids.id_dataset)
+
+
+@st.cache_resource(show_spinner=False)
+def _detector(model: str, weights: str, id_dataset: str, layer: str, nu: float):
+    return fit_uniform(_experiment(model, weights, id_dataset), layer=layer, nu=nu)
+
+
+def detector(ids: Ids):
+    """The detector of ``ids.layer`` and ``ids.nu`` (shared by every session: never mutate it)."""
+    return _detector(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
+
+
+@st.cache_resource(show_spinner=False)
+def _anomaly(model: str, weights: str, id_dataset: str, name: str):
+    return _experiment(model, weights, id_dataset).anomaly(name)
+
+
+def anomaly(ids: Ids, name: str):
+    return _anomaly(ids.model, ids.weights, ids.id_dataset, name)
+
+
+def anomalies(ids: Ids) -> dict:
+    return {name: anomaly(ids, name) for name in ids.anomalies}
+
+
+@st.cache_resource(show_spinner=False)
+def warm_numba() -> bool:
+    projection.warm_up_in_background()
+    return True
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def test_accuracy(ids: Ids) -> float:  # keyed by the whole ids: cheap, once the experiment is loaded
+    return experiment(ids).test_accuracy
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def dataset_available(name: str) -> bool:
+    return _dataset_available(name)
+
+
+@st.cache_data(show_spinner="Scoring every set with the detector…", max_entries=32)
+def score_data(ids: Ids) -> evaluation.ScoreData:
+    return evaluation.score_data(experiment(ids), detector(ids), anomalies(ids))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def auroc_curve(ids: Ids, steps: int = 21):
+    return evaluation.auroc_vs_beta(score_data(ids), steps)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def explore_points(ids: Ids, layers: tuple[str, ...], per_set: int) -> views.Points:
+    return views.explore_points(experiment(ids), detector(ids), anomalies(ids), list(layers), per_set)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def explore_image_urls(ids: Ids, layers: tuple[str, ...], per_set: int) -> list[str]:
+    """The projected inputs as PNG data URLs, for hover tooltips."""
+    return views.image_urls(explore_points(ids, layers, per_set).images)
+
+
+@st.cache_data(show_spinner="Fitting an SVDD on every layer (first time: about a minute; cached on disk)…", max_entries=16)
+def layer_table(ids: Ids):
+    auto = ids.with_layer("auto")
+    return views.layer_table(experiment(ids), detector(auto), anomalies(ids),
+                             lambda layer: detector(ids.with_layer(layer)))

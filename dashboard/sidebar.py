@@ -1,0 +1,231 @@
+"""The shared sidebar (model, anomaly sets, MDL) and the per-session context every page reads.
+
+app.py calls :func:`sidebar` once per run and stores the :class:`Context`; a page calls
+:func:`context` first. Choices that must survive page changes are kept in session state
+(:func:`persistent` / :func:`keep`): each browser session has its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from detector import cache
+from detector.data import DATASET_NAMES, DataError, class_names
+from detector.evaluation import beta_of
+from detector.features import LayerError
+from detector.models import BUILTIN, ModelError
+
+from . import loaders, views
+from .loaders import DEFAULT_NU, POINTS, Ids
+
+DEFAULT_MODEL = "lenet-mnist"
+USER_MODEL = "user model (file.py:factory)"
+DEFAULT_SETS = ("fashion-mnist", "mnist", "gaussian")
+LOAD_ERRORS = (ModelError, DataError, LayerError, ValueError, RuntimeError)
+
+
+def navigation_only() -> None:
+    """Switch off Streamlit's old "pages directory" layout.
+
+    Our pages live in pages/ (the project's layout), which Streamlit also reads as that old
+    layout: until st.navigation is first called in a server, a request for /tune would run
+    pages/tune.py on its own, without app.py. Checked with Streamlit 1.67: still so. This is
+    called when this module is imported (by app.py and every page), and by the AppTest tests,
+    whose runner resets the flag before every run.
+    """
+    PagesManager.uses_pages_directory = False
+
+
+navigation_only()
+
+
+@dataclass
+class Context:
+    ids: Ids
+    experiment: object
+    detector: object
+    auto_mdl: str
+    anomalies: dict  # name -> AnomalySet
+    class_names: list[str]
+    points: int
+
+    @property
+    def beta_weight(self) -> float:
+        return float(st.session_state.get("beta_weight", 0.5))
+
+    @property
+    def beta(self) -> tuple[float, float]:
+        return beta_of(self.beta_weight)
+
+
+# --------------------------------------------------------------------------- session state
+def keep(widget_key: str, state_key: str) -> None:
+    """Widget callback: copy the widget's value to a key that survives page changes."""
+    st.session_state[state_key] = st.session_state[widget_key]
+
+
+def persistent(state_key: str, default):
+    """The value kept under ``state_key``, initialised to ``default``; use with :func:`keep`."""
+    if state_key not in st.session_state:
+        st.session_state[state_key] = default
+    return st.session_state[state_key]
+
+
+_READY: set = set()  # keys of resources already loaded in this server process
+
+
+def with_status(label: str, key: tuple, load):
+    """``load()``, shown as an st.status box the first time this server loads ``key``."""
+    if key in _READY:
+        return load()
+    slot = st.empty()
+    with slot.status(label, expanded=False):
+        value = load()
+    slot.empty()
+    _READY.add(key)
+    return value
+
+
+# --------------------------------------------------------------------------- the sidebar, step by step
+def _pick_model() -> Ids | None:
+    """Model, weights and ID dataset from the sidebar; None (with a hint) while a user model is incomplete."""
+    bar = st.sidebar
+    options = [*BUILTIN, USER_MODEL]
+    choice = bar.selectbox("Model", options, index=options.index(persistent("model", DEFAULT_MODEL)),
+                           key="_model", on_change=keep, args=("_model", "model"))
+    if choice != USER_MODEL:
+        bar.caption(f"ID dataset: **{BUILTIN[choice][1]}** (trained here on first use)")
+        return Ids(choice, "", BUILTIN[choice][1])
+    model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model").strip()
+    weights = bar.text_input("Weights (state_dict .pt, optional)", key="user_weights")
+    id_dataset = bar.selectbox("ID dataset", DATASET_NAMES, key="user_id_dataset")
+    if not model:
+        st.info("Give the model as `path/to/file.py:factory` in the sidebar (the factory returns a torch.nn.Module).")
+        return None
+    return Ids(model, weights, id_dataset)
+
+
+def _load_model(ids: Ids):
+    """(experiment, detector with the automatic MDL), or None after showing why they cannot load."""
+    try:
+        experiment = with_status(f"Loading {ids.model} and {ids.id_dataset} (a built-in model is trained on first use: "
+                                 "a minute or more)…", ("experiment", *ids[:3]), lambda: loaders.experiment(ids))
+        auto = with_status("Choosing the MDL and fitting the per-class SVDDs (first time only; cached on disk)…",
+                           ("detector", *ids[:3]), lambda: loaders.detector(ids))
+    except LOAD_ERRORS as error:
+        st.error(f"Cannot load this model: {error}")
+        return None
+    except Exception as error:  # a user's factory can raise anything; show it, not a traceback
+        st.error(f"Cannot load this model: {type(error).__name__}: {error}")
+        return None
+    return experiment, auto
+
+
+def _pick_anomalies(ids: Ids) -> tuple[str, ...]:
+    """The chosen anomaly sets that could be loaded; the others get a sidebar warning."""
+    choices = views.anomaly_choices(ids.id_dataset)
+    default = [n for n in DEFAULT_SETS if n in choices and (n not in DATASET_NAMES or loaders.dataset_available(n))][:2]
+    key = f"sets:{ids.model}"
+    chosen = st.sidebar.multiselect("Anomaly sets", list(choices), default=persistent(key, default),
+                                    format_func=lambda n: f"{n} ({choices[n]})", key=f"_{key}", on_change=keep,
+                                    args=(f"_{key}", key), help="OOD datasets, noise, fooling images and adversarial "
+                                    "attacks. Attacks are computed on first use (minutes) and cached.")
+    loaded = []
+    for name in chosen:
+        try:
+            with_status(f"Loading the anomaly set {name} (attacks and fooling images take minutes the first time; "
+                        "cached on disk)…", ("anomaly", *ids[:3], name), lambda: loaders.anomaly(ids, name))
+            loaded.append(name)
+        except DataError as error:
+            st.sidebar.warning(f"**{name}**: {error}")
+        except Exception as error:  # an anomaly generator that fails must not take the page down
+            st.sidebar.warning(f"**{name}** could not be computed: {type(error).__name__}: {error}")
+    return tuple(loaded)
+
+
+def _pick_layer(ids: Ids, experiment, auto_mdl: str) -> str:
+    layers = views.candidate_layers(experiment)
+    key = f"_layer:{ids.model}"
+    if st.session_state.get(key) not in layers:
+        st.session_state[key] = auto_mdl
+    return st.sidebar.selectbox("MDL (layer 1)", layers, format_func=lambda n: f"{n}  ★ MDL" if n == auto_mdl else n,
+                                key=key, help="★ marks the layer chosen on the mix set (fewest errors); pick another "
+                                              "to compare.")
+
+
+def _detector(ids: Ids):
+    """The detector of ``ids``; its first fit in this session is shown as a status box."""
+    fitted = st.session_state.setdefault("_fitted", set())
+    if ids.layer == "auto" or (ids.layer, ids.nu) in fitted:
+        return loaders.detector(ids)
+    slot = st.empty()
+    with slot.status(f"Fitting the SVDDs on {ids.layer} and the logits (ν = {ids.nu:g})…", expanded=False):
+        detector = loaders.detector(ids)
+    slot.empty()
+    fitted.add((ids.layer, ids.nu))
+    return detector
+
+
+def sidebar() -> Context | None:
+    """The shared pickers; returns the loaded context, or None after showing why it cannot load."""
+    loaders.warm_numba()
+    st.sidebar.header("Experiment")
+    model_ids = _pick_model()
+    loaded = model_ids and _load_model(model_ids)
+    if not loaded:
+        return None
+    experiment, auto = loaded
+    anomalies = _pick_anomalies(model_ids)
+    layer = _pick_layer(model_ids, experiment, auto.mdl_)
+    points = st.sidebar.slider("Points per set (projections)", 50, 1000, persistent("points", POINTS), 50,
+                               key="_points", on_change=keep, args=("_points", "points"))
+    nu = float(persistent("nu", DEFAULT_NU))
+    same_as_auto = layer == auto.mdl_ and nu == DEFAULT_NU
+    ids = model_ids._replace(layer="auto" if same_as_auto else layer, nu=nu, anomalies=anomalies)
+    detector = _detector(ids)
+    persistent("beta_weight", 0.5)
+    st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * loaders.test_accuracy(model_ids):.1f} % · "
+                       "β is set on the Tune page")
+    return Context(ids, experiment, detector, auto.mdl_, loaders.anomalies(ids),
+                   class_names(ids.id_dataset, experiment.model.n_classes), points)
+
+
+def context() -> Context:
+    """The context app.py built for this run (pages call this first)."""
+    if st.session_state.pop("_app_ran", False):
+        ctx = st.session_state.get("_context")
+    elif not st.session_state.get("_rerouted"):  # a page run without app.py (see navigation_only):
+        st.session_state["_rerouted"] = True  # run again, now through app.py's st.navigation
+        st.rerun()
+    else:
+        ctx = st.session_state["_context"] = sidebar()
+    if ctx is None:
+        st.stop()
+    return ctx
+
+
+# --------------------------------------------------------------------------- small page helpers
+def enlarge_tooltip_images() -> None:
+    """Show the inputs in chart tooltips at 4x their pixels, unsmoothed (28x28 is too small to read)."""
+    st.html("<style>#vg-tooltip-element img {width: 112px; image-rendering: pixelated;}</style>")
+
+
+def need_anomalies(ctx: Context) -> None:
+    if not ctx.anomalies:
+        st.info("Choose at least one anomaly set in the sidebar.")
+        st.stop()
+
+
+def tuned_path(ctx: Context, beta) -> Path:
+    name = Path(ctx.ids.model).stem.replace(":", "-")
+    weights = "_".join(f"{b:.2f}" for b in beta)
+    return cache.cache_root() / "tuned" / f"{name}-{ctx.detector.mdl_}-b{weights}-nu{ctx.ids.nu:g}.skops"
+
+
+def set_layer(ctx: Context, widget_key: str) -> None:
+    """Callback: make the layer picked in ``widget_key`` the sidebar's MDL choice."""
+    st.session_state[f"_layer:{ctx.ids.model}"] = st.session_state[widget_key]

@@ -1,0 +1,193 @@
+"""View-models of the dashboard: what a page draws, computed from the detector core (no Streamlit here).
+
+The points of the UMAP views and their tooltip images, the per-layer table behind the MDL
+choice, example inputs per class and the decision line. The metrics for any beta come from
+:mod:`detector.evaluation`; figures are drawn by :mod:`dashboard.figures`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from detector import cache
+from detector.anomalies import anomaly_kinds
+from detector.anomalies.grid import to_uint8_hwc
+from detector.evaluation import ScoreData, metrics_table, score_data
+from detector.features import LOGITS
+from detector.runtime import subsample
+from detector.uniform import LayerScores
+
+Progress = Callable[[float, str], None]
+
+
+def anomaly_choices(id_dataset: str) -> dict[str, str]:
+    """Anomaly set names the dashboard offers (every registered one but the ID dataset) -> kind."""
+    return {name: kind for name, kind in anomaly_kinds().items() if name != id_dataset}
+
+
+def candidate_layers(experiment) -> list[str]:
+    """Layers that can serve as MDL (every layer but the logits)."""
+    return [layer.name for layer in experiment.extractor.layers if layer.name != LOGITS]
+
+
+def class_examples(data: ScoreData, images: dict[str, np.ndarray], cls: int, beta, k: int = 6) -> list[tuple[str, list, list]]:
+    """For one predicted class: the most and least normal ID test inputs and the most normal anomalies.
+
+    ``images`` maps each set name of ``data`` (ID test first) to its images. Returns
+    (title, images, captions) groups for display.
+    """
+    groups = []
+    id_rows = np.flatnonzero(data.test.predicted == cls)
+    scores = data.test.combine(beta)[id_rows]
+    order = id_rows[np.argsort(-scores)]
+    for title, rows in (("most normal ID inputs", order[:k]), ("least normal ID inputs", order[::-1][:k])):
+        groups.append((title, display_images(images[data.test.name][rows]),
+                       [f"g={v:.2f}" for v in data.test.combine(beta)[rows]]))
+    candidates = []  # (score, set name, image)
+    for name, s in data.anomalies.items():
+        rows = np.flatnonzero(s.predicted == cls)
+        candidates += [(float(v), name, images[name][r]) for r, v in zip(rows, s.combine(beta)[rows])]
+    if candidates:
+        best = sorted(candidates, key=lambda c: -c[0])[:k]
+        groups.append(("anomalies that look most normal", display_images(np.stack([c[2] for c in best])),
+                       [f"{c[1]} g={c[0]:.2f}" for c in best]))
+    return groups
+
+
+def decision_line(tau: float, beta) -> tuple[np.ndarray, np.ndarray] | None:
+    """Points of beta_1 * m + beta_2 * l = tau in the (MDL score, logit score) plane."""
+    b1, b2 = beta
+    if b2 > 1e-9:
+        m = np.array([-2.0, 1.2])
+        return m, (tau - b1 * m) / b2
+    if b1 > 1e-9:
+        return np.array([tau / b1, tau / b1]), np.array([-2.0, 1.2])
+    return None
+
+
+# --------------------------------------------------------------------------- layers (why this MDL)
+def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: Progress | None = None) -> pd.DataFrame:
+    """For every candidate layer: mix-set error and per-class AUROC of that layer's SVDD alone.
+
+    ``fit(layer)`` returns a detector fitted with that layer as MDL (disk-cached by
+    :func:`detector.experiment.fit_uniform`); its MDL score is the layer's score. The logit
+    row uses the logit score of ``detector``.
+    """
+    layers = experiment.extractor.layers
+    rows = []
+    for k, info in enumerate(layers):
+        if progress:
+            progress(k / len(layers), f"layer {info.name} ({k + 1}/{len(layers)})")
+        if info.name == LOGITS:
+            source, pick = detector, "logit"
+        else:
+            source, pick = (detector if info.name == detector.mdl_ else fit(info.name)), "mdl"
+        data = score_data(experiment, source, anomalies)
+        beta = (1.0, 0.0) if pick == "mdl" else (0.0, 1.0)
+        row = {"layer": info.name, "type": info.kind, "features": info.feature_dim,
+               "MDL": "★" if info.name == detector.mdl_ else "",
+               "mix error %": 100.0 * detector.layer_errors_[info.name] if info.name in detector.layer_errors_ else np.nan}
+        table = metrics_table(data, beta)
+        per_class = table[table["weighting"] == "per-class"]
+        row.update({f"AUROC {name}": value for name, value in zip(per_class["anomaly set"], per_class["AUROC"])})
+        rows.append(row)
+    if progress:
+        progress(1.0, "done")
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- points for the UMAP views
+@dataclass
+class Points:
+    """Inputs shown in a projection: their images, metadata and features per layer."""
+
+    meta: pd.DataFrame  # set, kind, index (in its set), true, predicted, mdl, logit
+    scores: LayerScores  # the same rows' layer scores, to combine with any beta
+    images: np.ndarray
+    features: dict[str, np.ndarray]
+    key: dict  # what produced the points (for the projection cache)
+
+
+def explore_points(experiment, detector, anomalies: dict, layers: list[str], per_set: int | None, seed: int = 0) -> Points:
+    """ID test inputs and anomaly inputs (``per_set`` of each, seeded) with their features."""
+    sets = [(f"{experiment.id_dataset} (ID)", "id", experiment.test.images, experiment.test.labels)]
+    sets += [(name, a.kind, a.images, None) for name, a in anomalies.items()]
+    metas, scores, images, key_sets = [], [], [], []
+    for name, kind, imgs, labels in sets:
+        index = subsample(len(imgs), per_set, seed)
+        chosen = imgs[index]
+        scores.append(detector.layer_scores(chosen))
+        metas.append(pd.DataFrame({
+            "set": name, "kind": kind, "index": index,
+            "true": labels[index] if labels is not None else -1,
+            "predicted": scores[-1].predicted, "mdl": scores[-1].mdl, "logit": scores[-1].logit,
+        }))
+        images.append(chosen)
+        key_sets.append([name, cache.hash_array(chosen)])
+    images = np.concatenate(images)
+    features = experiment.extractor.features(images, list(layers))
+    meta = pd.concat(metas, ignore_index=True)
+    key = {"model": experiment.model.weights_hash, "sets": key_sets}
+    return Points(meta, LayerScores.concatenate(scores), images, features, key)
+
+
+def display_images(images: np.ndarray) -> list[np.ndarray]:
+    """(N, C, H, W) floats in [0, 1] -> list of (H, W, 3) uint8 for display."""
+    return [to_uint8_hwc(image) for image in images]
+
+
+def image_urls(images: np.ndarray) -> list[str]:
+    """(N, C, H, W) floats in [0, 1] -> PNG data URLs, for images inside chart tooltips."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    urls = []
+    for image in display_images(images):
+        if (image == image[..., :1]).all():  # grey: a third of the bytes
+            image = image[..., 0]
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG", optimize=True)
+        urls.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return urls
+
+
+def with_scores(meta: pd.DataFrame, points: Points, beta) -> pd.DataFrame:
+    """``meta`` (the rows of ``points``, then any extra rows) with the combined score g for ``beta``."""
+    combined = points.scores.combine(beta)
+    return meta.assign(score=np.r_[combined, np.full(len(meta) - len(combined), np.nan)])
+
+
+def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neighbors: int, min_dist: float,
+                progress: Progress | None = None) -> pd.DataFrame:
+    """The shown points plus one input, projected together (a refit, not UMAP's ``transform``).
+
+    Returns the points' metadata with x, y; the input is the last row, with set "this input".
+    """
+    from detector import projection
+
+    extra = extractor.features(image, [layer])[layer]
+    feats = np.concatenate([points.features[layer], extra])
+    key = dict(points.key, extra=cache.hash_array(image))
+    if progress:
+        progress(0.0, f"UMAP of {layer} with this input")
+    xy = projection.project(feats, key, layer, n_neighbors, min_dist)
+    row = pd.DataFrame({"set": ["this input"], "kind": ["input"], "index": [0], "true": [-1], "predicted": [-1],
+                        "mdl": [np.nan], "logit": [np.nan]})
+    meta = pd.concat([points.meta, row], ignore_index=True)
+    return meta.assign(x=xy[:, 0], y=xy[:, 1])
+
+
+def save_tuned(detector, beta, path: str | Path) -> Path:
+    """Save a copy of ``detector`` with ``beta`` (the shared detector is left as it is)."""
+    path = Path(path)
+    detector.with_beta(beta).save(path)
+    return path
+
+

@@ -1,0 +1,217 @@
+"""The benchmark runner: every method on every anomaly set, one cached cell at a time.
+
+A *cell* is one method on one anomaly set under one protocol: its two rows (per-class and
+global weighting). Cells are cached on disk, keyed by the model, the data, the method's
+parameters and the version of the detection code, so ``report``, ``evaluate`` and the
+dashboard's Benchmark page share them, and only missing cells are computed.
+
+Method names are parsed here and nowhere else (:class:`MethodName`): a registry name
+(``ours``, a baseline such as ``odin+pre``), optionally ``+known`` (KD+BU and LID trained on
+the evaluated attack) and ``+oe`` (the method on the Outlier-Exposure fine-tuned model).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import cache
+from .authors import check_protocol, evaluate_authors, fit_uniform_authors
+from .baselines import ATTACK_TRAINED, BASELINES, NotApplicable, fit_baseline
+from .evaluation import METRIC_COLUMNS, Row, evaluate_method
+from .experiment import Experiment, fit_uniform
+
+#: registry name -> fit(experiment, **params) -> fitted detector with ``score_samples``
+METHODS: dict[str, Callable] = {"ours": fit_uniform}
+METHODS.update({name: (lambda experiment, _name=name, **_ignored: fit_baseline(experiment, _name)) for name in BASELINES})
+
+KNOWN, OE = "+known", "+oe"
+
+
+@dataclass(frozen=True)
+class MethodName:
+    """A method as written in tables and on the command line, e.g. ``lid+known+oe``."""
+
+    base: str  # the registry name
+    known: bool = False
+    oe: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> "MethodName":
+        rest, oe = (text[: -len(OE)], True) if text.endswith(OE) else (text, False)
+        base, known = (rest[: -len(KNOWN)], True) if rest.endswith(KNOWN) else (rest, False)
+        if base not in METHODS or (known and base not in ATTACK_TRAINED):
+            raise ValueError(f"unknown method {text!r}; valid methods: {', '.join(METHODS)}, all "
+                             f"(suffix {KNOWN} for {', '.join(ATTACK_TRAINED)}; suffix {OE} for any)")
+        return cls(base, known, oe)
+
+    @property
+    def plain(self) -> str:
+        """The name without ``+oe``: the method as run on its (possibly fine-tuned) model."""
+        return self.base + (KNOWN if self.known else "")
+
+    def __str__(self) -> str:
+        return self.plain + (OE if self.oe else "")
+
+
+def expand_methods(methods: list[str]) -> list[str]:
+    """``all`` -> every registered method; commas split; unknown names raise ValueError."""
+    names: list[str] = []
+    for item in methods:
+        for name in filter(None, (part.strip() for part in item.split(","))):
+            names += list(METHODS) if name == "all" else [str(MethodName.parse(name))]
+    return list(dict.fromkeys(names))
+
+
+# --------------------------------------------------------------------------- the cell cache
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """Hash of the detection code: a change there makes every cached cell stale."""
+    root = Path(__file__).resolve().parent
+    files = sorted([*root.glob("baselines/*.py"), *(root / name for name in (
+        "uniform.py", "svdd.py", "features.py", "metrics.py", "experiment.py", "evaluation.py", "authors.py", "oe.py"))])
+    digest = hashlib.sha256()
+    for file in files:
+        if file.exists():
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cell_path(experiment: Experiment, method: str, anomaly, protocol: str, params: dict) -> Path:
+    key = {"what": "benchmark-cell", "method": method, "model": experiment.model.weights_hash,
+           "id": experiment.id_dataset, "train": cache.hash_array(experiment.train.images),
+           "test": cache.hash_array(experiment.test.images), "anomaly": anomaly.name,
+           "data": cache.hash_array(anomaly.images), "protocol": protocol, "params": params,
+           "code": code_version(), "version": 2}
+    return cache.entry_path("benchmark", key)
+
+
+def cached_cell(experiment: Experiment, method: str, anomaly, protocol: str = "held-out",
+                params: dict | None = None) -> list[Row] | None:
+    """The two rows of one cell, or None when it was never computed with this code."""
+    arrays = cache.load_arrays(_cell_path(experiment, method, anomaly, protocol, params or {}))
+    if arrays is None:
+        return None
+    return [Row(method, anomaly.name, anomaly.kind, str(w), float(tnr), float(auc), float(tpr), int(left))
+            for w, tnr, auc, tpr, left in zip(arrays["weighting"], arrays["tnr"], arrays["auroc"], arrays["tpr"],
+                                              arrays["left_out"])]
+
+
+def _save_cell(experiment: Experiment, rows: list[Row], anomaly, protocol: str, params: dict) -> None:
+    arrays = {"weighting": np.array([r.weighting for r in rows]), "tnr": np.array([r.tnr_at_95_tpr for r in rows]),
+              "auroc": np.array([r.auroc for r in rows]), "tpr": np.array([r.tpr for r in rows]),
+              "left_out": np.array([r.classes_left_out for r in rows])}
+    cache.save_arrays(_cell_path(experiment, rows[0].method, anomaly, protocol, params), arrays)
+
+
+# --------------------------------------------------------------------------- running
+@dataclass
+class Benchmark:
+    """The rows of one benchmark run and what is needed to describe it."""
+
+    model: str
+    experiment: Experiment
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    protocol: str = "held-out"
+    oe_experiment: Experiment | None = None
+
+
+def _fit(experiment: Experiment, method: MethodName, protocol: str, params: dict, attack: str | None):
+    if method.known:
+        return fit_baseline(experiment, method.plain, attack=attack)
+    if method.base == "ours" and protocol == "authors":
+        return fit_uniform_authors(experiment, **{k: v for k, v in params.items() if k in ("beta", "nu")})
+    return METHODS[method.base](experiment, **params)
+
+
+def _method_rows(experiment: Experiment, method: MethodName, sets: list, protocol: str, params: dict) -> list[Row]:
+    """Rows of one method on ``sets``: cached cells, then the missing ones (fitting the method once)."""
+    evaluate = evaluate_method if protocol == "held-out" else evaluate_authors
+    rows: dict[str, list[Row]] = {}
+    missing = []
+    for anomaly in sets:
+        found = cached_cell(experiment, str(method), anomaly, protocol, params)
+        if found is None:
+            missing.append(anomaly)
+        else:
+            rows[anomaly.name] = found
+    if method.known:  # one detector per attack, trained on that very attack
+        fresh = [row for anomaly in missing for row in evaluate(
+            experiment, str(method), _fit(experiment, method, protocol, params, anomaly.name), [anomaly])]
+    elif missing:  # one fit, and the ID scores computed once for all missing sets
+        fresh = evaluate(experiment, str(method), _fit(experiment, method, protocol, params, None), missing)
+    else:
+        fresh = []
+    for anomaly in missing:
+        rows[anomaly.name] = [row for row in fresh if row.anomaly == anomaly.name]
+        _save_cell(experiment, rows[anomaly.name], anomaly, protocol, params)
+    return [row for anomaly in sets for row in rows[anomaly.name]]
+
+
+def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: list[str], *, model_name: str = "",
+                  anomaly_files: list[tuple[str, str]] = (), ours_params: dict | None = None,
+                  protocol: str = "held-out", echo=print) -> Benchmark:
+    """Evaluate every method on every anomaly set (both weightings), with progress lines.
+
+    ``NAME+known`` (KD+BU, LID) is trained on the evaluated attack, made from the
+    validation split, and evaluated on that attack only. ``NAME+oe`` runs ``NAME`` on the
+    Outlier-Exposure fine-tuned model (:func:`detector.oe.outlier_exposure`); the attacks
+    are regenerated against that model, the other sets (fooling images included) are reused.
+    A method that does not apply to the model is skipped with a note.
+    """
+    started = time.time()
+    check_protocol(protocol)
+    bench = Benchmark(model_name or experiment.model.name, experiment, protocol=protocol)
+    plain_sets = [experiment.anomaly(name) for name in anomaly_names]
+    plain_sets += [experiment.anomaly(name, path) for name, path in anomaly_files]
+    oe_sets = None
+    for text in expand_methods(methods):
+        method = MethodName.parse(text)
+        exp, sets = experiment, plain_sets
+        if method.oe:
+            if bench.oe_experiment is None:
+                from .oe import outlier_exposure
+
+                echo("fine-tuning the model with Outlier Exposure ...")
+                bench.oe_experiment = outlier_exposure(experiment)
+            if oe_sets is None:  # attacks target the model they fool: regenerate them; other sets stay
+                oe_sets = [bench.oe_experiment.anomaly(a.name) if a.kind == "adversarial" else a for a in plain_sets]
+            exp, sets = bench.oe_experiment, oe_sets
+        if method.known:
+            sets = [a for a in sets if a.kind == "adversarial"]
+            if not sets:
+                bench.notes.append(f"{method}: no adversarial set evaluated, nothing to train on")
+                continue
+        params = dict(ours_params or {}) if method.base == "ours" else {}
+        if method.base == "ours" and protocol == "authors":
+            params = {k: v for k, v in params.items() if k in ("beta", "nu")}
+        tic = time.time()
+        try:
+            bench.rows += _method_rows(exp, method, sets, protocol, params)
+        except NotApplicable as error:
+            bench.notes.append(f"{method}: not applicable to this model ({error})")
+            echo(f"{str(method):<20} skipped: {error}")
+            continue
+        echo(f"{str(method):<20} {time.time() - tic:6.1f} s")
+    bench.seconds = time.time() - started
+    return bench
+
+
+def wide_tables(rows: list[Row], weighting: str = "per-class") -> dict[str, pd.DataFrame]:
+    """Wide tables (method x anomaly set) of TNR@95TPR and AUROC for one weighting."""
+    chosen = [row for row in rows if row.weighting == weighting]
+    if not chosen:
+        return {}
+    frame = pd.DataFrame({"method": [r.method for r in chosen], "anomaly set": [r.anomaly for r in chosen],
+                          "TNR@95TPR": [r.tnr_at_95_tpr for r in chosen], "AUROC": [r.auroc for r in chosen]})
+    return {metric: frame.pivot_table(index="method", columns="anomaly set", values=metric, aggfunc="first").astype(float)
+            for metric in METRIC_COLUMNS}

@@ -1,0 +1,43 @@
+"""Where tensors run, how inputs are batched, and how sets are subsampled: one home each."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+BATCH_SIZE = 500
+
+
+def default_device() -> torch.device:
+    """Where new models go: the GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def model_device(module: nn.Module) -> torch.device:
+    """The device of the module's first parameter (the CPU for a module without parameters).
+
+    Inputs are moved there, never assumed to be on the CPU: the same code runs on a GPU.
+    """
+    try:
+        return next(module.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def batched(function: Callable[[torch.Tensor], np.ndarray], images: np.ndarray, device: torch.device,
+            batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """Apply ``function`` (torch batch on ``device`` -> numpy) over ``images`` in batches and concatenate."""
+    parts = [function(torch.from_numpy(images[start: start + batch_size]).to(device))
+             for start in range(0, len(images), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def subsample(n: int, k: int | None, rng: int | np.random.Generator = 0) -> np.ndarray:
+    """Sorted indices of ``k`` of ``n`` items drawn without replacement from ``rng`` (a seed or a
+    generator); all of them, with nothing drawn, when ``k`` is None or at least ``n``."""
+    if k is None or k >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(rng).choice(n, k, replace=False))

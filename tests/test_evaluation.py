@@ -1,0 +1,115 @@
+"""Evaluation tables and the benchmark runner, on the tiny digits CNN: the dashboard's numbers
+for any beta must be the detector's own, and cached cells must equal fresh ones."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from detector import evaluation as ev
+from detector.anomalies import AnomalySet
+from detector.authors import renormalised_on
+from detector.benchmark import MethodName, cached_cell, run_benchmark, wide_tables
+from detector.experiment import fit_uniform
+from detector.uniform import LayerScores
+
+BETAS = [(1.0, 0.0), (0.75, 0.25), (0.5, 0.5), (0.0, 1.0)]
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_experiment):
+    return fit_uniform(tiny_experiment, layer="features.4")
+
+
+@pytest.fixture(scope="module")
+def sets(tiny_experiment):
+    rng = np.random.default_rng(7)
+    return {"gaussian": tiny_experiment.anomaly("gaussian"),
+            "blend": AnomalySet("blend", "ood", (0.5 * tiny_experiment.test.images[:100]
+                                                 + 0.5 * rng.uniform(0, 1, (100, 1, 28, 28))).astype(np.float32))}
+
+
+@pytest.fixture(scope="module")
+def data(tiny_experiment, detector, sets):
+    return ev.score_data(tiny_experiment, detector, sets)
+
+
+@pytest.mark.parametrize("beta", BETAS)
+def test_tables_for_any_beta_equal_the_detector_with_that_beta(tiny_experiment, detector, sets, data, beta):
+    tuned = detector.with_beta(beta)
+    np.testing.assert_array_equal(data.thresholds(beta), tuned.thresholds_)
+    np.testing.assert_array_equal(data.test.combine(beta), tuned.score_samples(tiny_experiment.test.images))
+    table = ev.metrics_table(data, beta)
+    rows = ev.evaluate_method(tiny_experiment, "ours", tuned, list(sets.values()))
+    for row in rows:
+        mine = table[(table["anomaly set"] == row.anomaly) & (table["weighting"] == row.weighting)].iloc[0]
+        assert round(mine["AUROC"], 2) == row.auroc and round(mine["TNR@95TPR"], 2) == row.tnr_at_95_tpr
+    assert tuple(detector.beta) == (0.5, 0.5)  # with_beta left the shared detector alone
+
+
+def test_per_class_table_adds_up(data):
+    table = ev.per_class_table(data, (0.5, 0.5), "blend")
+    assert len(table) == data.n_classes
+    assert table["gamma %"].sum() == pytest.approx(100)
+    assert table["ID inputs"].sum() == len(data.test) and table["anomalies"].sum() == len(data.anomalies["blend"])
+    np.testing.assert_array_equal(table["tau"], data.thresholds((0.5, 0.5)))
+
+
+def test_fig7_curve_ends_are_the_single_layers(data):
+    curve = ev.auroc_vs_beta(data, steps=5)
+    assert len(curve) == 5 * 2 * len(data.anomalies)
+    for weight, beta in ((0.0, (1.0, 0.0)), (1.0, (0.0, 1.0))):
+        ends = curve[curve["logit weight"] == weight].reset_index(drop=True)
+        expected = ev.metrics_table(data, beta)[list(ends.columns[1:])]
+        pd.testing.assert_frame_equal(ends.drop(columns="logit weight"), expected)
+
+
+def test_roc_and_operating_point(data):
+    roc = ev.roc_points(data, (0.5, 0.5), "gaussian")
+    assert roc["FPR"].is_monotonic_increasing and roc["TPR"].iloc[-1] == 1
+    fpr, tpr = ev.operating_point(data, (0.5, 0.5), "gaussian")
+    assert 0 <= fpr <= 1 and tpr >= 0.8
+
+
+def test_summary_means_over_sets():
+    table = pd.DataFrame({"anomaly set": ["a", "b", "a"], "kind": "ood", "weighting": ["per-class", "per-class", "global"],
+                          "TNR@95TPR": [90.0, 80.0, 10.0], "AUROC": [99.0, 97.0, 50.0], "ID TPR": 95.0})
+    assert ev.summary(table) == {"TNR@95TPR": 85.0, "AUROC": 98.0}
+    assert np.isnan(ev.summary(table.iloc[:0])["AUROC"])
+
+
+def test_authors_renormalisation_maps_each_class_onto_0_1():
+    id_scores = LayerScores(np.array([0, 0, 1, 1]), np.array([1.0, 3.0, -2.0, 0.0]), np.array([0.0, 1.0, 2.0, 4.0]))
+    anomalies = LayerScores(np.array([0, 1]), np.array([-1.0, -4.0]), np.array([0.5, 0.0]))
+    both = renormalised_on(id_scores, anomalies, n_classes=2)
+    np.testing.assert_allclose(both.mdl, [0.5, 1.0, 0.5, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(both.logit, [0.0, 1.0, 0.5, 1.0, 0.5, 0.0])
+
+
+def test_method_names_are_parsed_once():
+    assert MethodName.parse("lid+known+oe") == MethodName("lid", known=True, oe=True)
+    assert str(MethodName.parse("odin+pre+oe")) == "odin+pre+oe" and MethodName.parse("odin+pre+oe").plain == "odin+pre"
+    for bad in ("msp+known", "nope", "ours+oe+known"):
+        with pytest.raises(ValueError, match="valid methods"):
+            MethodName.parse(bad)
+
+
+def test_cached_cells_equal_fresh_ones_and_skip_the_fit(tiny_experiment, monkeypatch):
+    from detector import benchmark
+
+    first = run_benchmark(tiny_experiment, ["msp"], ["gaussian"], echo=lambda _: None)
+    cell = cached_cell(tiny_experiment, "msp", tiny_experiment.anomaly("gaussian"))
+    assert cell == first.rows
+    monkeypatch.setitem(benchmark.METHODS, "msp", lambda *a, **k: pytest.fail("a cached cell was recomputed"))
+    again = run_benchmark(tiny_experiment, ["msp"], ["gaussian"], echo=lambda _: None)
+    assert again.rows == first.rows
+    tables = wide_tables(again.rows, "global")
+    assert tables["AUROC"].loc["msp", "gaussian"] == first.rows[1].auroc
+
+
+def test_explore_scores_follow_beta(tiny_experiment, detector, sets):
+    from dashboard import views
+
+    points = views.explore_points(tiny_experiment, detector, sets, [detector.mdl_], per_set=20)
+    assert len(points.meta) == 60 and points.features[detector.mdl_].shape[0] == 60
+    framed = views.with_scores(points.meta, points, (0.25, 0.75))
+    np.testing.assert_array_equal(framed["score"], 0.25 * points.meta["mdl"] + 0.75 * points.meta["logit"])
