@@ -34,7 +34,7 @@ def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         "row": df.index, "x": df["x"], "y": df["y"], "set": df["set"], "input": df["index"],
         "predicted": [names[p] for p in df["predicted"]],
         "true class": [names[t] if t >= 0 else "anomaly" for t in df["true"]],
-        "score": df["score"], "MDL score": df["mdl"], "logit score": df["logit"],
+        "score": df["score"], "MDL score": df["mdl"], "logit score": df["logit"], "confidence score": df["conf"],
         "anomaly": np.where(df["kind"] == "id", "no", "yes"), "class": df["predicted"],
         "image": df["image"],  # data URLs: vega-tooltip draws a field titled "image" as the picture
     })
@@ -53,7 +53,7 @@ def _encodings(data: pd.DataFrame, colour_by: str, names: list[str], score_range
         colour = alt.Color("set:N", legend=legend, scale=alt.Scale(domain=list(colours), range=list(colours.values())))
     tooltip = ["image:N", "set:N", alt.Tooltip("input:Q", title="#"), "predicted:N", "true class:N",
                alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("MDL score:Q", format=".3f"),
-               alt.Tooltip("logit score:Q", format=".3f")]
+               alt.Tooltip("logit score:Q", format=".3f"), alt.Tooltip("confidence score:Q", format=".3f")]
     return dict(x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
                 y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)),
                 color=colour, tooltip=tooltip,
@@ -183,9 +183,38 @@ def beta_curve(curve: pd.DataFrame, weight: float, weighting: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=group["logit weight"], y=group["AUROC"], mode="lines+markers", name=name,
                                  line=dict(color=colours[name])))
     fig.add_vline(x=weight, line=dict(color="black", dash="dash"))
-    fig.update_layout(title=f"AUROC against β₂ (paper Fig. 7; {weighting})", xaxis_title="β₂ = logit weight (β₁ = 1 − β₂)",
+    fig.update_layout(title=f"AUROC against β₂ along the paper's edge, β₃ = 0 (Fig. 7; {weighting})",
+                      xaxis_title="β₂ = logit weight (β₁ = 1 − β₂)",
                       yaxis_title="AUROC %", height=380, margin=dict(l=10, r=10, t=40, b=10))
     return fig
+
+
+def ternary(grid: pd.DataFrame, beta, anomaly: str | None, weighting: str = "per-class") -> go.Figure:
+    """AUROC over the beta simplex (a grid from :func:`detector.evaluation.auroc_over_simplex`):
+    one anomaly set, or the mean over the sets when ``anomaly`` is None. The paper's edge
+    (beta_3 = 0) is drawn as a line; the current beta as a star."""
+    part = grid[grid["weighting"] == weighting]
+    if anomaly is not None:
+        part = part[part["anomaly set"] == anomaly]
+    corners = ["β₁ MDL", "β₂ logit", "β₃ confidence"]
+    mean = part.groupby(corners, as_index=False)["AUROC"].mean()
+    edge = mean[mean["β₃ confidence"] == 0].sort_values("β₂ logit")
+    traces = [
+        go.Scatterternary(a=mean[corners[0]], b=mean[corners[1]], c=mean[corners[2]], mode="markers", name="AUROC",
+                          marker=dict(size=14, color=mean["AUROC"], colorscale="Viridis", showscale=True,
+                                      colorbar=dict(title="AUROC %")),
+                          hovertemplate="β = (%{a:.2f}, %{b:.2f}, %{c:.2f})<br>AUROC %{marker.color:.2f}<extra></extra>"),
+        go.Scatterternary(a=edge[corners[0]], b=edge[corners[1]], c=edge[corners[2]], mode="lines", name="the paper (β₃ = 0)",
+                          line=dict(color="black", dash="dot"), hoverinfo="skip"),
+        go.Scatterternary(a=[beta[0]], b=[beta[1]], c=[beta[2]], mode="markers", name="β now",
+                          marker=dict(size=18, symbol="star", color="red", line=dict(color="white", width=1))),
+    ]
+    title = f"AUROC over β ({'mean over the sets' if anomaly is None else anomaly}; {weighting})"
+    layout = dict(title=dict(text=title), height=430, margin=dict(l=40, r=40, t=60, b=30),
+                  ternary=dict(aaxis=dict(title=dict(text="β₁ MDL")), baxis=dict(title=dict(text="β₂ logit")),
+                               caxis=dict(title=dict(text="β₃ conf."))),
+                  legend=dict(orientation="h", y=-0.05))
+    return go.Figure(data=traces, layout=layout)
 
 
 def layer_bars(table: pd.DataFrame) -> go.Figure:

@@ -95,6 +95,11 @@ def auroc_curve(ids: Ids, steps: int = 21):
     return evaluation.auroc_vs_beta(score_data(ids), steps)
 
 
+@st.cache_data(show_spinner="AUROC over the β simplex…", max_entries=32)
+def auroc_simplex(ids: Ids, steps: int = 11):
+    return evaluation.auroc_over_simplex(score_data(ids), steps)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def explore_points(ids: Ids, layers: tuple[str, ...], per_set: int) -> views.Points:
     return views.explore_points(experiment(ids), detector(ids), anomalies(ids), list(layers), per_set)

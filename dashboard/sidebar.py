@@ -55,11 +55,17 @@ class Context:
 
     @property
     def beta_weight(self) -> float:
+        """beta_2, the weight of the logit score (set on the Tune page)."""
         return float(st.session_state.get("beta_weight", 0.5))
 
     @property
-    def beta(self) -> tuple[float, float]:
-        return beta_of(self.beta_weight)
+    def conf_weight(self) -> float:
+        """beta_3, the weight of the confidence score (0: the paper's detector)."""
+        return float(st.session_state.get("conf_weight", 0.0))
+
+    @property
+    def beta(self) -> tuple[float, float, float]:
+        return beta_of(self.beta_weight, self.conf_weight)
 
 
 # --------------------------------------------------------------------------- session state
@@ -187,7 +193,7 @@ def sidebar() -> Context | None:
     same_as_auto = layer == auto.mdl_ and nu == DEFAULT_NU
     ids = model_ids._replace(layer="auto" if same_as_auto else layer, nu=nu, anomalies=anomalies)
     detector = _detector(ids)
-    persistent("beta_weight", 0.5)
+    persistent("beta_weight", 0.5), persistent("conf_weight", 0.0)
     st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * loaders.test_accuracy(model_ids):.1f} % · "
                        "β is set on the Tune page")
     return Context(ids, experiment, detector, auto.mdl_, loaders.anomalies(ids),

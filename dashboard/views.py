@@ -20,7 +20,7 @@ from detector.anomalies.grid import to_uint8_hwc
 from detector.evaluation import ScoreData, metrics_table, score_data
 from detector.features import LOGITS
 from detector.runtime import subsample
-from detector.uniform import LayerScores
+from detector.scores import LayerScores, check_beta
 
 Progress = Callable[[float, str], None]
 
@@ -59,9 +59,19 @@ def class_examples(data: ScoreData, images: dict[str, np.ndarray], cls: int, bet
     return groups
 
 
-def decision_line(tau: float, beta) -> tuple[np.ndarray, np.ndarray] | None:
-    """Points of beta_1 * m + beta_2 * l = tau in the (MDL score, logit score) plane."""
-    b1, b2 = beta
+def term_medians(data: ScoreData) -> pd.DataFrame:
+    """Median of each normalised score (MDL, logit, confidence) for the ID test set and each anomaly set."""
+    sets = [data.test, *data.anomalies.values()]
+    medians = np.array([np.nanmedian(s.scores.terms(), axis=0) for s in sets]).reshape(-1, 3)
+    return pd.DataFrame({"set": [s.name for s in sets], "kind": [s.kind for s in sets], "MDL score": medians[:, 0],
+                         "logit score": medians[:, 1], "confidence score": medians[:, 2]})
+
+
+def decision_line(tau: float, beta, conf: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Points of beta_1 * m + beta_2 * l + beta_3 * conf = tau in the (MDL score, logit score)
+    plane, for inputs whose confidence score is ``conf``."""
+    b1, b2, b3 = check_beta(beta)
+    tau = tau - b3 * conf
     if b2 > 1e-9:
         m = np.array([-2.0, 1.2])
         return m, (tau - b1 * m) / b2
@@ -76,29 +86,35 @@ def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: 
 
     ``fit(layer)`` returns a detector fitted with that layer as MDL (disk-cached by
     :func:`detector.experiment.fit_uniform`); its MDL score is the layer's score. The logit
-    row uses the logit score of ``detector``.
+    row uses the logit score of ``detector``, and a last row its confidence term alone.
     """
-    layers = experiment.extractor.layers
+    layers = [*experiment.extractor.layers, None]  # None: the confidence term
     rows = []
     for k, info in enumerate(layers):
         if progress:
-            progress(k / len(layers), f"layer {info.name} ({k + 1}/{len(layers)})")
+            progress(k / len(layers), f"layer {getattr(info, 'name', 'confidence')} ({k + 1}/{len(layers)})")
+        if info is None:
+            rows.append({"layer": "confidence", "type": f"softmax ({detector.confidence})", "features": 1, "MDL": "",
+                         "mix error %": np.nan, **_aurocs(score_data(experiment, detector, anomalies), (0, 0, 1))})
+            continue
         if info.name == LOGITS:
-            source, pick = detector, "logit"
+            source, beta = detector, (0.0, 1.0)
         else:
-            source, pick = (detector if info.name == detector.mdl_ else fit(info.name)), "mdl"
+            source, beta = (detector if info.name == detector.mdl_ else fit(info.name)), (1.0, 0.0)
         data = score_data(experiment, source, anomalies)
-        beta = (1.0, 0.0) if pick == "mdl" else (0.0, 1.0)
         row = {"layer": info.name, "type": info.kind, "features": info.feature_dim,
                "MDL": "★" if info.name == detector.mdl_ else "",
                "mix error %": 100.0 * detector.layer_errors_[info.name] if info.name in detector.layer_errors_ else np.nan}
-        table = metrics_table(data, beta)
-        per_class = table[table["weighting"] == "per-class"]
-        row.update({f"AUROC {name}": value for name, value in zip(per_class["anomaly set"], per_class["AUROC"])})
-        rows.append(row)
+        rows.append({**row, **_aurocs(data, beta)})
     if progress:
         progress(1.0, "done")
     return pd.DataFrame(rows)
+
+
+def _aurocs(data: ScoreData, beta) -> dict[str, float]:
+    table = metrics_table(data, beta)
+    per_class = table[table["weighting"] == "per-class"]
+    return {f"AUROC {name}": value for name, value in zip(per_class["anomaly set"], per_class["AUROC"])}
 
 
 # --------------------------------------------------------------------------- points for the UMAP views
@@ -106,7 +122,7 @@ def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: 
 class Points:
     """Inputs shown in a projection: their images, metadata and features per layer."""
 
-    meta: pd.DataFrame  # set, kind, index (in its set), true, predicted, mdl, logit
+    meta: pd.DataFrame  # set, kind, index (in its set), true, predicted, mdl, logit, conf
     scores: LayerScores  # the same rows' layer scores, to combine with any beta
     images: np.ndarray
     features: dict[str, np.ndarray]
@@ -126,6 +142,7 @@ def explore_points(experiment, detector, anomalies: dict, layers: list[str], per
             "set": name, "kind": kind, "index": index,
             "true": labels[index] if labels is not None else -1,
             "predicted": scores[-1].predicted, "mdl": scores[-1].mdl, "logit": scores[-1].logit,
+            "conf": scores[-1].terms()[:, 2],
         }))
         images.append(chosen)
         key_sets.append([name, cache.hash_array(chosen)])
@@ -179,7 +196,7 @@ def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neig
         progress(0.0, f"UMAP of {layer} with this input")
     xy = projection.project(feats, key, layer, n_neighbors, min_dist)
     row = pd.DataFrame({"set": ["this input"], "kind": ["input"], "index": [0], "true": [-1], "predicted": [-1],
-                        "mdl": [np.nan], "logit": [np.nan]})
+                        "mdl": [np.nan], "logit": [np.nan], "conf": [np.nan]})
     meta = pd.concat([points.meta, row], ignore_index=True)
     return meta.assign(x=xy[:, 0], y=xy[:, 1])
 

@@ -8,13 +8,12 @@ these on held-out ID data only (see ``../shared/design.md``).
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import cache
 from .evaluation import Row, metric_rows
 from .experiment import Experiment, cached_detector
 from .metrics import per_class_thresholds
-from .uniform import LayerScores, UniformDetector, min_max_normalise, min_max_ranges
+from .scores import LayerScores, min_max_normalise, min_max_ranges
+from .uniform import UniformDetector
 
 PROTOCOLS = ("held-out", "authors")
 
@@ -51,12 +50,12 @@ def fit_uniform_authors(experiment: Experiment, beta=(0.5, 0.5), nu=0.1) -> Unif
 
 
 def renormalised_on(id_scores: LayerScores, anomaly_scores: LayerScores, n_classes: int) -> LayerScores:
-    """Both sets' layer scores min-max normalised again per predicted class on the two sets together,
+    """Both sets' scores min-max normalised again per predicted class on the two sets together,
     as the authors' code does on each evaluated pair."""
-    predicted = np.r_[id_scores.predicted, anomaly_scores.predicted]
-    values = np.stack([np.r_[id_scores.mdl, anomaly_scores.mdl], np.r_[id_scores.logit, anomaly_scores.logit]], 1)
-    low, high = min_max_ranges(values, predicted, n_classes, min_samples=1)
-    return min_max_normalise(values, predicted, low, high)
+    both = LayerScores.concatenate([id_scores, anomaly_scores])
+    values = both.terms()[:, : 2 if both.conf is None else 3]
+    low, high = min_max_ranges(values, both.predicted, n_classes, min_samples=1)
+    return min_max_normalise(values, both.predicted, low, high)
 
 
 def evaluate_authors(experiment: Experiment, method: str, detector, anomalies, tpr: float = 0.95) -> list[Row]:
@@ -64,7 +63,7 @@ def evaluate_authors(experiment: Experiment, method: str, detector, anomalies, t
     ``ours`` also the min-max ranges, refitted on each evaluated pair (ID test + that set)."""
     n_classes = experiment.model.n_classes
     id_pred = experiment.predictions(experiment.test.images)
-    ours = method.removesuffix("+oe") == "ours"
+    ours = method.startswith("ours")  # ours, ours+conf, and their +oe rows
     if ours:
         id_layers = detector.layer_scores(experiment.test.images)
     else:

@@ -27,9 +27,18 @@ from .authors import check_protocol, evaluate_authors, fit_uniform_authors
 from .baselines import ATTACK_TRAINED, BASELINES, NotApplicable, fit_baseline
 from .evaluation import METRIC_COLUMNS, Row, evaluate_method
 from .experiment import Experiment, fit_uniform
+from .scores import CONF_BETA
+
+
+
+def fit_uniform_conf(experiment: Experiment, **params):
+    """Ours with the confidence term, equal weights (:data:`detector.scores.CONF_BETA`)."""
+    return fit_uniform(experiment, **{**params, "beta": CONF_BETA})
+
 
 #: registry name -> fit(experiment, **params) -> fitted detector with ``score_samples``
-METHODS: dict[str, Callable] = {"ours": fit_uniform}
+METHODS: dict[str, Callable] = {"ours": fit_uniform, "ours+conf": fit_uniform_conf}
+OURS = ("ours", "ours+conf")  # take the command line's layer, beta (ours only) and nu
 METHODS.update({name: (lambda experiment, _name=name, **_ignored: fit_baseline(experiment, _name)) for name in BASELINES})
 
 KNOWN, OE = "+known", "+oe"
@@ -128,8 +137,9 @@ class Benchmark:
 def _fit(experiment: Experiment, method: MethodName, protocol: str, params: dict, attack: str | None):
     if method.known:
         return fit_baseline(experiment, method.plain, attack=attack)
-    if method.base == "ours" and protocol == "authors":
-        return fit_uniform_authors(experiment, **{k: v for k, v in params.items() if k in ("beta", "nu")})
+    if method.base in OURS and protocol == "authors":
+        beta = CONF_BETA if method.base == "ours+conf" else params.get("beta", (0.5, 0.5))
+        return fit_uniform_authors(experiment, beta=beta, nu=params.get("nu", 0.1))
     return METHODS[method.base](experiment, **params)
 
 
@@ -191,8 +201,8 @@ def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: lis
             if not sets:
                 bench.notes.append(f"{method}: no adversarial set evaluated, nothing to train on")
                 continue
-        params = dict(ours_params or {}) if method.base == "ours" else {}
-        if method.base == "ours" and protocol == "authors":
+        params = dict(ours_params or {}) if method.base in OURS else {}
+        if method.base in OURS and protocol == "authors":
             params = {k: v for k, v in params.items() if k in ("beta", "nu")}
         tic = time.time()
         try:

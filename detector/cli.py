@@ -15,15 +15,19 @@ from .features import LayerError
 from .inspect import INVERT
 from .models import BUILTIN, ModelError
 
+BETA_HELP = ("weights of the MDL, logit and confidence scores, 'a,b' (the paper's two terms) or 'a,b,c' "
+             "(default 0.5,0.5; --method ours+conf uses 1/3 each)")
 EPILOG = f"built-in models: {', '.join(BUILTIN)}; user models: path/to/file.py:factory [--weights file.pt]"
 
 
-def _beta(text: str) -> tuple[float, float]:
+def _beta(text: str) -> tuple[float, float, float]:
+    from .scores import check_beta
+
     try:
-        first, second = (float(part) for part in text.split(","))
+        return check_beta(text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--beta takes two numbers 'a,b', got {text!r}") from None
-    return first, second
+        raise argparse.ArgumentTypeError(f"--beta takes two or three non-negative numbers 'a,b' or 'a,b,c' (MDL, logit, "
+                                         f"confidence), not all zero; got {text!r}") from None
 
 
 def _anomaly_file(text: str) -> tuple[str, str]:
@@ -48,13 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="fit a detector and evaluate it on anomaly sets", epilog=EPILOG)
     model_args(evaluate)
     evaluate.add_argument("--method", action="append", default=[],
-                          help="method, repeatable or comma-separated: ours, a baseline (msp, odin, odin+pre, mahalanobis, "
+                          help="method, repeatable or comma-separated: ours, ours+conf, a baseline (msp, odin, odin+pre, odin+orig, mahalanobis, "
                                "mahalanobis+pre, mahalanobis+ens, elo, kd-bu, lid, energy, maxlogit, gen, knn, vim, react, "
                                "ash, dice), kd-bu+known / lid+known, any NAME+oe, or all (default: ours)")
     evaluate.add_argument("--anomaly", action="append", default=[], help=f"anomaly set, repeatable: {', '.join(anomaly_kinds())}")
     evaluate.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file, help="NAME=path.npz (array 'images')")
     evaluate.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
-    evaluate.add_argument("--beta", type=_beta, default=(0.5, 0.5), help="weights of MDL and logit scores, 'a,b'")
+    evaluate.add_argument("--beta", type=_beta, default=(0.5, 0.5), help=BETA_HELP)
     evaluate.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
     evaluate.add_argument("--protocol", choices=("held-out", "authors"), default="held-out",
                           help="held-out (default) or the authors' code's: thresholds, ranges and layer on the evaluation data")
@@ -82,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--detector", help="a saved detector (Tune page 'Save', or UniformDetector.save); "
                                           "it then sets layer, beta and nu; default: fit one with --layer, --beta, --nu (cached)")
     check.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
-    check.add_argument("--beta", type=_beta, default=(0.5, 0.5), help="weights of MDL and logit scores, 'a,b'")
+    check.add_argument("--beta", type=_beta, default=(0.5, 0.5), help=BETA_HELP)
     check.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
     check.add_argument("--invert", choices=list(INVERT), default="auto",
                        help="invert pictures' colours; auto: when the border is light (dark ink on paper)")
@@ -159,11 +163,12 @@ def cmd_evaluate(args) -> None:
     print(f"model {args.model} | ID {experiment.id_dataset} (train {len(experiment.train)}, "
           f"val {len(experiment.val)}, test {len(experiment.test)}) | test accuracy {100 * accuracy:.2f} %")
     detector = None
-    if "ours" in methods and args.protocol == "held-out":
+    if {"ours", "ours+conf"} & set(methods) and args.protocol == "held-out":  # both share the MDL
         from .experiment import fit_uniform
 
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)  # cached: instant
-        print(f"MDL {detector.mdl_} | beta {tuple(detector.beta)} | nu {detector.nu}")
+        beta = ", ".join(f"{b:.3g}" for b in detector.check_beta(detector.beta))
+        print(f"MDL {detector.mdl_} | beta ({beta}) | nu {detector.nu}")
         if detector.layer_errors_:
             print("mix-set error per layer: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in detector.layer_errors_.items()))
     width = max([8] + [len(row.method) for row in rows])
@@ -222,17 +227,20 @@ def cmd_check(args) -> None:
         experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
         inputs = _read_inputs(args.files, experiment.model.input_shape, invert)  # bad files fail before a long fit
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)
-    header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "g", "tau", "verdict"]
+    header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "conf_score", "g", "tau", "verdict"]
     rows = [[name, index, verdict.predicted, round(verdict.probability, 4), round(verdict.mdl, 4), round(verdict.logit, 4),
-             round(verdict.score, 4), round(verdict.tau, 4), "anomaly" if verdict.is_anomaly else "normal"]
+             round(verdict.conf, 4), round(verdict.score, 4), round(verdict.tau, 4),
+             "anomaly" if verdict.is_anomaly else "normal"]
             for name, images in inputs for index, verdict in enumerate(judge(detector, images))]
     width = max(len(row[0]) for row in rows)
-    print(f"MDL {detector.mdl_} | beta {tuple(detector.beta)} | nu {detector.nu} | "
-          "anomaly when g = beta_1 * MDL score + beta_2 * logit score < tau of the predicted class")
-    print(f"{'file':<{width}} {'#':>5} {'pred':>4} {'softmax':>8} {'MDL':>7} {'logit':>7} {'g':>7} {'tau':>7}  verdict")
-    for name, index, predicted, probability, mdl, logit, score, tau, verdict in rows:
+    beta = ", ".join(f"{b:.3g}" for b in detector.check_beta(detector.beta))
+    print(f"MDL {detector.mdl_} | beta ({beta}) | nu {detector.nu} | anomaly when g = beta_1 * MDL score + "
+          "beta_2 * logit score + beta_3 * confidence score < tau of the predicted class")
+    print(f"{'file':<{width}} {'#':>5} {'pred':>4} {'softmax':>8} {'MDL':>7} {'logit':>7} {'conf':>7} {'g':>7} {'tau':>7}  "
+          "verdict")
+    for name, index, predicted, probability, mdl, logit, conf, score, tau, verdict in rows:
         print(f"{name:<{width}} {index:>5} {predicted:>4} {100 * probability:>7.2f}% {mdl:>7.3f} {logit:>7.3f} "
-              f"{score:>7.3f} {tau:>7.3f}  {verdict}")
+              f"{conf:>7.3f} {score:>7.3f} {tau:>7.3f}  {verdict}")
     anomalies = sum(row[-1] == "anomaly" for row in rows)
     print(f"{anomalies} of {len(rows)} inputs are anomalies")
     if args.csv:

@@ -7,8 +7,8 @@ Two entry points:
 - :class:`ScoreData` keeps the normalised per-layer scores of the validation split, the ID
   test split and every anomaly set, so that the tables for *any* beta (the Tune page, the
   paper's Fig. 7) come from arrays alone: beta is applied by
-  :meth:`detector.uniform.LayerScores.combine` and thresholds by
-  :func:`detector.uniform.thresholds_for`, exactly as the detector itself does.
+  :meth:`detector.scores.LayerScores.combine` and thresholds by
+  :func:`detector.scores.thresholds_for`, exactly as the detector itself does.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pandas as pd
 from sklearn.metrics import roc_curve
 
 from .metrics import auroc, global_metrics, per_class_metrics, per_class_thresholds
-from .uniform import LayerScores, thresholds_for
+from .scores import LayerScores, thresholds_for
 
 METRIC_COLUMNS = ("TNR@95TPR", "AUROC")
 
@@ -177,10 +177,15 @@ def operating_point(data: ScoreData, beta, anomaly: str) -> tuple[float, float]:
     return fpr, tpr
 
 
-def beta_of(weight: float) -> tuple[float, float]:
-    """(beta_MDL, beta_logit) from the logit weight ``w``: (1 - w, w), the paper's Fig. 7 axis."""
-    weight = float(np.clip(weight, 0.0, 1.0))
-    return (round(1.0 - weight, 6), round(weight, 6))
+def beta_of(weight: float, conf_weight: float = 0.0) -> tuple[float, float, float]:
+    """A point of the simplex from the logit weight ``w`` and the confidence weight ``c``:
+    (1 - w - c, w, c); (1 - w, w, 0) is the paper's Fig. 7 axis. When w + c > 1 both are
+    scaled down to sum to 1 (beta_MDL = 0)."""
+    weight, conf_weight = float(np.clip(weight, 0.0, 1.0)), float(np.clip(conf_weight, 0.0, 1.0))
+    total = weight + conf_weight
+    if total > 1:
+        weight, conf_weight = weight / total, conf_weight / total
+    return (round(max(0.0, 1.0 - weight - conf_weight), 6), round(weight, 6), round(conf_weight, 6))
 
 
 def auroc_vs_beta(data: ScoreData, steps: int = 21) -> pd.DataFrame:
@@ -188,6 +193,17 @@ def auroc_vs_beta(data: ScoreData, steps: int = 21) -> pd.DataFrame:
     parts = [metrics_table(data, beta_of(weight)).assign(**{"logit weight": float(weight)})
              for weight in np.linspace(0, 1, steps)]
     return pd.concat(parts, ignore_index=True)[["logit weight", "anomaly set", "weighting", *METRIC_COLUMNS]]
+
+
+def auroc_over_simplex(data: ScoreData, steps: int = 11) -> pd.DataFrame:
+    """AUROC and TNR (both weightings) of every anomaly set on a grid of the beta simplex
+    (``steps`` values per weight), for the ternary map of the Tune page."""
+    parts = []
+    for conf in np.linspace(0, 1, steps):
+        for weight in np.linspace(0, 1 - conf, max(1, int(round((1 - conf) * (steps - 1))) + 1)):
+            beta = beta_of(weight, conf)
+            parts.append(metrics_table(data, beta).assign(**{"β₁ MDL": beta[0], "β₂ logit": beta[1], "β₃ confidence": beta[2]}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def scores_frame(data: ScoreData, beta, names: list[str] | None = None) -> pd.DataFrame:
@@ -198,5 +214,6 @@ def scores_frame(data: ScoreData, beta, names: list[str] | None = None) -> pd.Da
             "set": s.name, "kind": s.kind, "predicted": s.predicted,
             "class": [names[p] if names else str(p) for p in s.predicted],
             "score": s.combine(beta), "MDL score": s.scores.mdl, "logit score": s.scores.logit,
+            "confidence score": s.scores.terms()[:, 2],
         }))
     return pd.concat(parts, ignore_index=True)

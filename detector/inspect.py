@@ -114,7 +114,8 @@ class Verdict:
     probability: float  # softmax probability of the predicted class
     mdl: float  # normalised MDL score
     logit: float  # normalised logit score
-    score: float  # g = beta_1 * mdl + beta_2 * logit
+    conf: float  # normalised confidence score (NaN for a detector saved without it)
+    score: float  # g = beta_1 * mdl + beta_2 * logit + beta_3 * conf
     tau: float  # threshold of the predicted class
     is_anomaly: bool
 
@@ -128,6 +129,7 @@ def judge(detector, images: np.ndarray) -> list[Verdict]:
     scores = detector.layer_scores(images)
     combined = scores.combine(detector.beta)
     probabilities = torch.softmax(torch.from_numpy(detector.extractor.logits(images)), 1).numpy()
-    return [Verdict(int(p), float(probabilities[i, p]), float(scores.mdl[i]), float(scores.logit[i]), float(combined[i]),
+    terms = scores.terms()
+    return [Verdict(int(p), float(probabilities[i, p]), *(float(t) for t in terms[i]), float(combined[i]),
                     float(tau[p]), bool(combined[i] < tau[p]))
             for i, p in enumerate(scores.predicted)]

@@ -86,15 +86,17 @@ def markdown_tables(bench: Benchmark, weighting: str = "per-class") -> list[str]
 
 
 def losses(bench: Benchmark, weighting: str = "per-class") -> list[str]:
-    """Every anomaly set and metric where a method beats ``ours`` (``ours+oe``: a ``+oe`` method), in words."""
+    """Every anomaly set and metric where another method beats ``ours`` or ``ours+conf`` (their ``+oe``
+    rows: another ``+oe`` method), in words."""
     rows = [row for row in bench.rows if row.weighting == weighting]
     said = []
-    for ours in ("ours", "ours+oe"):
+    own_rows = ("ours", "ours+conf", "ours+oe", "ours+conf+oe")
+    for ours in own_rows:
         mine = {row.anomaly: row for row in rows if row.method == ours}
         for anomaly, own in mine.items():
             for metric, title in (("tnr_at_95_tpr", "TNR@95TPR"), ("auroc", "AUROC")):
                 # ours against the detectors on the same classifier; ours+oe against the other +oe rows
-                others = [r for r in rows if r.anomaly == anomaly and r.method not in ("ours", "ours+oe")
+                others = [r for r in rows if r.anomaly == anomaly and r.method not in own_rows
                           and r.method.endswith("+oe") == ours.endswith("+oe")
                           and getattr(r, metric) > getattr(own, metric)]
                 if others:
@@ -155,7 +157,7 @@ def write_report(benches: Benchmark | list[Benchmark], output: str | Path, *, we
         title = f"## Tables, {b.protocol} protocol" if len(benches) > 1 else "## Tables"
         lines += [title, ""] + markdown_tables(b, weighting)
         lost = losses(b, weighting)
-        lines += [f"### Where `ours` loses ({b.protocol} protocol)", ""] + (lost or ["- nowhere in these tables."]) + [""]
+        lines += [f"### Where `ours` and `ours+conf` lose ({b.protocol} protocol)", ""] + (lost or ["- nowhere in these tables."]) + [""]
     notes = [note for b in benches for note in b.notes]
     if notes:
         lines += ["## Notes", ""] + [f"- {note}" for note in dict.fromkeys(notes)] + [""]

@@ -4,15 +4,21 @@ Zhao et al., "A Uniform Framework for Anomaly Detection in Deep Neural Networks"
 
 For an input x that the classifier predicts as class i::
 
-    g_i(x) = beta_1 * norm_i(s_MDL(x)) + beta_2 * norm_i(s_logit(x))
+    g_i(x) = beta_1 * norm_i(s_MDL(x)) + beta_2 * norm_i(s_logit(x)) + beta_3 * norm_i(conf(x))
     x is an anomaly  <=>  g_i(x) < tau_i
+
+``beta_3 = 0`` is the paper's detector. The third term, beyond the paper, is the
+classifier's own confidence (:data:`detector.scores.CONFIDENCES`): attacks that stop just
+past the decision boundary (CW, JSMA) land inside the wrong class's cluster at every layer,
+so neither SVDD sees them, but the classifier is unsure of them. The arithmetic of the
+scores (normalisation, beta, thresholds) lives in :mod:`detector.scores`.
 
 - Step 1 (Sec. 4, Fig. 1): the MDL is the candidate layer whose per-class SVDD makes the
   fewest errors on held-out ID data plus a *mix* anomaly set (by default generated,
   see :func:`detector.anomalies.noise.mix_set`, so it shares nothing with evaluated sets).
 - Step 2: one SVDD per predicted class on MDL features and one on logits, trained on the
   ID training inputs predicted as that class (:class:`~detector.svdd.ClassConditionalSVDD`).
-- Step 3: per-class min-max normalisation of both scores and the thresholds tau_i that keep
+- Step 3: per-class min-max normalisation of the scores and the thresholds tau_i that keep
   ``tpr`` of each class, all fitted on held-out validation ID data, never on anomalies,
   so that a single input can be judged on its own.
 """
@@ -21,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import numbers
-from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -34,53 +39,11 @@ from .data import DataError, check_images
 from .features import LOGITS, FeatureExtractor
 from .metrics import per_class_thresholds
 from .models import ClassifierInfo
+from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, min_max_normalise, min_max_ranges,
+                     thresholds_for)
 from .svdd import ClassConditionalSVDD
 
 FORMAT = "uniform-detector/1"
-
-
-@dataclass
-class LayerScores:
-    """Normalised per-layer scores of a batch: what the dashboard plots and re-combines."""
-
-    predicted: np.ndarray  # (N,) predicted class
-    mdl: np.ndarray  # (N,) normalised MDL SVDD score (1 = most normal ID value, 0 = least)
-    logit: np.ndarray  # (N,) normalised logit SVDD score
-
-    def combine(self, beta) -> np.ndarray:
-        """g(x) = beta_1 * MDL score + beta_2 * logit score: the only place where beta meets the scores."""
-        return beta[0] * self.mdl + beta[1] * self.logit
-
-    def __len__(self) -> int:
-        return len(self.predicted)
-
-    @classmethod
-    def concatenate(cls, parts: list["LayerScores"]) -> "LayerScores":
-        return cls(*(np.concatenate([getattr(part, f.name) for part in parts]) for f in fields(cls)))
-
-
-def min_max_ranges(raw: np.ndarray, predicted: np.ndarray, n_classes: int, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class (min, max) of each column of ``raw``; a class with fewer than ``min_samples``
-    rows takes the range of all rows."""
-    low, high = np.empty((n_classes, raw.shape[1])), np.empty((n_classes, raw.shape[1]))
-    for i in range(n_classes):
-        rows = raw[predicted == i] if np.sum(predicted == i) >= min_samples else raw
-        low[i], high[i] = rows.min(0), rows.max(0)
-    return low, high
-
-
-def min_max_normalise(raw: np.ndarray, predicted: np.ndarray, low: np.ndarray, high: np.ndarray) -> LayerScores:
-    """Raw (MDL, logit) scores mapped by their predicted class's range: ID values fall in [0, 1],
-    anomalies below 0 (not clipped)."""
-    span = np.maximum(high[predicted] - low[predicted], 1e-12)
-    norm = (raw - low[predicted]) / span
-    return LayerScores(predicted, norm[:, 0], norm[:, 1])
-
-
-def thresholds_for(val_scores: LayerScores, beta, n_classes: int, tpr: float, min_samples: int) -> np.ndarray:
-    """tau_i for ``beta``: the combined validation scores of class i keep ``tpr`` of them."""
-    combined = val_scores.combine(UniformDetector.check_beta(beta))
-    return per_class_thresholds(combined, val_scores.predicted, n_classes, tpr, min_samples)
 
 
 class UniformDetector(BaseEstimator):
@@ -93,8 +56,9 @@ class UniformDetector(BaseEstimator):
     layer : "auto" or str
         The MDL. ``"auto"`` chooses it on the mix set (Step 1); otherwise a layer name
         from :func:`detector.features.candidate_layers`.
-    beta : (float, float)
-        Weights of the MDL and logit scores (>= 0, not both 0). Paper: (0.5, 0.5).
+    beta : (float, float) or (float, float, float)
+        Weights of the MDL, logit and confidence scores (>= 0, not all 0; a third weight of 0
+        when two are given). Paper: (0.5, 0.5); ``ours+conf``: (1/3, 1/3, 1/3).
     nu : float in (0, 1]
         SVDD slack bound. Paper: 0.1.
     gamma : "scale", "auto" or float
@@ -116,8 +80,8 @@ class UniformDetector(BaseEstimator):
         Error rate on validation ID + mix for each tried layer (``layer="auto"``).
     svdd_ : dict[str, ClassConditionalSVDD]
         Keyed by the MDL name and ``"logits"``.
-    norm_min_, norm_max_ : ndarray of shape (n_classes, 2)
-        Per-class min-max ranges of the (MDL, logit) raw scores on validation ID data.
+    norm_min_, norm_max_ : ndarray of shape (n_classes, 3)
+        Per-class min-max ranges of the (MDL, logit, confidence) raw scores on validation ID data.
     thresholds_ : ndarray of shape (n_classes,)
         tau_i for the current ``beta``.
 
@@ -132,7 +96,7 @@ class UniformDetector(BaseEstimator):
     """
 
     def __init__(self, model: ClassifierInfo, layer="auto", beta=(0.5, 0.5), nu=0.1, gamma="scale", tpr=0.95,
-                 candidates=None, max_samples_per_class=2000, min_samples=10, random_state=0):
+                 candidates=None, max_samples_per_class=2000, min_samples=10, random_state=0, confidence="msp"):
         self.model = model
         self.layer = layer
         self.beta = beta
@@ -143,6 +107,7 @@ class UniformDetector(BaseEstimator):
         self.max_samples_per_class = max_samples_per_class
         self.min_samples = min_samples
         self.random_state = random_state
+        self.confidence = confidence
 
     # ------------------------------------------------------------------ validation
     @staticmethod
@@ -151,19 +116,12 @@ class UniformDetector(BaseEstimator):
             raise ValueError(f"nu must be a number in (0, 1], got {nu!r}")
         return float(nu)
 
-    @staticmethod
-    def check_beta(beta) -> tuple[float, float]:
-        try:
-            b1, b2 = (float(b) for b in beta)
-        except (TypeError, ValueError):
-            raise ValueError(f"beta must be two numbers (beta_MDL, beta_logit), got {beta!r}") from None
-        if not (np.isfinite(b1) and np.isfinite(b2)) or b1 < 0 or b2 < 0 or b1 + b2 == 0:
-            raise ValueError(f"beta must be two non-negative numbers, not both zero, got {beta!r}")
-        return b1, b2
+    check_beta = staticmethod(check_beta)
 
     def _check_params(self) -> None:
         self.check_nu(self.nu)
         self.check_beta(self.beta)
+        check_confidence(self.confidence)
         if not 0 < self.tpr < 1:
             raise ValueError(f"tpr must lie in (0, 1), got {self.tpr!r}")
         if self.layer != "auto":
@@ -242,7 +200,7 @@ class UniformDetector(BaseEstimator):
         train_feats, train_pred = self._train
         self.svdd_ = {name: self._svdd().fit(train_feats[name], train_pred, self.n_classes_) for name in (self.mdl_, LOGITS)}
         val_feats, val_pred = self._val
-        raw = np.stack([self.svdd_[name].score_samples(val_feats[name], val_pred) for name in (self.mdl_, LOGITS)], 1)
+        raw = self._raw_scores(val_feats, val_pred)
         self.norm_min_, self.norm_max_ = min_max_ranges(raw, val_pred, self.n_classes_, self.min_samples)
         self.val_scores_ = min_max_normalise(raw, val_pred, self.norm_min_, self.norm_max_)
         self.val_predicted_ = val_pred
@@ -277,14 +235,19 @@ class UniformDetector(BaseEstimator):
         return self._fit_svdds()
 
     # ------------------------------------------------------------------ scoring
+    def _raw_scores(self, feats: dict[str, np.ndarray], predicted: np.ndarray) -> np.ndarray:
+        """(N, 3): log SVDD score on the MDL, on the logits, and the classifier's confidence."""
+        svdd = [self.svdd_[name].score_samples(feats[name], predicted) for name in (self.mdl_, LOGITS)]
+        return np.stack([*svdd, CONFIDENCES[self.confidence](feats[LOGITS])], 1)
+
     def layer_scores(self, images: np.ndarray) -> LayerScores:
-        """Predicted class and normalised MDL / logit scores of each image."""
+        """Predicted class and the normalised MDL, logit and confidence scores of each image."""
         self._check_fitted()
         images = self._check_input(images)
         feats = self.extractor.features(images, [self.mdl_, LOGITS])
         predicted = feats[LOGITS].argmax(1)
-        raw = np.stack([self.svdd_[name].score_samples(feats[name], predicted) for name in (self.mdl_, LOGITS)], 1)
-        return min_max_normalise(raw, predicted, self.norm_min_, self.norm_max_)
+        return min_max_normalise(self._raw_scores(feats, predicted)[:, :self.norm_min_.shape[1]], predicted,
+                                 self.norm_min_, self.norm_max_)
 
     def score_samples(self, images: np.ndarray) -> np.ndarray:
         """g_i(x): higher = more normal."""
@@ -311,13 +274,13 @@ class UniformDetector(BaseEstimator):
             "params": {"layer": self.layer, "beta": list(self.check_beta(self.beta)), "nu": self.nu,
                        "gamma": self.gamma, "tpr": self.tpr, "candidates": self.candidates,
                        "max_samples_per_class": self.max_samples_per_class, "min_samples": self.min_samples,
-                       "random_state": self.random_state},
+                       "random_state": self.random_state, "confidence": self.confidence},
             "mdl": self.mdl_,
             "layer_errors": self.layer_errors_,
             "n_classes": self.n_classes_,
             "svdd": {name: svdd.get_state() for name, svdd in self.svdd_.items()},
             "norm_min": self.norm_min_, "norm_max": self.norm_max_,
-            "val_scores": np.stack([self.val_scores_.mdl, self.val_scores_.logit], 1),
+            "val_scores": self.val_scores_.terms()[:, :self.norm_min_.shape[1]],
             "val_predicted": self.val_predicted_,
         }
         cache.atomic_write(Path(path), lambda tmp: sio.dump(state, tmp))
@@ -348,6 +311,7 @@ class UniformDetector(BaseEstimator):
         detector.mdl_, detector.layer_errors_, detector.n_classes_ = state["mdl"], dict(state["layer_errors"]), state["n_classes"]
         detector.svdd_ = {name: detector._svdd().set_state(s) for name, s in state["svdd"].items()}
         detector.norm_min_, detector.norm_max_ = state["norm_min"], state["norm_max"]
-        detector.val_scores_ = LayerScores(state["val_predicted"], state["val_scores"][:, 0], state["val_scores"][:, 1])
+        # a detector saved before the confidence term has two columns: it loads, with beta_3 = 0 only
+        detector.val_scores_ = LayerScores(state["val_predicted"], *state["val_scores"].T)
         detector.val_predicted_ = state["val_predicted"]
         return detector._fit_thresholds()

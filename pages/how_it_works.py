@@ -47,6 +47,16 @@ st.markdown(f"g = {beta[0]:.2f} × MDL score + {beta[1]:.2f} × logit score. The
 st.plotly_chart(figures.score_plane(scores, views.decision_line(tau[pick], beta), "The decision line g = τ"),
                 key="walk_line")
 
+st.header("3b · A third score: the classifier's own confidence")
+minimal = [name for name in data.anomalies if name in ("cw", "jsma", "bim-a", "deepfool")]
+st.markdown("Some attacks (CW, JSMA, BIM-a) change an input just enough to cross the decision boundary. The result "
+            "sits inside the new class's cluster at every layer, so neither SVDD sees it; but the classifier is "
+            "unsure of it. Beyond the paper, a third score, the softmax probability normalised per class like the "
+            "other two, catches them (β₃ on the Tune page; `ours+conf` in the benchmark gives the three equal weights). "
+            "Median of each normalised score per set:" + ("" if minimal else " (add **cw** or **jsma** in the sidebar "
+                                                          "to see such inputs)"))
+st.dataframe(views.term_medians(data).style.format(precision=3), hide_index=True, key="walk_terms")
+
 st.header("4 · Threshold at 95 % of normal inputs")
 st.markdown("τ for each class is set on held-out normal inputs so that 95 % of them pass. How many anomalies fall "
             "below it is the TNR at 95 % TPR; the AUROC measures the separation over all thresholds.")

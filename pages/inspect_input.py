@@ -50,13 +50,14 @@ if image is not None:
         right.error(f"**Anomaly**: g = {verdict.score:.3f} < τ_{label} = {verdict.tau:.3f}")
     else:
         right.success(f"**Normal**: g = {verdict.score:.3f} ≥ τ_{label} = {verdict.tau:.3f}")
-    cols = right.columns(3)
+    cols = right.columns(4)
     cols[0].metric(f"MDL score ({ctx.detector.mdl_})", f"{verdict.mdl:.3f}")
     cols[1].metric("logit score", f"{verdict.logit:.3f}")
-    cols[2].metric(f"g = {beta[0]:.2f}·MDL + {beta[1]:.2f}·logit", f"{verdict.score:.3f}")
+    cols[2].metric("confidence score", f"{verdict.conf:.3f}", help="the softmax probability, normalised per class")
+    cols[3].metric(f"g = {beta[0]:.2f}·MDL + {beta[1]:.2f}·logit + {beta[2]:.2f}·conf.", f"{verdict.score:.3f}")
     scores = ev.scores_frame(loaders.score_data(ctx.ids), beta, ctx.class_names)
     scores = scores[scores["predicted"] == verdict.predicted]
-    st.plotly_chart(figures.score_plane(scores, views.decision_line(verdict.tau, beta),
+    st.plotly_chart(figures.score_plane(scores, views.decision_line(verdict.tau, beta, verdict.conf),
                                        f"Where it lands among inputs predicted as {label} (below the line: anomaly)",
                                        (verdict.mdl, verdict.logit)), key="inspect_plane")
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import figures, loaders
+from dashboard import figures, loaders, views
 from dashboard.sidebar import context, need_anomalies, set_layer
 
 ctx = context()
@@ -19,7 +19,7 @@ st.plotly_chart(figures.layer_aurocs(table), key="layer_aurocs")
 st.dataframe(figures.best_marked(table, columns=[c for c in table.columns if c.startswith("AUROC ")]),
              hide_index=True, key="layer_table")
 
-candidates = [name for name in table["layer"] if name != "logits"]
+candidates = views.candidate_layers(ctx.experiment)
 left, right = st.columns([2, 1])
 left.selectbox("Use another layer as MDL", candidates, index=candidates.index(ctx.detector.mdl_), key="layers_pick",
                format_func=lambda n: f"{n}  ★ MDL" if n == ctx.auto_mdl else n)

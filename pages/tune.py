@@ -10,7 +10,8 @@ from detector import evaluation as ev
 ctx = context()
 need_anomalies(ctx)
 st.title("Tune β and ν")
-st.caption("g_i(x) = β₁·MDL score + β₂·logit score; an input predicted as class i is an anomaly when g_i(x) < τ_i, "
+st.caption("g_i(x) = β₁·MDL score + β₂·logit score + β₃·confidence score (β₃ = 0 is the paper's detector); an "
+           "input predicted as class i is an anomaly when g_i(x) < τ_i, "
            "τ_i keeping 95 % of held-out ID inputs of class i. **per-class**: the paper's weighted metrics with τ_i; "
            "**global**: one threshold over all ID test scores. Values in %.")
 
@@ -20,14 +21,20 @@ st.select_slider("ν — SVDD slack bound (refits the SVDDs of both layers; cach
                  value=nu if nu in NUS else DEFAULT_NU, key="_nu", on_change=keep, args=("_nu", "nu"))
 data = load.score_data(ctx.ids)
 curve = load.auroc_curve(ctx.ids)
+simplex = load.auroc_simplex(ctx.ids)
 
 
 @st.fragment
 def beta_view():
-    weight = st.slider("β₂ — weight of the logit score (β₁ = 1 − β₂; 0 = MDL only, 1 = logits only)", 0.0, 1.0,
-                       persistent("beta_weight", 0.5), 0.05, key="_beta", on_change=keep,
-                       args=("_beta", "beta_weight"))
-    beta = ev.beta_of(weight)
+    left, right = st.columns(2)
+    weight = left.slider("β₂ — weight of the logit score (β₁ = 1 − β₂ − β₃; 0 = no logits)", 0.0, 1.0,
+                         persistent("beta_weight", 0.5), 0.05, key="_beta", on_change=keep, args=("_beta", "beta_weight"))
+    conf = right.slider("β₃ — weight of the classifier's confidence (0 = the paper's detector)", 0.0, 1.0,
+                        persistent("conf_weight", 0.0), 0.05, key="_beta_conf", on_change=keep,
+                        args=("_beta_conf", "conf_weight"))
+    beta = ev.beta_of(weight, conf)
+    st.caption(f"β = ({beta[0]:.2f}, {beta[1]:.2f}, {beta[2]:.2f})" + ("; β₂ + β₃ > 1 was scaled to sum 1"
+                                                                       if weight + conf > 1 else ""))
     table = ev.metrics_table(data, beta)
     cols = st.columns(4)
     for col, weighting in zip((cols[:2], cols[2:]), ("per-class", "global")):
@@ -37,11 +44,14 @@ def beta_view():
     st.dataframe(table.style.format(precision=2), hide_index=True, key="metrics_table")
 
     left, right = st.columns(2)
+    weighting = left.radio("Weighting of the maps", ["per-class", "global"], horizontal=True, key="fig7_weighting")
+    shown = right.selectbox("Ternary map of", ["mean over the sets", *data.anomalies], key="ternary_set")
+    left.plotly_chart(figures.beta_curve(curve, weight, weighting), key="fig7")
+    right.plotly_chart(figures.ternary(simplex, beta, None if shown == "mean over the sets" else shown, weighting),
+                       key="ternary")
     curves = {name: ev.roc_points(data, beta, name) for name in data.anomalies}
     points = {name: ev.operating_point(data, beta, name) for name in data.anomalies}
-    left.plotly_chart(figures.roc(curves, points), key="roc")
-    weighting = right.radio("Fig. 7 weighting", ["per-class", "global"], horizontal=True, key="fig7_weighting")
-    right.plotly_chart(figures.beta_curve(curve, weight, weighting), key="fig7")
+    st.plotly_chart(figures.roc(curves, points), key="roc")
 
     chosen = st.selectbox("Per-class detail for", list(data.anomalies), key="tune_set")
     st.dataframe(ev.per_class_table(data, beta, chosen, ctx.class_names).style.format(precision=3), hide_index=True)

@@ -247,7 +247,7 @@ def test_tune_saves_the_tuned_detector():
     message = at.success[0].value
     path = message.split("`")[1]
     detector = UniformDetector.load(path, load_model("lenet-mnist", progress=False))
-    assert tuple(detector.beta) == (0.75, 0.25)
+    assert tuple(detector.beta) == (0.75, 0.25, 0.0)
 
 
 def test_how_it_works_slider_moves_the_threshold():

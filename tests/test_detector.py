@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
@@ -5,6 +7,7 @@ from sklearn.exceptions import NotFittedError
 from detector.data import DataError
 from detector.features import LayerError
 from detector.metrics import auroc
+from detector.scores import LayerScores
 from detector.uniform import UniformDetector
 
 
@@ -85,7 +88,7 @@ def test_class_never_predicted_uses_the_pooled_svdd(tiny_model, digits):
     ({"nu": 0}, ValueError, r"nu must be a number in \(0, 1\]"),
     ({"nu": 1.5}, ValueError, r"nu must be a number in \(0, 1\]"),
     ({"beta": (-1, 1)}, ValueError, "non-negative"),
-    ({"beta": (0, 0)}, ValueError, "not both zero"),
+    ({"beta": (0, 0)}, ValueError, "not all zero"),
     ({"layer": "conv9"}, LayerError, "valid layers: features.0"),
 ])
 def test_bad_parameters_are_rejected_in_fit(tiny_model, digits, params, error, message):
@@ -118,3 +121,47 @@ def test_judge_agrees_with_predict_and_takes_another_beta(fitted, digits, noise)
     assert [v.score for v in other] == [v.logit for v in verdicts]
     assert [v.is_anomaly for v in other] == [v.logit < logits_only.thresholds_[v.predicted] for v in verdicts]
     assert tuple(fitted.beta) == (0.5, 0.5)  # the original is unchanged
+
+
+# ---------------------------------------------------------------- the confidence term (beta_3)
+def test_beta_takes_two_or_three_weights():
+    from detector.scores import check_beta
+
+    assert check_beta((0.5, 0.5)) == (0.5, 0.5, 0.0)
+    assert check_beta(["1", "0", "2"]) == (1.0, 0.0, 2.0)
+    for bad in [(0, 0), (0, 0, 0), (-1, 2), (1,), (1, 2, 3, 4), "ab", (np.nan, 1)]:
+        with pytest.raises(ValueError, match="beta must be"):
+            check_beta(bad)
+
+
+def test_beta3_zero_is_the_papers_detector_bit_for_bit(fitted, digits):
+    scores = fitted.layer_scores(digits["test"].images)
+    np.testing.assert_array_equal(scores.combine((0.5, 0.5, 0.0)), 0.5 * scores.mdl + 0.5 * scores.logit)
+    np.testing.assert_array_equal(fitted.with_beta((0.5, 0.5, 0)).thresholds_, fitted.thresholds_)
+
+
+def test_confidence_score_is_the_softmax_normalised_per_class(fitted, digits, noise):
+    from scipy.special import softmax
+
+    images = np.concatenate([digits["test"].images, noise])
+    scores = fitted.layer_scores(images)
+    msp = softmax(fitted.extractor.logits(images).astype(np.float64), 1).max(1)
+    for i in np.unique(scores.predicted):
+        rows = scores.predicted == i
+        if rows.sum() > 2:  # an increasing affine map of the MSP within each predicted class
+            slope, intercept = np.polyfit(msp[rows], scores.conf[rows], 1)
+            assert slope > 0 and np.allclose(scores.conf[rows], slope * msp[rows] + intercept)
+    assert fitted.val_scores_.conf.min() >= 0 and fitted.val_scores_.conf.max() <= 1
+    only_conf = fitted.with_beta((0, 0, 1))
+    np.testing.assert_array_equal(only_conf.score_samples(images), scores.conf)
+
+
+def test_a_detector_saved_before_the_confidence_term_still_loads(fitted, tiny_model, digits, tmp_path):
+    old = copy.copy(fitted)
+    old.norm_min_, old.norm_max_ = fitted.norm_min_[:, :2], fitted.norm_max_[:, :2]
+    old.val_scores_ = LayerScores(fitted.val_predicted_, fitted.val_scores_.mdl, fitted.val_scores_.logit)
+    old.save(tmp_path / "old.skops")
+    loaded = UniformDetector.load(tmp_path / "old.skops", tiny_model)
+    np.testing.assert_array_equal(loaded.score_samples(digits["test"].images), fitted.score_samples(digits["test"].images))
+    with pytest.raises(ValueError, match="without the confidence term"):
+        loaded.with_beta((1, 1, 1))

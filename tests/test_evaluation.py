@@ -87,6 +87,7 @@ def test_authors_renormalisation_maps_each_class_onto_0_1():
 
 def test_method_names_are_parsed_once():
     assert MethodName.parse("lid+known+oe") == MethodName("lid", known=True, oe=True)
+    assert MethodName.parse("ours+conf+oe") == MethodName("ours+conf", oe=True)
     assert str(MethodName.parse("odin+pre+oe")) == "odin+pre+oe" and MethodName.parse("odin+pre+oe").plain == "odin+pre"
     for bad in ("msp+known", "nope", "ours+oe+known"):
         with pytest.raises(ValueError, match="valid methods"):
@@ -113,3 +114,20 @@ def test_explore_scores_follow_beta(tiny_experiment, detector, sets):
     assert len(points.meta) == 60 and points.features[detector.mdl_].shape[0] == 60
     framed = views.with_scores(points.meta, points, (0.25, 0.75))
     np.testing.assert_array_equal(framed["score"], 0.25 * points.meta["mdl"] + 0.75 * points.meta["logit"])
+
+
+def test_simplex_grid_covers_the_triangle_and_matches_the_tables(data):
+    grid = ev.auroc_over_simplex(data, steps=5)
+    corners = grid[["β₁ MDL", "β₂ logit", "β₃ confidence"]].drop_duplicates()
+    assert len(corners) == 15  # 5 + 4 + 3 + 2 + 1 points
+    np.testing.assert_allclose(corners.sum(1), 1, atol=1e-5)
+    beta = (0.25, 0.25, 0.5)
+    rows = grid[(grid["β₁ MDL"] == 0.25) & (grid["β₃ confidence"] == 0.5)].reset_index(drop=True)
+    expected = ev.metrics_table(data, beta)
+    np.testing.assert_array_equal(rows["AUROC"], expected["AUROC"])
+
+
+def test_beta_of_stays_on_the_simplex():
+    assert ev.beta_of(0.5) == (0.5, 0.5, 0.0)
+    assert ev.beta_of(0.25, 0.5) == (0.25, 0.25, 0.5)
+    assert ev.beta_of(0.8, 0.8) == (0.0, 0.5, 0.5)

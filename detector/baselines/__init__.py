@@ -28,6 +28,7 @@ BASELINES: dict[str, Callable[[], Baseline]] = {
     "msp": MSP,
     "odin": partial(ODIN, epsilon=0.0),
     "odin+pre": partial(ODIN, epsilon="auto"),
+    "odin+orig": partial(ODIN, temperature=1000, epsilon=0.0014),  # as Liang et al. ran it, not tuned here
     "mahalanobis": Mahalanobis,
     "mahalanobis+pre": partial(Mahalanobis, epsilon="auto"),
     "mahalanobis+ens": partial(Mahalanobis, ensemble=True),

@@ -1,0 +1,127 @@
+"""The detector's score arithmetic, in one place: per-class min-max normalisation, the
+confidence term, beta and the per-class thresholds.
+
+For an input predicted as class i (paper Eq. 4, with our third term)::
+
+    g_i(x) = beta_1 * norm_i(s_MDL(x)) + beta_2 * norm_i(s_logit(x)) + beta_3 * norm_i(conf(x))
+    x is an anomaly  <=>  g_i(x) < tau_i
+
+``beta_3 = 0`` is the paper's detector (``ours``); ``ours+conf`` gives the three terms
+equal weights. :meth:`LayerScores.combine` is the only place where beta meets the
+scores, and :func:`thresholds_for` the only place where tau_i is set from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy.special import softmax
+
+from .metrics import per_class_thresholds
+
+PAPER_BETA = (0.5, 0.5, 0.0)
+CONF_BETA = (1 / 3, 1 / 3, 1 / 3)
+TERMS = ("MDL", "logit", "confidence")
+
+
+def check_beta(beta) -> tuple[float, float, float]:
+    """(beta_MDL, beta_logit, beta_conf) from two or three non-negative numbers, not all zero."""
+    try:
+        values = tuple(float(b) for b in beta)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) not in (2, 3):
+        raise ValueError(f"beta must be two or three numbers (beta_MDL, beta_logit[, beta_conf]), got {beta!r}")
+    if not all(np.isfinite(values)) or min(values) < 0 or sum(values) == 0:
+        raise ValueError(f"beta must be non-negative numbers, not all zero, got {beta!r}")
+    return (*values, 0.0) if len(values) == 2 else values
+
+
+# --------------------------------------------------------------------------- the confidence term
+def max_softmax(logits: np.ndarray) -> np.ndarray:
+    return softmax(np.asarray(logits, dtype=np.float64), axis=1).max(1)
+
+
+def logit_margin(logits: np.ndarray) -> np.ndarray:
+    top = np.sort(np.asarray(logits, dtype=np.float64), axis=1)
+    return top[:, -1] - top[:, -2]
+
+
+def max_logit(logits: np.ndarray) -> np.ndarray:
+    return np.asarray(logits, dtype=np.float64).max(1)
+
+
+#: How sure the classifier is of its own prediction, from its logits. "msp" is the default:
+#: on LeNet-MNIST (ours+conf, equal weights, per-class AUROC over the nine sets of the
+#: report) it gave the best mean, see the README's "Confidence term" table; the margin and
+#: the max logit grow without bound on inputs far from the data (noise, fooling images),
+#: where the SVDDs already decide.
+CONFIDENCES = {"msp": max_softmax, "margin": logit_margin, "maxlogit": max_logit}
+
+
+def check_confidence(name: str) -> str:
+    if name not in CONFIDENCES:
+        raise ValueError(f"unknown confidence {name!r}; valid: {', '.join(CONFIDENCES)}")
+    return name
+
+
+# --------------------------------------------------------------------------- scores of a batch
+@dataclass
+class LayerScores:
+    """Normalised scores of a batch: what the dashboard plots and re-combines (1 = the most
+    normal held-out ID value of the predicted class, 0 = the least; anomalies fall below 0)."""
+
+    predicted: np.ndarray  # (N,) predicted class
+    mdl: np.ndarray  # (N,) normalised MDL SVDD score
+    logit: np.ndarray  # (N,) normalised logit SVDD score
+    conf: np.ndarray | None = None  # (N,) normalised confidence (None: a detector saved without it)
+
+    def combine(self, beta) -> np.ndarray:
+        """g(x) for ``beta``: the only place where beta meets the scores."""
+        b1, b2, b3 = check_beta(beta)
+        combined = b1 * self.mdl + b2 * self.logit
+        if b3:  # beta_3 = 0 adds nothing: the paper's numbers stay the same bit for bit
+            if self.conf is None:
+                raise ValueError("this detector was saved without the confidence term: refit it to use beta_3 > 0")
+            combined = combined + b3 * self.conf
+        return combined
+
+    def terms(self) -> np.ndarray:
+        """(N, 3) matrix of the three terms (NaN for a missing confidence)."""
+        conf = self.conf if self.conf is not None else np.full(len(self), np.nan)
+        return np.stack([self.mdl, self.logit, conf], 1)
+
+    def __len__(self) -> int:
+        return len(self.predicted)
+
+    @classmethod
+    def concatenate(cls, parts: list["LayerScores"]) -> "LayerScores":
+        def join(name):
+            values = [getattr(part, name) for part in parts]
+            return None if any(v is None for v in values) else np.concatenate(values)
+
+        return cls(*(join(f.name) for f in fields(cls)))
+
+
+def min_max_ranges(raw: np.ndarray, predicted: np.ndarray, n_classes: int, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class (min, max) of each column of ``raw``; a class with fewer than ``min_samples``
+    rows takes the range of all rows."""
+    low, high = np.empty((n_classes, raw.shape[1])), np.empty((n_classes, raw.shape[1]))
+    for i in range(n_classes):
+        rows = raw[predicted == i] if np.sum(predicted == i) >= min_samples else raw
+        low[i], high[i] = rows.min(0), rows.max(0)
+    return low, high
+
+
+def min_max_normalise(raw: np.ndarray, predicted: np.ndarray, low: np.ndarray, high: np.ndarray) -> LayerScores:
+    """Raw (MDL, logit[, confidence]) columns mapped by their predicted class's range: ID values
+    fall in [0, 1], anomalies below 0 (not clipped)."""
+    span = np.maximum(high[predicted] - low[predicted], 1e-12)
+    norm = (raw - low[predicted]) / span
+    return LayerScores(predicted, *norm.T)
+
+
+def thresholds_for(val_scores: LayerScores, beta, n_classes: int, tpr: float, min_samples: int) -> np.ndarray:
+    """tau_i for ``beta``: the combined validation scores of class i keep ``tpr`` of them."""
+    return per_class_thresholds(val_scores.combine(beta), val_scores.predicted, n_classes, tpr, min_samples)
