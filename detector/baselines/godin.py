@@ -16,11 +16,11 @@ import torch.nn.functional as F
 
 from .. import cache
 from ..models import load_checkpoint, save_checkpoint, train_classifier
-from .base import Baseline, _device, batched, final_linear
+from .base import Baseline, _device, batched, final_linear, penultimate
 
 #: Hsu et al.'s search grid for the perturbation size (pixel units in [0, 1])
 EPSILONS = (0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
-GODIN_VERSION = 1
+GODIN_VERSION = 2
 
 
 class DeConfHead(nn.Module):
@@ -75,6 +75,21 @@ def with_deconf_head(module: nn.Module, input_shape) -> tuple[nn.Module, DeConfH
     return module, head
 
 
+def imprint(head: DeConfHead, features: np.ndarray, labels: np.ndarray) -> None:
+    """Start each class vector ``w_i`` at the mean penultimate feature of class ``i``.
+
+    A fresh random cosine head would first have to undo the trained classifier (on our
+    tiny test CNN, 3 epochs from a random head left 59 % test accuracy, down from 92 %);
+    from the class means it starts where cosine classification is already right (88 %
+    after the same 3 epochs). A class with no training input keeps its random vector.
+    """
+    with torch.no_grad():
+        for c in range(head.out_features):
+            rows = labels == c
+            if rows.any():
+                head.weight[c] = torch.as_tensor(features[rows].mean(0), dtype=head.weight.dtype, device=head.weight.device)
+
+
 def godin_scores(module: nn.Module, head: DeConfHead, images: np.ndarray, epsilon: float,
                  batch_size: int = 500) -> np.ndarray:
     """``max_i h_i(x~)`` with ``x~ = x - eps * sign(-grad_x max_i h_i(x))`` (Hsu et al., Eq. 6)."""
@@ -109,8 +124,10 @@ class GODIN(Baseline):
     ``f_i(x) = h_i(x) / g(x)`` with the **cosine** similarity ``h`` (DeConf-C, the variant
     Hsu et al. find best on average; see :class:`DeConfHead`) and the whole network is
     fine-tuned with cross-entropy on ``f`` on the ID training split, starting from the
-    user's weights (the head starts fresh). The score is ``max_i h_i(x~)`` for the input
-    moved by ``eps`` in the direction that raises it; ``eps`` is chosen from
+    user's weights (the head's class vectors start at the class means of the user's
+    penultimate features, :func:`imprint`; ``g`` starts fresh). The score is
+    ``max_i h_i(x~)`` for the input moved by ``eps`` in the direction that raises it
+    (a larger ``eps`` raises ID and anomaly scores alike); ``eps`` is chosen from
     :data:`EPSILONS` by maximising the mean score on the ID **validation** split alone, as
     Hsu et al. prescribe: neither OOD data nor the mix set is seen. Higher = more normal.
 
@@ -121,7 +138,7 @@ class GODIN(Baseline):
     Deviations: Hsu et al. train from scratch for 200 epochs with SGD (lr 0.1, weight
     decay 5e-4 except on ``h``); on a CPU we fine-tune a trained classifier for
     ``epochs`` epochs with Adam (no weight decay at all) and no augmentation (LeNet-MNIST:
-    5 epochs on its 3,500 training images).
+    3 epochs on its 3,500 training images), with the class vectors warm-started as above.
 
     Parameters
     ----------
@@ -153,7 +170,7 @@ class GODIN(Baseline):
 
     name = "godin"
 
-    def __init__(self, epochs=5, lr=1e-3, epsilon="auto", seed=0):
+    def __init__(self, epochs=3, lr=1e-3, epsilon="auto", seed=0):
         self.epochs = epochs
         self.lr = lr
         self.epsilon = epsilon
@@ -188,6 +205,7 @@ class GODIN(Baseline):
         if path.exists():
             load_checkpoint(module, path)
         else:
+            imprint(head, penultimate(experiment, train.images), train.labels)
             module = train_classifier(module, train.images, train.labels, epochs=int(self.epochs), lr=float(self.lr),
                                       augment=False, seed=self.seed, progress=experiment.progress, desc="G-ODIN head")
             save_checkpoint(module, path)
