@@ -163,10 +163,14 @@ class NNIF(Baseline):
         self.reference_key_ = {"reference": cache.hash_array(images), "labels": cache.hash_array(labels)}
         self.influence_ = tracin_influence(model.module, self.head_, self.reference_)
         normal, adversarial = adversarial_training_set(experiment, self.attack)
-        self.classifier_ = adversarial_classifier(self.characteristics(normal), self.characteristics(adversarial))
+        self.classifier_ = adversarial_classifier(self._characteristics(normal), self._characteristics(adversarial))
 
-    def characteristics(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    def characteristics(self, images: np.ndarray) -> np.ndarray:
         """The NNIF features of ``images`` (cached): shape (N, layers * 4 * n_helpful)."""
+        self._ensure_fitted()
+        return self._characteristics(np.ascontiguousarray(images, dtype=np.float32))
+
+    def _characteristics(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
         key = {"what": "nnif-features", "model": self.model_.weights_hash, **self.reference_key_,
                "layers": self.layers_, "n_helpful": int(self.n_helpful), "data": cache.hash_array(images),
                "version": NNIF_VERSION}
@@ -189,4 +193,4 @@ class NNIF(Baseline):
         return cache.cached_arrays("features", key, compute)["x"]
 
     def _score(self, images: np.ndarray) -> np.ndarray:
-        return -self.classifier_.decision_function(self.characteristics(images))
+        return -self.classifier_.decision_function(self._characteristics(images))
