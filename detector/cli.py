@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--method", action="append", default=[],
                           help="method, repeatable or comma-separated: ours, ours+conf, a baseline (msp, odin, odin+pre, odin+orig, mahalanobis, "
                                "mahalanobis+pre, mahalanobis+ens, elo, kd-bu, lid, energy, maxlogit, gen, knn, vim, react, "
-                               "ash, dice), kd-bu+known / lid+known, any NAME+oe, or all (default: ours)")
+                               "ash, dice, godin, nnif, fs), kd-bu+known / lid+known / nnif+known, any NAME+oe, or all (default: ours)")
     evaluate.add_argument("--anomaly", action="append", default=[], help=f"anomaly set, repeatable: {', '.join(anomaly_kinds())}")
     evaluate.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file, help="NAME=path.npz (array 'images')")
     evaluate.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")

@@ -6,7 +6,9 @@ unfitted detector with ``fit(experiment) -> self`` and ``score_samples(images)``
 
 Names ending in ``+pre`` use input pre-processing; ``+ens`` is Mahalanobis's feature
 ensemble. Hyper-parameters that the original authors tune on OOD data (ODIN's T and
-eps, Mahalanobis's eps and ensemble weights) are tuned on the generated mix set.
+eps, Mahalanobis's eps and ensemble weights) are tuned on the generated mix set;
+``godin`` tunes its eps on ID validation data alone, as G-ODIN prescribes, and scores
+with its own fine-tuned copy of the classifier (never the user's weights).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from typing import Callable
 
 from .base import Baseline, NotApplicable, final_linear, penultimate
 from .elo import ELO
+from .feature_squeezing import FeatureSqueezing
+from .godin import GODIN
 from .kd_bu import KDBU
 from .lid import LID
 from .mahalanobis import Mahalanobis
 from .msp import MSP
+from .nnif import NNIF
 from .odin import ODIN
 from .posthoc import PyTorchOOD
 
@@ -35,6 +40,10 @@ BASELINES: dict[str, Callable[[], Baseline]] = {
     "elo": ELO,
     "kd-bu": KDBU,
     "lid": LID,
+    # the rest of the paper's Table 1
+    "godin": GODIN,
+    "nnif": NNIF,
+    "fs": FeatureSqueezing,
     # today's post-hoc detectors, from pytorch-ood
     "energy": partial(PyTorchOOD, "energy"),
     "maxlogit": partial(PyTorchOOD, "maxlogit"),
@@ -47,7 +56,7 @@ BASELINES: dict[str, Callable[[], Baseline]] = {
 }
 
 #: the adversarial detectors, which can also be trained on the evaluated attack (``NAME+known``)
-ATTACK_TRAINED = ("kd-bu", "lid")
+ATTACK_TRAINED = ("kd-bu", "lid", "nnif")
 
 
 def make_baseline(name: str, **params) -> Baseline:
