@@ -4,7 +4,6 @@ The registry contract (fit, score, direction, cache) is in test_baselines.py; he
 method is checked on something that would break if its formula were wrong."""
 
 import numpy as np
-import pytest
 import torch
 import torch.nn as nn
 
