@@ -52,11 +52,13 @@ def max_logit(logits: np.ndarray) -> np.ndarray:
     return np.asarray(logits, dtype=np.float64).max(1)
 
 
-#: How sure the classifier is of its own prediction, from its logits. "msp" is the default:
-#: on LeNet-MNIST (ours+conf, equal weights, per-class AUROC over the nine sets of the
-#: report) it gave the best mean, see the README's "Confidence term" table; the margin and
-#: the max logit grow without bound on inputs far from the data (noise, fooling images),
-#: where the SVDDs already decide.
+#: How sure the classifier is of its own prediction, from its logits. "msp" (the maximum softmax
+#: probability) is the default because it catches the minimal attacks best. Measured on LeNet-MNIST
+#: (``scripts/confidence_term.py``; ours+conf, equal weights, per-class AUROC, held-out protocol):
+#: CW 98.8 with msp, 96.9 with the logit margin, 95.7 with the max logit (ours alone: 92.3);
+#: Fashion-MNIST 99.85 / 99.93 / 99.93, FGSM 99.91 / 100 / 100, Gaussian and uniform noise 100
+#: with all three. The margin and the max logit keep growing far from the data, where the SVDDs
+#: already decide; the softmax saturates there and spends its range near the boundary.
 CONFIDENCES = {"msp": max_softmax, "margin": logit_margin, "maxlogit": max_logit}
 
 
