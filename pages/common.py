@@ -22,7 +22,7 @@ from detector import projection
 from detector.data import DATASET_NAMES, DataError
 from detector.experiment import fit_uniform, load_experiment
 from detector.features import LayerError
-from detector.models import BUILTIN, ModelError
+from detector.models import BUILTIN, ModelError, dashboard_model, dashboard_model_help
 
 # This folder is named pages/, which Streamlit also reads as the old "pages directory" app
 # layout: until st.navigation is first called in a server, a request for /tune would run
@@ -86,7 +86,7 @@ def with_status(label: str, key: tuple, load):
 
 @st.cache_resource(show_spinner=False)
 def get_experiment(model: str, weights: str, id_dataset: str):
-    return load_experiment(model, weights or None, id_dataset or None)
+    return load_experiment(*dashboard_model(model, weights or None), id_dataset or None)  # user files: one folder only
 
 
 @st.cache_resource(show_spinner=False)
@@ -169,7 +169,8 @@ def sidebar() -> Context | None:
                            key="_model", on_change=_keep, args=("_model", "model"))
     weights = ""
     if choice == USER_MODEL:
-        model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model").strip()
+        model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model",
+                               help=dashboard_model_help()).strip()
         weights = bar.text_input("Weights (state_dict .pt, optional)", key="user_weights")
         id_dataset = bar.selectbox("ID dataset", DATASET_NAMES, key="user_id_dataset")
         if not model:
