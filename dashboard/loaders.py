@@ -16,6 +16,7 @@ import streamlit as st
 from detector import evaluation, projection
 from detector.data import dataset_available as _dataset_available
 from detector.experiment import fit_uniform, load_experiment
+from detector.models import dashboard_model
 
 from . import views
 
@@ -39,7 +40,7 @@ class Ids(NamedTuple):
 
 @st.cache_resource(show_spinner=False)
 def _experiment(model: str, weights: str, id_dataset: str):
-    return load_experiment(model, weights or None, id_dataset or None)
+    return load_experiment(*dashboard_model(model, weights or None), id_dataset or None)  # user files: one folder only
 
 
 def experiment(ids: Ids):

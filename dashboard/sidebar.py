@@ -17,7 +17,7 @@ from detector import cache
 from detector.data import DATASET_NAMES, DataError, class_names
 from detector.evaluation import beta_of
 from detector.features import LayerError
-from detector.models import BUILTIN, ModelError
+from detector.models import BUILTIN, ModelError, dashboard_model_help
 
 from . import loaders, views
 from .loaders import DEFAULT_NU, POINTS, Ids
@@ -106,7 +106,8 @@ def _pick_model() -> Ids | None:
     if choice != USER_MODEL:
         bar.caption(f"ID dataset: **{BUILTIN[choice][1]}** (trained here on first use)")
         return Ids(choice, "", BUILTIN[choice][1])
-    model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model").strip()
+    model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model",
+                           help=dashboard_model_help()).strip()
     weights = bar.text_input("Weights (state_dict .pt, optional)", key="user_weights")
     id_dataset = bar.selectbox("ID dataset", DATASET_NAMES, key="user_id_dataset")
     if not model:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
+import secrets
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -56,8 +56,10 @@ def entry_path(kind: str, key: dict, suffix: str = ".npz") -> Path:
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` then move the file into place in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = str(path.parent / f".{path.name}.{secrets.token_hex(8)}.tmp")
+    # os.open applies the umask to 0o666 (0644 under the usual 022), as open() would; mkstemp's
+    # 0600 made cache entries unreadable to anyone else sharing the cache
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 
 from .anomalies import anomaly_kinds
-from .data import DataError
+from .data import DataError, require_file
 from .features import LayerError
 from .inspect import INVERT
 from .models import BUILTIN, ModelError
@@ -20,21 +21,61 @@ BETA_HELP = ("weights of the MDL, logit and confidence scores, 'a,b' (the paper'
 EPILOG = f"built-in models: {', '.join(BUILTIN)}; user models: path/to/file.py:factory [--weights file.pt]"
 
 
-def _beta(text: str) -> tuple[float, float, float]:
-    from .scores import check_beta
-
+def _beta(text: str) -> tuple[float, ...]:
+    """Two or three numbers; their values are checked with the other parameters (see _check_detector_params)."""
     try:
-        return check_beta(text.split(","))
+        values = tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--beta takes two or three non-negative numbers 'a,b' or 'a,b,c' (MDL, logit, "
-                                         f"confidence), not all zero; got {text!r}") from None
+        values = ()
+    if len(values) not in (2, 3):
+        raise argparse.ArgumentTypeError(f"--beta takes two or three numbers 'a,b' or 'a,b,c' (MDL, logit, confidence), "
+                                         f"got {text!r}")
+    return values
 
 
 def _anomaly_file(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz, got {text!r}")
     name, path = text.split("=", 1)
+    if not name:
+        raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz with a name, got {text!r}")
     return name, path
+
+
+NUMBER_OPTIONS = ("--beta", "--nu")
+
+
+def _attach_negative_values(argv: list[str]) -> list[str]:
+    """'--beta -1,2' -> '--beta=-1,2': argparse takes '-1,2' for an option and says only
+    "expected one argument"; attached, the value reaches the check that says what is wrong."""
+    joined: list[str] = []
+    for item in argv:
+        if joined and joined[-1] in NUMBER_OPTIONS and item.startswith("-") and item[1:2].isdigit():
+            joined[-1] = f"{joined[-1]}={item}"
+        else:
+            joined.append(item)
+    return joined
+
+
+def _check_detector_params(args) -> None:
+    """beta and nu are checked before any model or cache is touched (a bad beta once deleted a cached detector)."""
+    from .uniform import UniformDetector
+
+    UniformDetector.check_beta(args.beta)
+    UniformDetector.check_nu(args.nu)
+
+
+def _check_output(path: str | None) -> None:
+    """Refuse an output file that cannot be written before a long run, not after it."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"output {path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise DataError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise DataError(f"cannot write {path}: the folder {path.parent} is not writable")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,11 +153,18 @@ def cmd_anomalies(args) -> None:
     kinds = anomaly_kinds()
     if args.name not in kinds:
         raise DataError(f"unknown anomaly set {args.name!r}; valid names: {', '.join(kinds)}")
+    output = Path(args.output)
+    if args.action == "export":
+        if output.suffix != ".npz":
+            output = output.with_name(output.name + ".npz")  # numpy adds it anyway: say so
+        _check_output(output)
+    if args.action == "show" and args.count < 1:
+        raise DataError(f"--count must be at least 1, got {args.count}")
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
     images = experiment.anomaly(args.name).images
     if args.action == "export":
-        np.savez_compressed(args.output, images=images)
-        print(f"wrote {len(images)} images of shape {images.shape[1:]} to {args.output}")
+        np.savez_compressed(output, images=images)
+        print(f"wrote {len(images)} images of shape {images.shape[1:]} to {output}")
         return
     from .anomalies.grid import save_grid
 
@@ -144,6 +192,11 @@ def _check_anomalies(args) -> None:
     unknown = [name for name in args.anomaly if name not in kinds]
     if unknown:
         raise DataError(f"unknown anomaly set(s) {', '.join(unknown)}; valid names: {', '.join(kinds)}")
+    names = [*args.anomaly, *(name for name, _path in args.anomaly_file)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:  # rows are keyed by name: the second set's rows were the first's, printed twice
+        raise DataError(f"anomaly set name(s) given more than once: {', '.join(twice)}; "
+                        "give each --anomaly / --anomaly-file NAME=path.npz its own name")
 
 
 def cmd_evaluate(args) -> None:
@@ -152,6 +205,8 @@ def cmd_evaluate(args) -> None:
 
     methods = expand_methods(args.method or ["ours"])
     _check_anomalies(args)
+    _check_detector_params(args)
+    _check_output(args.json)
     started = time.time()
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit)
     bench = run_benchmark(experiment, methods, args.anomaly, model_name=args.model, anomaly_files=args.anomaly_file,
@@ -195,9 +250,7 @@ def _read_inputs(paths: list[str], input_shape, invert: bool | None) -> list[tup
     from .inspect import read_upload
 
     inputs = []
-    for path in map(Path, paths):
-        if not path.is_file():
-            raise DataError(f"{path}: file not found")
+    for path in map(require_file, paths):
         if path.suffix.lower() == ".npz":
             images, notes = load_image_file(path, input_shape), []
         else:
@@ -215,6 +268,8 @@ def cmd_check(args) -> None:
     from .uniform import UniformDetector
 
     invert = INVERT[args.invert]
+    _check_detector_params(args)
+    _check_output(args.csv)
     if args.detector:
         from .models import load_model
 
@@ -258,6 +313,7 @@ def cmd_report(args) -> None:
     methods = expand_methods(args.methods)
     if args.anomaly or args.anomaly_file:
         _check_anomalies(args)
+    _check_output(args.output)  # the .csv and .json go beside it
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
     if not args.anomaly and not args.anomaly_file:
         others = [name for name in ("mnist", "fashion-mnist") if name != experiment.id_dataset]
@@ -273,11 +329,11 @@ def cmd_report(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     try:
         {"layers": cmd_layers, "evaluate": cmd_evaluate, "check": cmd_check, "anomalies": cmd_anomalies,
          "report": cmd_report}[args.command](args)
-    except (DataError, ModelError, LayerError, ValueError, RuntimeError) as error:
+    except (DataError, ModelError, LayerError, ValueError, RuntimeError, OSError) as error:  # OSError: disk full...
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -82,10 +82,12 @@ def cached_detector(detector: UniformDetector, key: dict, fit) -> UniformDetecto
     path = cache.entry_path("detectors", key, suffix=".skops")
     if path.exists():
         try:
-            return UniformDetector.load(path, detector.model).set_beta(detector.beta)
-        except ValueError as error:
+            loaded = UniformDetector.load(path, detector.model)
+        except ValueError as error:  # only a file that does not load is replaced, never on a bad argument
             log.warning("%s; refitting", error)
             path.unlink(missing_ok=True)
+        else:
+            return loaded.set_beta(detector.beta)
     fit()
     detector.save(path)
     return detector

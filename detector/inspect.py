@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, standardise_layout, to_input_shape
+from .data import LAYOUT_CHANNELS, DataError, check_images, read_array_header, standardise_layout, to_input_shape
 
 MAX_BYTES = 20 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 8, 4096
@@ -31,12 +31,12 @@ def _check_side(height: int, width: int, name: str) -> None:
 
 
 def _read_picture(data: bytes, name: str) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as picture:
+        with Image.open(io.BytesIO(data)) as picture:  # reads the header only
+            _check_side(picture.height, picture.width, name)  # before decoding: 13,300 px a side took 560 MB
             picture.load()
-            _check_side(picture.height, picture.width, name)
             if picture.mode in ("RGBA", "LA", "P"):
                 rgba = picture.convert("RGBA")
                 background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -44,12 +44,13 @@ def _read_picture(data: bytes, name: str) -> np.ndarray:
             array = np.asarray(picture.convert("RGB"), dtype=np.uint8)
     except DataError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
+    except Exception as error:  # PIL raises many kinds on crafted files (OSError, SyntaxError, struct.error...)
         raise DataError(f"{name}: not a readable picture ({error.__class__.__name__}); accepted: {ACCEPTED}") from None
     return array.transpose(2, 0, 1)[None].astype(np.float32) / 255.0  # (1, 3, H, W)
 
 
 def _read_npy(data: bytes, name: str) -> np.ndarray:
+    read_array_header(io.BytesIO(data), name)  # size and dtype before anything is decoded
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as error:  # bad header, pickled objects, truncated data...
@@ -58,7 +59,7 @@ def _read_npy(data: bytes, name: str) -> np.ndarray:
         raise DataError(f"{name}: expected a single array, found {type(array).__name__}")
     if array.ndim == 2:
         array = array[None]
-    if array.ndim == 3 and (array.shape[0] in (1, 3) or array.shape[-1] in (1, 3)):
+    if array.ndim == 3 and (array.shape[0] in LAYOUT_CHANNELS or array.shape[-1] in LAYOUT_CHANNELS):
         array = array[None]  # one (C,H,W) or (H,W,C) image
     if array.ndim not in (3, 4):
         raise DataError(f"{name}: array of shape {array.shape}; expected {ACCEPTED}")
@@ -126,6 +127,7 @@ def judge(detector, images: np.ndarray) -> list[Verdict]:
     import torch
 
     tau = detector.thresholds_
+    images = check_images(images)  # float32, contiguous: the raw logits below go straight to torch
     scores = detector.layer_scores(images)
     combined = scores.combine(detector.beta)
     probabilities = torch.softmax(torch.from_numpy(detector.extractor.logits(images)), 1).numpy()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import cache
-from .data import load_dataset
+from .data import load_dataset, require_file
 from .runtime import default_device, model_device
 
 log = logging.getLogger(__name__)
@@ -230,19 +232,104 @@ def save_checkpoint(module: nn.Module, path: Path) -> None:
     cache.atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
 
 
+def _check_zip_crc(path: Path) -> None:
+    """torch.load does not check the CRCs of its zip members: 400 flipped bytes in a LeNet's
+    fc1 gave 40 % test accuracy without a word. Check them first (a legacy non-zip file has none)."""
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except Exception as error:  # a damaged zip directory
+        raise ModelError(f"weights file {path} is damaged: {error}") from None
+    if bad is not None:
+        raise ModelError(f"weights file {path} is damaged: member {bad} fails its CRC check (copy or save it again)")
+
+
+def _names(keys, limit: int = 10) -> str:
+    keys = sorted(map(str, keys))
+    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _state_dict_mismatch(module: nn.Module, state: dict) -> str | None:
+    """What keeps ``state`` from fitting ``module``, keys listed; None when it fits."""
+    own = module.state_dict()
+    problems = []
+    if missing := own.keys() - state.keys():
+        problems.append(f"missing keys: {_names(missing)}")
+    if unexpected := state.keys() - own.keys():
+        problems.append(f"unexpected keys: {_names(unexpected)}")
+    shapes = [f"{key} {tuple(state[key].shape)} in the file, {tuple(own[key].shape)} in the model"
+              for key in sorted(own.keys() & state.keys()) if state[key].shape != own[key].shape]
+    if shapes:
+        problems.append("other shapes: " + "; ".join(shapes[:10]) + (f" and {len(shapes) - 10} more" if len(shapes) > 10 else ""))
+    return "; ".join(problems) or None
+
+
 def load_checkpoint(module: nn.Module, path: str | Path) -> nn.Module:
-    """Load weights safely (``weights_only=True``); a bad file raises ModelError."""
-    path = Path(path)
-    if not path.exists():
-        raise ModelError(f"weights file not found: {path}")
+    """Load weights safely (``weights_only=True``, zip CRCs checked); a bad file raises ModelError."""
+    path = require_file(path, "weights file", ModelError)
+    _check_zip_crc(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        module.load_state_dict(state)
-    except Exception as error:
-        raise ModelError(f"cannot load weights from {path}: {str(error).splitlines()[0]}") from None
+    except Exception as error:  # a text file gave "KeyError: 101"
+        first = str(error).splitlines()[0][:200] if str(error) else ""
+        raise ModelError(f"cannot load weights from {path}: not a state_dict saved with torch.save "
+                         f"({type(error).__name__}: {first})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ModelError(f"cannot load weights from {path}: it holds a {type(state).__name__}, not a state_dict of tensors")
+    if problem := _state_dict_mismatch(module, state):
+        raise ModelError(f"cannot load weights from {path}: they do not fit the model ({problem})")
+    module.load_state_dict(state)
     return module
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def save_cached_checkpoint(module: nn.Module, path: Path) -> None:
+    """A checkpoint made here (built-in, Outlier Exposure) with its SHA-256 beside it."""
+    save_checkpoint(module, path)
+    cache.atomic_write(_digest_path(path), lambda tmp: Path(tmp).write_text(_digest(path) + "\n"))
+
+
+def cached_checkpoint_intact(path: Path) -> bool:
+    """Whether a checkpoint saved by :func:`save_cached_checkpoint` still has its SHA-256.
+
+    A checkpoint cached before digests were kept is adopted when its zip CRCs pass.
+    """
+    digest_path = _digest_path(path)
+    if digest_path.exists():
+        return digest_path.read_text().strip() == _digest(path)
+    try:
+        _check_zip_crc(path)
+    except ModelError:
+        return False
+    cache.atomic_write(digest_path, lambda tmp: Path(tmp).write_text(_digest(path) + "\n"))
+    return True
+
+
+def load_cached_checkpoint(module: nn.Module, path: Path) -> nn.Module | None:
+    """The module with the weights cached at ``path``, or None (logged, files removed) when
+    they are missing, corrupted or do not load: the caller then trains again."""
+    if not path.exists():
+        return None
+    try:
+        if not cached_checkpoint_intact(path):
+            raise ModelError(f"cached checkpoint {path} does not match its SHA-256 (damaged on disk)")
+        return load_checkpoint(module, path)
+    except ModelError as error:
+        log.warning("%s; retraining", error)
+        path.unlink(missing_ok=True)
+        _digest_path(path).unlink(missing_ok=True)
+        return None
 
 
 # --------------------------------------------------------------------------- built-in models
@@ -253,24 +340,25 @@ BUILTIN = {
 }
 
 
+def builtin_checkpoint_path(name: str) -> Path:
+    """Where the built-in model ``name`` is cached once trained (its SHA-256 lies beside it)."""
+    architecture, _dataset, _shape, epochs = BUILTIN[name]
+    key = {"model": name, "arch": architecture.__name__, "epochs": epochs, "augment": True, "seed": 0, "torch": torch.__version__.split("+")[0]}
+    return cache.entry_path("models", key, suffix=".pt")
+
+
 def load_builtin(name: str, progress: bool = True) -> ClassifierInfo:
     """A built-in LeNet, trained on its ID training split on first use and cached."""
     if name not in BUILTIN:
         raise ModelError(f"unknown model {name!r}; built-in models: {', '.join(BUILTIN)} (or give path/to/file.py:factory)")
     architecture, dataset, shape, epochs = BUILTIN[name]
-    key = {"model": name, "arch": architecture.__name__, "epochs": epochs, "augment": True, "seed": 0, "torch": torch.__version__.split("+")[0]}
-    path = cache.entry_path("models", key, suffix=".pt")
+    path = builtin_checkpoint_path(name)
     torch.manual_seed(0)
     module = architecture(in_channels=shape[0])
-    if path.exists():
-        try:
-            return prepare_classifier(name, load_checkpoint(module, path), shape, dataset)
-        except ModelError as error:
-            log.warning("%s; retraining", error)
-            path.unlink(missing_ok=True)
-    train = load_dataset(dataset, "train")
-    train_classifier(module, train.images, train.labels, epochs=epochs, progress=progress, desc=f"training {name}")
-    save_checkpoint(module, path)
+    if load_cached_checkpoint(module, path) is None:
+        train = load_dataset(dataset, "train")
+        train_classifier(module, train.images, train.labels, epochs=epochs, progress=progress, desc=f"training {name}")
+        save_cached_checkpoint(module, path)
     return prepare_classifier(name, module, shape, dataset)
 
 
@@ -279,9 +367,9 @@ def load_user_model(spec: str, weights: str | None = None, id_dataset: str | Non
     if ":" not in spec:
         raise ModelError(f"a user model is given as path/to/file.py:factory, got {spec!r}")
     file, factory_name = spec.rsplit(":", 1)
-    path = Path(file)
-    if not path.is_file():
-        raise ModelError(f"model file not found: {path}")
+    path = require_file(file, "model file", ModelError)
+    if path.suffix != ".py":
+        raise ModelError(f"a user model is a Python file (.py), got {path}")
     module_spec = importlib.util.spec_from_file_location(f"user_model_{path.stem}", path)
     user_module = importlib.util.module_from_spec(module_spec)
     try:
@@ -291,7 +379,10 @@ def load_user_model(spec: str, weights: str | None = None, id_dataset: str | Non
     factory = getattr(user_module, factory_name, None)
     if factory is None:
         raise ModelError(f"{path} has no function {factory_name!r}")
-    module = factory()
+    try:
+        module = factory()
+    except Exception as error:  # the user's code may raise anything
+        raise ModelError(f"{spec}() failed: {type(error).__name__}: {error}") from None
     if not isinstance(module, nn.Module):
         raise ModelError(f"{spec}() must return a torch.nn.Module, got {type(module).__name__}")
     if weights:
@@ -319,3 +410,47 @@ def load_model(spec: str, weights: str | None = None, id_dataset: str | None = N
     if spec.endswith(".py") or ".py:" in spec:
         return load_user_model(spec, weights, id_dataset)
     raise ModelError(f"unknown model {spec!r}; built-in models: {', '.join(BUILTIN)} (or give path/to/file.py:factory)")
+
+
+# --------------------------------------------------------------------------- models a browser may load
+MODEL_DIR_ENV = "DASHBOARD_MODEL_DIR"
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``name`` (relative to ``folder``, or absolute) resolved, when it lies inside ``folder``."""
+    if ".." in Path(name).parts:
+        raise ModelError(f"{name}: '..' is not allowed in a model path")
+    path = (folder / name).resolve()  # follows symbolic links, so that one pointing out is caught below
+    if not path.is_relative_to(folder):
+        raise ModelError(f"{name} is outside the model folder {folder}; only files inside it may be loaded")
+    return path
+
+
+def dashboard_model(spec: str, weights: str | None) -> tuple[str, str | None]:
+    """The model spec and weights a browser session may load: a built-in, or files inside the
+    folder ``$DASHBOARD_MODEL_DIR`` chosen by whoever starts the server (none when unset).
+
+    Loading a user model runs its Python file, so the dashboard must not take any path typed
+    into it. Relative paths are taken inside the folder.
+    """
+    if spec in BUILTIN:
+        return spec, weights
+    root = os.environ.get(MODEL_DIR_ENV)
+    if not root:
+        raise ModelError(f"user models are off in this dashboard; whoever starts the server can allow the files of one "
+                         f"folder with {MODEL_DIR_ENV}=/path/to/models")
+    if ":" not in spec:
+        raise ModelError(f"a user model is given as file.py:factory, got {spec!r}")
+    folder = Path(root).resolve()
+    file, factory = spec.rsplit(":", 1)
+    return f"{_inside(folder, file)}:{factory}", str(_inside(folder, weights)) if weights else None
+
+
+def dashboard_model_help() -> str:
+    """The sidebar's help on where user models may come from."""
+    root = os.environ.get(MODEL_DIR_ENV)
+    if not root:
+        return (f"User models are off: loading one runs its Python file on the server. Start the server with "
+                f"{MODEL_DIR_ENV}=/path/to/models to allow the files in that folder.")
+    return (f"A file.py:factory inside {Path(root).resolve()} (set by whoever started the server with {MODEL_DIR_ENV}); "
+            "paths are relative to it; '..' and symbolic links out of it are refused.")

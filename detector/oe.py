@@ -27,7 +27,7 @@ from . import cache
 from .anomalies.noise import shuffle_tiles
 from .data import load_dataset, to_input_shape
 from .experiment import Experiment
-from .models import prepare_classifier, load_checkpoint, save_checkpoint, train_classifier
+from .models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint, train_classifier
 
 OE_VERSION = 1
 
@@ -49,13 +49,11 @@ def outlier_exposure(experiment: Experiment, *, epochs: int = 5, lam: float = 0.
            "aux": cache.hash_array(outliers), "epochs": epochs, "lam": lam, "lr": lr, "seed": seed, "version": OE_VERSION}
     path = cache.entry_path("models", key, suffix=".pt")
     module = copy.deepcopy(model.module)
-    if path.exists():
-        load_checkpoint(module, path)
-    else:
+    if load_cached_checkpoint(module, path) is None:
         module = train_classifier(module, experiment.train.images, experiment.train.labels, epochs=epochs, lr=lr,
                                   seed=seed, progress=experiment.progress, desc="outlier exposure",
                                   outliers=outliers, outlier_weight=lam)
-        save_checkpoint(module, path)
+        save_cached_checkpoint(module, path)
     info = prepare_classifier(f"{model.name}+oe", module, model.input_shape, model.id_dataset)
     return Experiment(info, experiment.id_dataset, experiment.train, experiment.val, experiment.test,
                       progress=experiment.progress)

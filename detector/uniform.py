@@ -26,6 +26,7 @@ scores (normalisation, beta, thresholds) lives in :mod:`detector.scores`.
 from __future__ import annotations
 
 import copy
+import logging
 import numbers
 from pathlib import Path
 
@@ -43,7 +44,10 @@ from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, min
                      thresholds_for)
 from .svdd import ClassConditionalSVDD
 
+log = logging.getLogger(__name__)
 FORMAT = "uniform-detector/1"
+STATE_KEYS = ("model_hash", "params", "mdl", "layer_errors", "n_classes", "svdd", "norm_min", "norm_max", "val_scores",
+              "val_predicted")  # what save() writes and load() reads
 
 
 class UniformDetector(BaseEstimator):
@@ -160,6 +164,9 @@ class UniformDetector(BaseEstimator):
         """
         self._check_params()
         train_images, val_images = self._check_input(train_images), self._check_input(val_images)
+        if len(val_images) < self.min_samples:  # one image once gave all thresholds 0, silently
+            raise ValueError(f"need at least min_samples={self.min_samples} held-out validation images for the score "
+                             f"ranges and thresholds tau_i, got {len(val_images)}")
         self.n_classes_ = self.model.n_classes
         extractor = self.extractor
         if self.layer == "auto":
@@ -172,6 +179,9 @@ class UniformDetector(BaseEstimator):
         train_feats = extractor.features(train_images, [*names, LOGITS])
         val_feats = extractor.features(val_images, [*names, LOGITS])
         train_pred, val_pred = train_feats[LOGITS].argmax(1), val_feats[LOGITS].argmax(1)
+        if few := [i for i in range(self.n_classes_) if np.sum(val_pred == i) < self.min_samples]:
+            log.warning("class(es) %s: fewer than %d held-out validation inputs predicted as them; they use the "
+                        "pooled score ranges and threshold", ", ".join(map(str, few)), self.min_samples)
 
         self.layer_errors_ = {}
         if self.layer == "auto":
@@ -298,6 +308,8 @@ class UniformDetector(BaseEstimator):
             state = sio.load(path)
             if not isinstance(state, dict) or state.get("format") != FORMAT:
                 raise ValueError("it is not a saved UniformDetector")
+            if missing := [key for key in STATE_KEYS if key not in state]:
+                raise ValueError(f"it lacks {', '.join(missing)}")
         except Exception as error:
             raise ValueError(f"cannot load detector from {path}: {error}") from None
         if state["model_hash"] != model.weights_hash:
@@ -305,13 +317,16 @@ class UniformDetector(BaseEstimator):
                 f"{path} was fitted for another model (weights hash {state['model_hash']}, "
                 f"this model has {model.weights_hash}); fit a new detector for this model"
             )
-        params = dict(state["params"])
-        params["beta"] = tuple(params["beta"])
-        detector = cls(model, **params)
-        detector.mdl_, detector.layer_errors_, detector.n_classes_ = state["mdl"], dict(state["layer_errors"]), state["n_classes"]
-        detector.svdd_ = {name: detector._svdd().set_state(s) for name, s in state["svdd"].items()}
-        detector.norm_min_, detector.norm_max_ = state["norm_min"], state["norm_max"]
-        # a detector saved before the confidence term has two columns: it loads, with beta_3 = 0 only
-        detector.val_scores_ = LayerScores(state["val_predicted"], *state["val_scores"].T)
-        detector.val_predicted_ = state["val_predicted"]
-        return detector._fit_thresholds()
+        try:  # a crafted file may hold anything under the right keys
+            params = dict(state["params"])
+            params["beta"] = tuple(params["beta"])
+            detector = cls(model, **params)
+            detector.mdl_, detector.layer_errors_, detector.n_classes_ = state["mdl"], dict(state["layer_errors"]), state["n_classes"]
+            detector.svdd_ = {name: detector._svdd().set_state(s) for name, s in state["svdd"].items()}
+            detector.norm_min_, detector.norm_max_ = state["norm_min"], state["norm_max"]
+            # a detector saved before the confidence term has two columns: it loads, with beta_3 = 0 only
+            detector.val_scores_ = LayerScores(state["val_predicted"], *state["val_scores"].T)
+            detector.val_predicted_ = state["val_predicted"]
+            return detector._fit_thresholds()
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:
+            raise ValueError(f"cannot load detector from {path}: malformed state ({type(error).__name__}: {error})") from None

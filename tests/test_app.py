@@ -219,11 +219,12 @@ def make_model():
 """
 
 
-def test_user_model_from_file(tmp_path):
+def test_user_model_from_file(tmp_path, monkeypatch):
     from dashboard.sidebar import USER_MODEL
 
     path = tmp_path / "user_net.py"
     path.write_text(USER_MODEL_FILE)
+    monkeypatch.setenv("DASHBOARD_MODEL_DIR", str(tmp_path))  # whoever starts the server allows this folder
     at = open_page("tune")
     at.selectbox(key="_model").set_value(USER_MODEL).run()
     assert at.info  # asks for the file
@@ -234,6 +235,26 @@ def test_user_model_from_file(tmp_path):
     at.text_input(key="user_spec").input(f"{path}:no_such_factory").run()
     assert not at.exception
     assert at.error and "no function" in at.error[0].value
+
+
+@pytest.mark.parametrize("allowed", [False, True], ids=["no-folder", "another-folder"])
+def test_a_typed_path_outside_the_model_folder_is_never_imported(tmp_path, monkeypatch, allowed):
+    from dashboard.sidebar import USER_MODEL
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "payload.py"
+    path.write_text(f"open({str(marker)!r}, 'w').close()\n\ndef make():\n    pass\n")
+    if allowed:
+        (tmp_path / "models").mkdir()
+        monkeypatch.setenv("DASHBOARD_MODEL_DIR", str(tmp_path / "models"))
+    else:
+        monkeypatch.delenv("DASHBOARD_MODEL_DIR", raising=False)
+    at = open_page("tune")
+    at.selectbox(key="_model").set_value(USER_MODEL).run()
+    assert "DASHBOARD_MODEL_DIR" in at.text_input(key="user_spec").help
+    at.text_input(key="user_spec").input(f"{path}:make").run()
+    assert not at.exception and not marker.exists()
+    assert at.error and ("outside the model folder" if allowed else "user models are off") in at.error[0].value
 
 
 def test_tune_saves_the_tuned_detector():

@@ -42,7 +42,7 @@ def test_cli_rejects_bad_beta_format(capsys):
     with pytest.raises(SystemExit) as error:
         main(["evaluate", "--model", "lenet-mnist", "--beta", "1", "--anomaly", "uniform"])
     assert error.value.code != 0
-    assert "two numbers" in capsys.readouterr().err
+    assert "two or three numbers" in capsys.readouterr().err
 
 
 def test_corrupt_user_weights_are_reported(tmp_path, capsys):
