@@ -1,7 +1,9 @@
-"""Notebooks: the figure functions on small inputs, and the live-tuning widget
-(dashboard/notebook.py) shows the same numbers as detector.evaluation."""
+"""Notebooks: docs/tour.ipynb runs top to bottom, the figure functions on small inputs, and the
+live-tuning widget (dashboard/notebook.py) shows the same numbers as detector.evaluation."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,40 @@ import pytest
 from dashboard import figures
 from detector import evaluation as ev
 from detector.scores import LayerScores
+
+ROOT = Path(__file__).resolve().parent.parent
+TOUR = ROOT / "docs" / "tour.ipynb"
+
+
+# --------------------------------------------------------------------------- the tour
+def test_tour_is_committed_without_outputs():
+    import nbformat
+
+    nb = nbformat.read(TOUR, as_version=4)
+    nbformat.validate(nb)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
+
+
+def test_tour_runs_top_to_bottom(test_cache):
+    """On the built-in default, with the project's own kernel (ipykernel in this venv), started in
+    docs/ as JupyterLab does; it inherits ANOMALY_CACHE_DIR (tests/conftest.py). Any cell error fails."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(TOUR, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", timeout=900, resources={"metadata": {"path": str(TOUR.parent)}})
+    client.execute()  # raises CellExecutionError on the first failing cell
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"]
+    kinds = {kind for out in outputs for kind in out.get("data", {})}
+    assert {"application/vnd.plotly.v1+json", "application/vnd.jupyter.widget-view+json"} <= kinds
+    pages = [out["data"]["text/html"] for out in outputs if "text/html" in out.get("data", {})]
+    assert sum("vegaEmbed('#vega-" in page for page in pages) == 4  # the UMAP charts, drawn offline
+    assert not [page for page in pages if "cdn.jsdelivr.net/npm/vega" in page]
+    text = "".join(out.get("text", "") for out in outputs)
+    assert "MDL:" in text and "seven: predicted" in text and str(test_cache) not in text
+
 
 # --------------------------------------------------------------------------- figures on small inputs
 def _scores(rng, n: int, predicted, shift: float = 0.0) -> LayerScores:
