@@ -31,9 +31,8 @@ from detector import evaluation as ev
 from detector.data import class_names
 from detector.experiment import fit_uniform
 
-from . import figures
+from . import figures, views
 
-NUS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # the choices of nu on the Tune page
 _WIDE = widgets.Layout(width="48%")
 _STYLE = {"description_width": "initial"}
 
@@ -114,7 +113,7 @@ class Tuner(widgets.VBox):
                                                continuous_update=False, layout=_WIDE, style=_STYLE)
         self.conf_slider = widgets.FloatSlider(conf_weight, min=0, max=1, step=0.05, description="β₃ confidence weight",
                                                continuous_update=False, layout=_WIDE, style=_STYLE)
-        self.nu_slider = widgets.SelectionSlider(options=sorted({*NUS, float(detector.nu)}), value=float(detector.nu),
+        self.nu_slider = widgets.SelectionSlider(options=sorted({*views.NU_CHOICES, float(detector.nu)}), value=float(detector.nu),
                                                  description="ν (refits the SVDDs)", continuous_update=False,
                                                  layout=_WIDE, style=_STYLE)
         self.caption, self.metrics = widgets.HTML(), widgets.HTML()

@@ -23,6 +23,7 @@ from detector.runtime import subsample
 from detector.scores import LayerScores, check_beta
 
 Progress = Callable[[float, str], None]
+NU_CHOICES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # the values of nu offered by the Tune page and the notebook
 
 
 def anomaly_choices(id_dataset: str) -> dict[str, str]:

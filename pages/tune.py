@@ -15,10 +15,9 @@ st.caption("g_i(x) = β₁·MDL score + β₂·logit score + β₃·confidence s
            "τ_i keeping 95 % of held-out ID inputs of class i. **per-class**: the paper's weighted metrics with τ_i; "
            "**global**: one threshold over all ID test scores. Values in %.")
 
-NUS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
 nu = persistent("nu", DEFAULT_NU)
-st.select_slider("ν — SVDD slack bound (refits the SVDDs of both layers; cached afterwards)", NUS,
-                 value=nu if nu in NUS else DEFAULT_NU, key="_nu", on_change=keep, args=("_nu", "nu"))
+st.select_slider("ν — SVDD slack bound (refits the SVDDs of both layers; cached afterwards)", views.NU_CHOICES,
+                 value=nu if nu in views.NU_CHOICES else DEFAULT_NU, key="_nu", on_change=keep, args=("_nu", "nu"))
 data = load.score_data(ctx.ids)
 curve = load.auroc_curve(ctx.ids)
 simplex = load.auroc_simplex(ctx.ids)
