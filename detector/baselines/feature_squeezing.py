@@ -6,7 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import Baseline, _device, batched
+from ..runtime import batched, model_device
+from .base import Baseline
 
 
 def squeezers(channels: int, bit_depth=None, median_window: int = 2):
@@ -86,7 +87,7 @@ class FeatureSqueezing(Baseline):
             with torch.no_grad():
                 return F.softmax(module(x), dim=1).double().cpu().numpy()
 
-        return batched(softmax, np.ascontiguousarray(images, dtype=np.float32), _device(module))
+        return batched(softmax, np.ascontiguousarray(images, dtype=np.float32), model_device(module))
 
     def _score(self, images: np.ndarray) -> np.ndarray:
         squeezed = [self._probs(squeeze(images)[0]) for squeeze in self.squeezers_.values()]

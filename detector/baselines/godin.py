@@ -15,8 +15,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import cache
-from ..models import load_checkpoint, save_checkpoint, train_classifier
-from .base import Baseline, _device, batched, final_linear, penultimate
+from ..models import load_cached_checkpoint, save_cached_checkpoint, train_classifier
+from ..runtime import batched, model_device
+from .base import Baseline, final_linear, penultimate
 
 #: Hsu et al.'s search grid for the perturbation size (pixel units in [0, 1])
 EPSILONS = (0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
@@ -104,7 +105,7 @@ def godin_scores(module: nn.Module, head: DeConfHead, images: np.ndarray, epsilo
             with torch.no_grad():
                 return module(x).max(1).values.double().cpu().numpy()
 
-    return batched(score, images, _device(module), batch_size)
+    return batched(score, images, model_device(module), batch_size)
 
 
 def choose_epsilon(mean_score, epsilons=EPSILONS) -> tuple[float, dict[float, float]]:
@@ -202,14 +203,12 @@ class GODIN(Baseline):
         path = cache.entry_path("models", key, suffix=".pt")
         torch.manual_seed(self.seed)
         module, head = with_deconf_head(model.module, model.input_shape)
-        if path.exists():
-            load_checkpoint(module, path)
-        else:
+        if load_cached_checkpoint(module, path) is None:  # missing or damaged: fine-tune again
             imprint(head, penultimate(experiment, train.images), train.labels)
             module = train_classifier(module, train.images, train.labels, epochs=int(self.epochs), lr=float(self.lr),
                                       augment=False, seed=self.seed, progress=experiment.progress, desc="G-ODIN head")
-            save_checkpoint(module, path)
-        module = module.to(_device(model.module)).eval()
+            save_cached_checkpoint(module, path)
+        module = module.to(model_device(model.module)).eval()
         for parameter in module.parameters():
             parameter.requires_grad_(False)
         return module, head

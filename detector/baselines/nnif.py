@@ -8,7 +8,8 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from .. import cache
-from .base import Baseline, _device, adversarial_classifier, adversarial_training_set, final_linear
+from ..runtime import model_device
+from .base import Baseline, adversarial_classifier, adversarial_training_set, final_linear
 
 NNIF_VERSION = 1
 
@@ -156,7 +157,7 @@ class NNIF(Baseline):
             rng.choice(np.flatnonzero(train.labels == c), min(int(self.per_class), int((train.labels == c).sum())),
                        replace=False) for c in np.unique(train.labels)]))
         images, labels = train.images[self.reference_index_], train.labels[self.reference_index_]
-        device = _device(model.module)
+        device = model_device(model.module)
         self.reference_ = (torch.from_numpy(images).to(device), torch.from_numpy(labels.astype(np.int64)).to(device))
         feats = self._features(images, self.layers_)
         self.reference_embeddings_ = [feats[name].astype(np.float64) for name in self.layers_]
@@ -176,7 +177,7 @@ class NNIF(Baseline):
                "version": NNIF_VERSION}
 
         def compute() -> dict[str, np.ndarray]:
-            device = _device(self.model_.module)
+            device = model_device(self.model_.module)
             predicted = self._logits(images).argmax(1)
             feats = self._features(images, self.layers_)
             parts = []
