@@ -94,3 +94,13 @@ def test_grey_to_rgb_and_back(digits):
     np.testing.assert_allclose(rgb[:, 0], rgb[:, 2])
     back = to_input_shape(rgb, (1, 28, 28))
     assert back.shape == (3, 1, 28, 28) and np.abs(back - grey).mean() < 0.1
+
+
+def test_shrinking_averages_thin_strokes_instead_of_sampling_them():
+    from detector.data import to_input_shape
+
+    drawing = np.zeros((1, 1, 280, 280), np.float32)
+    drawing[0, 0, 40:240, 137:143] = 1.0  # a 6-pixel stroke, as a mouse draws it
+    small = to_input_shape(drawing, (1, 28, 28))
+    assert small.mean() == pytest.approx(drawing.mean(), rel=0.1)  # ink is kept, spread over the pixels it covers
+    assert small.max() < 1.0  # no aliased full-intensity samples
