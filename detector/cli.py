@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
     check.add_argument("--invert", choices=list(INVERT), default="auto",
                        help="invert pictures' colours; auto: when the border is light (dark ink on paper)")
+    check.add_argument("--mnist-style", action=argparse.BooleanOptionalAction, default=True,
+                       help="for 28x28 grey models, fit a picture's ink into 20x20 and centre it by its centre of mass, "
+                            "as MNIST's digits were made (default: on)")
     check.add_argument("--csv", help="also write the verdicts to this CSV file")
     anomalies = commands.add_parser("anomalies", help="export or show an anomaly set", epilog=EPILOG)
     actions = anomalies.add_subparsers(dest="action", required=True)
@@ -189,7 +192,8 @@ def cmd_evaluate(args) -> None:
         Path(args.json).write_text(json.dumps(result, indent=2))
 
 
-def _read_inputs(paths: list[str], input_shape, invert: bool | None) -> list[tuple[str, "np.ndarray"]]:
+def _read_inputs(paths: list[str], input_shape, invert: bool | None, mnist_style: bool = True
+                 ) -> list[tuple[str, "np.ndarray"]]:
     """(file name, images) per file, all read before the detector is fitted or loaded; notes go to stderr."""
     from .data import load_image_file
     from .inspect import read_upload
@@ -201,7 +205,8 @@ def _read_inputs(paths: list[str], input_shape, invert: bool | None) -> list[tup
         if path.suffix.lower() == ".npz":
             images, notes = load_image_file(path, input_shape), []
         else:
-            images, notes = read_upload(str(path), path.read_bytes(), input_shape, invert, max_bytes=None)
+            images, notes = read_upload(str(path), path.read_bytes(), input_shape, invert, max_bytes=None,
+                                        mnist_style=mnist_style)
         for note in notes:
             print(f"{path}: {note}", file=sys.stderr)
         inputs.append((str(path), images))
@@ -219,13 +224,13 @@ def cmd_check(args) -> None:
         from .models import load_model
 
         model = load_model(args.model, args.weights, args.id_dataset, progress=True)
-        inputs = _read_inputs(args.files, model.input_shape, invert)
+        inputs = _read_inputs(args.files, model.input_shape, invert, args.mnist_style)
         detector = UniformDetector.load(args.detector, model)
     else:
         from .experiment import fit_uniform, load_experiment
 
         experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
-        inputs = _read_inputs(args.files, experiment.model.input_shape, invert)  # bad files fail before a long fit
+        inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)
     header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "conf_score", "g", "tau", "verdict"]
     rows = [[name, index, verdict.predicted, round(verdict.probability, 4), round(verdict.mdl, 4), round(verdict.logit, 4),

@@ -154,6 +154,24 @@ def test_inspect_upload_drawing_gets_a_verdict():
     assert at.success or at.error  # the verdict
 
 
+def test_inspect_drawn_digit_is_fitted_like_mnist_and_shown_beside_its_original():
+    from tests.drawn_digits import draw_digit
+
+    at = open_page("inspect_input")
+    at.radio(key="inspect_source").set_value("draw").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.key == "inspect_canvas" for e in at.main.children.values() if hasattr(e, "key"))  # the canvas
+    at.radio(key="inspect_source").set_value("upload").run()
+    at.file_uploader(key="inspect_upload").upload("seven.png", draw_digit(7, 18), "image/png").run()
+    assert not problems(at), problems(at)
+    assert metrics(at)["Prediction"] == "7" and at.success and "Normal" in at.success[0].value
+    captions = at.get("image")[0].captions
+    assert [caption.split(";")[0] for caption in captions] == ["as drawn / uploaded", "model input"]
+    assert "MNIST-style" in captions[1]
+    at.toggle(key="inspect_mnist_style").set_value(False).run()  # the whole picture shrunk: foreign to the MDL
+    assert at.error and "Anomaly" in at.error[0].value
+
+
 @pytest.mark.parametrize("name, content", [
     ("notes.png", b"this is not a picture"),
     ("tiny.png", None),  # 3x3 pixels

@@ -168,3 +168,20 @@ def test_check_with_a_saved_detector_and_bad_files(tmp_path, session_cache, caps
                           (["--detector", str(tmp_path / "broken.skops"), str(tmp_path / "digits.npy")], "cannot load detector")]:
         assert main(["check", "--model", "lenet-mnist", *args]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_check_fits_drawings_like_mnist_unless_told_not_to(tmp_path, session_cache, capsys):
+    from tests.drawn_digits import draw_digit
+
+    files = []
+    for digit in range(10):
+        (tmp_path / f"d{digit}.png").write_bytes(draw_digit(digit, 18))
+        files.append(str(tmp_path / f"d{digit}.png"))
+    assert main(["check", "--model", "lenet-mnist", *files]) == 0
+    fitted = capsys.readouterr()
+    assert "MNIST-style: ink fitted into 20x20" in fitted.err
+    assert main(["check", "--model", "lenet-mnist", "--no-mnist-style", *files]) == 0
+    plain = capsys.readouterr()
+    assert "MNIST-style" not in plain.err
+    anomalies = [int(out.out.split(" of 10 inputs are anomalies")[0].rsplit("\n", 1)[-1]) for out in (fitted, plain)]
+    assert anomalies[0] <= 3 < anomalies[1]  # 2 and 10 of 10 when written
