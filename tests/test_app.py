@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGES = ["explore", "layers", "tune", "benchmark", "inspect_input", "how_it_works"]
+PAGES = ["start", "explore", "layers", "tune", "benchmark", "inspect_input", "how_it_works"]
 TIMEOUT = 600  # the first run of a session may train the model and compile UMAP
 
 
@@ -61,7 +61,7 @@ def open_page(page: str):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    if page != "explore":
+    if page != "start":  # the default page
         at.switch_page(f"pages/{page}.py").run()
     return at
 
@@ -80,6 +80,20 @@ def test_page_renders(page):
     assert not problems(at), problems(at)
     assert at.title and at.title[0].value
     assert len(at.sidebar.selectbox) >= 2  # the shared pickers are there on every page
+
+
+def test_start_page_explains_the_tool_and_leads_to_the_drawing_canvas():
+    from dashboard.glossary import TERMS
+
+    at = open_page("start")
+    assert at.title[0].value == "Start here"
+    text = " ".join(m.value for m in at.markdown)
+    assert "lenet-mnist" in text and "anomaly" in text
+    for term in ("ID", "OOD", "MDL", "UMAP", "τ", "β", "ν"):
+        assert f"**{term}**: {TERMS[term]}" in text
+    at.button(key="start_draw").click().run()
+    assert not problems(at), problems(at)
+    assert at.title[0].value == "Inspect an input" and at.radio(key="inspect_source").value == "draw"
 
 
 def test_tune_beta_slider_changes_metrics():
