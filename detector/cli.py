@@ -151,7 +151,7 @@ def _check_anomalies(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from .benchmark import expand_methods, run_benchmark
-    from .experiment import load_experiment
+    from .experiment import load_experiment, untrained_warning
 
     methods = expand_methods(args.method or ["ours"])
     _check_anomalies(args)
@@ -165,6 +165,8 @@ def cmd_evaluate(args) -> None:
 
     print(f"model {args.model} | ID {experiment.id_dataset} (train {len(experiment.train)}, "
           f"val {len(experiment.val)}, test {len(experiment.test)}) | test accuracy {100 * accuracy:.2f} %")
+    if warning := untrained_warning(accuracy, experiment.model.n_classes):
+        print(f"WARNING: {warning}", file=sys.stderr)
     detector = None
     if {"ours", "ours+conf"} & set(methods) and args.protocol == "held-out":  # both share the MDL
         from .experiment import fit_uniform
@@ -227,10 +229,12 @@ def cmd_check(args) -> None:
         inputs = _read_inputs(args.files, model.input_shape, invert, args.mnist_style)
         detector = UniformDetector.load(args.detector, model)
     else:
-        from .experiment import fit_uniform, load_experiment
+        from .experiment import fit_uniform, load_experiment, untrained_warning
 
         experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
         inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
+        if warning := untrained_warning(experiment.test_accuracy, experiment.model.n_classes):
+            print(f"WARNING: {warning}", file=sys.stderr)
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)
     header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "conf_score", "g", "tau", "verdict"]
     rows = [[name, index, verdict.predicted, round(verdict.probability, 4), round(verdict.mdl, 4), round(verdict.logit, 4),

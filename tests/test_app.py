@@ -261,11 +261,17 @@ def test_user_model_from_file(tmp_path):
     assert at.info  # asks for the file
     at.selectbox(key="user_id_dataset").set_value("digits").run()
     at.text_input(key="user_spec").input(f"{path}:make_model").run()
-    assert not problems(at), problems(at)
+    untrained = problems(at)  # no weights: an untrained net, loudly flagged on every page
+    assert len(untrained) == 1 and "near chance" in untrained[0] and "is the model trained?" in untrained[0], untrained
     assert "per-class AUROC" in metrics(at)
+    at.switch_page("pages/benchmark.py").run()
+    assert any("near chance" in e.value for e in at.error)
     at.text_input(key="user_spec").input(f"{path}:no_such_factory").run()
     assert not at.exception
     assert at.error and "no function" in at.error[0].value
+    assert not at.get("status")  # the error took the loading box's place
+    at.text_input(key="user_spec").input("missing_model.py:make").run()
+    assert at.error and str(Path.cwd()) in at.error[0].value  # names the folder searched
 
 
 def test_tune_saves_the_tuned_detector():

@@ -185,3 +185,20 @@ def test_check_fits_drawings_like_mnist_unless_told_not_to(tmp_path, session_cac
     assert "MNIST-style" not in plain.err
     anomalies = [int(out.out.split(" of 10 inputs are anomalies")[0].rsplit("\n", 1)[-1]) for out in (fitted, plain)]
     assert anomalies[0] <= 3 < anomalies[1]  # 2 and 10 of 10 when written
+
+
+def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch):
+    """A user model without --weights is an untrained net: say so before anything is fitted."""
+    import detector.experiment
+
+    (tmp_path / "net.py").write_text("import torch\nimport torch.nn as nn\n\ndef make():\n    torch.manual_seed(0)\n"
+                                     "    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))\n")
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 28, 28), np.float32))
+
+    def stop(*args, **kwargs):
+        raise RuntimeError("stopped before the fit")
+
+    monkeypatch.setattr(detector.experiment, "fit_uniform", stop)
+    assert main(["check", "--model", f"{tmp_path / 'net.py'}:make", "--id-dataset", "digits", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "WARNING: test accuracy" in err and "is the model trained? pass --weights" in err and "stopped" in err
