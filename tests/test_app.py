@@ -232,6 +232,34 @@ def test_benchmark_computes_missing_cells():
     assert set(tables[0].columns) >= {"fashion-mnist", "gaussian"}
 
 
+def test_benchmark_explains_methods_computes_one_cell_and_notes_gaps_to_the_paper():
+    at = open_page("benchmark")
+    at.multiselect(key="bench_methods").set_value(["ours", "msp"]).run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "**msp**: the largest softmax probability (Hendrycks & Gimpel" in text and "**ours**:" in text
+    while any(b.key == "bench_compute_one" for b in at.button):  # one cell per click
+        left = len(at.selectbox(key="bench_cell").options)
+        at.button(key="bench_compute_one").click().run()
+        assert not problems(at), problems(at)
+        assert not any(b.key == "bench_compute_one" for b in at.button) or len(at.selectbox(key="bench_cell").options) < left
+    captions = " ".join(c.value for c in at.caption)
+    assert "msp × fashion-mnist" in captions and "3,500 MNIST training images" in captions  # 76 vs the paper's 98
+
+
+def test_method_descriptions_and_gap_notes():
+    import pandas as pd
+
+    from dashboard import methods
+    from detector.benchmark import METHODS
+
+    assert set(METHODS) <= set(methods.METHODS)  # every registered method is explained
+    assert methods.describe("msp+oe").startswith("**msp+oe**: the largest softmax probability, on the classifier")
+    ours = pd.DataFrame({"fashion-mnist": [76.2, 99.8], "gaussian": [100.0, 100.0]}, index=["msp", "ours"])
+    paper = pd.DataFrame({"fashion-mnist": [97.9, 99.72]}, index=["msp", "ours"])
+    notes = methods.far_from_paper(ours, paper)
+    assert len(notes) == 1 and notes[0].startswith("**msp × fashion-mnist**: 76.2 here vs 97.9 in the paper")
+
+
 def test_inspect_places_the_input_in_the_projection():
     at = open_page("inspect_input")
     assert not at.get("vega_lite_chart")
