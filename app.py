@@ -11,7 +11,8 @@ from dashboard import sidebar
 st.set_page_config(page_title="Uniform anomaly detection", page_icon=":material/radar:", layout="wide")
 
 PAGES = [
-    st.Page("pages/explore.py", title="Explore layers", icon=":material/scatter_plot:", default=True),
+    st.Page("pages/start.py", title="Start", icon=":material/flag:", default=True),
+    st.Page("pages/explore.py", title="Explore layers", icon=":material/scatter_plot:"),
     st.Page("pages/layers.py", title="Layers", icon=":material/layers:"),
     st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
     st.Page("pages/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),

@@ -17,7 +17,7 @@ CHROMIUM = "/usr/bin/chromium"  # Debian's: `playwright install` cannot download
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 #: (url path, page heading) of every page, in navigation order
-PAGES = [("", "Explore layers"), ("layers", "Layers"), ("tune", "Tune"), ("benchmark", "Benchmark"),
+PAGES = [("", "Start here"), ("explore", "Explore layers"), ("layers", "Layers"), ("tune", "Tune"), ("benchmark", "Benchmark"),
          ("inspect_input", "Inspect"), ("how_it_works", "How it works")]
 
 

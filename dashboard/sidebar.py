@@ -16,6 +16,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from detector import cache
 from detector.data import DATASET_NAMES, DataError, class_names
 from detector.evaluation import beta_of
+from detector.experiment import untrained_warning
 from detector.features import LayerError
 from detector.models import BUILTIN, ModelError, dashboard_model_help
 
@@ -89,9 +90,11 @@ def with_status(label: str, key: tuple, load):
     if key in _READY:
         return load()
     slot = st.empty()
-    with slot.status(label, expanded=False):
-        value = load()
-    slot.empty()
+    try:
+        with slot.status(label, expanded=False):
+            value = load()
+    finally:
+        slot.empty()  # on an error too: the caller's message takes the box's place
     _READY.add(key)
     return value
 
@@ -124,12 +127,19 @@ def _load_model(ids: Ids):
         auto = with_status("Choosing the MDL and fitting the per-class SVDDs (first time only; cached on disk)…",
                            ("detector", *ids[:3]), lambda: loaders.detector(ids))
     except LOAD_ERRORS as error:
-        st.error(f"Cannot load this model: {error}")
+        st.error(f"Cannot load this model: {error}{_searched(ids)}")
         return None
     except Exception as error:  # a user's factory can raise anything; show it, not a traceback
-        st.error(f"Cannot load this model: {type(error).__name__}: {error}")
+        st.error(f"Cannot load this model: {type(error).__name__}: {error}{_searched(ids)}")
         return None
     return experiment, auto
+
+
+def _searched(ids: Ids) -> str:
+    """For a user model: the folder its relative paths were read from."""
+    if ids.model in BUILTIN:
+        return ""
+    return f" (relative paths are read from the folder `{Path.cwd()}`)"
 
 
 def _pick_anomalies(ids: Ids) -> tuple[str, ...]:
@@ -195,8 +205,11 @@ def sidebar() -> Context | None:
     ids = model_ids._replace(layer="auto" if same_as_auto else layer, nu=nu, anomalies=anomalies)
     detector = _detector(ids)
     persistent("beta_weight", 0.5), persistent("conf_weight", 0.0)
-    st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * loaders.test_accuracy(model_ids):.1f} % · "
-                       "β is set on the Tune page")
+    accuracy = loaders.test_accuracy(model_ids)
+    st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * accuracy:.1f} % · β is set on the Tune page")
+    if warning := untrained_warning(accuracy, experiment.model.n_classes):  # on every page, above its content
+        st.error(f"**Near-chance model**: {warning.replace('pass --weights', 'give its weights in the sidebar')}",
+                 icon=":material/warning:")
     return Context(ids, experiment, detector, auto.mdl_, loaders.anomalies(ids),
                    class_names(ids.id_dataset, experiment.model.n_classes), points)
 

@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
     check.add_argument("--invert", choices=list(INVERT), default="auto",
                        help="invert pictures' colours; auto: when the border is light (dark ink on paper)")
+    check.add_argument("--mnist-style", action=argparse.BooleanOptionalAction, default=True,
+                       help="for 28x28 grey models, fit a picture's ink into 20x20 and centre it by its centre of mass, "
+                            "as MNIST's digits were made (default: on)")
     check.add_argument("--csv", help="also write the verdicts to this CSV file")
     anomalies = commands.add_parser("anomalies", help="export or show an anomaly set", epilog=EPILOG)
     actions = anomalies.add_subparsers(dest="action", required=True)
@@ -201,7 +204,7 @@ def _check_anomalies(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from .benchmark import expand_methods, run_benchmark
-    from .experiment import load_experiment
+    from .experiment import load_experiment, untrained_warning
 
     methods = expand_methods(args.method or ["ours"])
     _check_anomalies(args)
@@ -217,6 +220,8 @@ def cmd_evaluate(args) -> None:
 
     print(f"model {args.model} | ID {experiment.id_dataset} (train {len(experiment.train)}, "
           f"val {len(experiment.val)}, test {len(experiment.test)}) | test accuracy {100 * accuracy:.2f} %")
+    if warning := untrained_warning(accuracy, experiment.model.n_classes):
+        print(f"WARNING: {warning}", file=sys.stderr)
     detector = None
     if {"ours", "ours+conf"} & set(methods) and args.protocol == "held-out":  # both share the MDL
         from .experiment import fit_uniform
@@ -244,7 +249,8 @@ def cmd_evaluate(args) -> None:
         Path(args.json).write_text(json.dumps(result, indent=2))
 
 
-def _read_inputs(paths: list[str], input_shape, invert: bool | None) -> list[tuple[str, "np.ndarray"]]:
+def _read_inputs(paths: list[str], input_shape, invert: bool | None, mnist_style: bool = True
+                 ) -> list[tuple[str, "np.ndarray"]]:
     """(file name, images) per file, all read before the detector is fitted or loaded; notes go to stderr."""
     from .data import load_image_file
     from .inspect import read_upload
@@ -254,7 +260,8 @@ def _read_inputs(paths: list[str], input_shape, invert: bool | None) -> list[tup
         if path.suffix.lower() == ".npz":
             images, notes = load_image_file(path, input_shape), []
         else:
-            images, notes = read_upload(str(path), path.read_bytes(), input_shape, invert, max_bytes=None)
+            images, notes = read_upload(str(path), path.read_bytes(), input_shape, invert, max_bytes=None,
+                                        mnist_style=mnist_style)
         for note in notes:
             print(f"{path}: {note}", file=sys.stderr)
         inputs.append((str(path), images))
@@ -274,13 +281,15 @@ def cmd_check(args) -> None:
         from .models import load_model
 
         model = load_model(args.model, args.weights, args.id_dataset, progress=True)
-        inputs = _read_inputs(args.files, model.input_shape, invert)
+        inputs = _read_inputs(args.files, model.input_shape, invert, args.mnist_style)
         detector = UniformDetector.load(args.detector, model)
     else:
-        from .experiment import fit_uniform, load_experiment
+        from .experiment import fit_uniform, load_experiment, untrained_warning
 
         experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
-        inputs = _read_inputs(args.files, experiment.model.input_shape, invert)  # bad files fail before a long fit
+        inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
+        if warning := untrained_warning(experiment.test_accuracy, experiment.model.n_classes):
+            print(f"WARNING: {warning}", file=sys.stderr)
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)
     header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "conf_score", "g", "tau", "verdict"]
     rows = [[name, index, verdict.predicted, round(verdict.probability, 4), round(verdict.mdl, 4), round(verdict.logit, 4),

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import LAYOUT_CHANNELS, DataError, check_images, read_array_header, standardise_layout, to_input_shape
+from .drawing import applies_to, mnist_style as fit_like_mnist
 
 MAX_BYTES = 20 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 8, 4096
@@ -69,12 +70,15 @@ def _read_npy(data: bytes, name: str) -> np.ndarray:
 
 
 def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], invert: bool | None = None,
-                max_bytes: int | None = MAX_BYTES) -> tuple[np.ndarray, list[str]]:
+                max_bytes: int | None = MAX_BYTES, mnist_style: bool = True) -> tuple[np.ndarray, list[str]]:
     """Images in the model's input shape from an uploaded file, and notes on what was changed.
 
     ``invert``: None = automatic (a picture whose border is light is taken as dark ink on
     paper and inverted, to match MNIST-like white-on-black data); True / False force it.
     ``max_bytes`` guards the dashboard's uploads; None (the command line) has no limit.
+    ``mnist_style``: for 28x28 grey models, fit the ink of a picture (or of an array of another
+    size) into 20x20 and centre it as MNIST did (:mod:`detector.drawing`), instead of shrinking
+    the whole picture; arrays already 28x28 are taken as model inputs and left alone.
     """
     notes: list[str] = []
     if not data:
@@ -96,6 +100,9 @@ def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], inver
     if invert:
         images = 1.0 - images
         notes.append("inverted (dark on light -> light on dark, like the training data)")
+    if mnist_style and applies_to(input_shape) and (suffix != ".npy" or (height, width) != (28, 28)):
+        images = fit_like_mnist(images)
+        notes.append("MNIST-style: ink fitted into 20x20 and centred by its centre of mass")
     try:
         converted = to_input_shape(images, input_shape, name)
     except DataError:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import figures
+from dashboard import figures, methods
 from dashboard.sidebar import context, need_anomalies
 from detector.benchmark import METHODS, cached_cell, run_benchmark, wide_tables
 from detector.paper import paper_table
@@ -27,28 +27,40 @@ for method in chosen:
         else:
             rows += cell
 
+with st.expander("What each method is"):
+    st.markdown("  \n".join(methods.describe(m) for m in chosen) or "Choose methods above.")
+
+
+def compute(cells: list[tuple[str, str]]) -> None:
+    """Compute ``cells`` (method, set) into the disk cache; rerun when all worked."""
+    failed = 0
+    with st.status(f"Computing {len(cells)} cell(s)…", expanded=True) as status:
+        bar = st.progress(0.0)
+        for k, (method, name) in enumerate(cells):
+            bar.progress(k / len(cells), text=f"{method} on {name} ({k + 1}/{len(cells)})")
+            try:
+                notes = run_benchmark(ctx.experiment, [method], [name], echo=lambda _: None).notes
+            except Exception as error:  # a method that fails must not take the page down
+                notes = [f"{method} on {name}: {type(error).__name__}: {error}"]
+            failed += bool(notes)
+            for note in notes:
+                st.warning(note)
+        bar.progress(1.0, text="done")
+        status.update(label=f"Cells computed ({failed} failed)" if failed else "Cells computed",
+                      state="error" if failed else "complete")
+    if not failed:
+        st.rerun()
+
+
 if missing:
-    st.info(f"{len(missing)} cell(s) not computed yet: " + ", ".join(f"{m} × {n}" for m, n in missing))
-    if st.button(f"Compute the {len(missing)} missing cell(s)", key="bench_compute", type="primary"):
-        failed = 0
-        with st.status("Computing missing cells…", expanded=True) as status:
-            bar = st.progress(0.0)
-            for k, (method, name) in enumerate(missing):
-                bar.progress(k / len(missing), text=f"{method} on {name} ({k + 1}/{len(missing)})")
-                try:
-                    bench = run_benchmark(ctx.experiment, [method], [name], echo=lambda _: None)
-                except Exception as error:  # a method that fails must not take the page down
-                    bench = None
-                    st.warning(f"{method} on {name}: {type(error).__name__}: {error}")
-                if bench is None or bench.notes:
-                    failed += 1
-                    for note in bench.notes if bench else []:
-                        st.warning(note)
-            bar.progress(1.0, text="done")
-            status.update(label=f"Missing cells computed ({failed} failed)" if failed else "Missing cells computed",
-                          state="error" if failed else "complete")
-        if not failed:
-            st.rerun()
+    st.info(f"{len(missing)} cell(s) not computed yet (each takes seconds to minutes; attacks and fooling images the "
+            "longest).")
+    left, mid, right = st.columns([2, 1, 1], vertical_alignment="bottom")
+    cell = left.selectbox("Missing cell", missing, format_func=lambda c: f"{c[0]} × {c[1]}", key="bench_cell")
+    if mid.button("Compute this cell", key="bench_compute_one"):
+        compute([cell])
+    if right.button(f"Compute all {len(missing)}", key="bench_compute", type="primary"):
+        compute(missing)
 
 tables = wide_tables(rows, weighting)
 paper = paper_table(ctx.ids.model, list(ctx.anomalies), chosen)
@@ -63,3 +75,6 @@ for metric in ("TNR@95TPR", "AUROC"):
     if right is not None:
         right.caption("The paper's figures (LeNet, MNIST; Tables 2-4)")
         right.dataframe(figures.best_marked(paper[metric]), key=f"paper_{metric}")
+        if metric in tables and weighting == "per-class":  # the paper's figures are per-class
+            for note in methods.far_from_paper(tables[metric], paper[metric]):
+                st.caption(note)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import figures, loaders, views
+from dashboard.glossary import explain
 from dashboard.sidebar import context, enlarge_tooltip_images, need_anomalies
 from detector import projection
 from detector.features import LOGITS
@@ -15,18 +16,23 @@ st.caption(f"UMAP of layer features: {ctx.experiment.id_dataset} test inputs (ID
            f"{ctx.points} of each. Each projection is fitted on all the points it shows; the per-class views are "
            "fitted per predicted class, as in the paper's Figs 2-6. Hover over a point to see the input; click it "
            "(shift-click for more) or drag a box to show the selected inputs below; double-click clears.")
+with st.expander("What do ID, OOD, MDL and UMAP mean?"):
+    st.markdown(explain("ID", "OOD", "MDL", "UMAP"))
 
 c1, c2, c3 = st.columns([2, 1, 1])
 colour_by = c1.radio("Colour by", ["set", "true class", "score"], horizontal=True, key="explore_colour")
-n_neighbors = c2.slider("n_neighbors", 5, 50, projection.DEFAULT_NEIGHBORS, 5, key="explore_neighbors")
-min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, key="explore_min_dist")
+n_neighbors = c2.slider("n_neighbors", 5, 50, projection.DEFAULT_NEIGHBORS, 5, key="explore_neighbors",
+                        help="UMAP: how many neighbours shape each point's place; larger keeps more global structure")
+min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, key="explore_min_dist",
+                     help="UMAP: how tightly points may pack; smaller gives denser clusters")
 
 layers = (ctx.detector.mdl_, LOGITS)
 points = loaders.explore_points(ctx.ids, layers, ctx.points)
 meta = views.with_scores(points.meta, points, ctx.beta)
 images = loaders.explore_image_urls(ctx.ids, layers, ctx.points)
 VIEWS = ["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"]
-view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view") or VIEWS[0]
+view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view",
+                            help="Figure numbers of the paper (Zhao et al.) that each view reproduces") or VIEWS[0]
 
 
 def projected(layer: str, by_class: bool):

@@ -1,49 +1,38 @@
-"""Inspect: one input (from a set or uploaded) -> prediction, verdict, both layer scores against tau_i."""
+"""Inspect: one input (from a set, drawn or uploaded) -> prediction, verdict, both layer scores against tau_i."""
 
 import streamlit as st
 
-from dashboard import figures, loaders, views
+from dashboard import figures, inputs, loaders, views
 from dashboard.sidebar import context, enlarge_tooltip_images
 from detector import evaluation as ev
 from detector import projection
-from detector.data import DataError
-from detector.inspect import INVERT, judge, read_upload
+from detector.inspect import judge
 
 ctx = context()
 st.title("Inspect an input")
-st.caption("Pick an input from any set or upload a picture (PNG / JPEG) or a .npy array. A drawing in dark ink on "
-           "light paper is inverted automatically to match the white-on-black training digits.")
+st.caption("Pick an input from any set, draw one, or upload a picture (PNG / JPEG) or a .npy array. Dark ink on light "
+           "paper is inverted to match the white-on-black training digits.")
 
 sets = {f"{ctx.experiment.id_dataset} (ID test)": ctx.experiment.test.images}
 sets.update({name: a.images for name, a in ctx.anomalies.items()})
-source = st.radio("Input", ["from a set", "upload"], horizontal=True, key="inspect_source")
-image, notes = None, []
+source = st.radio("Input", ["from a set", "draw", "upload"], horizontal=True, key="inspect_source")
+shape = ctx.experiment.model.input_shape
 if source == "from a set":
-    left, right = st.columns([2, 1])
-    name = left.selectbox("Set", list(sets), key="inspect_set")
-    index = right.number_input("Index", 0, len(sets[name]) - 1, 0, key="inspect_index")
-    image = sets[name][int(index)][None]
+    picked = inputs.from_set(sets)
 else:
-    upload = st.file_uploader("Image or array", type=["png", "jpg", "jpeg", "npy"], key="inspect_upload")
-    invert = st.radio("Invert colours", list(INVERT), horizontal=True, key="inspect_invert")
-    if upload is not None:
-        try:
-            images, notes = read_upload(upload.name, upload.getvalue(), ctx.experiment.model.input_shape,
-                                        INVERT[invert])
-        except DataError as error:
-            st.error(f"Cannot use this file: {error}")
-        else:
-            index = 0
-            if len(images) > 1:
-                index = int(st.number_input(f"Image in the file (it holds {len(images)})", 0, len(images) - 1, 0,
-                                            key="inspect_upload_index"))
-            image = images[index:index + 1]
+    mnist_style = inputs.mnist_style_toggle(shape)
+    picked = (inputs.from_canvas if source == "draw" else inputs.from_upload)(shape, mnist_style)
+image, notes = picked.image, picked.notes
 
 if image is not None:
     beta = ctx.beta
     verdict = judge(ctx.detector.with_beta(beta), image)[0]
     left, right = st.columns([1, 2])
-    left.image(views.display_images(image)[0], width=196, caption="model input" + ("; " + "; ".join(notes) if notes else ""))
+    shown = [views.display_images(image)[0]]
+    captions = ["model input" + ("; " + "; ".join(notes) if notes else "")]
+    if picked.original is not None:  # the drawing or picture beside what the model sees
+        shown, captions = [picked.original, *shown], ["as drawn / uploaded", *captions]
+    left.image(shown, width=196 if len(shown) == 1 else 140, caption=captions)
     label = ctx.class_names[verdict.predicted]
     right.metric("Prediction", f"{label}", f"{100 * verdict.probability:.2f} % softmax", delta_color="off", delta_arrow="off")
     if verdict.is_anomaly:

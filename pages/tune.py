@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import figures, views
+from dashboard.glossary import explain
 from dashboard import loaders as load
 from dashboard.sidebar import DEFAULT_NU, context, keep, need_anomalies, persistent, tuned_path
 from detector import evaluation as ev
@@ -14,6 +15,8 @@ st.caption("g_i(x) = β₁·MDL score + β₂·logit score + β₃·confidence s
            "input predicted as class i is an anomaly when g_i(x) < τ_i, "
            "τ_i keeping 95 % of held-out ID inputs of class i. **per-class**: the paper's weighted metrics with τ_i; "
            "**global**: one threshold over all ID test scores. Values in %.")
+with st.expander("What do β, τ and ν mean?"):
+    st.markdown(explain("β", "τ", "ν", "SVDD"))
 
 nu = persistent("nu", DEFAULT_NU)
 st.select_slider("ν — SVDD slack bound (refits the SVDDs of both layers; cached afterwards)", views.NU_CHOICES,

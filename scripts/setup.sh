@@ -19,7 +19,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import torch, streamlit, sklearn, umap, torchattacks, art, pytorch_ood, skops, mlxtend, nbclient, ipywidgets, anywidget, vl_convert, jupyterlab" 2>/dev/null \
+if ! .venv/bin/python -c "import torch, streamlit, sklearn, umap, torchattacks, art, pytorch_ood, skops, mlxtend, nbclient, ipywidgets, anywidget, vl_convert, jupyterlab, streamlit_drawable_canvas" 2>/dev/null \
    || [ requirements.txt -nt .venv/.installed ]; then
   echo "installing Python packages (first run: a few minutes)"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt

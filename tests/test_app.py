@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGES = ["explore", "layers", "tune", "benchmark", "inspect_input", "how_it_works"]
+PAGES = ["start", "explore", "layers", "tune", "benchmark", "inspect_input", "how_it_works"]
 TIMEOUT = 600  # the first run of a session may train the model and compile UMAP
 
 
@@ -61,7 +61,7 @@ def open_page(page: str):
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    if page != "explore":
+    if page != "start":  # the default page
         at.switch_page(f"pages/{page}.py").run()
     return at
 
@@ -80,6 +80,20 @@ def test_page_renders(page):
     assert not problems(at), problems(at)
     assert at.title and at.title[0].value
     assert len(at.sidebar.selectbox) >= 2  # the shared pickers are there on every page
+
+
+def test_start_page_explains_the_tool_and_leads_to_the_drawing_canvas():
+    from dashboard.glossary import TERMS
+
+    at = open_page("start")
+    assert at.title[0].value == "Start here"
+    text = " ".join(m.value for m in at.markdown)
+    assert "lenet-mnist" in text and "anomaly" in text
+    for term in ("ID", "OOD", "MDL", "UMAP", "τ", "β", "ν"):
+        assert f"**{term}**: {TERMS[term]}" in text
+    at.button(key="start_draw").click().run()
+    assert not problems(at), problems(at)
+    assert at.title[0].value == "Inspect an input" and at.radio(key="inspect_source").value == "draw"
 
 
 def test_tune_beta_slider_changes_metrics():
@@ -154,6 +168,24 @@ def test_inspect_upload_drawing_gets_a_verdict():
     assert at.success or at.error  # the verdict
 
 
+def test_inspect_drawn_digit_is_fitted_like_mnist_and_shown_beside_its_original():
+    from tests.drawn_digits import draw_digit
+
+    at = open_page("inspect_input")
+    at.radio(key="inspect_source").set_value("draw").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.key == "inspect_canvas" for e in at.main.children.values() if hasattr(e, "key"))  # the canvas
+    at.radio(key="inspect_source").set_value("upload").run()
+    at.file_uploader(key="inspect_upload").upload("seven.png", draw_digit(7, 18), "image/png").run()
+    assert not problems(at), problems(at)
+    assert metrics(at)["Prediction"] == "7" and at.success and "Normal" in at.success[0].value
+    captions = at.get("image")[0].captions
+    assert [caption.split(";")[0] for caption in captions] == ["as drawn / uploaded", "model input"]
+    assert "MNIST-style" in captions[1]
+    at.toggle(key="inspect_mnist_style").set_value(False).run()  # the whole picture shrunk: foreign to the MDL
+    assert at.error and "Anomaly" in at.error[0].value
+
+
 @pytest.mark.parametrize("name, content", [
     ("notes.png", b"this is not a picture"),
     ("tiny.png", None),  # 3x3 pixels
@@ -200,6 +232,34 @@ def test_benchmark_computes_missing_cells():
     assert set(tables[0].columns) >= {"fashion-mnist", "gaussian"}
 
 
+def test_benchmark_explains_methods_computes_one_cell_and_notes_gaps_to_the_paper():
+    at = open_page("benchmark")
+    at.multiselect(key="bench_methods").set_value(["ours", "msp"]).run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "**msp**: the largest softmax probability (Hendrycks & Gimpel" in text and "**ours**:" in text
+    while any(b.key == "bench_compute_one" for b in at.button):  # one cell per click
+        left = len(at.selectbox(key="bench_cell").options)
+        at.button(key="bench_compute_one").click().run()
+        assert not problems(at), problems(at)
+        assert not any(b.key == "bench_compute_one" for b in at.button) or len(at.selectbox(key="bench_cell").options) < left
+    captions = " ".join(c.value for c in at.caption)
+    assert "msp × fashion-mnist" in captions and "3,500 MNIST training images" in captions  # 76 vs the paper's 98
+
+
+def test_method_descriptions_and_gap_notes():
+    import pandas as pd
+
+    from dashboard import methods
+    from detector.benchmark import METHODS
+
+    assert set(METHODS) <= set(methods.METHODS)  # every registered method is explained
+    assert methods.describe("msp+oe").startswith("**msp+oe**: the largest softmax probability, on the classifier")
+    ours = pd.DataFrame({"fashion-mnist": [76.2, 99.8], "gaussian": [100.0, 100.0]}, index=["msp", "ours"])
+    paper = pd.DataFrame({"fashion-mnist": [97.9, 99.72]}, index=["msp", "ours"])
+    notes = methods.far_from_paper(ours, paper)
+    assert len(notes) == 1 and notes[0].startswith("**msp × fashion-mnist**: 76.2 here vs 97.9 in the paper")
+
+
 def test_inspect_places_the_input_in_the_projection():
     at = open_page("inspect_input")
     assert not at.get("vega_lite_chart")
@@ -230,11 +290,17 @@ def test_user_model_from_file(tmp_path, monkeypatch):
     assert at.info  # asks for the file
     at.selectbox(key="user_id_dataset").set_value("digits").run()
     at.text_input(key="user_spec").input(f"{path}:make_model").run()
-    assert not problems(at), problems(at)
+    untrained = problems(at)  # no weights: an untrained net, loudly flagged on every page
+    assert len(untrained) == 1 and "near chance" in untrained[0] and "is the model trained?" in untrained[0], untrained
     assert "per-class AUROC" in metrics(at)
+    at.switch_page("pages/benchmark.py").run()
+    assert any("near chance" in e.value for e in at.error)
     at.text_input(key="user_spec").input(f"{path}:no_such_factory").run()
     assert not at.exception
     assert at.error and "no function" in at.error[0].value
+    assert not at.get("status")  # the error took the loading box's place
+    at.text_input(key="user_spec").input("missing_model.py:make").run()
+    assert at.error and str(Path.cwd()) in at.error[0].value  # names the folder searched
 
 
 @pytest.mark.parametrize("allowed", [False, True], ids=["no-folder", "another-folder"])

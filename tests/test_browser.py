@@ -114,9 +114,9 @@ def test_every_page_renders(server, page, path, title):
         charts.first.wait_for(timeout=SLOW)
         assert charts.count() >= 1
         page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)  # Plotly has drawn
-    if path == "":  # the projections are Vega-Lite (for images in hover tooltips), drawn on a canvas
+    if path == "explore":  # the projections are Vega-Lite (for images in hover tooltips), drawn on a canvas
         page.locator('[data-testid="stVegaLiteChart"] canvas').first.wait_for(timeout=60_000)
-    shoot(page, path or "explore")
+    shoot(page, path or "start")
 
 
 def move_beta(tab, key: str) -> None:
@@ -143,7 +143,7 @@ def test_beta_slider_changes_numbers(server, page):
 
 
 def test_explore_hover_image_click_and_box_selection_per_class_view(server, page):
-    open_page(page, server, "", "Explore layers")
+    open_page(page, server, "explore", "Explore layers")
     canvas = page.locator('[data-testid="stVegaLiteChart"] canvas').first
     canvas.wait_for(timeout=60_000)
     box = canvas.bounding_box()

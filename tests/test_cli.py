@@ -168,3 +168,37 @@ def test_check_with_a_saved_detector_and_bad_files(tmp_path, session_cache, caps
                           (["--detector", str(tmp_path / "broken.skops"), str(tmp_path / "digits.npy")], "cannot load detector")]:
         assert main(["check", "--model", "lenet-mnist", *args]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_check_fits_drawings_like_mnist_unless_told_not_to(tmp_path, session_cache, capsys):
+    from tests.drawn_digits import draw_digit
+
+    files = []
+    for digit in range(10):
+        (tmp_path / f"d{digit}.png").write_bytes(draw_digit(digit, 18))
+        files.append(str(tmp_path / f"d{digit}.png"))
+    assert main(["check", "--model", "lenet-mnist", *files]) == 0
+    fitted = capsys.readouterr()
+    assert "MNIST-style: ink fitted into 20x20" in fitted.err
+    assert main(["check", "--model", "lenet-mnist", "--no-mnist-style", *files]) == 0
+    plain = capsys.readouterr()
+    assert "MNIST-style" not in plain.err
+    anomalies = [int(out.out.split(" of 10 inputs are anomalies")[0].rsplit("\n", 1)[-1]) for out in (fitted, plain)]
+    assert anomalies[0] <= 3 < anomalies[1]  # 2 and 10 of 10 when written
+
+
+def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch):
+    """A user model without --weights is an untrained net: say so before anything is fitted."""
+    import detector.experiment
+
+    (tmp_path / "net.py").write_text("import torch\nimport torch.nn as nn\n\ndef make():\n    torch.manual_seed(0)\n"
+                                     "    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))\n")
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 28, 28), np.float32))
+
+    def stop(*args, **kwargs):
+        raise RuntimeError("stopped before the fit")
+
+    monkeypatch.setattr(detector.experiment, "fit_uniform", stop)
+    assert main(["check", "--model", f"{tmp_path / 'net.py'}:make", "--id-dataset", "digits", str(tmp_path / "x.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "WARNING: test accuracy" in err and "is the model trained? pass --weights" in err and "stopped" in err

@@ -1,0 +1,43 @@
+"""Start: what the tool does in three sentences, a three-step path through the pages, the terms."""
+
+import streamlit as st
+
+from dashboard.glossary import TERMS, explain
+from dashboard.sidebar import context
+
+
+def draw_on_inspect() -> None:
+    """Step 3's button: open Inspect with the drawing canvas chosen."""
+    st.session_state["inspect_source"] = "draw"
+
+
+ctx = context()
+st.title("Start here")
+st.markdown(
+    f"This dashboard watches a trained image classifier (here **{ctx.ids.model}**, trained on "
+    f"**{ctx.experiment.id_dataset}**) and tells whether an input is *normal*, like its training data, or an "
+    "*anomaly*: another dataset, noise or an adversarial example, which the classifier would still label "
+    "confidently. For each class it learns what normal looks like at an early layer and at the logits, and combines "
+    "the two scores with weights β into one score g. An input predicted as class i is flagged when g falls below "
+    "that class's threshold τ_i (Zhao et al., *A Uniform Framework for Anomaly Detection in Deep Neural Networks*).")
+
+st.subheader("Three steps")
+one, two, three = st.columns(3)
+with one.container(border=True):
+    st.markdown("**1 · See the sets separate**  \nThe training-like inputs and the anomalies, projected from the "
+                "early layer and from the logits: they form separate clouds.")
+    st.page_link("pages/explore.py", label="Explore layers", icon=":material/scatter_plot:")
+with two.container(border=True):
+    st.markdown("**2 · Move β**  \nShift weight between the early layer and the logits and watch the detection "
+                "rates (TNR, AUROC) and the thresholds follow.")
+    st.page_link("pages/tune.py", label="Tune", icon=":material/tune:")
+with three.container(border=True):
+    st.markdown("**3 · Judge your own drawing**  \nDraw a digit: the classifier names it, the detector says "
+                "whether it looks like the training data.")
+    if st.button("Draw on Inspect", icon=":material/draw:", key="start_draw", on_click=draw_on_inspect):
+        st.switch_page("pages/inspect_input.py")
+
+st.subheader("Words used on the pages")
+st.markdown(explain(*TERMS))
+st.caption("The sidebar picks the model, the anomaly sets and the MDL; every page uses them. *How it works* walks "
+           "through the method on the live model; *Benchmark* compares it with other detectors.")
