@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -62,9 +61,7 @@ def session_cache(test_cache):
 def test_lenet_mnist_meets_the_paper_targets_and_reuses_the_cache(tmp_path, session_cache):
     args = ["evaluate", "--model", "lenet-mnist", "--method", "ours", "--anomaly", "fashion-mnist",
             "--anomaly", "gaussian", "--anomaly", "uniform", "--json"]
-    started = time.time()
     first = run_cli(*args, str(tmp_path / "a.json"), cache_dir=session_cache)
-    cold = time.time() - started
     assert first.returncode == 0, first.stderr
     result = json.loads((tmp_path / "a.json").read_text())
     assert set(result) == {"model", "id_dataset", "test_accuracy", "mdl", "rows"}
@@ -75,12 +72,11 @@ def test_lenet_mnist_meets_the_paper_targets_and_reuses_the_cache(tmp_path, sess
     assert rows[("gaussian", "per-class")]["auroc"] >= 99.5
     assert rows[("uniform", "per-class")]["auroc"] >= 99.5
 
-    started = time.time()
+    cached = sorted(session_cache.rglob("*"))
     second = run_cli(*args, str(tmp_path / "b.json"), cache_dir=session_cache)
-    warm = time.time() - started
     assert second.returncode == 0, second.stderr
     assert json.loads((tmp_path / "b.json").read_text()) == result
-    assert warm < cold or warm < 15  # cold includes training when the cache is empty
+    assert sorted(session_cache.rglob("*")) == cached  # all from the cache: nothing was computed again
 
 
 def test_user_model_with_batchnorm_trained_on_fashion_mnist(tmp_path):
@@ -157,7 +153,7 @@ def test_check_with_a_saved_detector_and_bad_files(tmp_path, session_cache, caps
     done = run_cli("check", "--model", "lenet-mnist", "--detector", str(tmp_path / "tuned.skops"),
                    str(tmp_path / "digits.npy"), cache_dir=session_cache)
     assert done.returncode == 0, done.stderr
-    assert "beta (0.2, 0.8)" in done.stdout
+    assert "beta (0.2, 0.8, 0)" in done.stdout
     verdicts = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith(str(tmp_path))]
     assert verdicts == ["anomaly" if flag else "normal" for flag in detector.predict(experiment.test.images[:10])]
 
