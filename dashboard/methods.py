@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from detector.benchmark import MethodName
+
 README = "README, section *Comparison with other detectors*"
 FAR = 5.0  # points between our figure and the paper's beyond which a note says why
 
@@ -36,6 +38,12 @@ METHODS = {
     "react": ("energy after clipping high activations", "Sun et al., NeurIPS 2021 (pytorch-ood)"),
     "ash": ("energy after pruning and rescaling activations", "Djurisic et al., ICLR 2023 (pytorch-ood)"),
     "dice": ("energy with sparsified last-layer weights", "Sun & Li, ECCV 2022 (pytorch-ood)"),
+    "fs": ("Feature Squeezing: the largest L1 change of the softmax under bit-depth reduction and median smoothing",
+           "Xu et al., NDSS 2018 (ART's squeezers)"),
+    "godin": ("Generalized ODIN: max h(x) of a decomposed-confidence (cosine) head fine-tuned on ID data",
+              "Hsu et al., CVPR 2020"),
+    "nnif": ("nearest neighbours among the most helpful / harmful training inputs (TracIn influence), "
+             "logistic regression trained on FGSM", "Cohen et al., CVPR 2020 (Captum)"),
 }
 
 #: why a method's figure may differ from the paper's (the README has the measurements)
@@ -50,9 +58,10 @@ DEFAULT_WHY = ("our protocol fits thresholds on held-out ID data only and our Le
 
 def describe(method: str) -> str:
     """``method``: what it scores (reference)."""
-    base = method.split("+oe")[0]
-    what, ref = METHODS.get(base, ("(no description)", ""))
-    suffix = ", on the classifier fine-tuned with Outlier Exposure" if method.endswith("+oe") else ""
+    name = MethodName.parse(method)
+    what, ref = METHODS.get(name.base, ("(no description)", ""))
+    suffix = ", trained on the evaluated attack" if name.known else ""
+    suffix += ", on the classifier fine-tuned with Outlier Exposure" if name.oe else ""
     return f"**{method}**: {what}{suffix} ({ref})" if ref else f"**{method}**: {what}{suffix}"
 
 
