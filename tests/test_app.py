@@ -364,7 +364,7 @@ def test_projection_chart_selection_and_hover_images():
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 1.5], "y": [0.0, 1.0, 2.0, 1.5], "set": ["mnist (ID)"] * 2 + ["noise"] * 2,
                           "kind": ["id", "id", "noise", "noise"], "index": [0, 1, 0, 1], "true": [0, 1, -1, -1],
                           "predicted": [0, 1, 1, 0], "score": [0.9, 0.8, 0.1, 0.2], "mdl": [0.9, 0.8, 0.1, 0.2],
-                          "logit": [0.9, 0.8, 0.1, 0.2]}, index=[10, 11, 12, 13])
+                          "logit": [0.9, 0.8, 0.1, 0.2], "conf": [1.0, 0.9, 0.2, 0.1]}, index=[10, 11, 12, 13])
     box = {"x": [1.6, 0.5], "y": [0.5, 1.6]}  # corners in any order
     assert figures.selected_rows({"pick": [{"row": 12}], "box": {}}, frame) == [12]
     assert sorted(figures.selected_rows({"pick": [], "box": box}, frame)) == [11, 13]
