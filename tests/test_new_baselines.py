@@ -149,3 +149,10 @@ def test_nnif_separates_fgsm_from_clean_on_held_out_inputs(tiny_experiment):
     assert len(detector.reference_index_) == 40 * 10
     # trained on the validation split's FGSM, judged on the test split's
     assert auroc(detector.score_samples(clean), detector.score_samples(fgsm)) > 60
+
+
+def test_nnif_leaves_the_shared_model_frozen(tiny_experiment):
+    from detector.benchmark import METHODS
+
+    METHODS["nnif"](tiny_experiment).score_samples(tiny_experiment.test.images[:20])
+    assert not any(p.requires_grad for p in tiny_experiment.model.module.parameters())

@@ -40,12 +40,25 @@ def tracin_influence(module: nn.Module, head: nn.Linear, reference: tuple[torch.
     from captum.influence import TracInCPFast
     from torch.utils.data import TensorDataset
 
+    parameters = list(module.parameters())
+    frozen = [p.requires_grad for p in parameters]  # Captum switches gradients on; the model is shared
     tracin = TracInCPFast(_DetachedLogits(module), head, TensorDataset(*reference),
                           checkpoints=["current-weights"], checkpoints_load_func=lambda _model, _path: 1.0,
                           loss_fn=nn.CrossEntropyLoss(reduction="sum"), batch_size=batch_size)
+    captum = [p.requires_grad for p in parameters]
+
+    def set_flags(flags):
+        for parameter, flag in zip(parameters, flags):
+            parameter.requires_grad_(flag)
+
+    set_flags(frozen)
 
     def influence(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-        return tracin.influence((x, y)).detach().double().cpu().numpy()
+        set_flags(captum)
+        try:
+            return tracin.influence((x, y)).detach().double().cpu().numpy()
+        finally:
+            set_flags(frozen)
 
     return influence
 
