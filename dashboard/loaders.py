@@ -16,9 +16,9 @@ import streamlit as st
 from detector import evaluation, projection
 from detector.data import dataset_available as _dataset_available
 from detector.experiment import fit_uniform, load_experiment
-from detector.models import dashboard_model
 
 from . import views
+from .model_folder import dashboard_model
 
 DEFAULT_NU = 0.1
 POINTS = int(os.environ.get("DASHBOARD_POINTS", "300"))  # inputs per set in projections (tests use fewer)

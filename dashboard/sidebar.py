@@ -18,10 +18,11 @@ from detector.data import DATASET_NAMES, DataError, class_names
 from detector.evaluation import beta_of
 from detector.experiment import untrained_warning
 from detector.features import LayerError
-from detector.models import BUILTIN, ModelError, dashboard_model_help
+from detector.models import BUILTIN, ModelError
 
 from . import loaders, views
 from .loaders import DEFAULT_NU, POINTS, Ids
+from .model_folder import dashboard_model_help
 
 DEFAULT_MODEL = "lenet-mnist"
 USER_MODEL = "user model (file.py:factory)"

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 from .anomalies import anomaly_kinds
-from .data import DataError, require_file
+from .data import DataError
+from .images import require_file
 from .features import LayerError
 from .inspect import INVERT
 from .models import BUILTIN, ModelError
@@ -252,7 +253,7 @@ def cmd_evaluate(args) -> None:
 def _read_inputs(paths: list[str], input_shape, invert: bool | None, mnist_style: bool = True
                  ) -> list[tuple[str, "np.ndarray"]]:
     """(file name, images) per file, all read before the detector is fitted or loaded; notes go to stderr."""
-    from .data import load_image_file
+    from .images import load_image_file
     from .inspect import read_upload
 
     inputs = []

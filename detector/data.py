@@ -1,4 +1,4 @@
-"""Datasets that work offline, user image files, and conversion to a model's input shape.
+"""Datasets that work offline, their splits and class names (user files: :mod:`detector.images`).
 
 Every loader returns float32 images of shape (N, C, H, W) in [0, 1] and int64 labels.
 
@@ -192,7 +192,7 @@ def load_dataset(name: str, split: str, path: str | None = None) -> Dataset:
     return Dataset(name, split, np.ascontiguousarray(images, dtype=np.float32), labels)
 
 
-# --------------------------------------------------------------------------- validation / conversion
+# --------------------------------------------------------------------------- class names
 CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
     "digits": [str(i) for i in range(10)],
@@ -217,148 +217,3 @@ def dataset_available(name: str) -> bool:
         return True
     except DataError:
         return False
-
-
-# Largest image array read from a user's file, counted from its header before anything is
-# decoded: 2**27 values are 512 MiB as float32 (Fashion-MNIST's 70,000 images are 55 M values).
-# A 204 KB .npz of zeros once expanded to 2.6 GB here.
-MAX_VALUES = 2**27
-IMAGE_CHANNELS = (1, 3)  # grey or RGB
-LAYOUT_CHANNELS = (*IMAGE_CHANNELS, 4)  # sizes that mark a channel axis: RGBA is recognised only to be refused clearly
-
-
-def require_file(path: str | Path, what: str = "file", error: type[Exception] = DataError) -> Path:
-    """``path`` as a Path when it is an existing file; else ``error`` saying what it is instead."""
-    path = Path(path)
-    if path.is_dir():
-        raise error(f"{what} {path} is a folder; give a file")
-    if not path.is_file():
-        raise error(f"{what} not found: {path}")
-    return path
-
-
-def _check_real(images: np.ndarray, source: str) -> None:
-    if images.dtype.kind not in "iuf":  # ints, unsigned ints, floats: not bool, complex, timedelta, text...
-        raise DataError(f"{source}: images must hold real numbers (uint8 0-255 or floats in [0, 1]), got dtype {images.dtype}")
-
-
-def check_images(images: np.ndarray, source: str = "images") -> np.ndarray:
-    """Reject arrays that no model can take: wrong rank, empty, NaN/inf, out of [0, 1].
-
-    Returns a C-contiguous float32 copy when needed (torch takes no negative strides).
-    """
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise DataError(f"{source}: expected images of shape (N, C, H, W), got shape {images.shape}")
-    if images.size == 0:
-        raise DataError(f"{source}: no images (shape {images.shape})")
-    _check_real(images, source)
-    if not np.isfinite(images).all():
-        raise DataError(f"{source}: images contain NaN or infinite values")
-    low, high = images.min(), images.max()
-    if low < 0 or high > 1:
-        raise DataError(f"{source}: pixel values of a {images.dtype} array must lie in [0, 1] (uint8 may hold 0-255), "
-                        f"found [{low:.3g}, {high:.3g}]")
-    return np.ascontiguousarray(images, dtype=np.float32)
-
-
-def to_input_shape(images: np.ndarray, shape: tuple[int, int, int], source: str = "images") -> np.ndarray:
-    """Convert (N, C, H, W) images in [0, 1] to a model's (C, H, W): grey<->RGB, bilinear resize."""
-    images = check_images(images, source)
-    channels, height, width = shape
-    tensor = torch.from_numpy(images)
-    if tensor.shape[1] != channels:
-        if tensor.shape[1] == 3 and channels == 1:
-            grey = (tensor * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-            tensor = grey.clamp(0, 1)  # the weights sum to 1 only up to float32 rounding
-        elif tensor.shape[1] == 1:
-            tensor = tensor.expand(-1, channels, -1, -1)
-        else:
-            raise DataError(f"{source}: cannot convert {tensor.shape[1]} channels to {channels}")
-    if tuple(tensor.shape[2:]) != (height, width):
-        # antialias: shrinking a crisp drawing without it keeps jagged strokes that look foreign to
-        # the early layers (a hard-edged 200x200 "7" scored g = -0.90 < tau = 0.55; blurred first, 0.87)
-        shrink = height < tensor.shape[2] or width < tensor.shape[3]
-        tensor = F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False,
-                               antialias=shrink).clamp(0, 1)
-    return np.ascontiguousarray(tensor.numpy(), dtype=np.float32)
-
-
-def _check_channels(shape: tuple[int, ...], source: str) -> None:
-    channels = shape[1]
-    if channels == 4:
-        raise DataError(f"{source}: images of shape {shape} have 4 channels (RGBA); give grey (1) or RGB (3) "
-                        "channels, e.g. drop the alpha channel with array[..., :3]")
-    if channels not in IMAGE_CHANNELS:
-        raise DataError(f"{source}: images of shape {shape} read as (N, C, H, W) have {channels} channels; "
-                        "give grey (1) or RGB (3) images as (N,H,W), (N,H,W,C) or (N,C,H,W)")
-
-
-def standardise_layout(array: np.ndarray, source: str) -> np.ndarray:
-    """(N,H,W), (N,H,W,C) or (N,C,H,W), uint8 0-255 or float 0-1 -> float32 (N,C,H,W) in [0, 1]."""
-    array = np.asarray(array)
-    if array.size == 0:
-        raise DataError(f"{source}: the image array is empty (shape {array.shape})")
-    if array.ndim == 3:
-        array = array[:, None]
-    elif array.ndim == 4:
-        if array.shape[1] not in LAYOUT_CHANNELS and array.shape[-1] in LAYOUT_CHANNELS:
-            array = np.transpose(array, (0, 3, 1, 2))
-    else:
-        raise DataError(f"{source}: images must have shape (N,H,W), (N,H,W,C) or (N,C,H,W); got {array.shape}")
-    _check_channels(array.shape, source)
-    if array.dtype == np.uint8:
-        array = array.astype(np.float32) / 255.0
-    return check_images(array, source)
-
-
-def read_array_header(handle, source: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype from a .npy header (nothing else is read); refuses objects and arrays over MAX_VALUES."""
-    from numpy.lib import format as npy
-
-    readers = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}
-    try:
-        version = npy.read_magic(handle)
-        if version not in readers:
-            raise ValueError(f".npy format version {version} is not supported")
-        shape, _fortran, dtype = readers[version](handle)
-    except Exception as error:  # bad magic, bad header, truncated file...
-        raise DataError(f"{source}: not a readable .npy array ({str(error).splitlines()[0][:120]})") from None
-    if dtype.hasobject:
-        raise DataError(f"{source}: the array holds Python objects, not pixel values")
-    values = int(np.prod(shape, dtype=object))
-    if values > MAX_VALUES:
-        raise DataError(f"{source}: the array of shape {shape} has {values:,} values; "
-                        f"the limit is {MAX_VALUES:,} (detector.data.MAX_VALUES)")
-    return shape, dtype
-
-
-def _check_npz_images(path: Path) -> None:
-    """The member ``images.npy`` exists and its header passes :func:`read_array_header`."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            if "images.npy" not in names:
-                found = ", ".join(name.removesuffix(".npy") for name in names) or "none"
-                raise DataError(f"{path}: the .npz must hold an array named 'images' (found: {found})")
-            with archive.open("images.npy") as member:
-                read_array_header(member, str(path))
-    except DataError:
-        raise
-    except Exception as error:  # not a zip, bad zip directory, unsupported compression...
-        raise DataError(f"{path}: not a readable .npz file ({error})") from None
-
-
-def load_image_file(path: str | Path, shape: tuple[int, int, int] | None = None) -> np.ndarray:
-    """Load a user's anomaly set: an ``.npz`` holding an array ``images`` (size checked from its header first)."""
-    path = require_file(path)
-    _check_npz_images(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            array = data["images"]
-    except Exception as error:  # zip CRC, truncated data...
-        raise DataError(f"{path}: not a readable .npz file ({error})") from None
-    images = standardise_layout(array, str(path))
-    return to_input_shape(images, shape, str(path)) if shape else images

@@ -11,7 +11,8 @@ import numpy as np
 
 from . import cache
 from .anomalies import AnomalySet, load_anomaly, load_anomaly_file
-from .data import Dataset, load_dataset, to_input_shape
+from .data import Dataset, load_dataset
+from .images import to_input_shape
 from .features import FeatureExtractor
 from .models import ClassifierInfo, ModelError, load_model
 from .runtime import subsample

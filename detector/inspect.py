@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import LAYOUT_CHANNELS, DataError, check_images, read_array_header, standardise_layout, to_input_shape
+from .data import DataError
+
+from .images import LAYOUT_CHANNELS, check_images, read_array_header, standardise_layout, to_input_shape
 from .drawing import applies_to, mnist_style as fit_like_mnist
 
 MAX_BYTES = 20 * 1024 * 1024

@@ -25,7 +25,8 @@ import numpy as np
 
 from . import cache
 from .anomalies.noise import shuffle_tiles
-from .data import load_dataset, to_input_shape
+from .data import load_dataset
+from .images import to_input_shape
 from .experiment import Experiment
 from .models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint, train_classifier
 

@@ -36,7 +36,8 @@ from sklearn.exceptions import NotFittedError
 
 from . import cache
 from .anomalies.noise import mix_set
-from .data import DataError, check_images
+from .data import DataError
+from .images import check_images
 from .features import LOGITS, FeatureExtractor
 from .metrics import per_class_thresholds
 from .models import ClassifierInfo

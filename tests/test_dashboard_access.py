@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.models import MODEL_DIR_ENV, ModelError, dashboard_model, dashboard_model_help
+from dashboard.model_folder import MODEL_DIR_ENV, dashboard_model, dashboard_model_help
+from detector.models import ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,7 +23,8 @@ import torch.nn as nn
 
 from detector import cache, models
 from detector.cli import main
-from detector.data import MAX_VALUES, DataError, load_image_file
+from detector.data import DataError
+from detector.images import MAX_VALUES, load_image_file
 from detector.inspect import judge, read_upload
 from detector.uniform import UniformDetector
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data import DATASET_NAMES, DataError, load_dataset, load_image_file, to_input_shape
+from ..data import DATASET_NAMES, DataError, load_dataset
+
+from ..images import load_image_file, to_input_shape
 from ..runtime import subsample
 from .noise import gaussian_noise, uniform_noise
 
