@@ -105,18 +105,25 @@ def _cell_path(experiment: Experiment, method: str, anomaly, protocol: str, para
 def cached_cell(experiment: Experiment, method: str, anomaly, protocol: str = "held-out",
                 params: dict | None = None) -> list[Row] | None:
     """The two rows of one cell, or None when it was never computed with this code."""
-    arrays = cache.load_arrays(_cell_path(experiment, method, anomaly, protocol, params or {}))
+    found = _load_cell(experiment, method, anomaly, protocol, params or {})
+    return None if found is None else found[0]
+
+
+def _load_cell(experiment: Experiment, method: str, anomaly, protocol: str, params: dict) -> tuple[list[Row], float] | None:
+    """The cell's rows and the seconds it took when it was computed (NaN: not recorded)."""
+    arrays = cache.load_arrays(_cell_path(experiment, method, anomaly, protocol, params))
     if arrays is None:
         return None
-    return [Row(method, anomaly.name, anomaly.kind, str(w), float(tnr), float(auc), float(tpr), int(left))
+    rows = [Row(method, anomaly.name, anomaly.kind, str(w), float(tnr), float(auc), float(tpr), int(left))
             for w, tnr, auc, tpr, left in zip(arrays["weighting"], arrays["tnr"], arrays["auroc"], arrays["tpr"],
                                               arrays["left_out"])]
+    return rows, float(arrays["seconds"]) if "seconds" in arrays else float("nan")
 
 
-def _save_cell(experiment: Experiment, rows: list[Row], anomaly, protocol: str, params: dict) -> None:
+def _save_cell(experiment: Experiment, rows: list[Row], anomaly, protocol: str, params: dict, seconds: float) -> None:
     arrays = {"weighting": np.array([r.weighting for r in rows]), "tnr": np.array([r.tnr_at_95_tpr for r in rows]),
               "auroc": np.array([r.auroc for r in rows]), "tpr": np.array([r.tpr for r in rows]),
-              "left_out": np.array([r.classes_left_out for r in rows])}
+              "left_out": np.array([r.classes_left_out for r in rows]), "seconds": np.float64(seconds)}
     cache.save_arrays(_cell_path(experiment, rows[0].method, anomaly, protocol, params), arrays)
 
 
@@ -132,6 +139,9 @@ class Benchmark:
     seconds: float = 0.0
     protocol: str = "held-out"
     oe_experiment: Experiment | None = None
+    #: method -> seconds its cells took when they were computed (fit and scoring; NaN when a cell did not record it),
+    #: so that a report built from cached cells still says what each method costs
+    method_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def _fit(experiment: Experiment, method: MethodName, protocol: str, params: dict, attack: str | None):
@@ -143,17 +153,20 @@ def _fit(experiment: Experiment, method: MethodName, protocol: str, params: dict
     return METHODS[method.base](experiment, **params)
 
 
-def _method_rows(experiment: Experiment, method: MethodName, sets: list, protocol: str, params: dict) -> list[Row]:
-    """Rows of one method on ``sets``: cached cells, then the missing ones (fitting the method once)."""
+def _method_rows(experiment: Experiment, method: MethodName, sets: list, protocol: str, params: dict) -> tuple[list[Row], float]:
+    """Rows of one method on ``sets`` (cached cells, then the missing ones, fitting the method once)
+    and the seconds all its cells took to compute."""
     evaluate = evaluate_method if protocol == "held-out" else evaluate_authors
     rows: dict[str, list[Row]] = {}
-    missing = []
+    missing, seconds = [], 0.0
     for anomaly in sets:
-        found = cached_cell(experiment, str(method), anomaly, protocol, params)
+        found = _load_cell(experiment, str(method), anomaly, protocol, params)
         if found is None:
             missing.append(anomaly)
         else:
-            rows[anomaly.name] = found
+            rows[anomaly.name], cell_seconds = found
+            seconds += cell_seconds
+    tic = time.perf_counter()
     if method.known:  # one detector per attack, trained on that very attack
         fresh = [row for anomaly in missing for row in evaluate(
             experiment, str(method), _fit(experiment, method, protocol, params, anomaly.name), [anomaly])]
@@ -161,10 +174,11 @@ def _method_rows(experiment: Experiment, method: MethodName, sets: list, protoco
         fresh = evaluate(experiment, str(method), _fit(experiment, method, protocol, params, None), missing)
     else:
         fresh = []
+    share = (time.perf_counter() - tic) / max(1, len(missing))  # one fit serves every missing cell
     for anomaly in missing:
         rows[anomaly.name] = [row for row in fresh if row.anomaly == anomaly.name]
-        _save_cell(experiment, rows[anomaly.name], anomaly, protocol, params)
-    return [row for anomaly in sets for row in rows[anomaly.name]]
+        _save_cell(experiment, rows[anomaly.name], anomaly, protocol, params, share)
+    return [row for anomaly in sets for row in rows[anomaly.name]], seconds + share * len(missing)
 
 
 def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: list[str], *, model_name: str = "",
@@ -206,7 +220,8 @@ def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: lis
             params = {k: v for k, v in params.items() if k in ("beta", "nu")}
         tic = time.time()
         try:
-            bench.rows += _method_rows(exp, method, sets, protocol, params)
+            rows, bench.method_seconds[str(method)] = _method_rows(exp, method, sets, protocol, params)
+            bench.rows += rows
         except NotApplicable as error:
             bench.notes.append(f"{method}: not applicable to this model ({error})")
             echo(f"{str(method):<20} skipped: {error}")

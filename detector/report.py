@@ -133,8 +133,16 @@ def _header(benches: list[Benchmark], weighting: str, command: str, versions: di
         + ("(in parentheses) = the paper's figure for that method and set (LeNet-MNIST, Tables 2-7), where it has one. "
            "The paper's LeNet was trained on 60,000 MNIST images; ours on 3,500 (offline data), so the classifiers differ."
            if exp.id_dataset == "mnist" else "the paper reports no figures for this model."),
+        "- Time per method (s; fitting it and scoring every set of its rows when its cells were first computed, on "
+        "the machine that computed them, with other jobs sharing the CPU possibly; – = not recorded): "
+        + "; ".join(f"{b.protocol}: " + ", ".join(f"`{m}` {_seconds(s)}" for m, s in b.method_seconds.items()) for b in benches)
+        + ".",
         "- Libraries: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
     ] + oe_line
+
+
+def _seconds(value: float) -> str:
+    return "–" if value != value else f"{value:.0f}"  # NaN: a cell cached before times were recorded
 
 
 def write_report(benches: Benchmark | list[Benchmark], output: str | Path, *, weighting: str = "per-class",
@@ -173,5 +181,7 @@ def write_report(benches: Benchmark | list[Benchmark], output: str | Path, *, we
     json_path.write_text(json.dumps({
         "model": bench.model, "id_dataset": exp.id_dataset, "test_accuracy": round(exp.test_accuracy, 4),
         "protocols": [b.protocol for b in benches], "versions": versions, "seconds": round(seconds, 1),
+        "method_seconds": {b.protocol: {m: None if s != s else round(s, 1) for m, s in b.method_seconds.items()}
+                           for b in benches},
         "notes": notes, "rows": records}, indent=2))
     return [output, csv_path, json_path]

@@ -38,6 +38,9 @@ def test_report_files(tiny_experiment, tmp_path):
         assert len(list(csv.DictReader(handle))) == 4
     data = json.loads(paths[2].read_text())
     assert data["rows"][0]["method"] == "msp" and "paper_auroc" in data["rows"][0]
+    seconds = data["method_seconds"]["held-out"]
+    assert set(seconds) == {"msp", "energy"} and all(s >= 0 for s in seconds.values())
+    assert f"`msp` {bench.method_seconds['msp']:.0f}" in text  # the header says what each method cost
 
 
 def test_known_attack_rows_only_for_attacks(tiny_experiment):
