@@ -14,8 +14,9 @@ FAR = 5.0  # points between our figure and the paper's beyond which a note says 
 METHODS = {
     "ours": ("per-class SVDDs on the MDL and the logits, min-max normalised, g = β₁·MDL + β₂·logit; τ_i per class",
              "Zhao et al., A Uniform Framework for Anomaly Detection in DNNs"),
-    "ours+conf": ("ours plus a third term, the classifier's confidence normalised per class (β₃)",
-                  "this project (README, The method in one paragraph)"),
+    "ours+conf": ("ours plus a third term, the classifier's confidence normalised per class; β picked on generated "
+                  "anomalies only (mix set and boundary blends)", "this project (README, Results)"),
+    "ours+conf-equal": ("ours+conf with equal weights β = (1/3, 1/3, 1/3)", "this project (README, Results)"),
     "msp": ("the largest softmax probability", "Hendrycks & Gimpel, ICLR 2017"),
     "odin": ("softmax with temperature T (tuned on the mix set)", "Liang et al., ICLR 2018"),
     "odin+pre": ("ODIN with its input perturbation ε", "Liang et al., ICLR 2018"),

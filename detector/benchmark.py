@@ -26,19 +26,18 @@ from . import cache
 from .authors import check_protocol, evaluate_authors, fit_uniform_authors
 from .baselines import ATTACK_TRAINED, BASELINES, NotApplicable, fit_baseline
 from .evaluation import METRIC_COLUMNS, Row, evaluate_method
-from .experiment import Experiment, fit_uniform
+from .experiment import Experiment, fit_uniform, fit_uniform_conf
 from .scores import CONF_BETA
 
 
-
-def fit_uniform_conf(experiment: Experiment, **params):
+def fit_uniform_equal(experiment: Experiment, **params):
     """Ours with the confidence term, equal weights (:data:`detector.scores.CONF_BETA`)."""
     return fit_uniform(experiment, **{**params, "beta": CONF_BETA})
 
 
 #: registry name -> fit(experiment, **params) -> fitted detector with ``score_samples``
-METHODS: dict[str, Callable] = {"ours": fit_uniform, "ours+conf": fit_uniform_conf}
-OURS = ("ours", "ours+conf")  # take the command line's layer, beta (ours only) and nu
+METHODS: dict[str, Callable] = {"ours": fit_uniform, "ours+conf": fit_uniform_conf, "ours+conf-equal": fit_uniform_equal}
+OURS = tuple(METHODS)  # take the command line's layer, beta (ours only) and nu
 METHODS.update({name: (lambda experiment, _name=name, **_ignored: fit_baseline(experiment, _name)) for name in BASELINES})
 
 KNOWN, OE = "+known", "+oe"
@@ -147,8 +146,8 @@ class Benchmark:
 def _fit(experiment: Experiment, method: MethodName, protocol: str, params: dict, attack: str | None):
     if method.known:
         return fit_baseline(experiment, method.plain, attack=attack)
-    if method.base in OURS and protocol == "authors":
-        beta = CONF_BETA if method.base == "ours+conf" else params.get("beta", (0.5, 0.5))
+    if method.base in OURS and protocol == "authors":  # the held-out detector's beta, the authors' fitting
+        beta = params.get("beta", (0.5, 0.5)) if method.base == "ours" else METHODS[method.base](experiment, **params).beta
         return fit_uniform_authors(experiment, beta=beta, nu=params.get("nu", 0.1))
     return METHODS[method.base](experiment, **params)
 

@@ -18,7 +18,7 @@ from .inspect import INVERT
 from .models import BUILTIN, ModelError
 
 BETA_HELP = ("weights of the MDL, logit and confidence scores, 'a,b' (the paper's two terms) or 'a,b,c' "
-             "(default 0.5,0.5; --method ours+conf uses 1/3 each)")
+             "(default 0.5,0.5; --method ours+conf picks its own on generated anomalies, ours+conf-equal uses 1/3 each)")
 EPILOG = f"built-in models: {', '.join(BUILTIN)}; user models: path/to/file.py:factory [--weights file.pt]"
 
 
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="fit a detector and evaluate it on anomaly sets", epilog=EPILOG)
     model_args(evaluate)
     evaluate.add_argument("--method", action="append", default=[],
-                          help="method, repeatable or comma-separated: ours, ours+conf, a baseline (msp, odin, odin+pre, odin+orig, mahalanobis, "
+                          help="method, repeatable or comma-separated: ours, ours+conf, ours+conf-equal, a baseline (msp, odin, odin+pre, odin+orig, mahalanobis, "
                                "mahalanobis+pre, mahalanobis+ens, elo, kd-bu, lid, energy, maxlogit, gen, knn, vim, react, "
                                "ash, dice, godin, nnif, fs), kd-bu+known / lid+known / nnif+known, any NAME+oe, or all (default: ours)")
     evaluate.add_argument("--anomaly", action="append", default=[], help=f"anomaly set, repeatable: {', '.join(anomaly_kinds())}")
@@ -224,12 +224,15 @@ def cmd_evaluate(args) -> None:
     if warning := untrained_warning(accuracy, experiment.model.n_classes):
         print(f"WARNING: {warning}", file=sys.stderr)
     detector = None
-    if {"ours", "ours+conf"} & set(methods) and args.protocol == "held-out":  # both share the MDL
-        from .experiment import fit_uniform
+    if {"ours", "ours+conf", "ours+conf-equal"} & set(methods) and args.protocol == "held-out":  # they share the MDL
+        from .experiment import fit_uniform, fit_uniform_conf
 
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)  # cached: instant
         beta = ", ".join(f"{b:.3g}" for b in detector.check_beta(detector.beta))
         print(f"MDL {detector.mdl_} | beta ({beta}) | nu {detector.nu}")
+        if "ours+conf" in methods:
+            chosen = fit_uniform_conf(experiment, layer=args.layer, nu=args.nu).beta
+            print("ours+conf: beta picked on generated anomalies (" + ", ".join(f"{b:.3g}" for b in chosen) + ")")
         if detector.layer_errors_:
             print("mix-set error per layer: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in detector.layer_errors_.items()))
     width = max([8] + [len(row.method) for row in rows])

@@ -16,6 +16,7 @@ from .images import to_input_shape
 from .features import FeatureExtractor
 from .models import ClassifierInfo, ModelError, load_model
 from .runtime import subsample
+from .scores import CONF_BETA
 from .uniform import UniformDetector
 
 log = logging.getLogger(__name__)
@@ -84,14 +85,28 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
     return Experiment(info, dataset, *splits, progress=progress)
 
 
+def _detector_key(experiment: Experiment, detector: UniformDetector) -> dict:
+    """What a fitted detector depends on (not beta: a new beta only moves the thresholds)."""
+    return {"what": "uniform-detector", "model": experiment.model.weights_hash,
+            "train": cache.hash_array(experiment.train.images), "val": cache.hash_array(experiment.val.images),
+            "params": {k: v for k, v in detector.get_params().items() if k not in ("model", "beta")}}
+
+
 def fit_uniform(experiment: Experiment, layer="auto", beta=(0.5, 0.5), nu=0.1, **params) -> UniformDetector:
     """Fit the paper's detector, or load it from the disk cache when fitted before."""
     detector = UniformDetector(experiment.model, layer=layer, beta=beta, nu=nu, **params)
-    key = {"what": "uniform-detector", "model": experiment.model.weights_hash,
-           "train": cache.hash_array(experiment.train.images), "val": cache.hash_array(experiment.val.images),
-           "params": {k: v for k, v in detector.get_params().items() if k not in ("model", "beta")}}
-    return cached_detector(detector, key, lambda: detector.fit(
+    return cached_detector(detector, _detector_key(experiment, detector), lambda: detector.fit(
         experiment.train.images, experiment.val.images, val_labels=experiment.val.labels))
+
+
+def fit_uniform_conf(experiment: Experiment, **params) -> UniformDetector:
+    """``ours+conf``: the three-term detector with the beta picked on generated anomalies
+    (:meth:`UniformDetector.beta_from_generated`; the choice is cached with the detector's key)."""
+    detector = fit_uniform(experiment, **{**params, "beta": CONF_BETA})
+    key = {**_detector_key(experiment, detector), "what": "generated-beta", "version": 1}
+    chosen = cache.cached_arrays("tuned", key, lambda: {
+        "beta": np.array(detector.beta_from_generated(experiment.val.images, experiment.val.labels)[0])})
+    return detector.with_beta(tuple(float(b) for b in chosen["beta"]))
 
 
 def cached_detector(detector: UniformDetector, key: dict, fit) -> UniformDetector:

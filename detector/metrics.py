@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 
 def threshold_at_tpr(id_scores: np.ndarray, tpr: float = 0.95) -> float:
     """The largest threshold that keeps at least ``tpr`` of ``id_scores`` (score >= tau)."""
@@ -38,8 +38,17 @@ def per_class_thresholds(scores, classes, n_classes: int, tpr: float = 0.95, min
 
 
 def auroc(id_scores, anomaly_scores) -> float:
-    labels = np.r_[np.ones(len(id_scores)), np.zeros(len(anomaly_scores))]
-    return 100.0 * roc_auc_score(labels, np.r_[id_scores, anomaly_scores])
+    """P(ID score > anomaly score) + P(tie) / 2, in percent: scikit-learn's ``roc_auc_score``,
+    computed from the ranks (the Mann-Whitney U statistic) because ``roc_auc_score`` spends about
+    10 ms per call checking its input, and choosing beta calls it thousands of times."""
+    n_id, n_anomaly = len(id_scores), len(anomaly_scores)
+    if n_id == 0 or n_anomaly == 0:
+        raise ValueError("AUROC needs at least one ID and one anomaly score")
+    scores = np.r_[np.asarray(id_scores, dtype=np.float64), np.asarray(anomaly_scores, dtype=np.float64)]
+    if np.isnan(scores).any():
+        raise ValueError("AUROC of NaN scores")
+    ranks = rankdata(scores)
+    return 100.0 * float(ranks[:n_id].sum() - n_id * (n_id + 1) / 2) / (n_id * n_anomaly)
 
 
 def tnr_at_tpr(id_scores, anomaly_scores, tpr: float = 0.95) -> float:
@@ -60,13 +69,11 @@ def global_metrics(id_scores, anomaly_scores, tpr: float = 0.95) -> Result:
     return Result("global", tnr_at_tpr(id_scores, anomaly_scores, tpr), auroc(id_scores, anomaly_scores), 100.0 * tpr)
 
 
-def per_class_metrics(id_scores, id_classes, anomaly_scores, anomaly_classes, thresholds) -> Result:
-    """The paper's per-class weighted metrics, with thresholds fitted beforehand."""
+def per_class_auroc(id_scores, id_classes, anomaly_scores, anomaly_classes) -> tuple[float, int]:
+    """sum_i gamma_i AUROC_i over the classes that have both ID and anomaly inputs, and how
+    many classes were left out for lacking one of them."""
     id_scores, anomaly_scores = np.asarray(id_scores), np.asarray(anomaly_scores)
     id_classes, anomaly_classes = np.asarray(id_classes), np.asarray(anomaly_classes)
-    thresholds = np.asarray(thresholds)
-    tnr = 100.0 * float(np.mean(anomaly_scores < thresholds[anomaly_classes]))
-    tpr = 100.0 * float(np.mean(id_scores >= thresholds[id_classes]))
     total = len(id_scores) + len(anomaly_scores)
     weighted, weight, left_out = 0.0, 0.0, 0
     for i in np.union1d(id_classes, anomaly_classes):
@@ -77,5 +84,15 @@ def per_class_metrics(id_scores, id_classes, anomaly_scores, anomaly_classes, th
         gamma = (len(id_i) + len(an_i)) / total
         weighted += gamma * auroc(id_i, an_i)
         weight += gamma
-    per_class_auroc = weighted / weight if weight > 0 else float("nan")
-    return Result("per-class", tnr, per_class_auroc, tpr, left_out)
+    return (weighted / weight if weight > 0 else float("nan")), left_out
+
+
+def per_class_metrics(id_scores, id_classes, anomaly_scores, anomaly_classes, thresholds) -> Result:
+    """The paper's per-class weighted metrics, with thresholds fitted beforehand."""
+    id_scores, anomaly_scores = np.asarray(id_scores), np.asarray(anomaly_scores)
+    id_classes, anomaly_classes = np.asarray(id_classes), np.asarray(anomaly_classes)
+    thresholds = np.asarray(thresholds)
+    tnr = 100.0 * float(np.mean(anomaly_scores < thresholds[anomaly_classes]))
+    tpr = 100.0 * float(np.mean(id_scores >= thresholds[id_classes]))
+    value, left_out = per_class_auroc(id_scores, id_classes, anomaly_scores, anomaly_classes)
+    return Result("per-class", tnr, value, tpr, left_out)

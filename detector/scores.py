@@ -6,9 +6,10 @@ For an input predicted as class i (paper Eq. 4, with our third term)::
     g_i(x) = beta_1 * norm_i(s_MDL(x)) + beta_2 * norm_i(s_logit(x)) + beta_3 * norm_i(conf(x))
     x is an anomaly  <=>  g_i(x) < tau_i
 
-``beta_3 = 0`` is the paper's detector (``ours``); ``ours+conf`` gives the three terms
-equal weights. :meth:`LayerScores.combine` is the only place where beta meets the
-scores, and :func:`thresholds_for` the only place where tau_i is set from them.
+``beta_3 = 0`` is the paper's detector (``ours``); ``ours+conf`` takes the beta that
+:func:`choose_beta` picks on generated anomalies, ``ours+conf-equal`` equal weights.
+:meth:`LayerScores.combine` is the only place where beta meets the scores, and
+:func:`thresholds_for` the only place where tau_i is set from them.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy.special import softmax
 
-from .metrics import per_class_thresholds
+from .metrics import per_class_auroc, per_class_thresholds
 
 PAPER_BETA = (0.5, 0.5, 0.0)
-CONF_BETA = (1 / 3, 1 / 3, 1 / 3)
+CONF_BETA = (1 / 3, 1 / 3, 1 / 3)  # ours+conf-equal
 TERMS = ("MDL", "logit", "confidence")
 
 
@@ -127,3 +128,28 @@ def min_max_normalise(raw: np.ndarray, predicted: np.ndarray, low: np.ndarray, h
 def thresholds_for(val_scores: LayerScores, beta, n_classes: int, tpr: float, min_samples: int) -> np.ndarray:
     """tau_i for ``beta``: the combined validation scores of class i keep ``tpr`` of them."""
     return per_class_thresholds(val_scores.combine(beta), val_scores.predicted, n_classes, tpr, min_samples)
+
+
+# --------------------------------------------------------------------------- choosing beta
+def simplex_grid(steps: int = 20) -> list[tuple[float, float, float]]:
+    """Every (beta_1, beta_2, beta_3) >= 0 summing to 1 in multiples of ``1 / steps``.
+
+    >>> len(simplex_grid(4)), simplex_grid(4)[:2]
+    (15, [(1.0, 0.0, 0.0), (0.75, 0.25, 0.0)])
+    """
+    return [((steps - c - w) / steps, w / steps, c / steps) for c in range(steps + 1) for w in range(steps + 1 - c)]
+
+
+def choose_beta(val_scores: LayerScores, generated: dict[str, LayerScores], steps: int = 20):
+    """The beta of :func:`simplex_grid` whose g separates held-out ID inputs from each kind of
+    generated anomaly best: the mean, over the kinds, of the per-class AUROC (ID vs that kind).
+
+    Each kind counts the same however many inputs it has, so that no single kind (far noise,
+    or inputs right at a decision boundary) decides beta alone. Ties go to the first grid
+    point. Returns ``(beta, objective)``, ``objective[k]`` being the mean AUROC of grid point k.
+    """
+    grid = simplex_grid(steps)
+    objective = np.array([np.mean([per_class_auroc(val_scores.combine(beta), val_scores.predicted,
+                                                   part.combine(beta), part.predicted)[0]
+                                   for part in generated.values()]) for beta in grid])
+    return grid[int(np.nanargmax(objective))], objective

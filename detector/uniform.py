@@ -35,14 +35,15 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from . import cache
-from .anomalies.noise import mix_set
+from .anomalies.noise import generated_anomalies, mix_set
 from .data import DataError
 from .images import check_images
 from .features import LOGITS, FeatureExtractor
 from .metrics import per_class_thresholds
 from .models import ClassifierInfo
-from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, min_max_normalise, min_max_ranges,
-                     thresholds_for)
+from .runtime import predicted_classes
+from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, choose_beta, min_max_normalise,
+                     min_max_ranges, thresholds_for)
 from .svdd import ClassConditionalSVDD
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class UniformDetector(BaseEstimator):
         from :func:`detector.features.candidate_layers`.
     beta : (float, float) or (float, float, float)
         Weights of the MDL, logit and confidence scores (>= 0, not all 0; a third weight of 0
-        when two are given). Paper: (0.5, 0.5); ``ours+conf``: (1/3, 1/3, 1/3).
+        when two are given). Paper: (0.5, 0.5); ``ours+conf``: :meth:`beta_from_generated`.
     nu : float in (0, 1]
         SVDD slack bound. Paper: 0.1.
     gamma : "scale", "auto" or float
@@ -244,6 +245,25 @@ class UniformDetector(BaseEstimator):
         if not hasattr(self, "_train"):
             raise NotFittedError("a loaded detector keeps no training features: call fit() to change nu")
         return self._fit_svdds()
+
+    def beta_from_generated(self, val_images: np.ndarray, val_labels: np.ndarray | None = None, steps: int = 20):
+        """The beta that ``ours+conf`` uses: picked on generated anomalies only, never on an evaluated set.
+
+        The generated kinds are the five parts of the mix set (the one that chose the MDL) and
+        blends of two validation images moved just across a decision boundary
+        (:func:`detector.anomalies.noise.generated_anomalies`); :func:`detector.scores.choose_beta`
+        takes the point of the simplex with the best mean per-class AUROC over the kinds,
+        against the held-out ID scores kept at fit time. ``val_images`` must be the validation
+        images given to :meth:`fit`. The detector is not changed: pass the result to
+        :meth:`with_beta`. Returns ``(beta, {kind: n inputs})``.
+        """
+        self._check_fitted()
+        val_images = self._check_input(val_images)
+        labels = self.val_predicted_ if val_labels is None else val_labels
+        parts = generated_anomalies(val_images, labels, lambda x: predicted_classes(self.model.module, x),
+                                    seed=self.random_state + 1)
+        beta, _ = choose_beta(self.val_scores_, {name: self.layer_scores(images) for name, images in parts.items()}, steps)
+        return beta, {name: len(images) for name, images in parts.items()}
 
     # ------------------------------------------------------------------ scoring
     def _raw_scores(self, feats: dict[str, np.ndarray], predicted: np.ndarray) -> np.ndarray:

@@ -165,3 +165,41 @@ def test_a_detector_saved_before_the_confidence_term_still_loads(fitted, tiny_mo
     np.testing.assert_array_equal(loaded.score_samples(digits["test"].images), fitted.score_samples(digits["test"].images))
     with pytest.raises(ValueError, match="without the confidence term"):
         loaded.with_beta((1, 1, 1))
+
+
+def test_choose_beta_weighs_every_kind_of_generated_anomaly():
+    from detector.scores import choose_beta, simplex_grid
+
+    rng = np.random.default_rng(0)
+    predicted = rng.integers(0, 3, 300)
+    val = LayerScores(predicted, rng.uniform(0, 1, 300), rng.uniform(0, 1, 300), rng.uniform(0, 1, 300))
+
+    def kind(mdl, conf):  # anomalies that only the MDL term, or only the confidence term, tells apart
+        return LayerScores(predicted[:100], mdl + rng.uniform(0, 1, 100), rng.uniform(0, 1, 100), conf + rng.uniform(0, 1, 100))
+
+    far, near = kind(-1.0, 0.0), kind(0.0, -1.0)
+    assert choose_beta(val, {"far": far})[0][0] >= 0.9  # the noise terms get (almost) nothing
+    assert choose_beta(val, {"near": near})[0][2] >= 0.9
+    beta, objective = choose_beta(val, {"far": far, "near": near}, steps=10)
+    assert len(objective) == len(simplex_grid(10)) == 66
+    assert beta[0] > 0 and beta[2] > 0 and beta[1] < 0.2  # both kinds count; the useless logit term does not
+
+
+def test_boundary_blends_sit_just_across_the_decision_boundary():
+    from detector.anomalies.noise import boundary_blends
+
+    images = np.concatenate([np.zeros((20, 1, 4, 4)), np.ones((20, 1, 4, 4))]).astype(np.float32)
+    predict = lambda x: (x.mean(axis=(1, 2, 3)) > 0.3).astype(int)  # noqa: E731 -- the boundary at mean 0.3
+    blends = boundary_blends(images, predict, n=50, steps=12)
+    assert len(blends) == 50
+    means = blends.mean(axis=(1, 2, 3))
+    assert np.all(np.abs(means - 0.3) < 2 ** -11)  # within the bisection's last step of the boundary
+    assert 0 < predict(blends).mean() < 1  # from dark images across to bright, and back
+    assert len(boundary_blends(np.zeros((5, 1, 4, 4), np.float32), predict)) == 0  # one class: no boundary to cross
+
+
+def test_beta_from_generated_is_on_the_simplex_and_leaves_the_detector_alone(fitted, digits):
+    beta, sizes = fitted.beta_from_generated(digits["val"].images, digits["val"].labels, steps=10)
+    assert len(beta) == 3 and sum(beta) == pytest.approx(1) and min(beta) >= 0
+    assert set(sizes) == {"pixel-shuffled", "blobs", "inverted", "tile-shuffled", "blends", "boundary blends"}
+    assert fitted.check_beta(fitted.beta) == (0.5, 0.5, 0.0)

@@ -8,7 +8,7 @@ import pytest
 from detector import evaluation as ev
 from detector.anomalies import AnomalySet
 from detector.authors import renormalised_on
-from detector.benchmark import MethodName, cached_cell, run_benchmark, wide_tables
+from detector.benchmark import METHODS, MethodName, cached_cell, run_benchmark, wide_tables
 from detector.experiment import fit_uniform
 from detector.uniform import LayerScores
 
@@ -133,3 +133,16 @@ def test_beta_of_stays_on_the_simplex():
     assert ev.beta_of(0.5) == (0.5, 0.5, 0.0)
     assert ev.beta_of(0.25, 0.5) == (0.25, 0.25, 0.5)
     assert ev.beta_of(0.8, 0.8) == (0.0, 0.5, 0.5)
+
+
+def test_ours_conf_takes_the_generated_beta_once_and_then_from_the_cache(tiny_experiment, monkeypatch):
+    from detector.experiment import fit_uniform_conf
+    from detector.scores import CONF_BETA
+    from detector.uniform import UniformDetector
+
+    detector = fit_uniform_conf(tiny_experiment)
+    fresh = fit_uniform(tiny_experiment).beta_from_generated(tiny_experiment.val.images, tiny_experiment.val.labels)[0]
+    assert detector.beta == fresh
+    monkeypatch.setattr(UniformDetector, "beta_from_generated", lambda *a, **k: pytest.fail("beta was chosen again"))
+    assert fit_uniform_conf(tiny_experiment).beta == fresh
+    assert METHODS["ours+conf-equal"](tiny_experiment).beta == CONF_BETA

@@ -10,6 +10,12 @@ def test_auroc_matches_sklearn():
     id_scores, an_scores = rng.normal(1, 1, 300), rng.normal(0, 1, 200)
     expected = 100 * roc_auc_score(np.r_[np.ones(300), np.zeros(200)], np.r_[id_scores, an_scores])
     assert auroc(id_scores, an_scores) == pytest.approx(expected)
+    # ties (rounded scores, and every anomaly equal to an ID score) count one half, as in scikit-learn
+    id_scores, an_scores = np.round(id_scores), np.r_[np.round(an_scores), id_scores[:20].round()]
+    expected = 100 * roc_auc_score(np.r_[np.ones(300), np.zeros(220)], np.r_[id_scores, an_scores])
+    assert auroc(id_scores, an_scores) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match="NaN"):
+        auroc([0.5, np.nan], [0.1])
 
 
 def test_threshold_keeps_at_least_tpr_of_id():

@@ -30,6 +30,9 @@ def shuffle_tiles(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return shuffled
 
 
+MIX_PARTS = ("pixel-shuffled", "blobs", "inverted", "tile-shuffled", "blends")
+
+
 def mix_set(id_images: np.ndarray, id_labels: np.ndarray, seed: int = 1) -> np.ndarray:
     """Generated anomalies for choosing the MDL (paper Sec. 4, "mix data").
 
@@ -63,3 +66,37 @@ def mix_set(id_images: np.ndarray, id_labels: np.ndarray, seed: int = 1) -> np.n
     blends = 0.5 * id_images[first] + 0.5 * id_images[other]
 
     return np.concatenate([shuffled, blobs, inverted, tiled, blends]).astype(np.float32)
+
+
+def boundary_blends(id_images: np.ndarray, predict, n: int | None = None, seed: int = 2, steps: int = 10) -> np.ndarray:
+    """Blends of two held-out ID images of different predicted classes, moved by bisection to
+    just past the point where the prediction leaves the first image's class.
+
+    Like minimal attacks (CW, JSMA) they sit right across a decision boundary, where the
+    classifier is unsure; unlike them they need no gradient and are none of the evaluated
+    sets. ``predict`` maps images to predicted classes. Blends that never leave the first
+    class (the bisection's end point still predicts it) are dropped.
+    """
+    rng = np.random.default_rng(seed)
+    predicted = np.asarray(predict(id_images))
+    if len(np.unique(predicted)) < 2:
+        return id_images[:0]
+    first = rng.choice(len(id_images), n or len(id_images))
+    other = np.array([rng.choice(np.flatnonzero(predicted != predicted[i])) for i in first])
+    a, b = id_images[first].astype(np.float32), id_images[other].astype(np.float32)
+    blend = lambda weight: a + weight[:, None, None, None].astype(np.float32) * (b - a)  # noqa: E731
+    low, high = np.zeros(len(first)), np.ones(len(first))  # prediction: class of a at low, not at high
+    for _ in range(steps):
+        middle = (low + high) / 2
+        left = np.asarray(predict(blend(middle))) != predicted[first]
+        high, low = np.where(left, middle, high), np.where(left, low, middle)
+    crossed = blend(high)
+    return crossed[np.asarray(predict(crossed)) != predicted[first]]
+
+
+def generated_anomalies(id_images: np.ndarray, id_labels: np.ndarray, predict, seed: int = 1) -> dict[str, np.ndarray]:
+    """Every kind of generated anomaly, by name: the five parts of :func:`mix_set` (same seed,
+    same images) and :func:`boundary_blends`, for choosing beta without any evaluated set."""
+    parts = dict(zip(MIX_PARTS, np.split(mix_set(id_images, id_labels, seed), len(MIX_PARTS))))
+    parts["boundary blends"] = boundary_blends(id_images, predict, seed=seed + 1)
+    return {name: images for name, images in parts.items() if len(images)}
