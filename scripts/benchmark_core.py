@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detector.experiment import load_experiment  # noqa: E402
+from detector.runtime import model_device  # noqa: E402
 from detector.uniform import UniformDetector  # noqa: E402
 
 
@@ -46,8 +47,16 @@ def main():
 
         batch = test[:1000]
         module = experiment.model.module
-        with torch.no_grad():
-            forward, _ = timed(lambda: module(torch.from_numpy(batch)), repeat=5)
+        device = model_device(module)
+        inputs = torch.from_numpy(batch).to(device)  # on the model's device, as the detector's own batches are
+
+        def forward_pass():
+            with torch.no_grad():
+                module(inputs)
+            if device.type == "cuda":
+                torch.cuda.synchronize()  # CUDA calls return before the work is done
+
+        forward, _ = timed(forward_pass, repeat=5)
         os.environ["ANOMALY_CACHE_DIR"] = tempfile.mkdtemp(dir=empty_cache)  # no cached features: the full cost
         scoring, _ = timed(lambda: detector.score_samples(np.ascontiguousarray(batch)), repeat=1)
         print(f"bare forward pass, batch 1,000:   {1000 * forward:8.1f} ms")
