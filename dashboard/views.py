@@ -138,7 +138,7 @@ def explore_points(experiment, detector, anomalies: dict, layers: list[str], per
     for name, kind, imgs, labels in sets:
         index = subsample(len(imgs), per_set, seed)
         chosen = imgs[index]
-        scores.append(detector.layer_scores(chosen))
+        scores.append(detector.layer_scores(chosen, cached=True))  # subsets of named sets, seeded
         metas.append(pd.DataFrame({
             "set": name, "kind": kind, "index": index,
             "true": labels[index] if labels is not None else -1,
