@@ -89,6 +89,64 @@ def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> li
     return layers
 
 
+CANDIDATES = ("blocks", "all")  # what UniformDetector(candidates=...) and --candidates accept by name
+# above this many layers, a plain CNN (VGG-16 has 44) is searched at its pooling stages only:
+# every candidate costs one SVDD per class, and neighbouring layers of a stage tell little apart
+MANY_LAYERS = 16
+_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+
+
+def is_residual_block(module: nn.Module) -> bool:
+    """A residual block by its class name, as torchvision and timm name them (``BasicBlock``,
+    ``Bottleneck``, ``...Block``): its output is the sum of a branch and its input."""
+    name = type(module).__name__
+    return name.endswith("Bottleneck") or name.endswith("Block")
+
+
+def block_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
+    """The block outputs of a deep model, then ``logits``; every layer of a small one.
+
+    - ResNet-like (residual blocks found): each block's output. A stage (``layer1``...) ends
+      with its last block, whose output it returns: that block stands for the stage.
+    - a plain CNN with more than :data:`MANY_LAYERS` layers and pooling (VGG-like): the
+      output of each pooling stage.
+    - otherwise (LeNet) every layer, as :func:`candidate_layers` lists them: the paper's search.
+    """
+    layers = candidate_layers(module, input_shape)
+    named = dict(module.named_modules())
+    blocks = [name for name, sub in named.items() if name and is_residual_block(sub)]
+    if not blocks:
+        pools = [info for info in layers if isinstance(named.get(info.name), _POOLS)]
+        if len(layers) - 1 <= MANY_LAYERS or len(pools) < 2:
+            return layers
+        return [*pools, layers[-1]]
+    # a block's output may repeat the tensor of its last child (torchvision's in-place ReLU):
+    # probe the blocks themselves, so that each is listed under its own name
+    return [*_probe(module, input_shape, blocks), layers[-1]]
+
+
+def _probe(module: nn.Module, input_shape: tuple[int, int, int], names: list[str]) -> list[LayerInfo]:
+    """LayerInfo of the named modules' outputs, in the order the forward pass reaches them."""
+    named = dict(module.named_modules())
+    found: dict[str, LayerInfo] = {}
+
+    def hook(name):
+        def record(_module, _inputs, output):
+            if isinstance(output, torch.Tensor) and output.ndim >= 2:
+                found[name] = LayerInfo(name, type(_module).__name__, tuple(output.shape[1:]),
+                                        int(reduce_output(output).shape[1]))
+        return record
+
+    handles = [named[name].register_forward_hook(hook(name)) for name in names]
+    try:
+        with torch.no_grad():
+            module(torch.rand(2, *input_shape, device=model_device(module)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return list(found.values())
+
+
 def check_layer(name: str, layers: list[LayerInfo]) -> None:
     names = [layer.name for layer in layers]
     if name not in names:
@@ -147,15 +205,29 @@ class FeatureExtractor:
         self.batch_size = batch_size
         self.progress = progress
         self._layers: list[LayerInfo] | None = None
+        self._blocks: list[LayerInfo] | None = None
 
     @property
     def layers(self) -> list[LayerInfo]:
+        """Every hookable layer, then ``logits`` (:func:`candidate_layers`)."""
         if self._layers is None:
             self._layers = candidate_layers(self.model.module, self.model.input_shape)
         return self._layers
 
+    def candidates(self, which: str = "blocks") -> list[LayerInfo]:
+        """``"blocks"``: :func:`block_layers` (block outputs of deep models); ``"all"``: :attr:`layers`."""
+        if which not in CANDIDATES:
+            raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)} or a list of layer names, got {which!r}")
+        if which == "all":
+            return self.layers
+        if self._blocks is None:
+            self._blocks = block_layers(self.model.module, self.model.input_shape)
+        return self._blocks
+
     def check_layer(self, name: str) -> None:
-        check_layer(name, self.layers)
+        names = {info.name for info in self.layers}
+        if name not in names:  # a block listed under its own name (its output repeats a child's) is valid too
+            check_layer(name, [*self.layers[:-1], *(b for b in self.candidates() if b.name not in names), self.layers[-1]])
 
     def features(self, images: np.ndarray, layers: list[str], cached: bool = True) -> dict[str, np.ndarray]:
         """Features of ``layers`` for ``images``; ``cached=False`` for inputs that are not a named

@@ -71,8 +71,11 @@ class UniformDetector(BaseEstimator):
         RBF kernel width, scikit-learn's convention on standardised features.
     tpr : float
         Share of held-out ID inputs of each class that must pass their threshold.
-    candidates : list of str or None
-        Layers tried by ``layer="auto"``; default: every layer but the logits.
+    candidates : None, "blocks", "all" or list of str
+        Layers tried by ``layer="auto"``, the logits left out. ``None`` or ``"blocks"``: the
+        block outputs of deep models (ResNet's residual blocks, VGG's pooling stages) and every
+        layer of small ones such as LeNet (:func:`detector.features.block_layers`); ``"all"``:
+        every layer (54 in our ResNet-18).
     max_samples_per_class, min_samples : int
         See :class:`~detector.svdd.ClassConditionalSVDD`. A class with fewer than
         ``min_samples`` *validation* inputs uses the normalisation and threshold of the
@@ -172,7 +175,10 @@ class UniformDetector(BaseEstimator):
         self.n_classes_ = self.model.n_classes
         extractor = self.extractor
         if self.layer == "auto":
-            names = self.candidates or [info.name for info in extractor.layers if info.name != LOGITS]
+            if not self.candidates or isinstance(self.candidates, str):
+                names = [info.name for info in extractor.candidates(self.candidates or "blocks") if info.name != LOGITS]
+            else:
+                names = list(self.candidates)
             for name in names:
                 extractor.check_layer(name)
         else:

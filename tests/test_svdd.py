@@ -73,10 +73,11 @@ def detector(tiny_model, digits):
     return UniformDetector(tiny_model, layer="features.4").fit(digits["train"].images, digits["val"].images)
 
 
-def test_new_inputs_are_neither_hashed_nor_cached(detector, digits, test_cache, monkeypatch):
+def test_new_inputs_are_neither_hashed_nor_cached(detector, digits, tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))  # empty, whatever earlier runs left
     new = np.ascontiguousarray(digits["test"].images[:7] * 0.9)  # not a named set
-    folder = test_cache / "features"
-    before = set(folder.glob("*")) if folder.exists() else set()
+    folder = tmp_path / "features"
+    before = set()
     hashed = []
     original = cache.hash_array
     monkeypatch.setattr(cache, "hash_array", lambda array: hashed.append(array.shape) or original(array))
