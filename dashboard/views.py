@@ -33,7 +33,7 @@ def anomaly_choices(id_dataset: str) -> dict[str, str]:
 
 def candidate_layers(experiment) -> list[str]:
     """Layers that can serve as MDL (every layer but the logits)."""
-    return [layer.name for layer in experiment.extractor.layers if layer.name != LOGITS]
+    return [layer.name for layer in experiment.extractor.valid_layers if layer.name != LOGITS]
 
 
 def class_examples(data: ScoreData, images: dict[str, np.ndarray], cls: int, beta, k: int = 6) -> list[tuple[str, list, list]]:

@@ -192,17 +192,13 @@ def cmd_anomalies(args) -> None:
 
 
 def cmd_layers(args) -> None:
-    from .features import block_layers, candidate_layers
+    from .features import FeatureExtractor
     from .models import load_model
 
-    info = load_model(args.model, args.weights, args.id_dataset, progress=True)
-    layers = candidate_layers(info.module, info.input_shape)
-    blocks = block_layers(info.module, info.input_shape)
-    names = {layer.name for layer in layers}
-    layers = [*layers[:-1], *(b for b in blocks if b.name not in names), layers[-1]]  # blocks named apart, if any
-    tried = {layer.name for layer in blocks}
+    extractor = FeatureExtractor(load_model(args.model, args.weights, args.id_dataset, progress=True))
+    tried = {layer.name for layer in extractor.candidates("blocks")}
     print(f"{'layer':<28} {'type':<14} {'output shape':<18} features")
-    for layer in layers:
+    for layer in extractor.valid_layers:
         mark = " *" if layer.name in tried and layer.name != "logits" else ""
         print(f"{layer.name:<28} {layer.kind:<14} {str(layer.output_shape):<18} {layer.feature_dim}{mark}")
     print("* tried as MDL by default (--candidates blocks); --candidates all tries every layer")

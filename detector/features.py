@@ -224,10 +224,17 @@ class FeatureExtractor:
             self._blocks = block_layers(self.model.module, self.model.input_shape)
         return self._blocks
 
-    def check_layer(self, name: str) -> None:
+    @property
+    def valid_layers(self) -> list[LayerInfo]:
+        """:attr:`layers`, and the blocks that it lists under a child's name (torchvision's blocks end
+        with an in-place ReLU, whose tensor they return), under their own: any of them may be the MDL."""
         names = {info.name for info in self.layers}
-        if name not in names:  # a block listed under its own name (its output repeats a child's) is valid too
-            check_layer(name, [*self.layers[:-1], *(b for b in self.candidates() if b.name not in names), self.layers[-1]])
+        extra = [block for block in self.candidates() if block.name not in names]
+        return [*self.layers[:-1], *extra, self.layers[-1]] if extra else self.layers
+
+    def check_layer(self, name: str) -> None:
+        if name not in {info.name for info in self.layers}:
+            check_layer(name, self.valid_layers)
 
     def features(self, images: np.ndarray, layers: list[str], cached: bool = True) -> dict[str, np.ndarray]:
         """Features of ``layers`` for ``images``; ``cached=False`` for inputs that are not a named

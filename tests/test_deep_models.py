@@ -61,7 +61,8 @@ def test_torchvision_blocks_are_listed_under_their_own_names():
     assert "layer1.0" not in [layer.name for layer in candidate_layers(model.module, model.input_shape)]
     assert [b.name for b in block_layers(model.module, model.input_shape)] == [*RESNET_BLOCKS, LOGITS]
     extractor = FeatureExtractor(model)
-    extractor.check_layer("layer1.0")  # valid as an explicit MDL too
+    extractor.check_layer("layer1.0")  # valid as an explicit MDL too, and offered as one
+    assert "layer1.0" in [layer.name for layer in extractor.valid_layers]
     feats = extractor.features(np.zeros((2, 3, 32, 32), np.float32), ["layer2.1", LOGITS], cached=False)
     assert feats["layer2.1"].shape == (2, 128) and np.all(feats["layer2.1"] >= 0)  # after the block's ReLU
 
