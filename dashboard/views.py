@@ -33,7 +33,7 @@ def anomaly_choices(id_dataset: str) -> dict[str, str]:
 
 def candidate_layers(experiment) -> list[str]:
     """Layers that can serve as MDL (every layer but the logits)."""
-    return [layer.name for layer in experiment.extractor.layers if layer.name != LOGITS]
+    return [layer.name for layer in experiment.extractor.valid_layers if layer.name != LOGITS]
 
 
 def class_examples(data: ScoreData, images: dict[str, np.ndarray], cls: int, beta, k: int = 6) -> list[tuple[str, list, list]]:
@@ -138,7 +138,7 @@ def explore_points(experiment, detector, anomalies: dict, layers: list[str], per
     for name, kind, imgs, labels in sets:
         index = subsample(len(imgs), per_set, seed)
         chosen = imgs[index]
-        scores.append(detector.layer_scores(chosen))
+        scores.append(detector.layer_scores(chosen, cached=True))  # subsets of named sets, seeded
         metas.append(pd.DataFrame({
             "set": name, "kind": kind, "index": index,
             "true": labels[index] if labels is not None else -1,

@@ -9,7 +9,7 @@ these on held-out ID data only (see ``../shared/design.md``).
 from __future__ import annotations
 
 from . import cache
-from .evaluation import Row, metric_rows
+from .evaluation import Row, metric_rows, named_scores
 from .experiment import Experiment, cached_detector
 from .metrics import per_class_thresholds
 from .scores import LayerScores, min_max_normalise, min_max_ranges
@@ -65,18 +65,18 @@ def evaluate_authors(experiment: Experiment, method: str, detector, anomalies, t
     id_pred = experiment.predictions(experiment.test.images)
     ours = method.startswith("ours")  # ours, ours+conf, and their +oe rows
     if ours:
-        id_layers = detector.layer_scores(experiment.test.images)
+        id_layers = detector.layer_scores(experiment.test.images, cached=True)
     else:
-        id_scores = detector.score_samples(experiment.test.images)
+        id_scores = named_scores(detector, experiment.test.images)
     rows = []
     for anomaly in anomalies:
         pred = experiment.predictions(anomaly.images)
         if ours:
-            combined = renormalised_on(id_layers, detector.layer_scores(anomaly.images), n_classes).combine(
+            combined = renormalised_on(id_layers, detector.layer_scores(anomaly.images, cached=True), n_classes).combine(
                 detector.check_beta(detector.beta))
             id_scores, scores = combined[: len(id_pred)], combined[len(id_pred):]
         else:
-            scores = detector.score_samples(anomaly.images)
+            scores = named_scores(detector, anomaly.images)
         thresholds = per_class_thresholds(id_scores, id_pred, n_classes, tpr)
         rows += metric_rows(method, anomaly, id_scores, id_pred, scores, pred, thresholds, tpr)
     return rows

@@ -13,7 +13,7 @@ from pathlib import Path
 from .anomalies import anomaly_kinds
 from .data import DataError
 from .images import require_file
-from .features import LayerError
+from .features import CANDIDATES, LayerError
 from .inspect import INVERT
 from .models import BUILTIN, ModelError
 
@@ -66,6 +66,12 @@ def _check_detector_params(args) -> None:
     UniformDetector.check_nu(args.nu)
 
 
+def _candidates(args) -> dict:
+    """``candidates`` for fit_uniform: none for the default, so that cached detectors and benchmark
+    cells keyed before the option existed are found again."""
+    return {} if args.candidates == "blocks" else {"candidates": args.candidates}
+
+
 def _check_output(path: str | None) -> None:
     """Refuse an output file that cannot be written before a long run, not after it."""
     if path is None:
@@ -102,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
     evaluate.add_argument("--beta", type=_beta, default=(0.5, 0.5), help=BETA_HELP)
     evaluate.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
+    evaluate.add_argument("--candidates", choices=CANDIDATES, default="blocks",
+                          help="layers tried as MDL: blocks (default: ResNet's residual blocks, VGG's pooling stages, "
+                               "every layer of a small net such as LeNet) or all (every layer: slower on deep nets)")
     evaluate.add_argument("--protocol", choices=("held-out", "authors"), default="held-out",
                           help="held-out (default) or the authors' code's: thresholds, ranges and layer on the evaluation data")
     evaluate.add_argument("--json", help="write the results to this JSON file")
@@ -130,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
     check.add_argument("--beta", type=_beta, default=(0.5, 0.5), help=BETA_HELP)
     check.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
+    check.add_argument("--candidates", choices=CANDIDATES, default="blocks",
+                          help="layers tried as MDL: blocks (default: ResNet's residual blocks, VGG's pooling stages, "
+                               "every layer of a small net such as LeNet) or all (every layer: slower on deep nets)")
     check.add_argument("--invert", choices=list(INVERT), default="auto",
                        help="invert pictures' colours; auto: when the border is light (dark ink on paper)")
     check.add_argument("--mnist-style", action=argparse.BooleanOptionalAction, default=True,
@@ -180,13 +192,16 @@ def cmd_anomalies(args) -> None:
 
 
 def cmd_layers(args) -> None:
-    from .features import candidate_layers
+    from .features import FeatureExtractor
     from .models import load_model
 
-    info = load_model(args.model, args.weights, args.id_dataset, progress=True)
+    extractor = FeatureExtractor(load_model(args.model, args.weights, args.id_dataset, progress=True))
+    tried = {layer.name for layer in extractor.candidates("blocks")}
     print(f"{'layer':<28} {'type':<14} {'output shape':<18} features")
-    for layer in candidate_layers(info.module, info.input_shape):
-        print(f"{layer.name:<28} {layer.kind:<14} {str(layer.output_shape):<18} {layer.feature_dim}")
+    for layer in extractor.valid_layers:
+        mark = " *" if layer.name in tried and layer.name != "logits" else ""
+        print(f"{layer.name:<28} {layer.kind:<14} {str(layer.output_shape):<18} {layer.feature_dim}{mark}")
+    print("* tried as MDL by default (--candidates blocks); --candidates all tries every layer")
 
 
 def _check_anomalies(args) -> None:
@@ -214,7 +229,7 @@ def cmd_evaluate(args) -> None:
     started = time.time()
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit)
     bench = run_benchmark(experiment, methods, args.anomaly, model_name=args.model, anomaly_files=args.anomaly_file,
-                          ours_params={"layer": args.layer, "beta": args.beta, "nu": args.nu},
+                          ours_params={"layer": args.layer, "beta": args.beta, "nu": args.nu, **_candidates(args)},
                           protocol=args.protocol, echo=lambda text: print(text, file=sys.stderr))
     rows = bench.rows
     accuracy = experiment.test_accuracy
@@ -227,7 +242,7 @@ def cmd_evaluate(args) -> None:
     if {"ours", "ours+conf", "ours+conf-equal"} & set(methods) and args.protocol == "held-out":  # they share the MDL
         from .experiment import fit_uniform, fit_uniform_conf
 
-        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)  # cached: instant
+        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **_candidates(args))  # cached
         beta = ", ".join(f"{b:.3g}" for b in detector.check_beta(detector.beta))
         print(f"MDL {detector.mdl_} | beta ({beta}) | nu {detector.nu}")
         if "ours+conf" in methods:
@@ -294,7 +309,7 @@ def cmd_check(args) -> None:
         inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
         if warning := untrained_warning(experiment.test_accuracy, experiment.model.n_classes):
             print(f"WARNING: {warning}", file=sys.stderr)
-        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu)
+        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **_candidates(args))
     header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "conf_score", "g", "tau", "verdict"]
     rows = [[name, index, verdict.predicted, round(verdict.probability, 4), round(verdict.mdl, 4), round(verdict.logit, 4),
              round(verdict.conf, 4), round(verdict.score, 4), round(verdict.tau, 4),

@@ -140,6 +140,10 @@ def _load_cifar10(split: str, path: str | None) -> tuple[np.ndarray, np.ndarray]
             f"CIFAR-10 not found in {folder}. Pass the folder of the python version "
             "(data_batch_1..5, test_batch) as a path or set CIFAR10_DIR."
         )
+    if len(files) < len(names):  # a partial training set would be used silently, with other class shares
+        missing = [name for name in names if not (folder / name).exists()]
+        raise DataError(f"CIFAR-10 in {folder} is incomplete: {', '.join(missing)} missing (the training split "
+                        "is data_batch_1..5)")
     images, labels = [], []
     for file in files:
         with open(file, "rb") as handle:

@@ -21,6 +21,7 @@ from sklearn.metrics import roc_curve
 
 from .metrics import auroc, global_metrics, per_class_metrics, per_class_thresholds
 from .scores import LayerScores, thresholds_for
+from .uniform import UniformDetector
 
 METRIC_COLUMNS = ("TNR@95TPR", "AUROC")
 
@@ -53,17 +54,25 @@ def metric_rows(method: str, anomaly, id_scores, id_pred, scores, pred, threshol
                 round(r.tpr, 2), r.classes_left_out) for r in results]
 
 
+def named_scores(detector, images: np.ndarray) -> np.ndarray:
+    """Scores of a named set (a dataset split, an anomaly set), which is scored again later: ours
+    keeps its features on disk for it (new inputs are not cached); baselines cache every score."""
+    if isinstance(detector, UniformDetector):
+        return detector.score_samples(images, cached=True)
+    return detector.score_samples(images)
+
+
 def evaluate_method(experiment, method: str, detector, anomalies: list, tpr: float = 0.95) -> list[Row]:
     """Both weightings for every anomaly set. Per-class thresholds come from the
     validation (held-out ID) scores; global thresholds from the ID test scores."""
-    val_scores = detector.score_samples(experiment.val.images)
+    val_scores = named_scores(detector, experiment.val.images)
     val_pred = experiment.predictions(experiment.val.images)
     thresholds = per_class_thresholds(val_scores, val_pred, experiment.model.n_classes, tpr)
-    id_scores = detector.score_samples(experiment.test.images)
+    id_scores = named_scores(detector, experiment.test.images)
     id_pred = experiment.predictions(experiment.test.images)
     rows = []
     for anomaly in anomalies:
-        rows += metric_rows(method, anomaly, id_scores, id_pred, detector.score_samples(anomaly.images),
+        rows += metric_rows(method, anomaly, id_scores, id_pred, named_scores(detector, anomaly.images),
                             experiment.predictions(anomaly.images), thresholds, tpr)
     return rows
 
@@ -110,9 +119,9 @@ class ScoreData:
 def score_data(experiment, detector, anomalies: dict) -> ScoreData:
     """Per-layer scores of validation, ID test and each anomaly set (``{name: AnomalySet}``)."""
     val = ScoreSet("validation", "id", detector.val_scores_, experiment.val.labels)
-    test = ScoreSet(f"{experiment.id_dataset} (ID)", "id", detector.layer_scores(experiment.test.images),
+    test = ScoreSet(f"{experiment.id_dataset} (ID)", "id", detector.layer_scores(experiment.test.images, cached=True),
                     experiment.test.labels)
-    sets = {name: ScoreSet(name, a.kind, detector.layer_scores(a.images)) for name, a in anomalies.items()}
+    sets = {name: ScoreSet(name, a.kind, detector.layer_scores(a.images, cached=True)) for name, a in anomalies.items()}
     return ScoreData(detector.mdl_, float(detector.nu), detector.n_classes_, val, test, sets, detector.tpr,
                      detector.min_samples)
 

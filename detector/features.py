@@ -3,8 +3,9 @@
 Convolutional maps (N, C, H, W) are reduced to one mean per channel (paper, Sec. 4:
 the SVDD does poorly in high dimension); other outputs are flattened. The logit
 layer is the model's output and is always available under the name ``"logits"``.
-Features are cached on disk keyed by the model's weights hash, the images' content
-hash and the layer name.
+Features of named sets (dataset splits, anomaly sets) are cached on disk keyed by the
+model's weights hash, the images' content hash and the layer name; a user's new inputs
+are extracted with ``cached=False``: neither hashed nor written.
 """
 
 from __future__ import annotations
@@ -88,6 +89,64 @@ def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> li
     return layers
 
 
+CANDIDATES = ("blocks", "all")  # what UniformDetector(candidates=...) and --candidates accept by name
+# above this many layers, a plain CNN (VGG-16 has 44) is searched at its pooling stages only:
+# every candidate costs one SVDD per class, and neighbouring layers of a stage tell little apart
+MANY_LAYERS = 16
+_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+
+
+def is_residual_block(module: nn.Module) -> bool:
+    """A residual block by its class name, as torchvision and timm name them (``BasicBlock``,
+    ``Bottleneck``, ``...Block``): its output is the sum of a branch and its input."""
+    name = type(module).__name__
+    return name.endswith("Bottleneck") or name.endswith("Block")
+
+
+def block_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
+    """The block outputs of a deep model, then ``logits``; every layer of a small one.
+
+    - ResNet-like (residual blocks found): each block's output. A stage (``layer1``...) ends
+      with its last block, whose output it returns: that block stands for the stage.
+    - a plain CNN with more than :data:`MANY_LAYERS` layers and pooling (VGG-like): the
+      output of each pooling stage.
+    - otherwise (LeNet) every layer, as :func:`candidate_layers` lists them: the paper's search.
+    """
+    layers = candidate_layers(module, input_shape)
+    named = dict(module.named_modules())
+    blocks = [name for name, sub in named.items() if name and is_residual_block(sub)]
+    if not blocks:
+        pools = [info for info in layers if isinstance(named.get(info.name), _POOLS)]
+        if len(layers) - 1 <= MANY_LAYERS or len(pools) < 2:
+            return layers
+        return [*pools, layers[-1]]
+    # a block's output may repeat the tensor of its last child (torchvision's in-place ReLU):
+    # probe the blocks themselves, so that each is listed under its own name
+    return [*_probe(module, input_shape, blocks), layers[-1]]
+
+
+def _probe(module: nn.Module, input_shape: tuple[int, int, int], names: list[str]) -> list[LayerInfo]:
+    """LayerInfo of the named modules' outputs, in the order the forward pass reaches them."""
+    named = dict(module.named_modules())
+    found: dict[str, LayerInfo] = {}
+
+    def hook(name):
+        def record(_module, _inputs, output):
+            if isinstance(output, torch.Tensor) and output.ndim >= 2:
+                found[name] = LayerInfo(name, type(_module).__name__, tuple(output.shape[1:]),
+                                        int(reduce_output(output).shape[1]))
+        return record
+
+    handles = [named[name].register_forward_hook(hook(name)) for name in names]
+    try:
+        with torch.no_grad():
+            module(torch.rand(2, *input_shape, device=model_device(module)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return list(found.values())
+
+
 def check_layer(name: str, layers: list[LayerInfo]) -> None:
     names = [layer.name for layer in layers]
     if name not in names:
@@ -146,19 +205,44 @@ class FeatureExtractor:
         self.batch_size = batch_size
         self.progress = progress
         self._layers: list[LayerInfo] | None = None
+        self._blocks: list[LayerInfo] | None = None
 
     @property
     def layers(self) -> list[LayerInfo]:
+        """Every hookable layer, then ``logits`` (:func:`candidate_layers`)."""
         if self._layers is None:
             self._layers = candidate_layers(self.model.module, self.model.input_shape)
         return self._layers
 
-    def check_layer(self, name: str) -> None:
-        check_layer(name, self.layers)
+    def candidates(self, which: str = "blocks") -> list[LayerInfo]:
+        """``"blocks"``: :func:`block_layers` (block outputs of deep models); ``"all"``: :attr:`layers`."""
+        if which not in CANDIDATES:
+            raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)} or a list of layer names, got {which!r}")
+        if which == "all":
+            return self.layers
+        if self._blocks is None:
+            self._blocks = block_layers(self.model.module, self.model.input_shape)
+        return self._blocks
 
-    def features(self, images: np.ndarray, layers: list[str]) -> dict[str, np.ndarray]:
+    @property
+    def valid_layers(self) -> list[LayerInfo]:
+        """:attr:`layers`, and the blocks that it lists under a child's name (torchvision's blocks end
+        with an in-place ReLU, whose tensor they return), under their own: any of them may be the MDL."""
+        names = {info.name for info in self.layers}
+        extra = [block for block in self.candidates() if block.name not in names]
+        return [*self.layers[:-1], *extra, self.layers[-1]] if extra else self.layers
+
+    def check_layer(self, name: str) -> None:
+        if name not in {info.name for info in self.layers}:
+            check_layer(name, self.valid_layers)
+
+    def features(self, images: np.ndarray, layers: list[str], cached: bool = True) -> dict[str, np.ndarray]:
+        """Features of ``layers`` for ``images``; ``cached=False`` for inputs that are not a named
+        set: hashing and writing them was part of a scoring cost of 10x the forward pass (issue 14)."""
         for name in layers:
             self.check_layer(name)
+        if not cached:
+            return extract(self.model.module, images, list(layers), self.batch_size, self.progress)
         data_hash = cache.hash_array(images)
         keys = {
             name: {"what": "features", "model": self.model.weights_hash, "data": data_hash,
@@ -178,5 +262,5 @@ class FeatureExtractor:
             found.update(fresh)
         return {name: found[name] for name in layers}
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        return self.features(images, [LOGITS])[LOGITS]
+    def logits(self, images: np.ndarray, cached: bool = True) -> np.ndarray:
+        return self.features(images, [LOGITS], cached)[LOGITS]

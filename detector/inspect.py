@@ -135,11 +135,14 @@ def judge(detector, images: np.ndarray) -> list[Verdict]:
     (for another beta, judge with ``detector.with_beta(beta)``)."""
     import torch
 
+    from .features import LOGITS
+
     tau = detector.thresholds_
     images = check_images(images)  # float32, contiguous: the raw logits below go straight to torch
-    scores = detector.layer_scores(images)
+    feats = detector.features(images)  # one forward pass; a user's inputs are not cached
+    scores = detector.feature_scores(feats)
     combined = scores.combine(detector.beta)
-    probabilities = torch.softmax(torch.from_numpy(detector.extractor.logits(images)), 1).numpy()
+    probabilities = torch.softmax(torch.from_numpy(feats[LOGITS]), 1).numpy()
     terms = scores.terms()
     return [Verdict(int(p), float(probabilities[i, p]), *(float(t) for t in terms[i]), float(combined[i]),
                     float(tau[p]), bool(combined[i] < tau[p]))

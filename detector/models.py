@@ -97,16 +97,20 @@ def train_classifier(
     desc: str = "training",
     outliers: np.ndarray | None = None,
     outlier_weight: float = 0.5,
+    device: torch.device | str | None = None,
 ) -> nn.Module:
     """Train with Adam and cross-entropy, seeded, with a progress bar over epochs.
 
     With ``outliers`` (Outlier Exposure, see :mod:`detector.oe`) every batch also holds as
     many outliers, and ``outlier_weight`` times the cross-entropy from their softmax to the
     uniform distribution is added to the loss.
+
+    ``device``: where to train (default: :func:`~detector.runtime.default_device`). The same
+    seed gives other weights on a GPU than on a CPU (other kernels, other rounding).
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    dev = default_device()
+    dev = torch.device(device) if device is not None else default_device()
     module = module.to(dev).train()
     for parameter in module.parameters():  # a loaded model may come frozen
         parameter.requires_grad_(True)

@@ -7,15 +7,66 @@ standardised with a scaler fitted on all training features, as in the authors' c
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
-from scipy.special import logsumexp
+import torch
 from sklearn.base import BaseEstimator
-from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 from sklearn.utils.validation import check_is_fitted
 
 from .runtime import subsample
+
+# float64, as scikit-learn computes it: float32's 7 digits fall short of 1e-5 relative
+# agreement where a log score is near 0, and the kernel block is small either way
+DTYPE = torch.float64
+CHUNK = 1 << 22  # rows x support vectors per kernel block: 32 MB in float64, whatever the set's size
+# fitted arrays as tensors, per estimator and device: copied once, not at every call; weak
+# keys, so an estimator that is refitted (a new object) or dropped takes its copies with it
+_TENSORS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+
+
+def _tensors(estimator, names: tuple[str, ...], device: torch.device) -> list[torch.Tensor]:
+    per_device = _TENSORS.setdefault(estimator, {})
+    key = (str(device), names)
+    if key not in per_device:
+        per_device[key] = [torch.as_tensor(np.asarray(getattr(estimator, name), dtype=np.float64), dtype=DTYPE,
+                                           device=device) for name in names]
+    return per_device[key]
+
+
+def _as_tensor(X, device: torch.device | None) -> torch.Tensor:
+    if isinstance(X, torch.Tensor):
+        return X.to(device if device is not None else X.device, DTYPE)
+    return torch.as_tensor(np.asarray(X), device=device).to(DTYPE)
+
+
+def log_score(svm: OneClassSVM, Z, device: torch.device | str | None = None) -> np.ndarray:
+    """log(sum_i alpha_i K(z, sv_i)): the log of ``OneClassSVM.score_samples``, in torch.
+
+    Same ranking and same decision boundary as scikit-learn's score, but computed
+    with logsumexp: scikit-learn's value underflows to exactly 0 for inputs far from
+    every support vector, so noise tied with merely unusual ID inputs. In the log
+    domain the score keeps falling with the distance (-gamma * d^2 to the nearest SV).
+
+    ``Z`` (standardised features, NumPy or torch) is scored on ``device`` (default: the
+    tensor's own, else the CPU), so that a model on a GPU is not waited for by a NumPy
+    kernel on the CPU; fitting stays scikit-learn's.
+    """
+    return _log_score(svm, _as_tensor(Z, device)).cpu().numpy()
+
+
+def _log_score(svm: OneClassSVM, Z: torch.Tensor) -> torch.Tensor:
+    support, dual = _tensors(svm, ("support_vectors_", "dual_coef_"), Z.device)
+    log_alpha, support_sq = torch.log(dual.reshape(-1)), (support * support).sum(1)
+    rows = max(1, CHUNK // max(1, len(support)))
+    parts = []
+    for block in Z.split(rows):
+        # |z - sv|^2 expanded, as scikit-learn's euclidean_distances does
+        sq_dist = ((block * block).sum(1, keepdim=True) - 2 * block @ support.T + support_sq).clamp_min_(0)
+        parts.append(torch.logsumexp(log_alpha - svm._gamma * sq_dist, dim=1))
+    return torch.cat(parts) if parts else Z.new_zeros(0)
 
 
 class ClassConditionalSVDD(BaseEstimator):
@@ -63,28 +114,26 @@ class ClassConditionalSVDD(BaseEstimator):
         self.pooled_model_ = self._svm(Z, rng)
         return self
 
-    @staticmethod
-    def log_score(svm: OneClassSVM, Z: np.ndarray) -> np.ndarray:
-        """log(sum_i alpha_i K(z, sv_i)): the log of ``OneClassSVM.score_samples``.
+    log_score = staticmethod(log_score)
 
-        Same ranking and same decision boundary as scikit-learn's score, but computed
-        with logsumexp: scikit-learn's value underflows to exactly 0 for inputs far from
-        every support vector, so noise tied with merely unusual ID inputs. In the log
-        domain the score keeps falling with the distance (-gamma * d^2 to the nearest SV).
+    def score_samples(self, X, classes: np.ndarray, device: torch.device | str | None = None) -> np.ndarray:
+        """Log SVDD score under the SVDD of each input's class: higher = more normal.
+
+        Computed in torch on ``device`` (default: ``X``'s own when it is a tensor, else the
+        CPU), standardisation included; see :func:`log_score`.
         """
-        sq_dist = euclidean_distances(Z, svm.support_vectors_, squared=True)
-        return logsumexp(np.log(svm.dual_coef_.ravel())[None, :] - svm._gamma * sq_dist, axis=1)
-
-    def score_samples(self, X: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        """Log SVDD score under the SVDD of each input's class: higher = more normal."""
         check_is_fitted(self, "scaler_")
-        Z = self.scaler_.transform(X)
-        scores = np.empty(len(X), dtype=np.float64)
+        X = _as_tensor(X, device)
+        mean, scale = _tensors(self.scaler_, ("mean_", "scale_"), X.device)
+        Z = (X - mean) / scale  # StandardScaler.transform
+        classes = np.asarray(classes)
+        scores = torch.empty(len(classes), dtype=DTYPE, device=Z.device)
         for i in np.unique(classes):
-            rows = classes == i
+            # indices made on the host: a boolean mask on a GPU would wait for it at every class
+            rows = torch.from_numpy(np.flatnonzero(classes == i)).to(Z.device)
             model = self.class_models_[i] if i < len(self.class_models_) else None
-            scores[rows] = self.log_score(model or self.pooled_model_, Z[rows])
-        return scores
+            scores[rows] = _log_score(model or self.pooled_model_, Z[rows])
+        return scores.cpu().numpy()  # one copy back, after every class
 
     def get_state(self) -> dict:
         return {"scaler": self.scaler_, "class_models": self.class_models_, "pooled": self.pooled_model_}

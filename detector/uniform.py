@@ -41,7 +41,7 @@ from .images import check_images
 from .features import LOGITS, FeatureExtractor
 from .metrics import per_class_thresholds
 from .models import ClassifierInfo
-from .runtime import predicted_classes
+from .runtime import model_device, predicted_classes
 from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, choose_beta, min_max_normalise,
                      min_max_ranges, thresholds_for)
 from .svdd import ClassConditionalSVDD
@@ -71,8 +71,11 @@ class UniformDetector(BaseEstimator):
         RBF kernel width, scikit-learn's convention on standardised features.
     tpr : float
         Share of held-out ID inputs of each class that must pass their threshold.
-    candidates : list of str or None
-        Layers tried by ``layer="auto"``; default: every layer but the logits.
+    candidates : None, "blocks", "all" or list of str
+        Layers tried by ``layer="auto"``, the logits left out. ``None`` or ``"blocks"``: the
+        block outputs of deep models (ResNet's residual blocks, VGG's pooling stages) and every
+        layer of small ones such as LeNet (:func:`detector.features.block_layers`); ``"all"``:
+        every layer (54 in our ResNet-18).
     max_samples_per_class, min_samples : int
         See :class:`~detector.svdd.ClassConditionalSVDD`. A class with fewer than
         ``min_samples`` *validation* inputs uses the normalisation and threshold of the
@@ -172,7 +175,10 @@ class UniformDetector(BaseEstimator):
         self.n_classes_ = self.model.n_classes
         extractor = self.extractor
         if self.layer == "auto":
-            names = self.candidates or [info.name for info in extractor.layers if info.name != LOGITS]
+            if not self.candidates or isinstance(self.candidates, str):
+                names = [info.name for info in extractor.candidates(self.candidates or "blocks") if info.name != LOGITS]
+            else:
+                names = list(self.candidates)
             for name in names:
                 extractor.check_layer(name)
         else:
@@ -268,30 +274,41 @@ class UniformDetector(BaseEstimator):
     # ------------------------------------------------------------------ scoring
     def _raw_scores(self, feats: dict[str, np.ndarray], predicted: np.ndarray) -> np.ndarray:
         """(N, 3): log SVDD score on the MDL, on the logits, and the classifier's confidence."""
-        svdd = [self.svdd_[name].score_samples(feats[name], predicted) for name in (self.mdl_, LOGITS)]
+        device = model_device(self.model.module)  # the SVDD kernels run where the model does
+        svdd = [self.svdd_[name].score_samples(feats[name], predicted, device) for name in (self.mdl_, LOGITS)]
         return np.stack([*svdd, CONFIDENCES[self.confidence](feats[LOGITS])], 1)
 
-    def layer_scores(self, images: np.ndarray) -> LayerScores:
-        """Predicted class and the normalised MDL, logit and confidence scores of each image."""
+    def features(self, images: np.ndarray, cached: bool = False) -> dict[str, np.ndarray]:
+        """MDL and logit features of ``images``, checked; ``cached=True`` for named sets only
+        (dataset splits, anomaly sets): new inputs are neither hashed nor written to disk."""
         self._check_fitted()
-        images = self._check_input(images)
-        feats = self.extractor.features(images, [self.mdl_, LOGITS])
+        return self.extractor.features(self._check_input(images), [self.mdl_, LOGITS], cached)
+
+    def feature_scores(self, feats: dict[str, np.ndarray]) -> LayerScores:
+        """:meth:`layer_scores` of features from :meth:`features` (no second forward pass)."""
         predicted = feats[LOGITS].argmax(1)
         return min_max_normalise(self._raw_scores(feats, predicted)[:, :self.norm_min_.shape[1]], predicted,
                                  self.norm_min_, self.norm_max_)
 
-    def score_samples(self, images: np.ndarray) -> np.ndarray:
-        """g_i(x): higher = more normal."""
-        return self.layer_scores(images).combine(self.check_beta(self.beta))
+    def layer_scores(self, images: np.ndarray, cached: bool = False) -> LayerScores:
+        """Predicted class and the normalised MDL, logit and confidence scores of each image.
 
-    def decision_function(self, images: np.ndarray) -> np.ndarray:
+        ``cached=True`` keeps the features on disk: for named sets, which are scored again.
+        """
+        return self.feature_scores(self.features(images, cached))
+
+    def score_samples(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
+        """g_i(x): higher = more normal."""
+        return self.layer_scores(images, cached).combine(self.check_beta(self.beta))
+
+    def decision_function(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """g_i(x) - tau_i: negative = anomaly."""
-        scores = self.layer_scores(images)
+        scores = self.layer_scores(images, cached)
         return scores.combine(self.check_beta(self.beta)) - self.thresholds_[scores.predicted]
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
+    def predict(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """True where the input is an anomaly (paper Eq. 4)."""
-        return self.decision_function(images) < 0
+        return self.decision_function(images, cached) < 0
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:

@@ -73,7 +73,7 @@ def test_penultimate_is_the_input_of_the_final_linear(tiny_experiment):
     images = tiny_experiment.test.images[:10]
     z = penultimate(tiny_experiment, images)
     with torch.no_grad():
-        logits = head(torch.from_numpy(z)).numpy()
+        logits = head(torch.from_numpy(z).to(head.weight.device)).cpu().numpy()  # the head may live on a GPU
     np.testing.assert_allclose(logits, tiny_experiment.extractor.logits(images), rtol=1e-4, atol=1e-4)
 
 

@@ -200,3 +200,17 @@ def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch
     assert main(["check", "--model", f"{tmp_path / 'net.py'}:make", "--id-dataset", "digits", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err
     assert "WARNING: test accuracy" in err and "is the model trained? pass --weights" in err and "stopped" in err
+
+
+def test_layers_command_marks_a_resnets_blocks_and_candidates_choices_are_checked(tmp_path, capsys):
+    (tmp_path / "net.py").write_text(
+        "from detector.architectures import ResNet18\n\n"
+        "def make():\n    net = ResNet18()\n    net.input_shape = (3, 32, 32)\n    return net\n")
+    assert main(["layers", "--model", f"{tmp_path / 'net.py'}:make"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line.split()[0] for line in lines if line.endswith(" *")]
+    assert marked == [f"layer{stage}.{block}" for stage in range(1, 5) for block in range(2)]
+    assert any(line.startswith("layer1.0.conv1 ") for line in lines)  # every layer is listed, unmarked
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--model", "lenet-mnist", "--candidates", "some", "--anomaly", "uniform"])
+    assert "choose from 'blocks', 'all'" in capsys.readouterr().err

@@ -30,26 +30,64 @@ def test_unknown_dataset_lists_valid_names():
         load_dataset("imagenet", "test")
 
 
-def test_cifar10_pickle_batches(tmp_path):
+def write_cifar10_batch(path, data, labels, name):
+    """A batch as CIFAR-10's python version holds it: a protocol-2 pickle of a dict with bytes keys
+    (written by Python 2), ``data`` (N, 3072) uint8 rows of 1024 red, 1024 green, 1024 blue
+    values, each plane row-major, and ``labels`` a list of ints."""
+    batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in labels], b"data": data,
+             b"filenames": [f"img_{i}.png".encode() for i in range(len(labels))]}
+    with open(path / name, "wb") as handle:
+        pickle.dump(batch, handle, protocol=2)
+
+
+def test_cifar10_pickle_batches(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
-    for name in ["data_batch_1", "test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (20, 3072), dtype=np.uint8), b"labels": list(range(10)) * 2}
-        with open(tmp_path / name, "wb") as handle:
-            pickle.dump(batch, handle)
+    batches = {}
+    for i, name in enumerate([*(f"data_batch_{k}" for k in range(1, 6)), "test_batch"]):
+        data = rng.integers(0, 256, (20, 3072), dtype=np.uint8)
+        labels = (np.arange(20) + i) % 10
+        write_cifar10_batch(tmp_path, data, labels, name)
+        batches[name] = (data, labels)
     test = load_dataset("cifar10", "test", path=str(tmp_path))
-    assert test.images.shape == (20, 3, 32, 32) and test.labels.tolist()[:3] == [0, 1, 2]
-    train, val = load_dataset("cifar10", "train", path=str(tmp_path)), load_dataset("cifar10", "val", path=str(tmp_path))
-    assert len(train) + len(val) == 20 and len(val) == 2
+    data, labels = batches["test_batch"]
+    assert test.images.shape == (20, 3, 32, 32) and test.images.dtype == np.float32
+    np.testing.assert_array_equal(test.labels, labels)
+    # pixel (row 1, column 2) of image 4: red at 1*32+2, green 1024 further, blue 2048 further
+    np.testing.assert_allclose(test.images[4, :, 1, 2], data[4, [34, 1024 + 34, 2048 + 34]] / 255.0, rtol=1e-6)
+    monkeypatch.setenv("CIFAR10_DIR", str(tmp_path))  # the folder from the environment
+    train, val = load_dataset("cifar10", "train"), load_dataset("cifar10", "val")
+    assert len(train) + len(val) == 100 and len(val) == 10  # all five batches, a tenth held out
+    every = np.concatenate([batches[f"data_batch_{k}"][0] for k in range(1, 6)]).reshape(-1, 3, 32, 32) / 255.0
+    rows = {row.tobytes() for row in every.astype(np.float32)}
+    assert all(image.tobytes() in rows for image in (*train.images, *val.images))
+    assert not {i.tobytes() for i in train.images} & {i.tobytes() for i in val.images}
+    (tmp_path / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="data_batch_3 missing"):
+        load_dataset("cifar10", "train")
 
 
-def test_svhn_mat_files(tmp_path):
+def test_cifar10_missing_says_where_it_looked(tmp_path):
+    with pytest.raises(DataError, match="CIFAR10_DIR"):
+        load_dataset("cifar10", "test", path=str(tmp_path))
+
+
+def test_svhn_mat_files(tmp_path, monkeypatch):
+    """SVHN's cropped-digit files: MATLAB .mat with X uint8 (32, 32, 3, N) and y uint8 (N, 1), 10 for digit 0."""
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (32, 32, 3, 12), dtype=np.uint8)
-    savemat(tmp_path / "test_32x32.mat", {"X": x, "y": np.arange(1, 13).reshape(-1, 1) % 11})
+    y = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 3], np.uint8).reshape(-1, 1)
+    savemat(tmp_path / "test_32x32.mat", {"X": x, "y": y})
     test = load_dataset("svhn", "test", path=str(tmp_path))
-    assert test.images.shape == (12, 3, 32, 32)
-    np.testing.assert_allclose(test.images[3, 1], x[:, :, 1, 3] / 255.0, rtol=1e-6)
-    assert 10 not in test.labels  # label 10 means digit 0
+    assert test.images.shape == (12, 3, 32, 32) and test.images.dtype == np.float32
+    np.testing.assert_allclose(test.images[3, 1], x[:, :, 1, 3] / 255.0, rtol=1e-6)  # (H, W) of channel 1
+    assert test.labels.tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 3]  # label 10 means digit 0
+    xt = rng.integers(0, 256, (32, 32, 3, 40), dtype=np.uint8)
+    savemat(tmp_path / "train_32x32.mat", {"X": xt, "y": (np.arange(40) % 10 + 1).astype(np.uint8).reshape(-1, 1)})
+    monkeypatch.setenv("SVHN_DIR", str(tmp_path))
+    train, val = load_dataset("svhn", "train"), load_dataset("svhn", "val")
+    assert (len(train), len(val)) == (36, 4) and set(train.labels) | set(val.labels) == set(range(10))
+    with pytest.raises(DataError, match="SVHN not found"):
+        load_dataset("svhn", "test", path=str(tmp_path / "nowhere"))
 
 
 @pytest.mark.parametrize("array", [

@@ -5,7 +5,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from detector.data import DataError
-from detector.features import LayerError
+from detector.features import FeatureExtractor, LayerError
 from detector.metrics import auroc
 from detector.scores import LayerScores
 from detector.uniform import UniformDetector
@@ -76,7 +76,7 @@ def test_save_and_load_give_the_same_scores_and_refuse_another_model(fitted, tin
 
 def test_class_never_predicted_uses_the_pooled_svdd(tiny_model, digits):
     train = digits["train"].images
-    predicted = tiny_model.module(__import__("torch").from_numpy(train)).argmax(1).numpy()
+    predicted = FeatureExtractor(tiny_model).logits(train).argmax(1)  # on the model's device, CPU or GPU
     keep = predicted != 7  # the model never predicts 7 on these training inputs
     detector = UniformDetector(tiny_model, layer="features.4").fit(train[keep], digits["val"].images)
     assert detector.svdd_["features.4"].class_models_[7] is None

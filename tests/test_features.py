@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from detector.features import LOGITS, FeatureExtractor, LayerError, candidate_layers, extract
+from detector.runtime import model_device
 
 
 def test_candidate_layers_skip_dropout_and_containers_and_end_with_logits(tiny_model):
@@ -19,12 +20,13 @@ def test_candidate_layers_skip_dropout_and_containers_and_end_with_logits(tiny_m
 def test_conv_features_are_channel_means_taken_before_inplace_relu(tiny_model, digits):
     images = digits["test"].images[:5]
     feats = extract(tiny_model.module, images, ["features.1", LOGITS])
+    x = torch.from_numpy(images).to(model_device(tiny_model.module))  # the model may live on a GPU
     with torch.no_grad():
-        x = torch.from_numpy(images) - tiny_model.module.mean
-        bn = tiny_model.module.features[1](tiny_model.module.features[0](x))
-    np.testing.assert_allclose(feats["features.1"], bn.mean((2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+        bn = tiny_model.module.features[1](tiny_model.module.features[0](x - tiny_model.module.mean))
+        logits = tiny_model.module(x)
+    np.testing.assert_allclose(feats["features.1"], bn.mean((2, 3)).cpu().numpy(), rtol=1e-5, atol=1e-6)
     assert (feats["features.1"] < 0).any()  # the in-place ReLU after it did not leak in
-    np.testing.assert_allclose(feats[LOGITS], tiny_model.module(torch.from_numpy(images)).numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(feats[LOGITS], logits.cpu().numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_features_are_cached_on_disk(tiny_model, digits, monkeypatch):

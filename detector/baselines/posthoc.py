@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..runtime import model_device
 from .base import Baseline, final_linear, penultimate
 
 LOGIT_METHODS = ("energy", "maxlogit", "gen")
@@ -82,16 +83,17 @@ class PyTorchOOD(Baseline):
         if self.method not in FEATURE_METHODS:
             raise ValueError(f"unknown pytorch-ood method {self.method!r}; valid: {', '.join(LOGIT_METHODS + FEATURE_METHODS)}")
         _, head = final_linear(experiment.model.module, experiment.model.input_shape)
-        w, b = head.weight.detach().cpu().float(), head.bias.detach().cpu().float() if head.bias is not None else None
-        if b is None:
-            b = torch.zeros(w.shape[0])
-        linear = torch.nn.Linear(w.shape[1], w.shape[0])
+        # pytorch-ood computes on the device of what it is given: the model's, CPU or GPU
+        device = head.weight.device
+        w = head.weight.detach().float()
+        b = head.bias.detach().float() if head.bias is not None else torch.zeros(w.shape[0], device=device)
+        linear = torch.nn.Linear(w.shape[1], w.shape[0], device=device)
         linear.weight.data, linear.bias.data = w.clone(), b.clone()
-        z = torch.from_numpy(penultimate(experiment, experiment.train.images))
-        y = torch.from_numpy(experiment.train.labels)
+        z = torch.from_numpy(penultimate(experiment, experiment.train.images)).to(device)
+        y = torch.from_numpy(experiment.train.labels).to(device)
         if self.method == "knn":
             options.setdefault("k", min(50, len(z) - 1))
-            self.detector_ = ood.KNN(None, **options).fit_features(z, y)
+            self.detector_ = ood.KNN(None, **options).fit_features(z.cpu(), y.cpu())  # scikit-learn's neighbours: CPU
         elif self.method == "vim":
             options.setdefault("d", max(1, z.shape[1] // 2))
             self.detector_ = ood.ViM(None, w=w, b=b, **options).fit_features(z, y)
@@ -106,9 +108,10 @@ class PyTorchOOD(Baseline):
             self.detector_ = ood.DICE(None, w=w, b=b, **options).fit_features(z, y)
 
     def _outlier_scores(self, images: np.ndarray) -> torch.Tensor:
+        device = model_device(self.experiment_.model.module)
         if self.method in LOGIT_METHODS:
-            return self.detector_.predict_logits(torch.from_numpy(self._logits(images)))
-        z = torch.from_numpy(penultimate(self.experiment_, images))
+            return self.detector_.predict_logits(torch.from_numpy(self._logits(images)).to(device))
+        z = torch.from_numpy(penultimate(self.experiment_, images)).to(device)
         with torch.no_grad():
             if self.method == "ash":
                 return self.detector_.predict_feature_maps(z[:, :, None, None])

@@ -1,0 +1,93 @@
+"""The SVDD score in torch against scikit-learn's own, and what scoring a user's inputs writes."""
+
+import numpy as np
+import pytest
+import torch
+
+from detector import cache
+from detector.features import LOGITS
+from detector.inspect import judge
+from detector.svdd import ClassConditionalSVDD, log_score
+from detector.uniform import UniformDetector
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    """Three classes of 6-d features, each a Gaussian blob: (X, classes) for fitting and for scoring."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 4, (3, 6))
+    classes = np.repeat(np.arange(3), 150)
+    X = (centres[classes] + rng.normal(0, 1, (len(classes), 6))).astype(np.float32)
+    return X, classes
+
+
+def sklearn_log_score(svdd, X, classes):
+    """The reference: log of scikit-learn's OneClassSVM.score_samples (sum_i alpha_i K(x, sv_i)),
+    on features standardised by scikit-learn's scaler in float64."""
+    Z = svdd.scaler_.transform(X.astype(np.float64))
+    out = np.empty(len(X))
+    for i in np.unique(classes):
+        model = svdd.class_models_[i] or svdd.pooled_model_
+        out[classes == i] = np.log(model.score_samples(Z[classes == i]))
+    return out
+
+
+def test_torch_score_equals_the_log_of_scikit_learns(clusters):
+    X, classes = clusters
+    svdd = ClassConditionalSVDD(nu=0.1).fit(X, classes, n_classes=3)
+    rng = np.random.default_rng(1)
+    new = (X + rng.normal(0, 1.5, X.shape)).astype(np.float32)  # around the data: scikit-learn's value does not underflow
+    reference = sklearn_log_score(svdd, new, classes)
+    assert np.all(np.isfinite(reference)) and reference.min() < 0 < reference.max()  # both signs, so rtol is a real check
+    np.testing.assert_allclose(svdd.score_samples(new, classes), reference, rtol=1e-5)
+    # a tensor is scored where it lives, with the same result
+    tensor_scores = svdd.score_samples(torch.from_numpy(new), classes)
+    np.testing.assert_allclose(tensor_scores, reference, rtol=1e-5)
+    # the module-level function (used by ELO) on standardised features
+    Z = svdd.scaler_.transform(new[classes == 1].astype(np.float64))
+    np.testing.assert_allclose(log_score(svdd.class_models_[1], Z), np.log(svdd.class_models_[1].score_samples(Z)),
+                               rtol=1e-5)
+
+
+def test_far_inputs_keep_falling_where_scikit_learn_underflows(clusters):
+    X, classes = clusters
+    svdd = ClassConditionalSVDD(nu=0.1).fit(X, classes, n_classes=3)
+    far = np.stack([X[0] + d for d in (50.0, 100.0, 200.0)]).astype(np.float32)
+    zero = np.zeros(3, dtype=int)
+    assert np.all(svdd.class_models_[0].score_samples(svdd.scaler_.transform(far)) == 0)  # why we work in logs
+    scores = svdd.score_samples(far, zero)
+    assert np.all(np.isfinite(scores)) and scores[0] > scores[1] > scores[2]
+
+
+def test_refitted_svdd_does_not_reuse_the_old_support_vectors(clusters):
+    X, classes = clusters
+    svdd = ClassConditionalSVDD(nu=0.1).fit(X, classes, n_classes=3)
+    first = svdd.score_samples(X, classes)
+    svdd.set_params(nu=0.5).fit(X, classes, n_classes=3)
+    np.testing.assert_allclose(svdd.score_samples(X, classes), sklearn_log_score(svdd, X, classes), rtol=1e-5)
+    assert not np.allclose(svdd.score_samples(X, classes), first)
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_model, digits):
+    return UniformDetector(tiny_model, layer="features.4").fit(digits["train"].images, digits["val"].images)
+
+
+def test_new_inputs_are_neither_hashed_nor_cached(detector, digits, tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))  # empty, whatever earlier runs left
+    new = np.ascontiguousarray(digits["test"].images[:7] * 0.9)  # not a named set
+    folder = tmp_path / "features"
+    before = set()
+    hashed = []
+    original = cache.hash_array
+    monkeypatch.setattr(cache, "hash_array", lambda array: hashed.append(array.shape) or original(array))
+    scores = detector.score_samples(new)
+    verdicts = judge(detector, new)
+    detector.predict(new), detector.decision_function(new), detector.layer_scores(new)
+    assert hashed == [] and (set(folder.glob("*")) if folder.exists() else set()) == before
+    np.testing.assert_allclose([v.score for v in verdicts], scores)
+    # a named set is still cached, and gives the same scores
+    cached = detector.score_samples(new, cached=True)
+    assert hashed and len(set(folder.glob("*")) - before) == 2  # the MDL and the logits
+    np.testing.assert_array_equal(cached, scores)
+    np.testing.assert_array_equal(detector.features(new)[LOGITS], detector.features(new, cached=True)[LOGITS])
