@@ -13,6 +13,7 @@ from detector.baselines.godin import EPSILONS, DeConfHead, choose_epsilon, godin
 from detector.baselines.nnif import neighbour_ranks, nnif_features, tracin_influence
 from detector.experiment import Experiment
 from detector.metrics import auroc
+from detector.runtime import model_device
 
 
 def test_registered():
@@ -73,7 +74,7 @@ def test_deconf_head_replaces_the_final_linear_of_a_copy(tiny_model):
     for key, value in tiny_model.module.state_dict().items():
         torch.testing.assert_close(value, before[key])
     with torch.no_grad():
-        assert module.eval()(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+        assert module.eval()(torch.rand(3, 1, 28, 28, device=model_device(module))).shape == (3, 10)
 
 
 def test_choose_epsilon_maximises_the_mean_score():
