@@ -27,38 +27,68 @@ def set_colours(sets: list[str]) -> dict[str, str]:
 CANVAS = {"embedOptions": {"renderer": "canvas"}}
 
 
+#: Colours of the detector's verdict (and the two ends of the g - tau scale)
+VERDICT_COLOURS = {"normal": "#1a9850", "anomaly": "#d73027"}
+#: Colour options of a projection: what each colours by
+COLOUR_BY = {"set": "the set each input comes from", "true class": "the ID label (anomalies grey)",
+             "verdict": "the detector's verdict at the current β: anomaly when g < τ of the predicted class",
+             "score": "g − τ of the predicted class: red below τ (anomaly), green above; clipped (see the legend)"}
+
+
 def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """What a projection chart draws and shows on hover (``df`` needs an ``image`` column of
-    :func:`dashboard.views.image_urls`); ``row`` identifies a point in the selection."""
+    """What a projection chart draws and shows on hover (``df`` needs the columns of
+    :func:`dashboard.views.with_scores` and an ``image`` column of :func:`dashboard.views.image_urls`);
+    ``row`` identifies a point in the selection."""
     return pd.DataFrame({
         "row": df.index, "x": df["x"], "y": df["y"], "set": df["set"], "input": df["index"],
         "predicted": [names[p] for p in df["predicted"]],
         "true class": [names[t] if t >= 0 else "anomaly" for t in df["true"]],
-        "score": df["score"], "MDL score": df["mdl"], "logit score": df["logit"], "confidence score": df["conf"],
-        "anomaly": np.where(df["kind"] == "id", "no", "yes"), "class": df["predicted"],
+        "g": df["score"], "τ": df["tau"], "g − τ": df["margin"], "verdict": df["verdict"],
+        "MDL score": df["mdl"], "logit score": df["logit"], "confidence score": df["conf"],
+        "set kind": np.where(df["kind"] == "id", "ID", "anomaly"), "class": df["predicted"],
         "image": df["image"],  # data URLs: vega-tooltip draws a field titled "image" as the picture
     })
 
 
-def _encodings(data: pd.DataFrame, colour_by: str, names: list[str], score_range) -> dict:
+def margin_domain(margin: pd.Series) -> tuple[float, float]:
+    """Ends of the g - tau colour scale, centred on 0 (= tau): the 2nd and 98th percentiles, and
+    at most 4x the upper end below tau. On LeNet-MNIST, ID inputs lie within +-0.6 of tau and
+    Fashion-MNIST mostly within -5, but noise lies at -15 to -30: without the floor every
+    anomaly and most ID inputs would share a colour."""
+    values = margin.dropna()
+    if values.empty:
+        return -1.0, 1.0
+    hi = max(float(values.quantile(0.98)), 1e-3)
+    return max(float(values.quantile(0.02)), -4 * hi), hi
+
+
+def _encodings(data: pd.DataFrame, colour_by: str, names: list[str]) -> dict:
     legend = alt.Legend(orient="bottom", title=None)
     if colour_by == "score":
-        colour = alt.Color("score:Q", legend=alt.Legend(orient="bottom", title="score g"),
-                           scale=alt.Scale(scheme="redyellowgreen", domain=list(score_range), clamp=True))
+        lo, hi = margin_domain(data["g − τ"])
+        colour = alt.Color("g − τ:Q", legend=alt.Legend(orient="bottom", title=f"g − τ (clipped to {lo:.2f} … {hi:.2f})"),
+                           scale=alt.Scale(scheme="redyellowgreen", domain=[lo, 0.0, hi], clamp=True))
+    elif colour_by == "verdict":
+        colour = alt.Color("verdict:N", legend=alt.Legend(orient="bottom", title="verdict"),
+                           scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())))
     elif colour_by == "true class":
         colour = alt.Color("true class:N", legend=legend,
                            scale=alt.Scale(domain=[*names, "anomaly"], range=[*CLASS_COLOURS[:len(names)], "#bbbbbb"]))
     else:
         colours = set_colours(list(dict.fromkeys(data["set"])))
         colour = alt.Color("set:N", legend=legend, scale=alt.Scale(domain=list(colours), range=list(colours.values())))
-    tooltip = ["image:N", "set:N", alt.Tooltip("input:Q", title="#"), "predicted:N", "true class:N",
-               alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("MDL score:Q", format=".3f"),
-               alt.Tooltip("logit score:Q", format=".3f"), alt.Tooltip("confidence score:Q", format=".3f")]
+    tooltip = ["image:N", "set:N", alt.Tooltip("input:Q", title="#"), "predicted:N", "true class:N", "verdict:N",
+               alt.Tooltip("g:Q", format=".3f", title="g (normalised)"), alt.Tooltip("τ:Q", format=".3f", title="τ of predicted"),
+               alt.Tooltip("g − τ:Q", format=".3f"), alt.Tooltip("MDL score:Q", format=".3f", title="MDL score (normalised)"),
+               alt.Tooltip("logit score:Q", format=".3f", title="logit score (normalised)"),
+               alt.Tooltip("confidence score:Q", format=".3f", title="confidence score (normalised)")]
+    # with a verdict colour, the shape tells the set apart: crosses that stay green are missed anomalies
+    shape = (alt.Shape("set kind:N", scale=alt.Scale(domain=["ID", "anomaly"], range=["circle", "cross"]),
+                       legend=alt.Legend(orient="bottom", title="set: ID / anomaly"))
+             if colour_by in ("score", "verdict") else alt.value("circle"))
     return dict(x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
                 y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)),
-                color=colour, tooltip=tooltip,
-                shape=alt.Shape("anomaly:N", scale=alt.Scale(domain=["no", "yes"], range=["circle", "cross"]),
-                                legend=alt.Legend(orient="bottom", title="anomaly")) if colour_by == "score" else alt.value("circle"))
+                color=colour, tooltip=tooltip, shape=shape)
 
 
 def _panel(data: pd.DataFrame, encodings: dict, suffix: str, title: str, width, height: int) -> alt.Chart:
@@ -74,8 +104,7 @@ def projection(df: pd.DataFrame, colour_by: str, names: list[str], title: str, b
     """A UMAP projection (paper Figs 2, 4), or one panel per predicted class, each with its own
     projection (Figs 3, 5, 6). Hover shows the input image; click or drag a box to select."""
     data = _projection_data(df, names)
-    score_range = (float(df["score"].quantile(0.02)), float(df["score"].quantile(0.98)))
-    encodings = _encodings(data, colour_by, names, score_range)
+    encodings = _encodings(data, colour_by, names)
     if not by_class:
         return _panel(data, encodings, "", title, "container", 430).properties(usermeta=CANVAS)
     panels = [_panel(data[data["class"] == c], encodings, f"_{c}", f"predicted {names[c]}", 170, 150)
@@ -104,7 +133,7 @@ def placed(df: pd.DataFrame, names: list[str], title: str) -> alt.TopLevelMixin:
     """A projection with one extra input (the last row) drawn as a black star."""
     shown, extra = df.iloc[:-1], df.iloc[-1:]
     data = _projection_data(shown, names)
-    encodings = _encodings(data, "set", names, (0, 1))  # coloured by set: the score range is unused
+    encodings = _encodings(data, "set", names)
     star = (alt.Chart(pd.DataFrame({"x": extra["x"], "y": extra["y"], "what": ["this input"]}))
             .mark_point(shape="M0,-1L0.3,-0.3L1,-0.3L0.45,0.15L0.6,0.9L0,0.45L-0.6,0.9L-0.45,0.15L-1,-0.3L-0.3,-0.3Z",
                         filled=True, size=400, color="black")

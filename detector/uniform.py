@@ -266,8 +266,7 @@ class UniformDetector(BaseEstimator):
 
     def decision_function(self, images: np.ndarray) -> np.ndarray:
         """g_i(x) - tau_i: negative = anomaly."""
-        scores = self.layer_scores(images)
-        return scores.combine(self.check_beta(self.beta)) - self.thresholds_[scores.predicted]
+        return self.layer_scores(images).decision(self.check_beta(self.beta), self.thresholds_)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """True where the input is an anomaly (paper Eq. 4)."""

@@ -20,7 +20,8 @@ with st.expander("What do ID, OOD, MDL and UMAP mean?"):
     st.markdown(explain("ID", "OOD", "MDL", "UMAP"))
 
 c1, c2, c3 = st.columns([2, 1, 1])
-colour_by = c1.radio("Colour by", ["set", "true class", "score"], horizontal=True, key="explore_colour")
+colour_by = c1.radio("Colour by", list(figures.COLOUR_BY), horizontal=True, key="explore_colour",
+                     help="  \n".join(f"**{k}**: {v}" for k, v in figures.COLOUR_BY.items()))
 n_neighbors = c2.slider("n_neighbors", 5, 50, projection.DEFAULT_NEIGHBORS, 5, key="explore_neighbors",
                         help="UMAP: how many neighbours shape each point's place; larger keeps more global structure")
 min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, key="explore_min_dist",
@@ -28,7 +29,7 @@ min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, k
 
 layers = (ctx.detector.mdl_, LOGITS)
 points = loaders.explore_points(ctx.ids, layers, ctx.points)
-meta = views.with_scores(points.meta, points, ctx.beta)
+meta = views.with_scores(points.meta, points, ctx.beta, ctx.detector.thresholds_for(ctx.beta))  # beta from Tune
 images = loaders.explore_image_urls(ctx.ids, layers, ctx.points)
 VIEWS = ["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"]
 view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view",

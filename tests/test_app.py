@@ -10,6 +10,7 @@ Projections use DASHBOARD_POINTS=60 inputs per set to stay small.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -122,7 +123,12 @@ def test_explore_views_and_colouring():
     at = open_page("explore")
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # MDL and logits side by side
-    at.radio(key="explore_colour").set_value("score").run()
+    for colour in ("score", "verdict"):
+        at.radio(key="explore_colour").set_value(colour).run()
+        assert not problems(at), problems(at)
+        spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+        assert spec["encoding"]["shape"]["legend"]["title"] == "set: ID / anomaly"
+        assert spec["encoding"]["color"]["field"] == ("g − τ" if colour == "score" else "verdict")
     at.slider(key="explore_neighbors").set_value(10).run()
     assert not problems(at), problems(at)
     assert len(at.get("vega_lite_chart")) == 2
@@ -364,7 +370,9 @@ def test_projection_chart_selection_and_hover_images():
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 1.5], "y": [0.0, 1.0, 2.0, 1.5], "set": ["mnist (ID)"] * 2 + ["noise"] * 2,
                           "kind": ["id", "id", "noise", "noise"], "index": [0, 1, 0, 1], "true": [0, 1, -1, -1],
                           "predicted": [0, 1, 1, 0], "score": [0.9, 0.8, 0.1, 0.2], "mdl": [0.9, 0.8, 0.1, 0.2],
-                          "logit": [0.9, 0.8, 0.1, 0.2], "conf": [1.0, 0.9, 0.2, 0.1]}, index=[10, 11, 12, 13])
+                          "logit": [0.9, 0.8, 0.1, 0.2], "conf": [1.0, 0.9, 0.2, 0.1], "tau": 0.5,
+                          "margin": [0.4, 0.3, -0.4, -0.3], "verdict": ["normal"] * 2 + ["anomaly"] * 2},
+                         index=[10, 11, 12, 13])
     box = {"x": [1.6, 0.5], "y": [0.5, 1.6]}  # corners in any order
     assert figures.selected_rows({"pick": [{"row": 12}], "box": {}}, frame) == [12]
     assert sorted(figures.selected_rows({"pick": [], "box": box}, frame)) == [11, 13]
@@ -381,6 +389,34 @@ def test_projection_chart_selection_and_hover_images():
     spec = figures.projection(frame.assign(image=urls), "set", ["0", "1"], "t", by_class=True).to_dict()
     assert {p["name"] for p in spec["params"]} == {"pick_0", "box_0", "pick_1", "box_1"}
     assert any(t["field"] == "image" for t in spec["concat"][0]["encoding"]["tooltip"])
+
+
+def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():
+    """g - tau is coloured on a scale centred on 0 (= tau), clipped so that noise 60 below tau
+    leaves ID inputs and near-OOD inputs in different colours; the tooltip carries the verdict."""
+    import pandas as pd
+
+    from dashboard import figures
+
+    rng = np.random.default_rng(0)
+    margin = np.r_[rng.uniform(-0.1, 0.5, 100), rng.uniform(-2.0, -0.3, 50), rng.uniform(-62, -12, 50)]
+    n = len(margin)
+    frame = pd.DataFrame({"x": rng.random(n), "y": rng.random(n), "set": ["mnist (ID)"] * 100 + ["fashion"] * 50 + ["noise"] * 50,
+                          "kind": ["id"] * 100 + ["ood"] * 50 + ["noise"] * 50, "index": np.arange(n), "true": 0,
+                          "predicted": 0, "score": margin + 0.5, "tau": 0.5, "margin": margin,
+                          "verdict": np.where(margin < 0, "anomaly", "normal"), "mdl": margin, "logit": margin,
+                          "conf": margin, "image": ""})
+    lo, hi = figures.margin_domain(frame["margin"])
+    assert 0.4 < hi <= 0.5 and lo == -4 * hi  # the noise does not stretch the scale
+    assert (frame["margin"].iloc[100:150] > lo).mean() > 0.5  # most near-OOD inputs keep their own shades
+    spec = figures.projection(frame, "score", ["0"], "t").to_dict()
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale["domain"] == [lo, 0.0, hi] and scale["clamp"] and scale["scheme"] == "redyellowgreen"
+    tooltip = {t.get("title", t["field"]) for t in spec["encoding"]["tooltip"]}
+    assert {"verdict", "g (normalised)", "τ of predicted", "g − τ", "MDL score (normalised)"} <= tooltip
+    spec = figures.projection(frame, "verdict", ["0"], "t").to_dict()
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["normal", "anomaly"]
+    assert figures.projection(frame, "set", ["0"], "t").to_dict()["encoding"]["shape"] == {"value": "circle"}
 
 
 def test_inspect_upload_with_several_images_picks_one():
