@@ -175,32 +175,85 @@ def _grid_axes(n: int, cols: int, hgap: float = 0.03, vgap: float = 0.12) -> tup
     return layout, ids
 
 
-def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: int = 5) -> go.Figure:
+def histogram_range(scores: pd.Series, tau: np.ndarray) -> tuple[float, float]:
+    """x-range of the score histograms: up to the highest score, kept within 1 (the most normal
+    held-out ID value) and 1.5, and down to twice that span below the lowest tau, or the 1st
+    percentile if it is higher. On LeNet-MNIST noise scores reach -40 while ID scores lie in
+    0 ... 1: on a full axis the ID bars were squashed against tau. Scores beyond the range go
+    to overflow bins."""
+    values = scores.dropna()
+    hi = float(np.clip(values.max(), 1.0, 1.5)) if len(values) else 1.0
+    low_tau = float(np.min(tau))
+    lo = max(float(values.quantile(0.01)) if len(values) else low_tau - 1, low_tau - 2 * (hi - low_tau))
+    return min(lo, low_tau - 0.1), hi
+
+
+def _ticks(lo: float, hi: float, size: float, under: bool, over: bool) -> tuple[list[float], list[str]]:
+    """At most three round ticks inside [lo, hi], plus "≤ lo" / "≥ hi" at the overflow bins
+    (few and short: a panel of a five-column grid is about 200 px wide)."""
+    step = next(s for s in (0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 1e9) if (hi - lo) / s <= 3)
+    keep = 0.2 * (hi - lo)  # no round tick that close to an overflow label
+    vals = [v for v in np.arange(np.ceil(lo / step) * step, hi + 1e-9, step)
+            if (not under or v - lo > keep) and (not over or hi - v > keep)]
+    text = [f"{v:g}" for v in np.round(vals, 6)]
+    if under:
+        vals, text = [lo - size / 2, *vals], [f"≤ {lo:.1f}", *text]
+    if over:
+        vals, text = [*vals, hi + size / 2], [*text, f"≥ {hi:.1f}"]
+    return [float(v) for v in vals], text
+
+
+def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: int = 5, bins: int = 30) -> go.Figure:
     """Score histograms per predicted class, ID vs each anomaly set, with the class threshold tau_i.
 
-    Built in one constructor call (no make_subplots / add_vline): a beta move redraws it.
+    The x-axis is :func:`histogram_range`, with overflow bins for what lies beyond it; a bar
+    that rises above the panel (far anomalies piled in an overflow bin) is cut and its share
+    written over it, so that the ID bars keep their height. Bars are counted here (numpy) and
+    drawn in one constructor call (no make_subplots / add_vline): a beta move redraws it.
     """
     rows = -(-len(names) // cols)
-    layout, ids = _grid_axes(len(names), cols)
+    layout, ids = _grid_axes(len(names), cols, hgap=0.045)
     colours = set_colours(list(scores["set"].unique()))
-    lo, hi = float(np.nanquantile(scores["score"], 0.01)), max(1.0, float(scores["score"].max()))
-    bins = dict(start=lo, end=hi, size=(hi - lo) / 30)
-    traces, shapes, titles = [], [], []
+    lo, hi = histogram_range(scores["score"], tau)
+    size = (hi - lo) / bins
+    edges = np.r_[lo - size, np.linspace(lo, hi, bins + 1), hi + size]  # first and last: the overflow bins
+    centres = (edges[:-1] + edges[1:]) / 2
+    values = scores["score"].to_numpy()
+    under, over = bool((values < lo).any()), bool((values > hi).any())
+    tickvals, ticktext = _ticks(lo, hi, size, under, over)
+    traces, shapes, notes, seen = [], [], [], set()
     for c, (xa, ya) in enumerate(ids):
         part = scores[scores["predicted"] == c]
+        heights, cut = [], []
         for name, group in part.groupby("set", sort=False):
-            traces.append(dict(type="histogram", x=group["score"].clip(lower=lo).to_numpy(), xbins=bins, name=name,
-                               legendgroup=name, marker=dict(color=colours[name]), opacity=0.6,
-                               showlegend=bool(c == 0), histnorm="probability", xaxis=xa, yaxis=ya))
+            counts = np.histogram(np.clip(group["score"].to_numpy(), edges[0], edges[-1]), edges)[0]
+            share = counts / max(1, counts.sum())
+            traces.append(dict(type="bar", x=centres, y=share, width=size, customdata=counts, name=name, legendgroup=name,
+                               marker=dict(color=colours[name]), opacity=0.6, showlegend=name not in seen,
+                               xaxis=xa, yaxis=ya,
+                               hovertemplate=f"{name}<br>%{{customdata}} inputs (%{{y:.1%}})<extra></extra>"))
+            seen.add(name)  # one legend entry per set, wherever it is first drawn
+            heights.append(share[1:-1].max())
+            cut += [(k, name, share[k]) for k in (0, len(share) - 1) if share[k] > 0]
+        top = 1.15 * max([*heights, 0.05])
+        layout[f"yaxis{ya[1:]}"].update(range=[0, top], tickformat=".0%", nticks=3, tickfont=dict(size=10))
+        layout[f"xaxis{xa[1:]}"].update(range=[edges[0], edges[-1]], tickvals=tickvals, ticktext=ticktext, tickangle=0,
+                                         tickfont=dict(size=10))
+        for k in (0, len(edges) - 2):
+            tall = [f"<span style='color:{colours[n]}'>{v:.0%}</span>" for j, n, v in cut if j == k and v > top]
+            if tall:
+                notes.append(dict(text="↑" + " ".join(tall), x=centres[k], y=top, xref=xa, yref=ya, showarrow=False,
+                                  xanchor="left" if k == 0 else "right", yanchor="top", font=dict(size=10)))
         shapes.append(dict(type="line", xref=xa, yref=f"{ya} domain", x0=tau[c], x1=tau[c], y0=0, y1=1,
                            line=dict(color="black", dash="dash", width=1)))
         domain = layout[f"xaxis{xa[1:]}"]["domain"]
-        top = layout[f"yaxis{ya[1:]}"]["domain"][1]
-        titles.append(dict(text=f"{names[c]}: τ={tau[c]:.2f}", x=sum(domain) / 2, y=top, xref="paper", yref="paper",
-                           xanchor="center", yanchor="bottom", showarrow=False))
-    layout.update(barmode="overlay", height=200 * rows + 80, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
-                  annotations=titles, legend=dict(orientation="h", y=-0.08),
-                  title=dict(text="g_i(x) per predicted class (dashed: τ_i)"))
+        panel_top = layout[f"yaxis{ya[1:]}"]["domain"][1]
+        notes.append(dict(text=f"{names[c]}: τ={tau[c]:.2f}", x=sum(domain) / 2, y=panel_top, xref="paper", yref="paper",
+                          xanchor="center", yanchor="bottom", showarrow=False))
+    layout.update(barmode="overlay", height=200 * rows + 100, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
+                  annotations=notes, legend=dict(orientation="h", y=-0.12, title=dict(text="set")),
+                  title=dict(text="g_i(x) per predicted class (dashed: τ_i; share of each set's inputs "
+                                  "predicted as that class; ≤ / ≥: overflow bins)"))
     return go.Figure(data=traces, layout=layout)
 
 

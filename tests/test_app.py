@@ -110,6 +110,24 @@ def test_tune_beta_slider_changes_metrics():
     assert "1.00·logit" in " ".join(metrics(at))
 
 
+def test_tune_metrics_show_deltas_against_the_previous_beta():
+    at = open_page("tune")
+    assert all(not m.delta for m in at.metric)  # nothing to compare with yet
+    before = metrics(at)
+    at.slider(key="_beta").set_value(0.8).run()
+    after = metrics(at)
+    deltas = {m.label: m.delta for m in at.metric}
+    for label in before:
+        assert deltas[label][0] in "+-"  # from the unrounded means: within a rounding step of the shown ones
+        assert abs(float(deltas[label]) - (float(after[label]) - float(before[label]))) <= 0.0101
+    assert "change since β = (0.50, 0.50, 0.00)" in at.metric[0].help
+    at.selectbox(key="tune_set").set_value(at.selectbox(key="tune_set").options[-1]).run()  # same beta: kept
+    assert {m.label: m.delta for m in at.metric} == deltas
+    at.slider(key="_beta").set_value(0.6).run()  # now against beta_2 = 0.8
+    assert "change since β = (0.20, 0.80, 0.00)" in at.metric[0].help
+    assert not problems(at), problems(at)
+
+
 def test_tune_nu_slider_refits():
     at = open_page("tune")
     before = metrics(at)
