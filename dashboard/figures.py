@@ -46,6 +46,7 @@ def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         "g": df["score"], "τ": df["tau"], "g − τ": df["margin"], "verdict": df["verdict"],
         "MDL score": df["mdl"], "logit score": df["logit"], "confidence score": df["conf"],
         "set kind": np.where(df["kind"] == "id", "ID", "anomaly"), "class": df["predicted"],
+        "selected": df["selected"] if "selected" in df else False,
         "image": df["image"],  # data URLs: vega-tooltip draws a field titled "image" as the picture
     })
 
@@ -86,9 +87,13 @@ def _encodings(data: pd.DataFrame, colour_by: str, names: list[str]) -> dict:
     shape = (alt.Shape("set kind:N", scale=alt.Scale(domain=["ID", "anomaly"], range=["circle", "cross"]),
                        legend=alt.Legend(orient="bottom", title="set: ID / anomaly"))
              if colour_by in ("score", "verdict") else alt.value("circle"))
+    # the selection kept by the page, drawn in every chart (the other layer's too): selected points
+    # large and opaque, the rest faded; linked on the server, as Streamlit returns each chart's selection
+    marks = dict(opacity=alt.condition("datum.selected", alt.value(0.95), alt.value(0.12)),
+                 size=alt.condition("datum.selected", alt.value(70), alt.value(18))) if data["selected"].any() else {}
     return dict(x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
                 y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)),
-                color=colour, tooltip=tooltip, shape=shape)
+                color=colour, tooltip=tooltip, shape=shape, **marks)
 
 
 def _panel(data: pd.DataFrame, encodings: dict, suffix: str, title: str, width, height: int) -> alt.Chart:

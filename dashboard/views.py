@@ -188,6 +188,18 @@ def with_scores(meta: pd.DataFrame, points: Points, beta, thresholds: np.ndarray
                        margin=np.r_[margin, pad], verdict=np.r_[verdict, [""] * len(pad)])
 
 
+def selection_table(meta: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Selected rows of :func:`with_scores` as a table to download: where each input comes from,
+    the classes, the normalised scores and the verdict."""
+    return pd.DataFrame({
+        "set": meta["set"], "index in set": meta["index"],
+        "true class": [names[t] if t >= 0 else "" for t in meta["true"]],
+        "predicted class": [names[p] for p in meta["predicted"]],
+        "g": meta["score"], "tau": meta["tau"], "g - tau": meta["margin"], "verdict": meta["verdict"],
+        "MDL score": meta["mdl"], "logit score": meta["logit"], "confidence score": meta["conf"],
+    })
+
+
 def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neighbors: int, min_dist: float,
                 progress: Progress | None = None) -> pd.DataFrame:
     """The shown points plus one input, projected together (a refit, not UMAP's ``transform``).

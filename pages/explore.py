@@ -7,6 +7,7 @@ from dashboard.glossary import explain
 from dashboard.sidebar import context, enlarge_tooltip_images, need_anomalies
 from detector import projection
 from detector.features import LOGITS
+from detector.images import image_file_bytes as images_npz
 
 ctx = context()
 need_anomalies(ctx)
@@ -54,22 +55,51 @@ def projected(layer: str, by_class: bool):
     return meta.assign(x=xy[:, 0], y=xy[:, 1])
 
 
-selected: list[int] = []
+# The selection lives in session_state, not in the charts: each view draws other charts (their
+# selections start empty), and every chart highlights it, so a box in one layer shows the same
+# inputs in the other. A chart's selection (read before it is drawn) counts only when it changed
+# since that chart's last run; another set of points (sidebar) starts a new selection.
 by_class = view == VIEWS[1]
+frames = {layer: projected(layer, by_class) for layer in layers}
+keys = {layer: f"umap_{'class_' if by_class else ''}{layer}" for layer in layers}
+points_id = repr(points.key)
+kept = st.session_state.get("explore_selection", {})
+selection = set(kept.get("rows", ())) if kept.get("points") == points_id else set()
+seen, last_seen = {}, st.session_state.get("_explore_seen", {})
+for layer, key in keys.items():
+    state = st.session_state.get(key) or {}
+    seen[key] = sorted(set(figures.selected_rows(state.get("selection", {}), frames[layer])))
+    if seen[key] != last_seen.get(key, []):
+        selection = set(seen[key])
+st.session_state["_explore_seen"] = seen  # charts not drawn this run start empty when drawn again
+st.session_state["explore_selection"] = {"points": points_id, "rows": sorted(selection)}
+
 for col, layer in zip(st.columns(2), layers):
     name = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else layer
-    frame = projected(layer, by_class)
-    chart = figures.projection(frame.assign(image=images), colour_by, ctx.class_names,
-                              f"{name} per predicted class" if by_class else name, by_class=by_class)
-    event = col.altair_chart(chart, key=f"umap_{'class_' if by_class else ''}{layer}", on_select="rerun",
-                             width="content" if by_class else "stretch")  # grid panels have fixed sizes
-    selected += figures.selected_rows(event.selection, frame)
+    frame = frames[layer]
+    chart = figures.projection(frame.assign(image=images, selected=frame.index.isin(selection)), colour_by, ctx.class_names,
+                               f"{name} per predicted class" if by_class else name, by_class=by_class)
+    col.altair_chart(chart, key=keys[layer], on_select="rerun", width="content" if by_class else "stretch")
 
 st.subheader("Selected inputs")
-if not selected:
-    st.caption("Nothing selected yet: click a point, or drag a box on any projection.")
+if not selection:
+    st.caption("Nothing selected yet: click a point, or drag a box on any projection. The selection is kept "
+               "when you switch views and is highlighted in both layers.")
 else:
-    rows = meta.loc[sorted(set(selected))[:60]]
-    st.caption(f"{len(set(selected))} selected (showing up to 60).")
-    st.image(views.display_images(points.images[rows.index.to_numpy()]), width=84,
-             caption=[f"{r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, g={r.score:.2f}" for r in rows.itertuples()])
+    rows = meta.loc[sorted(selection)]
+    left, mid, right = st.columns([3, 1, 1])
+    left.caption(f"{len(rows)} selected (showing up to 60); verdicts at β = "
+                 f"({', '.join(f'{b:.2f}' for b in ctx.beta)}): ✓ normal, ✗ anomaly (g < τ).")
+    mid.download_button("Images (.npz)", images_npz(points.images[rows.index.to_numpy()]), "selection.npz",
+                        help="an .npz with an array 'images' (N, C, H, W) as `check --images` reads", key="explore_npz",
+                        on_click="ignore")
+    right.download_button("Table (.csv)", views.selection_table(rows, ctx.class_names).to_csv(index=False),
+                          "selection.csv", help="set, classes, normalised scores, τ and verdict of each input",
+                          key="explore_csv", on_click="ignore")
+    if st.button("Clear selection", key="explore_clear"):
+        st.session_state["explore_selection"] = {}
+        st.rerun()
+    shown = rows.iloc[:60]
+    st.image(views.display_images(points.images[shown.index.to_numpy()]), width=84,
+             caption=[f"{'✗' if r.verdict == 'anomaly' else '✓'} {r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, "
+                      f"g={r.score:.2f} {'<' if r.verdict == 'anomaly' else '≥'} τ={r.tau:.2f}" for r in shown.itertuples()])

@@ -409,6 +409,67 @@ def test_projection_chart_selection_and_hover_images():
     assert any(t["field"] == "image" for t in spec["concat"][0]["encoding"]["tooltip"])
 
 
+def _chart_rows(chart):
+    """The data a Vega-Lite chart of the page was sent (Streamlit moves it to Arrow datasets, one per panel)."""
+    import pandas as pd
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    return pd.concat([convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets], ignore_index=True)
+
+
+def test_explore_selection_survives_view_switches_is_linked_and_shows_verdicts():
+    """A click in one chart (its selection state set as the browser would) selects inputs that
+    both layers' charts highlight; switching to the per-class view keeps it; the grid gives verdicts."""
+    at = open_page("explore")
+    mdl_key, logit_key = list(at.session_state["_explore_seen"])
+    at.session_state[mdl_key] = {"selection": {"pick": [{"row": 3}, {"row": 70}], "box": {}}}
+    at.run()
+    assert not problems(at), problems(at)
+    assert at.session_state["explore_selection"]["rows"] == [3, 70]
+    for chart in at.get("vega_lite_chart"):  # the logit chart too: linked
+        rows = _chart_rows(chart)
+        assert sorted(rows.loc[rows["selected"], "row"]) == [3, 70]
+        assert "condition" in json.loads(chart.proto.spec)["encoding"]["opacity"]
+    captions = at.get("image")[0].proto.imgs
+    assert len(captions) == 2
+    for image in captions:  # e.g. "✓ mnist (ID) #12: pred 7, g=0.81 ≥ τ=0.45"
+        assert image.caption[0] in "✓✗" and " τ=" in image.caption
+        assert (image.caption[0] == "✗") == (" < τ" in image.caption)
+    assert {d.label for d in at.get("download_button")} == {"Images (.npz)", "Table (.csv)"}
+
+    at.button_group(key="explore_view").set_value("Per predicted class (Figs 3, 5, 6)").run()
+    assert not problems(at), problems(at)
+    assert at.session_state["explore_selection"]["rows"] == [3, 70]  # kept across the view switch
+    assert len(at.get("image")[0].proto.imgs) == 2
+    assert all(sorted(_chart_rows(c).query("selected")["row"]) == [3, 70] for c in at.get("vega_lite_chart"))
+    class_key = f"umap_class_{logit_key.removeprefix('umap_')}"
+    at.session_state[class_key] = {"selection": {"pick_0": [{"row": 5}]}}  # a click in the other layer's grid
+    at.run()
+    assert at.session_state["explore_selection"]["rows"] == [5]
+    at.button(key="explore_clear").click().run()
+    assert not at.session_state["explore_selection"].get("rows") and not at.get("image")
+
+
+def test_selection_downloads_in_the_formats_the_cli_reads(tmp_path):
+    import pandas as pd
+
+    from dashboard import views
+    from detector.images import image_file_bytes, load_image_file
+
+    images = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    path = tmp_path / "selection.npz"
+    path.write_bytes(image_file_bytes(images))
+    np.testing.assert_array_equal(load_image_file(path, (1, 28, 28)), images)  # what check --images reads
+    with np.load(path) as data:
+        assert list(data) == ["images"] and data["images"].dtype == np.float32
+    meta = pd.DataFrame({"set": ["mnist (ID)", "noise"], "index": [4, 9], "true": [7, -1], "predicted": [7, 3],
+                         "score": [0.8, -20.0], "tau": [0.4, 0.5], "margin": [0.4, -20.5], "verdict": ["normal", "anomaly"],
+                         "mdl": [0.9, -40.0], "logit": [0.7, 0.0], "conf": [0.9, 0.1]})
+    table = pd.read_csv(io.StringIO(views.selection_table(meta, [str(k) for k in range(10)]).to_csv(index=False)))
+    assert list(table["verdict"]) == ["normal", "anomaly"] and list(table["predicted class"]) == [7, 3]
+    assert list(table["g - tau"]) == [0.4, -20.5] and table["true class"].isna().tolist() == [False, True]
+
+
 def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():
     """g - tau is coloured on a scale centred on 0 (= tau), clipped so that noise 60 below tau
     leaves ID inputs and near-OOD inputs in different colours; the tooltip carries the verdict."""
