@@ -470,6 +470,33 @@ def test_selection_downloads_in_the_formats_the_cli_reads(tmp_path):
     assert list(table["g - tau"]) == [0.4, -20.5] and table["true class"].isna().tolist() == [False, True]
 
 
+def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
+    """python -m dashboard starts the JIT warm-up thread, then `streamlit run app.py`; a second
+    request for the warm-up (app.py's, from the first session) gets the same thread."""
+    import threading
+
+    from streamlit.web import cli
+
+    import dashboard.__main__ as launcher
+    from detector import projection
+
+    release, started = threading.Event(), []
+    monkeypatch.setattr(projection, "_warming", None)
+    monkeypatch.setattr(projection, "warm_up", lambda: started.append(1) or release.wait(5))
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda: calls.append((list(launcher.sys.argv), projection._warming)) or 0)
+    monkeypatch.setattr(launcher.sys, "argv", ["dashboard"])
+    with pytest.raises(SystemExit):
+        launcher.main(["--server.port", "9999"])
+    argv, thread = calls[0]
+    assert argv == ["streamlit", "run", str(ROOT / "app.py"), "--server.port", "9999"]
+    assert thread is not None and thread.daemon  # running before streamlit was called
+    assert projection.warm_up_in_background() is thread  # once per process
+    release.set()
+    thread.join(5)
+    assert started == [1]
+
+
 def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():
     """g - tau is coloured on a scale centred on 0 (= tau), clipped so that noise 60 below tau
     leaves ID inputs and near-OOD inputs in different colours; the tooltip carries the verdict."""
