@@ -16,7 +16,8 @@ st.title("Explore layers")
 st.caption(f"UMAP of layer features: {ctx.experiment.id_dataset} test inputs (ID, green) against the chosen anomaly sets, "
            f"{ctx.points} of each. Each projection is fitted on all the points it shows; the per-class views are "
            "fitted per predicted class, as in the paper's Figs 2-6. Hover over a point to see the input; click it "
-           "(shift-click for more) or drag a box to show the selected inputs below; double-click clears.")
+           "(shift-click for more) or drag a box to show the selected inputs below, highlighted in both layers; "
+           "double-click clears. Verdicts and g − τ use β from the Tune page.")
 with st.expander("What do ID, OOD, MDL and UMAP mean?"):
     st.markdown(explain("ID", "OOD", "MDL", "UMAP"))
 
