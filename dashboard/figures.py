@@ -27,38 +27,73 @@ def set_colours(sets: list[str]) -> dict[str, str]:
 CANVAS = {"embedOptions": {"renderer": "canvas"}}
 
 
+#: Colours of the detector's verdict (and the two ends of the g - tau scale)
+VERDICT_COLOURS = {"normal": "#1a9850", "anomaly": "#d73027"}
+#: Colour options of a projection: what each colours by
+COLOUR_BY = {"set": "the set each input comes from", "true class": "the ID label (anomalies grey)",
+             "verdict": "the detector's verdict at the current β: anomaly when g < τ of the predicted class",
+             "score": "g − τ of the predicted class: red below τ (anomaly), green above; clipped (see the legend)"}
+
+
 def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """What a projection chart draws and shows on hover (``df`` needs an ``image`` column of
-    :func:`dashboard.views.image_urls`); ``row`` identifies a point in the selection."""
+    """What a projection chart draws and shows on hover (``df`` needs the columns of
+    :func:`dashboard.views.with_scores` and an ``image`` column of :func:`dashboard.views.image_urls`);
+    ``row`` identifies a point in the selection."""
     return pd.DataFrame({
         "row": df.index, "x": df["x"], "y": df["y"], "set": df["set"], "input": df["index"],
         "predicted": [names[p] for p in df["predicted"]],
         "true class": [names[t] if t >= 0 else "anomaly" for t in df["true"]],
-        "score": df["score"], "MDL score": df["mdl"], "logit score": df["logit"], "confidence score": df["conf"],
-        "anomaly": np.where(df["kind"] == "id", "no", "yes"), "class": df["predicted"],
+        "g": df["score"], "τ": df["tau"], "g − τ": df["margin"], "verdict": df["verdict"],
+        "MDL score": df["mdl"], "logit score": df["logit"], "confidence score": df["conf"],
+        "set kind": np.where(df["kind"] == "id", "ID", "anomaly"), "class": df["predicted"],
+        "selected": df["selected"] if "selected" in df else False,
         "image": df["image"],  # data URLs: vega-tooltip draws a field titled "image" as the picture
     })
 
 
-def _encodings(data: pd.DataFrame, colour_by: str, names: list[str], score_range) -> dict:
+def margin_domain(margin: pd.Series) -> tuple[float, float]:
+    """Ends of the g - tau colour scale, centred on 0 (= tau): the 2nd and 98th percentiles, and
+    at most 4x the upper end below tau. On LeNet-MNIST, ID inputs lie within +-0.6 of tau and
+    Fashion-MNIST mostly within -5, but noise lies at -15 to -30: without the floor every
+    anomaly and most ID inputs would share a colour."""
+    values = margin.dropna()
+    if values.empty:
+        return -1.0, 1.0
+    hi = max(float(values.quantile(0.98)), 1e-3)
+    return max(float(values.quantile(0.02)), -4 * hi), hi
+
+
+def _encodings(data: pd.DataFrame, colour_by: str, names: list[str]) -> dict:
     legend = alt.Legend(orient="bottom", title=None)
     if colour_by == "score":
-        colour = alt.Color("score:Q", legend=alt.Legend(orient="bottom", title="score g"),
-                           scale=alt.Scale(scheme="redyellowgreen", domain=list(score_range), clamp=True))
+        lo, hi = margin_domain(data["g − τ"])
+        colour = alt.Color("g − τ:Q", legend=alt.Legend(orient="bottom", title=f"g − τ (clipped to {lo:.2f} … {hi:.2f})"),
+                           scale=alt.Scale(scheme="redyellowgreen", domain=[lo, 0.0, hi], clamp=True))
+    elif colour_by == "verdict":
+        colour = alt.Color("verdict:N", legend=alt.Legend(orient="bottom", title="verdict"),
+                           scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())))
     elif colour_by == "true class":
         colour = alt.Color("true class:N", legend=legend,
                            scale=alt.Scale(domain=[*names, "anomaly"], range=[*CLASS_COLOURS[:len(names)], "#bbbbbb"]))
     else:
         colours = set_colours(list(dict.fromkeys(data["set"])))
         colour = alt.Color("set:N", legend=legend, scale=alt.Scale(domain=list(colours), range=list(colours.values())))
-    tooltip = ["image:N", "set:N", alt.Tooltip("input:Q", title="#"), "predicted:N", "true class:N",
-               alt.Tooltip("score:Q", format=".3f"), alt.Tooltip("MDL score:Q", format=".3f"),
-               alt.Tooltip("logit score:Q", format=".3f"), alt.Tooltip("confidence score:Q", format=".3f")]
+    tooltip = ["image:N", "set:N", alt.Tooltip("input:Q", title="#"), "predicted:N", "true class:N", "verdict:N",
+               alt.Tooltip("g:Q", format=".3f", title="g (normalised)"), alt.Tooltip("τ:Q", format=".3f", title="τ of predicted"),
+               alt.Tooltip("g − τ:Q", format=".3f"), alt.Tooltip("MDL score:Q", format=".3f", title="MDL score (normalised)"),
+               alt.Tooltip("logit score:Q", format=".3f", title="logit score (normalised)"),
+               alt.Tooltip("confidence score:Q", format=".3f", title="confidence score (normalised)")]
+    # with a verdict colour, the shape tells the set apart: crosses that stay green are missed anomalies
+    shape = (alt.Shape("set kind:N", scale=alt.Scale(domain=["ID", "anomaly"], range=["circle", "cross"]),
+                       legend=alt.Legend(orient="bottom", title="set: ID / anomaly"))
+             if colour_by in ("score", "verdict") else alt.value("circle"))
+    # the selection kept by the page, drawn in every chart (the other layer's too): selected points
+    # large and opaque, the rest faded; linked on the server, as Streamlit returns each chart's selection
+    marks = dict(opacity=alt.condition("datum.selected", alt.value(0.95), alt.value(0.12)),
+                 size=alt.condition("datum.selected", alt.value(70), alt.value(18))) if data["selected"].any() else {}
     return dict(x=alt.X("x:Q", axis=None, scale=alt.Scale(zero=False)),
                 y=alt.Y("y:Q", axis=None, scale=alt.Scale(zero=False)),
-                color=colour, tooltip=tooltip,
-                shape=alt.Shape("anomaly:N", scale=alt.Scale(domain=["no", "yes"], range=["circle", "cross"]),
-                                legend=alt.Legend(orient="bottom", title="anomaly")) if colour_by == "score" else alt.value("circle"))
+                color=colour, tooltip=tooltip, shape=shape, **marks)
 
 
 def _panel(data: pd.DataFrame, encodings: dict, suffix: str, title: str, width, height: int) -> alt.Chart:
@@ -74,8 +109,7 @@ def projection(df: pd.DataFrame, colour_by: str, names: list[str], title: str, b
     """A UMAP projection (paper Figs 2, 4), or one panel per predicted class, each with its own
     projection (Figs 3, 5, 6). Hover shows the input image; click or drag a box to select."""
     data = _projection_data(df, names)
-    score_range = (float(df["score"].quantile(0.02)), float(df["score"].quantile(0.98)))
-    encodings = _encodings(data, colour_by, names, score_range)
+    encodings = _encodings(data, colour_by, names)
     if not by_class:
         return _panel(data, encodings, "", title, "container", 430).properties(usermeta=CANVAS)
     panels = [_panel(data[data["class"] == c], encodings, f"_{c}", f"predicted {names[c]}", 170, 150)
@@ -104,7 +138,7 @@ def placed(df: pd.DataFrame, names: list[str], title: str) -> alt.TopLevelMixin:
     """A projection with one extra input (the last row) drawn as a black star."""
     shown, extra = df.iloc[:-1], df.iloc[-1:]
     data = _projection_data(shown, names)
-    encodings = _encodings(data, "set", names, (0, 1))  # coloured by set: the score range is unused
+    encodings = _encodings(data, "set", names)
     star = (alt.Chart(pd.DataFrame({"x": extra["x"], "y": extra["y"], "what": ["this input"]}))
             .mark_point(shape="M0,-1L0.3,-0.3L1,-0.3L0.45,0.15L0.6,0.9L0,0.45L-0.6,0.9L-0.45,0.15L-1,-0.3L-0.3,-0.3Z",
                         filled=True, size=400, color="black")
@@ -146,32 +180,85 @@ def _grid_axes(n: int, cols: int, hgap: float = 0.03, vgap: float = 0.12) -> tup
     return layout, ids
 
 
-def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: int = 5) -> go.Figure:
+def histogram_range(scores: pd.Series, tau: np.ndarray) -> tuple[float, float]:
+    """x-range of the score histograms: up to the highest score, kept within 1 (the most normal
+    held-out ID value) and 1.5, and down to twice that span below the lowest tau, or the 1st
+    percentile if it is higher. On LeNet-MNIST noise scores reach -40 while ID scores lie in
+    0 ... 1: on a full axis the ID bars were squashed against tau. Scores beyond the range go
+    to overflow bins."""
+    values = scores.dropna()
+    hi = float(np.clip(values.max(), 1.0, 1.5)) if len(values) else 1.0
+    low_tau = float(np.min(tau))
+    lo = max(float(values.quantile(0.01)) if len(values) else low_tau - 1, low_tau - 2 * (hi - low_tau))
+    return min(lo, low_tau - 0.1), hi
+
+
+def _ticks(lo: float, hi: float, size: float, under: bool, over: bool) -> tuple[list[float], list[str]]:
+    """At most three round ticks inside [lo, hi], plus "≤ lo" / "≥ hi" at the overflow bins
+    (few and short: a panel of a five-column grid is about 200 px wide)."""
+    step = next(s for s in (0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 1e9) if (hi - lo) / s <= 3)
+    keep = 0.2 * (hi - lo)  # no round tick that close to an overflow label
+    vals = [v for v in np.arange(np.ceil(lo / step) * step, hi + 1e-9, step)
+            if (not under or v - lo > keep) and (not over or hi - v > keep)]
+    text = [f"{v:g}" for v in np.round(vals, 6)]
+    if under:
+        vals, text = [lo - size / 2, *vals], [f"≤ {lo:.1f}", *text]
+    if over:
+        vals, text = [*vals, hi + size / 2], [*text, f"≥ {hi:.1f}"]
+    return [float(v) for v in vals], text
+
+
+def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: int = 5, bins: int = 30) -> go.Figure:
     """Score histograms per predicted class, ID vs each anomaly set, with the class threshold tau_i.
 
-    Built in one constructor call (no make_subplots / add_vline): a beta move redraws it.
+    The x-axis is :func:`histogram_range`, with overflow bins for what lies beyond it; a bar
+    that rises above the panel (far anomalies piled in an overflow bin) is cut and its share
+    written over it, so that the ID bars keep their height. Bars are counted here (numpy) and
+    drawn in one constructor call (no make_subplots / add_vline): a beta move redraws it.
     """
     rows = -(-len(names) // cols)
-    layout, ids = _grid_axes(len(names), cols)
+    layout, ids = _grid_axes(len(names), cols, hgap=0.045)
     colours = set_colours(list(scores["set"].unique()))
-    lo, hi = float(np.nanquantile(scores["score"], 0.01)), max(1.0, float(scores["score"].max()))
-    bins = dict(start=lo, end=hi, size=(hi - lo) / 30)
-    traces, shapes, titles = [], [], []
+    lo, hi = histogram_range(scores["score"], tau)
+    size = (hi - lo) / bins
+    edges = np.r_[lo - size, np.linspace(lo, hi, bins + 1), hi + size]  # first and last: the overflow bins
+    centres = (edges[:-1] + edges[1:]) / 2
+    values = scores["score"].to_numpy()
+    under, over = bool((values < lo).any()), bool((values > hi).any())
+    tickvals, ticktext = _ticks(lo, hi, size, under, over)
+    traces, shapes, notes, seen = [], [], [], set()
     for c, (xa, ya) in enumerate(ids):
         part = scores[scores["predicted"] == c]
+        heights, cut = [], []
         for name, group in part.groupby("set", sort=False):
-            traces.append(dict(type="histogram", x=group["score"].clip(lower=lo).to_numpy(), xbins=bins, name=name,
-                               legendgroup=name, marker=dict(color=colours[name]), opacity=0.6,
-                               showlegend=bool(c == 0), histnorm="probability", xaxis=xa, yaxis=ya))
+            counts = np.histogram(np.clip(group["score"].to_numpy(), edges[0], edges[-1]), edges)[0]
+            share = counts / max(1, counts.sum())
+            traces.append(dict(type="bar", x=centres, y=share, width=size, customdata=counts, name=name, legendgroup=name,
+                               marker=dict(color=colours[name]), opacity=0.6, showlegend=name not in seen,
+                               xaxis=xa, yaxis=ya,
+                               hovertemplate=f"{name}<br>%{{customdata}} inputs (%{{y:.1%}})<extra></extra>"))
+            seen.add(name)  # one legend entry per set, wherever it is first drawn
+            heights.append(share[1:-1].max())
+            cut += [(k, name, share[k]) for k in (0, len(share) - 1) if share[k] > 0]
+        top = 1.15 * max([*heights, 0.05])
+        layout[f"yaxis{ya[1:]}"].update(range=[0, top], tickformat=".0%", nticks=3, tickfont=dict(size=10))
+        layout[f"xaxis{xa[1:]}"].update(range=[edges[0], edges[-1]], tickvals=tickvals, ticktext=ticktext, tickangle=0,
+                                         tickfont=dict(size=10))
+        for k in (0, len(edges) - 2):
+            tall = [f"<span style='color:{colours[n]}'>{v:.0%}</span>" for j, n, v in cut if j == k and v > top]
+            if tall:
+                notes.append(dict(text="↑" + " ".join(tall), x=centres[k], y=top, xref=xa, yref=ya, showarrow=False,
+                                  xanchor="left" if k == 0 else "right", yanchor="top", font=dict(size=10)))
         shapes.append(dict(type="line", xref=xa, yref=f"{ya} domain", x0=tau[c], x1=tau[c], y0=0, y1=1,
                            line=dict(color="black", dash="dash", width=1)))
         domain = layout[f"xaxis{xa[1:]}"]["domain"]
-        top = layout[f"yaxis{ya[1:]}"]["domain"][1]
-        titles.append(dict(text=f"{names[c]}: τ={tau[c]:.2f}", x=sum(domain) / 2, y=top, xref="paper", yref="paper",
-                           xanchor="center", yanchor="bottom", showarrow=False))
-    layout.update(barmode="overlay", height=200 * rows + 80, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
-                  annotations=titles, legend=dict(orientation="h", y=-0.08),
-                  title=dict(text="g_i(x) per predicted class (dashed: τ_i)"))
+        panel_top = layout[f"yaxis{ya[1:]}"]["domain"][1]
+        notes.append(dict(text=f"{names[c]}: τ={tau[c]:.2f}", x=sum(domain) / 2, y=panel_top, xref="paper", yref="paper",
+                          xanchor="center", yanchor="bottom", showarrow=False))
+    layout.update(barmode="overlay", height=200 * rows + 100, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
+                  annotations=notes, legend=dict(orientation="h", y=-0.12, title=dict(text="set")),
+                  title=dict(text="g_i(x) per predicted class (dashed: τ_i; share of each set's inputs "
+                                  "predicted as that class; ≤ / ≥: overflow bins)"))
     return go.Figure(data=traces, layout=layout)
 
 

@@ -33,7 +33,8 @@ def free_port() -> int:
 
 @contextmanager
 def running_app(env: dict | None = None, log_path: Path | None = None, start_timeout: float = 120):
-    """``streamlit run app.py`` on a free localhost port; yields its URL once healthy, stops it after.
+    """``python -m dashboard`` (``streamlit run app.py`` with UMAP's JIT warming from the start) on a
+    free localhost port; yields its URL once healthy, stops it after.
 
     ``env`` adds to this process's environment (e.g. ``ANOMALY_CACHE_DIR``, ``DASHBOARD_POINTS``);
     the server's output goes to ``log_path`` (its tail is in the error when it does not start).
@@ -41,7 +42,7 @@ def running_app(env: dict | None = None, log_path: Path | None = None, start_tim
     port = free_port()
     log = open(log_path, "w+") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
+        [sys.executable, "-m", "dashboard", "--server.headless", "true", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=dict(os.environ, **(env or {})), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

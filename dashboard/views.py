@@ -176,10 +176,28 @@ def image_urls(images: np.ndarray) -> list[str]:
     return urls
 
 
-def with_scores(meta: pd.DataFrame, points: Points, beta) -> pd.DataFrame:
-    """``meta`` (the rows of ``points``, then any extra rows) with the combined score g for ``beta``."""
-    combined = points.scores.combine(beta)
-    return meta.assign(score=np.r_[combined, np.full(len(meta) - len(combined), np.nan)])
+def with_scores(meta: pd.DataFrame, points: Points, beta, thresholds: np.ndarray) -> pd.DataFrame:
+    """``meta`` (the rows of ``points``, then any extra rows, left NaN / "") with the detector's
+    view of each input for ``beta``: combined score g, tau_i of its predicted class, g - tau_i
+    and the verdict (the anomaly test of :meth:`detector.scores.LayerScores.decision`)."""
+    pad = np.full(len(meta) - len(points.scores), np.nan)
+    margin = points.scores.decision(beta, thresholds)
+    verdict = np.where(margin < 0, "anomaly", "normal")
+    return meta.assign(score=np.r_[points.scores.combine(beta), pad],
+                       tau=np.r_[np.asarray(thresholds)[points.scores.predicted], pad],
+                       margin=np.r_[margin, pad], verdict=np.r_[verdict, [""] * len(pad)])
+
+
+def selection_table(meta: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Selected rows of :func:`with_scores` as a table to download: where each input comes from,
+    the classes, the normalised scores and the verdict."""
+    return pd.DataFrame({
+        "set": meta["set"], "index in set": meta["index"],
+        "true class": [names[t] if t >= 0 else "" for t in meta["true"]],
+        "predicted class": [names[p] for p in meta["predicted"]],
+        "g": meta["score"], "tau": meta["tau"], "g - tau": meta["margin"], "verdict": meta["verdict"],
+        "MDL score": meta["mdl"], "logit score": meta["logit"], "confidence score": meta["conf"],
+    })
 
 
 def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neighbors: int, min_dist: float,

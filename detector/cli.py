@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .anomalies import anomaly_kinds
 from .data import DataError
-from .images import require_file
+from .images import image_file_bytes, require_file
 from .features import CANDIDATES, LayerError
 from .inspect import INVERT
 from .models import BUILTIN, ModelError
@@ -161,7 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_anomalies(args) -> None:
-    import numpy as np
     import torch
 
     from .experiment import load_experiment
@@ -179,7 +178,7 @@ def cmd_anomalies(args) -> None:
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
     images = experiment.anomaly(args.name).images
     if args.action == "export":
-        np.savez_compressed(output, images=images)
+        output.write_bytes(image_file_bytes(images))
         print(f"wrote {len(images)} images of shape {images.shape[1:]} to {output}")
         return
     from .anomalies.grid import save_grid

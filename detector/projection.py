@@ -25,6 +25,8 @@ DEFAULT_NEIGHBORS = 15
 DEFAULT_MIN_DIST = 0.8  # the authors' value for the paper's figures
 VERSION = 1
 _warm = threading.Event()
+_warming: threading.Thread | None = None  # the one warm-up thread of this process
+_warming_lock = threading.Lock()
 
 
 def warm_up() -> None:
@@ -39,9 +41,15 @@ def warm_up() -> None:
 
 
 def warm_up_in_background() -> threading.Thread:
-    thread = threading.Thread(target=warm_up, name="umap-warm-up", daemon=True)
-    thread.start()
-    return thread
+    """Start :func:`warm_up` in a daemon thread, once per process: the server's start-up
+    (``python -m dashboard``) and the first session both ask, and two compilations at once
+    would halve the speed of each on a small machine."""
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=warm_up, name="umap-warm-up", daemon=True)
+            _warming.start()
+        return _warming
 
 
 def _key(what: str, key: dict, layer: str, features: np.ndarray, n_neighbors: int, min_dist: float, seed: int) -> dict:

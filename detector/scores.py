@@ -90,6 +90,10 @@ class LayerScores:
             combined = combined + b3 * self.conf
         return combined
 
+    def decision(self, beta, thresholds: np.ndarray) -> np.ndarray:
+        """g_i(x) - tau_i of each input's predicted class i: negative = anomaly (paper Eq. 4)."""
+        return self.combine(beta) - np.asarray(thresholds)[self.predicted]
+
     def terms(self) -> np.ndarray:
         """(N, 3) matrix of the three terms (NaN for a missing confidence)."""
         conf = self.conf if self.conf is not None else np.full(len(self), np.nan)

@@ -303,8 +303,7 @@ class UniformDetector(BaseEstimator):
 
     def decision_function(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """g_i(x) - tau_i: negative = anomaly."""
-        scores = self.layer_scores(images, cached)
-        return scores.combine(self.check_beta(self.beta)) - self.thresholds_[scores.predicted]
+        return self.layer_scores(images, cached).decision(self.check_beta(self.beta), self.thresholds_)
 
     def predict(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """True where the input is an anomaly (paper Eq. 4)."""

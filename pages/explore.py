@@ -7,6 +7,7 @@ from dashboard.glossary import explain
 from dashboard.sidebar import context, enlarge_tooltip_images, need_anomalies
 from detector import projection
 from detector.features import LOGITS
+from detector.images import image_file_bytes as images_npz
 
 ctx = context()
 need_anomalies(ctx)
@@ -15,12 +16,14 @@ st.title("Explore layers")
 st.caption(f"UMAP of layer features: {ctx.experiment.id_dataset} test inputs (ID, green) against the chosen anomaly sets, "
            f"{ctx.points} of each. Each projection is fitted on all the points it shows; the per-class views are "
            "fitted per predicted class, as in the paper's Figs 2-6. Hover over a point to see the input; click it "
-           "(shift-click for more) or drag a box to show the selected inputs below; double-click clears.")
+           "(shift-click for more) or drag a box to show the selected inputs below, highlighted in both layers; "
+           "double-click clears. Verdicts and g − τ use β from the Tune page.")
 with st.expander("What do ID, OOD, MDL and UMAP mean?"):
     st.markdown(explain("ID", "OOD", "MDL", "UMAP"))
 
 c1, c2, c3 = st.columns([2, 1, 1])
-colour_by = c1.radio("Colour by", ["set", "true class", "score"], horizontal=True, key="explore_colour")
+colour_by = c1.radio("Colour by", list(figures.COLOUR_BY), horizontal=True, key="explore_colour",
+                     help="  \n".join(f"**{k}**: {v}" for k, v in figures.COLOUR_BY.items()))
 n_neighbors = c2.slider("n_neighbors", 5, 50, projection.DEFAULT_NEIGHBORS, 5, key="explore_neighbors",
                         help="UMAP: how many neighbours shape each point's place; larger keeps more global structure")
 min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, key="explore_min_dist",
@@ -28,7 +31,7 @@ min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, k
 
 layers = (ctx.detector.mdl_, LOGITS)
 points = loaders.explore_points(ctx.ids, layers, ctx.points)
-meta = views.with_scores(points.meta, points, ctx.beta)
+meta = views.with_scores(points.meta, points, ctx.beta, ctx.detector.thresholds_for(ctx.beta))  # beta from Tune
 images = loaders.explore_image_urls(ctx.ids, layers, ctx.points)
 VIEWS = ["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"]
 view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view",
@@ -53,22 +56,51 @@ def projected(layer: str, by_class: bool):
     return meta.assign(x=xy[:, 0], y=xy[:, 1])
 
 
-selected: list[int] = []
+# The selection lives in session_state, not in the charts: each view draws other charts (their
+# selections start empty), and every chart highlights it, so a box in one layer shows the same
+# inputs in the other. A chart's selection (read before it is drawn) counts only when it changed
+# since that chart's last run; another set of points (sidebar) starts a new selection.
 by_class = view == VIEWS[1]
+frames = {layer: projected(layer, by_class) for layer in layers}
+keys = {layer: f"umap_{'class_' if by_class else ''}{layer}" for layer in layers}
+points_id = repr(points.key)
+kept = st.session_state.get("explore_selection", {})
+selection = set(kept.get("rows", ())) if kept.get("points") == points_id else set()
+seen, last_seen = {}, st.session_state.get("_explore_seen", {})
+for layer, key in keys.items():
+    state = st.session_state.get(key) or {}
+    seen[key] = sorted(set(figures.selected_rows(state.get("selection", {}), frames[layer])))
+    if seen[key] != last_seen.get(key, []):
+        selection = set(seen[key])
+st.session_state["_explore_seen"] = seen  # charts not drawn this run start empty when drawn again
+st.session_state["explore_selection"] = {"points": points_id, "rows": sorted(selection)}
+
 for col, layer in zip(st.columns(2), layers):
     name = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else layer
-    frame = projected(layer, by_class)
-    chart = figures.projection(frame.assign(image=images), colour_by, ctx.class_names,
-                              f"{name} per predicted class" if by_class else name, by_class=by_class)
-    event = col.altair_chart(chart, key=f"umap_{'class_' if by_class else ''}{layer}", on_select="rerun",
-                             width="content" if by_class else "stretch")  # grid panels have fixed sizes
-    selected += figures.selected_rows(event.selection, frame)
+    frame = frames[layer]
+    chart = figures.projection(frame.assign(image=images, selected=frame.index.isin(selection)), colour_by, ctx.class_names,
+                               f"{name} per predicted class" if by_class else name, by_class=by_class)
+    col.altair_chart(chart, key=keys[layer], on_select="rerun", width="content" if by_class else "stretch")
 
 st.subheader("Selected inputs")
-if not selected:
-    st.caption("Nothing selected yet: click a point, or drag a box on any projection.")
+if not selection:
+    st.caption("Nothing selected yet: click a point, or drag a box on any projection. The selection is kept "
+               "when you switch views and is highlighted in both layers.")
 else:
-    rows = meta.loc[sorted(set(selected))[:60]]
-    st.caption(f"{len(set(selected))} selected (showing up to 60).")
-    st.image(views.display_images(points.images[rows.index.to_numpy()]), width=84,
-             caption=[f"{r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, g={r.score:.2f}" for r in rows.itertuples()])
+    rows = meta.loc[sorted(selection)]
+    left, mid, right = st.columns([3, 1, 1])
+    left.caption(f"{len(rows)} selected (showing up to 60); verdicts at β = "
+                 f"({', '.join(f'{b:.2f}' for b in ctx.beta)}): ✓ normal, ✗ anomaly (g < τ).")
+    mid.download_button("Images (.npz)", images_npz(points.images[rows.index.to_numpy()]), "selection.npz",
+                        help="an .npz with an array 'images' (N, C, H, W) as `check --images` reads", key="explore_npz",
+                        on_click="ignore")
+    right.download_button("Table (.csv)", views.selection_table(rows, ctx.class_names).to_csv(index=False),
+                          "selection.csv", help="set, classes, normalised scores, τ and verdict of each input",
+                          key="explore_csv", on_click="ignore")
+    if st.button("Clear selection", key="explore_clear"):
+        st.session_state["explore_selection"] = {}
+        st.rerun()
+    shown = rows.iloc[:60]
+    st.image(views.display_images(points.images[shown.index.to_numpy()]), width=84,
+             caption=[f"{'✗' if r.verdict == 'anomaly' else '✓'} {r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, "
+                      f"g={r.score:.2f} {'<' if r.verdict == 'anomaly' else '≥'} τ={r.tau:.2f}" for r in shown.itertuples()])

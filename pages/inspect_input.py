@@ -59,7 +59,7 @@ if image is not None:
                                    projection.DEFAULT_MIN_DIST)
         slot.empty()
         enlarge_tooltip_images()
-        frame = views.with_scores(frame, points, beta)
+        frame = views.with_scores(frame, points, beta, ctx.detector.thresholds_for(beta))
         frame["image"] = [*loaders.explore_image_urls(ctx.ids, (ctx.detector.mdl_,), ctx.points), ""]
         st.altair_chart(figures.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
                                       "inputs of each set (hover to see them)"), key="inspect_umap_chart", width="stretch")

@@ -38,11 +38,20 @@ def beta_view():
     st.caption(f"β = ({beta[0]:.2f}, {beta[1]:.2f}, {beta[2]:.2f})" + ("; β₂ + β₃ > 1 was scaled to sum 1"
                                                                        if weight + conf > 1 else ""))
     table = ev.metrics_table(data, beta)
+    heads = {weighting: ev.summary(table, weighting) for weighting in ("per-class", "global")}
+    # deltas against the last other setting shown (beta, or nu and the sets): a rerun with the same one keeps them
+    shown = st.session_state.get("_tune_shown")
+    if shown and shown[0] != (ctx.ids, beta):
+        st.session_state["_tune_before"] = shown
+    st.session_state["_tune_shown"] = ((ctx.ids, beta), heads)
+    before = st.session_state.get("_tune_before")
+    since = f"change since β = ({', '.join(f'{b:.2f}' for b in before[0][1])})" if before else ""
     cols = st.columns(4)
-    for col, weighting in zip((cols[:2], cols[2:]), ("per-class", "global")):
-        head = ev.summary(table, weighting)
-        col[0].metric(f"{weighting} TNR@95TPR", f"{head['TNR@95TPR']:.2f}", help="mean over the anomaly sets, %")
-        col[1].metric(f"{weighting} AUROC", f"{head['AUROC']:.2f}", help="mean over the anomaly sets, %")
+    for col, (weighting, head) in zip((cols[:2], cols[2:]), heads.items()):
+        for box, metric in zip(col, ev.METRIC_COLUMNS):
+            delta = f"{head[metric] - before[1][weighting][metric]:+.2f}" if before else None
+            box.metric(f"{weighting} {metric}", f"{head[metric]:.2f}", delta=delta,
+                       help=f"mean over the anomaly sets, %; {since}" if before else "mean over the anomaly sets, %")
     st.dataframe(table.style.format(precision=2), hide_index=True, key="metrics_table")
 
     left, right = st.columns(2)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # One command to set up (scripts/setup.sh: .venv, packages, Fashion-MNIST) and start the
-# dashboard on the built-in default. Extra arguments go to streamlit, e.g. --server.port 8502.
+# dashboard on the built-in default (python -m dashboard: streamlit run app.py, with UMAP's JIT
+# compiled in the background from the start). Extra arguments go to streamlit, e.g. --server.port 8502.
 # It listens on localhost only (.streamlit/config.toml); --server.address 0.0.0.0 exposes it.
 # User models (file.py:factory) load only from the folder DASHBOARD_MODEL_DIR, when set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "starting the dashboard (the first start trains LeNet on MNIST: about a minute)"
-exec .venv/bin/python -m streamlit run app.py --browser.gatherUsageStats false --server.fileWatcherType none "$@"
+exec .venv/bin/python -m dashboard --browser.gatherUsageStats false --server.fileWatcherType none "$@"

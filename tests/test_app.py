@@ -10,6 +10,7 @@ Projections use DASHBOARD_POINTS=60 inputs per set to stay small.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,24 @@ def test_tune_beta_slider_changes_metrics():
     assert "1.00·logit" in " ".join(metrics(at))
 
 
+def test_tune_metrics_show_deltas_against_the_previous_beta():
+    at = open_page("tune")
+    assert all(not m.delta for m in at.metric)  # nothing to compare with yet
+    before = metrics(at)
+    at.slider(key="_beta").set_value(0.8).run()
+    after = metrics(at)
+    deltas = {m.label: m.delta for m in at.metric}
+    for label in before:
+        assert deltas[label][0] in "+-"  # from the unrounded means: within a rounding step of the shown ones
+        assert abs(float(deltas[label]) - (float(after[label]) - float(before[label]))) <= 0.0101
+    assert "change since β = (0.50, 0.50, 0.00)" in at.metric[0].help
+    at.selectbox(key="tune_set").set_value(at.selectbox(key="tune_set").options[-1]).run()  # same beta: kept
+    assert {m.label: m.delta for m in at.metric} == deltas
+    at.slider(key="_beta").set_value(0.6).run()  # now against beta_2 = 0.8
+    assert "change since β = (0.20, 0.80, 0.00)" in at.metric[0].help
+    assert not problems(at), problems(at)
+
+
 def test_tune_nu_slider_refits():
     at = open_page("tune")
     before = metrics(at)
@@ -122,7 +141,12 @@ def test_explore_views_and_colouring():
     at = open_page("explore")
     charts = at.get("vega_lite_chart")
     assert len(charts) == 2  # MDL and logits side by side
-    at.radio(key="explore_colour").set_value("score").run()
+    for colour in ("score", "verdict"):
+        at.radio(key="explore_colour").set_value(colour).run()
+        assert not problems(at), problems(at)
+        spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+        assert spec["encoding"]["shape"]["legend"]["title"] == "set: ID / anomaly"
+        assert spec["encoding"]["color"]["field"] == ("g − τ" if colour == "score" else "verdict")
     at.slider(key="explore_neighbors").set_value(10).run()
     assert not problems(at), problems(at)
     assert len(at.get("vega_lite_chart")) == 2
@@ -364,7 +388,9 @@ def test_projection_chart_selection_and_hover_images():
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 1.5], "y": [0.0, 1.0, 2.0, 1.5], "set": ["mnist (ID)"] * 2 + ["noise"] * 2,
                           "kind": ["id", "id", "noise", "noise"], "index": [0, 1, 0, 1], "true": [0, 1, -1, -1],
                           "predicted": [0, 1, 1, 0], "score": [0.9, 0.8, 0.1, 0.2], "mdl": [0.9, 0.8, 0.1, 0.2],
-                          "logit": [0.9, 0.8, 0.1, 0.2], "conf": [1.0, 0.9, 0.2, 0.1]}, index=[10, 11, 12, 13])
+                          "logit": [0.9, 0.8, 0.1, 0.2], "conf": [1.0, 0.9, 0.2, 0.1], "tau": 0.5,
+                          "margin": [0.4, 0.3, -0.4, -0.3], "verdict": ["normal"] * 2 + ["anomaly"] * 2},
+                         index=[10, 11, 12, 13])
     box = {"x": [1.6, 0.5], "y": [0.5, 1.6]}  # corners in any order
     assert figures.selected_rows({"pick": [{"row": 12}], "box": {}}, frame) == [12]
     assert sorted(figures.selected_rows({"pick": [], "box": box}, frame)) == [11, 13]
@@ -381,6 +407,122 @@ def test_projection_chart_selection_and_hover_images():
     spec = figures.projection(frame.assign(image=urls), "set", ["0", "1"], "t", by_class=True).to_dict()
     assert {p["name"] for p in spec["params"]} == {"pick_0", "box_0", "pick_1", "box_1"}
     assert any(t["field"] == "image" for t in spec["concat"][0]["encoding"]["tooltip"])
+
+
+def _chart_rows(chart):
+    """The data a Vega-Lite chart of the page was sent (Streamlit moves it to Arrow datasets, one per panel)."""
+    import pandas as pd
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    return pd.concat([convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets], ignore_index=True)
+
+
+def test_explore_selection_survives_view_switches_is_linked_and_shows_verdicts():
+    """A click in one chart (its selection state set as the browser would) selects inputs that
+    both layers' charts highlight; switching to the per-class view keeps it; the grid gives verdicts."""
+    at = open_page("explore")
+    mdl_key, logit_key = list(at.session_state["_explore_seen"])
+    at.session_state[mdl_key] = {"selection": {"pick": [{"row": 3}, {"row": 70}], "box": {}}}
+    at.run()
+    assert not problems(at), problems(at)
+    assert at.session_state["explore_selection"]["rows"] == [3, 70]
+    for chart in at.get("vega_lite_chart"):  # the logit chart too: linked
+        rows = _chart_rows(chart)
+        assert sorted(rows.loc[rows["selected"], "row"]) == [3, 70]
+        assert "condition" in json.loads(chart.proto.spec)["encoding"]["opacity"]
+    captions = at.get("image")[0].proto.imgs
+    assert len(captions) == 2
+    for image in captions:  # e.g. "✓ mnist (ID) #12: pred 7, g=0.81 ≥ τ=0.45"
+        assert image.caption[0] in "✓✗" and " τ=" in image.caption
+        assert (image.caption[0] == "✗") == (" < τ" in image.caption)
+    assert {d.label for d in at.get("download_button")} == {"Images (.npz)", "Table (.csv)"}
+
+    at.button_group(key="explore_view").set_value("Per predicted class (Figs 3, 5, 6)").run()
+    assert not problems(at), problems(at)
+    assert at.session_state["explore_selection"]["rows"] == [3, 70]  # kept across the view switch
+    assert len(at.get("image")[0].proto.imgs) == 2
+    assert all(sorted(_chart_rows(c).query("selected")["row"]) == [3, 70] for c in at.get("vega_lite_chart"))
+    class_key = f"umap_class_{logit_key.removeprefix('umap_')}"
+    at.session_state[class_key] = {"selection": {"pick_0": [{"row": 5}]}}  # a click in the other layer's grid
+    at.run()
+    assert at.session_state["explore_selection"]["rows"] == [5]
+    at.button(key="explore_clear").click().run()
+    assert not at.session_state["explore_selection"].get("rows") and not at.get("image")
+
+
+def test_selection_downloads_in_the_formats_the_cli_reads(tmp_path):
+    import pandas as pd
+
+    from dashboard import views
+    from detector.images import image_file_bytes, load_image_file
+
+    images = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    path = tmp_path / "selection.npz"
+    path.write_bytes(image_file_bytes(images))
+    np.testing.assert_array_equal(load_image_file(path, (1, 28, 28)), images)  # what check --images reads
+    with np.load(path) as data:
+        assert list(data) == ["images"] and data["images"].dtype == np.float32
+    meta = pd.DataFrame({"set": ["mnist (ID)", "noise"], "index": [4, 9], "true": [7, -1], "predicted": [7, 3],
+                         "score": [0.8, -20.0], "tau": [0.4, 0.5], "margin": [0.4, -20.5], "verdict": ["normal", "anomaly"],
+                         "mdl": [0.9, -40.0], "logit": [0.7, 0.0], "conf": [0.9, 0.1]})
+    table = pd.read_csv(io.StringIO(views.selection_table(meta, [str(k) for k in range(10)]).to_csv(index=False)))
+    assert list(table["verdict"]) == ["normal", "anomaly"] and list(table["predicted class"]) == [7, 3]
+    assert list(table["g - tau"]) == [0.4, -20.5] and table["true class"].isna().tolist() == [False, True]
+
+
+def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
+    """python -m dashboard starts the JIT warm-up thread, then `streamlit run app.py`; a second
+    request for the warm-up (app.py's, from the first session) gets the same thread."""
+    import threading
+
+    from streamlit.web import cli
+
+    import dashboard.__main__ as launcher
+    from detector import projection
+
+    release, started = threading.Event(), []
+    monkeypatch.setattr(projection, "_warming", None)
+    monkeypatch.setattr(projection, "warm_up", lambda: started.append(1) or release.wait(5))
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda: calls.append((list(launcher.sys.argv), projection._warming)) or 0)
+    monkeypatch.setattr(launcher.sys, "argv", ["dashboard"])
+    with pytest.raises(SystemExit):
+        launcher.main(["--server.port", "9999"])
+    argv, thread = calls[0]
+    assert argv == ["streamlit", "run", str(ROOT / "app.py"), "--server.port", "9999"]
+    assert thread is not None and thread.daemon  # running before streamlit was called
+    assert projection.warm_up_in_background() is thread  # once per process
+    release.set()
+    thread.join(5)
+    assert started == [1]
+
+
+def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():
+    """g - tau is coloured on a scale centred on 0 (= tau), clipped so that noise 60 below tau
+    leaves ID inputs and near-OOD inputs in different colours; the tooltip carries the verdict."""
+    import pandas as pd
+
+    from dashboard import figures
+
+    rng = np.random.default_rng(0)
+    margin = np.r_[rng.uniform(-0.1, 0.5, 100), rng.uniform(-2.0, -0.3, 50), rng.uniform(-62, -12, 50)]
+    n = len(margin)
+    frame = pd.DataFrame({"x": rng.random(n), "y": rng.random(n), "set": ["mnist (ID)"] * 100 + ["fashion"] * 50 + ["noise"] * 50,
+                          "kind": ["id"] * 100 + ["ood"] * 50 + ["noise"] * 50, "index": np.arange(n), "true": 0,
+                          "predicted": 0, "score": margin + 0.5, "tau": 0.5, "margin": margin,
+                          "verdict": np.where(margin < 0, "anomaly", "normal"), "mdl": margin, "logit": margin,
+                          "conf": margin, "image": ""})
+    lo, hi = figures.margin_domain(frame["margin"])
+    assert 0.4 < hi <= 0.5 and lo == -4 * hi  # the noise does not stretch the scale
+    assert (frame["margin"].iloc[100:150] > lo).mean() > 0.5  # most near-OOD inputs keep their own shades
+    spec = figures.projection(frame, "score", ["0"], "t").to_dict()
+    scale = spec["encoding"]["color"]["scale"]
+    assert scale["domain"] == [lo, 0.0, hi] and scale["clamp"] and scale["scheme"] == "redyellowgreen"
+    tooltip = {t.get("title", t["field"]) for t in spec["encoding"]["tooltip"]}
+    assert {"verdict", "g (normalised)", "τ of predicted", "g − τ", "MDL score (normalised)"} <= tooltip
+    spec = figures.projection(frame, "verdict", ["0"], "t").to_dict()
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["normal", "anomaly"]
+    assert figures.projection(frame, "set", ["0"], "t").to_dict()["encoding"]["shape"] == {"value": "circle"}
 
 
 def test_inspect_upload_with_several_images_picks_one():

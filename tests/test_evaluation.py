@@ -114,8 +114,17 @@ def test_explore_scores_follow_beta(tiny_experiment, detector, sets):
 
     points = views.explore_points(tiny_experiment, detector, sets, [detector.mdl_], per_set=20)
     assert len(points.meta) == 60 and points.features[detector.mdl_].shape[0] == 60
-    framed = views.with_scores(points.meta, points, (0.25, 0.75))
+    beta = (0.25, 0.75)
+    framed = views.with_scores(points.meta, points, beta, detector.thresholds_for(beta))
     np.testing.assert_array_equal(framed["score"], 0.25 * points.meta["mdl"] + 0.75 * points.meta["logit"])
+    tuned = detector.with_beta(beta)  # the verdicts shown are the detector's own at that beta
+    np.testing.assert_array_equal(framed["tau"], tuned.thresholds_[points.meta["predicted"]])
+    np.testing.assert_allclose(framed["margin"], tuned.decision_function(points.images), atol=1e-9)
+    assert (framed["verdict"] == "anomaly").tolist() == tuned.predict(points.images).tolist()
+    assert {"anomaly", "normal"} == set(framed["verdict"])  # noise and digits: both verdicts occur
+    extra = pd.concat([points.meta, points.meta.iloc[:1]], ignore_index=True)  # a row beyond the points: left blank
+    padded = views.with_scores(extra, points, beta, detector.thresholds_for(beta))
+    assert np.isnan(padded["margin"].iloc[-1]) and padded["verdict"].iloc[-1] == ""
 
 
 def test_simplex_grid_covers_the_triangle_and_matches_the_tables(data):

@@ -82,9 +82,33 @@ def test_histograms_one_panel_per_class_with_tau(small_data):
     assert len(fig.data) == 2 * 3  # two classes x (ID + two anomaly sets)
     assert sum(t.showlegend for t in fig.data) == 3  # one legend entry per set
     assert [s.x0 for s in fig.layout.shapes] == pytest.approx(list(tau))
-    assert [a.text for a in fig.layout.annotations] == [f"a: τ={tau[0]:.2f}", f"b: τ={tau[1]:.2f}"]
+    assert [a.text for a in fig.layout.annotations if "τ=" in a.text] == [f"a: τ={tau[0]:.2f}", f"b: τ={tau[1]:.2f}"]
     assert {t.xaxis for t in fig.data} == {"x", "x2"}
-    assert sum(len(t.x) for t in fig.data) == 40 + 20 + 20
+    assert sum(t.customdata.sum() for t in fig.data) == 40 + 20 + 20  # every input counted once
+    assert all(abs(sum(t.y) - 1) < 1e-9 for t in fig.data)
+
+
+def test_histograms_keep_id_readable_beside_far_noise():
+    """Noise 40 below tau goes to an overflow bin labelled "≤ lo": the axis stays near the ID
+    scores, the noise bar that rises above the panel is cut and its share written; a set drawn
+    only in a later panel still has its legend entry; ticks are few."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"set": ["ID"] * 200 + ["noise"] * 50 + ["fashion"] * 30,
+                          "predicted": np.r_[np.repeat([0, 1], 100), np.zeros(50, int), np.ones(30, int)],
+                          "score": np.r_[rng.uniform(0.2, 1.0, 200), rng.uniform(-45, -35, 50), rng.uniform(-1.0, 0.3, 30)]})
+    tau = np.array([0.4, 0.5])
+    fig = figures.histograms(frame, tau, ["a", "b"], cols=2)
+    lo, hi = figures.histogram_range(frame["score"], tau)
+    assert lo == pytest.approx(0.4 - 2 * (hi - 0.4)) and hi >= 1.0  # about -0.8, not -45
+    assert {t.name for t in fig.data if t.showlegend} == {"ID", "noise", "fashion"}  # fashion: panel b only
+    noise = next(t for t in fig.data if t.name == "noise")
+    assert noise.y[0] == 1.0 and noise.customdata[0] == 50  # all of it in the overflow bin
+    axis = fig.layout.xaxis
+    assert axis.ticktext[0] == f"≤ {lo:.1f}" and axis.tickvals[0] < lo and len(axis.ticktext) <= 4
+    assert fig.layout.yaxis.range[1] < 0.5  # the ID bars set the height, not the noise pile
+    assert any(a.text.startswith("↑") and "100%" in a.text for a in fig.layout.annotations)
+    fashion = next(t for t in fig.data if t.name == "fashion")
+    assert fashion.customdata.sum() == 30 and fashion.customdata[0] == sum(frame.score[250:] < lo)
 
 
 def test_beta_curve_and_ternary(small_data):
