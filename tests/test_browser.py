@@ -2,7 +2,8 @@
 
 Starts ``streamlit run app.py`` headless on a free port, waits for ``/_stcore/health``,
 opens every page, checks that its charts are drawn and that no exception is shown,
-moves the beta slider on the Tune page and checks that the metrics change. Screenshots go
+moves the beta slider on the Tune page and checks that the metrics change, draws a "7" on the
+Inspect canvas and checks that it is judged normal. Screenshots go
 to ``screenshots/`` (git-ignored; ``SCREENSHOT_DIR`` overrides, e.g. docs/screenshots).
 
 Needs ``/usr/bin/chromium`` (``apt-get install chromium``; never ``playwright install``).
