@@ -72,7 +72,7 @@ def from_canvas(input_shape, mnist_style: bool) -> Picked:
     """A drawing canvas (black pen on white paper); None while it is empty."""
     from streamlit_drawable_canvas import st_canvas
 
-    st.caption("Draw one digit, large, in the middle; the toolbar under the canvas undoes or clears it.")
+    st.caption("Draw one digit, large, in the middle; the toolbar above the canvas undoes or clears it.")
     width = st.slider("Pen width", 6, 40, STROKE, key="inspect_pen")
     result = st_canvas(stroke_width=width, stroke_color="#000000", background_color="#FFFFFF", height=CANVAS,
                        width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="inspect_canvas")
