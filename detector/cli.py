@@ -36,10 +36,10 @@ def _beta(text: str) -> tuple[float, ...]:
 
 def _anomaly_file(text: str) -> tuple[str, str]:
     if "=" not in text:
-        raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz, got {text!r}")
+        raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz or NAME=FOLDER, got {text!r}")
     name, path = text.split("=", 1)
     if not name:
-        raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz with a name, got {text!r}")
+        raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz or NAME=FOLDER with a name, got {text!r}")
     return name, path
 
 
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "mahalanobis+pre, mahalanobis+ens, elo, kd-bu, lid, energy, maxlogit, gen, knn, vim, react, "
                                "ash, dice, godin, nnif, fs), kd-bu+known / lid+known / nnif+known, any NAME+oe, or all (default: ours)")
     evaluate.add_argument("--anomaly", action="append", default=[], help=f"anomaly set, repeatable: {', '.join(anomaly_kinds())}")
-    evaluate.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file, help="NAME=path.npz (array 'images')")
+    evaluate.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file, help="NAME=path.npz (array 'images') or NAME=FOLDER of PNG / JPEG pictures")
     evaluate.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
     evaluate.add_argument("--beta", type=_beta, default=(0.5, 0.5), help=BETA_HELP)
     evaluate.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--anomalies", dest="anomaly", nargs="+", default=[],
                         help=f"anomaly sets: {', '.join(anomaly_kinds())} (default: the other of mnist/fashion-mnist, "
                              "gaussian, uniform, fooling and the five attacks)")
-    report.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file, help="NAME=path.npz (array 'images')")
+    report.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file, help="NAME=path.npz (array 'images') or NAME=FOLDER of PNG / JPEG pictures")
     report.add_argument("--weighting", choices=("per-class", "global"), default="per-class",
                         help="weighting shown in the Markdown tables (CSV/JSON hold both)")
     report.add_argument("--protocol", choices=("held-out", "authors", "both"), default="held-out",

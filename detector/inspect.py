@@ -33,7 +33,9 @@ def _check_side(height: int, width: int, name: str) -> None:
         raise DataError(f"{name}: the image is {width}x{height} pixels, far from square; crop it around the object first")
 
 
-def _read_picture(data: bytes, name: str) -> np.ndarray:
+def read_picture(data: bytes, name: str) -> np.ndarray:
+    """One PNG / JPEG as an RGB image (1, 3, H, W) in [0, 1]; transparency becomes white paper.
+    Its size is checked from the header before it is decoded."""
     from PIL import Image
 
     try:
@@ -91,7 +93,7 @@ def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], inver
     if suffix == ".npy":
         images = _read_npy(data, name)
     elif suffix in IMAGE_SUFFIXES:
-        images = _read_picture(data, name)
+        images = read_picture(data, name)
     else:
         raise DataError(f"{name}: unsupported file type {suffix or '(none)'}; accepted: {ACCEPTED}")
     height, width = images.shape[2:]

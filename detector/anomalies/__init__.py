@@ -8,6 +8,7 @@ adversarial sets hold the successful attacks on the correctly classified ID test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -65,4 +66,9 @@ def load_anomaly(name: str, experiment) -> AnomalySet:
 
 
 def load_anomaly_file(name: str, path: str, experiment) -> AnomalySet:
+    """A user's set: an ``.npz`` holding ``images``, or a folder of PNG / JPEG pictures."""
+    if Path(path).is_dir():
+        from ..folders import load_image_folder
+
+        return AnomalySet(name, "file", load_image_folder(path, experiment.model.input_shape, progress=experiment.progress))
     return AnomalySet(name, "file", load_image_file(path, experiment.model.input_shape))
