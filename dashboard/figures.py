@@ -147,6 +147,13 @@ def placed(df: pd.DataFrame, names: list[str], title: str) -> alt.TopLevelMixin:
     return alt.layer(points.encode(**encodings), star).properties(usermeta=CANVAS)
 
 
+def _figure(traces: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain dicts, not validated: Plotly checks every property of every trace,
+    which took half of a beta update (the Tune page redraws these figures at each move);
+    the dicts here are fixed in code and the tests render every figure."""
+    return go.Figure(data=traces, layout=layout, _validate=False)
+
+
 def roc(curves: dict[str, pd.DataFrame], points: dict[str, tuple[float, float]]) -> go.Figure:
     colours = set_colours(list(curves))
     traces = [dict(type="scatter", x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#999"), showlegend=False,
@@ -161,7 +168,7 @@ def roc(curves: dict[str, pd.DataFrame], points: dict[str, tuple[float, float]])
     layout = dict(title=dict(text="ROC (global ranking; ★ = per-class thresholds)"), height=380,
                   xaxis=dict(title=dict(text="anomalies accepted (FPR)")), yaxis=dict(title=dict(text="ID accepted (TPR)")),
                   margin=dict(l=10, r=10, t=40, b=10))
-    return go.Figure(data=traces, layout=layout)
+    return _figure(traces, layout)
 
 
 def _grid_axes(n: int, cols: int, hgap: float = 0.03, vgap: float = 0.12) -> tuple[dict, list[tuple[str, str]]]:
@@ -227,11 +234,15 @@ def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: in
     under, over = bool((values < lo).any()), bool((values > hi).any())
     tickvals, ticktext = _ticks(lo, hi, size, under, over)
     traces, shapes, notes, seen = [], [], [], set()
+    predicted, set_of = scores["predicted"].to_numpy(), scores["set"].to_numpy()
+    sets = list(dict.fromkeys(set_of))  # arrays, not pandas selections: this runs at every beta move
     for c, (xa, ya) in enumerate(ids):
-        part = scores[scores["predicted"] == c]
         heights, cut = [], []
-        for name, group in part.groupby("set", sort=False):
-            counts = np.histogram(np.clip(group["score"].to_numpy(), edges[0], edges[-1]), edges)[0]
+        for name in sets:
+            chosen = values[(predicted == c) & (set_of == name)]
+            if not len(chosen):
+                continue
+            counts = np.histogram(np.clip(chosen, edges[0], edges[-1]), edges)[0]
             share = counts / max(1, counts.sum())
             traces.append(dict(type="bar", x=centres, y=share, width=size, customdata=counts, name=name, legendgroup=name,
                                marker=dict(color=colours[name]), opacity=0.6, showlegend=name not in seen,
@@ -259,21 +270,20 @@ def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: in
                   annotations=notes, legend=dict(orientation="h", y=-0.12, title=dict(text="set")),
                   title=dict(text="g_i(x) per predicted class (dashed: τ_i; share of each set's inputs "
                                   "predicted as that class; ≤ / ≥: overflow bins)"))
-    return go.Figure(data=traces, layout=layout)
+    return _figure(traces, layout)
 
 
 def beta_curve(curve: pd.DataFrame, weight: float, weighting: str) -> go.Figure:
     part = curve[curve["weighting"] == weighting]
     colours = set_colours(list(part["anomaly set"].unique()))
-    fig = go.Figure()
-    for name, group in part.groupby("anomaly set", sort=False):
-        fig.add_trace(go.Scatter(x=group["logit weight"], y=group["AUROC"], mode="lines+markers", name=name,
-                                 line=dict(color=colours[name])))
-    fig.add_vline(x=weight, line=dict(color="black", dash="dash"))
-    fig.update_layout(title=f"AUROC against β₂ along the paper's edge, β₃ = 0 (Fig. 7; {weighting})",
-                      xaxis_title="β₂ = logit weight (β₁ = 1 − β₂)",
-                      yaxis_title="AUROC %", height=380, margin=dict(l=10, r=10, t=40, b=10))
-    return fig
+    traces = [dict(type="scatter", x=group["logit weight"].to_numpy(), y=group["AUROC"].to_numpy(), mode="lines+markers",
+                   name=name, line=dict(color=colours[name])) for name, group in part.groupby("anomaly set", sort=False)]
+    layout = dict(title=dict(text=f"AUROC against β₂ along the paper's edge, β₃ = 0 (Fig. 7; {weighting})"),
+                  xaxis=dict(title=dict(text="β₂ = logit weight (β₁ = 1 − β₂)")), yaxis=dict(title=dict(text="AUROC %")),
+                  height=380, margin=dict(l=10, r=10, t=40, b=10),
+                  shapes=[dict(type="line", x0=weight, x1=weight, y0=0, y1=1, xref="x", yref="y domain",
+                               line=dict(color="black", dash="dash"))])
+    return _figure(traces, layout)
 
 
 def ternary(grid: pd.DataFrame, beta, anomaly: str | None, weighting: str = "per-class") -> go.Figure:
@@ -286,22 +296,25 @@ def ternary(grid: pd.DataFrame, beta, anomaly: str | None, weighting: str = "per
     corners = ["β₁ MDL", "β₂ logit", "β₃ confidence"]
     mean = part.groupby(corners, as_index=False)["AUROC"].mean()
     edge = mean[mean["β₃ confidence"] == 0].sort_values("β₂ logit")
+    def corner_values(frame: pd.DataFrame) -> dict:
+        return dict(a=frame[corners[0]].to_numpy(), b=frame[corners[1]].to_numpy(), c=frame[corners[2]].to_numpy())
+
     traces = [
-        go.Scatterternary(a=mean[corners[0]], b=mean[corners[1]], c=mean[corners[2]], mode="markers", name="AUROC",
-                          marker=dict(size=14, color=mean["AUROC"], colorscale="Viridis", showscale=True,
-                                      colorbar=dict(title="AUROC %")),
-                          hovertemplate="β = (%{a:.2f}, %{b:.2f}, %{c:.2f})<br>AUROC %{marker.color:.2f}<extra></extra>"),
-        go.Scatterternary(a=edge[corners[0]], b=edge[corners[1]], c=edge[corners[2]], mode="lines", name="the paper (β₃ = 0)",
-                          line=dict(color="black", dash="dot"), hoverinfo="skip"),
-        go.Scatterternary(a=[beta[0]], b=[beta[1]], c=[beta[2]], mode="markers", name="β now",
-                          marker=dict(size=18, symbol="star", color="red", line=dict(color="white", width=1))),
+        dict(type="scatterternary", **corner_values(mean), mode="markers", name="AUROC",
+             marker=dict(size=14, color=mean["AUROC"].to_numpy(), colorscale="Viridis", showscale=True,
+                         colorbar=dict(title=dict(text="AUROC %"))),
+             hovertemplate="β = (%{a:.2f}, %{b:.2f}, %{c:.2f})<br>AUROC %{marker.color:.2f}<extra></extra>"),
+        dict(type="scatterternary", **corner_values(edge), mode="lines", name="the paper (β₃ = 0)",
+             line=dict(color="black", dash="dot"), hoverinfo="skip"),
+        dict(type="scatterternary", a=[beta[0]], b=[beta[1]], c=[beta[2]], mode="markers", name="β now",
+             marker=dict(size=18, symbol="star", color="red", line=dict(color="white", width=1))),
     ]
     title = f"AUROC over β ({'mean over the sets' if anomaly is None else anomaly}; {weighting})"
     layout = dict(title=dict(text=title), height=430, margin=dict(l=40, r=40, t=60, b=30),
                   ternary=dict(aaxis=dict(title=dict(text="β₁ MDL")), baxis=dict(title=dict(text="β₂ logit")),
                                caxis=dict(title=dict(text="β₃ conf."))),
                   legend=dict(orientation="h", y=-0.05))
-    return go.Figure(data=traces, layout=layout)
+    return _figure(traces, layout)
 
 
 def layer_bars(table: pd.DataFrame) -> go.Figure:
