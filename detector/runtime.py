@@ -42,12 +42,3 @@ def subsample(n: int, k: int | None, rng: int | np.random.Generator = 0) -> np.n
         return np.arange(n)
     return np.sort(np.random.default_rng(rng).choice(n, k, replace=False))
 
-
-def predicted_classes(module: nn.Module, images: np.ndarray) -> np.ndarray:
-    """The module's predicted class of each image, in batches on its device; nothing is cached
-    (for throw-away inputs such as the steps of a search)."""
-    def predict(batch: torch.Tensor) -> np.ndarray:
-        with torch.no_grad():
-            return module(batch).argmax(1).cpu().numpy()
-
-    return batched(predict, np.ascontiguousarray(images, dtype=np.float32), model_device(module)).astype(np.int64)

@@ -41,7 +41,7 @@ from .images import check_images
 from .features import LOGITS, FeatureExtractor
 from .metrics import per_class_thresholds
 from .models import ClassifierInfo
-from .runtime import model_device, predicted_classes
+from .runtime import model_device
 from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, choose_beta, min_max_normalise,
                      min_max_ranges, thresholds_for)
 from .svdd import ClassConditionalSVDD
@@ -266,7 +266,7 @@ class UniformDetector(BaseEstimator):
         self._check_fitted()
         val_images = self._check_input(val_images)
         labels = self.val_predicted_ if val_labels is None else val_labels
-        parts = generated_anomalies(val_images, labels, lambda x: predicted_classes(self.model.module, x),
+        parts = generated_anomalies(val_images, labels, lambda x: self.extractor.logits(x, cached=False).argmax(1),
                                     seed=self.random_state + 1)
         beta, _ = choose_beta(self.val_scores_, {name: self.layer_scores(images) for name, images in parts.items()}, steps)
         return beta, {name: len(images) for name, images in parts.items()}

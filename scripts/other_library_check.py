@@ -30,13 +30,13 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detector import cache  # noqa: E402
+from detector.anomalies.attacks import predict  # noqa: E402
 from detector.anomalies import AnomalySet  # noqa: E402
 from detector.benchmark import METHODS  # noqa: E402
 from detector.data import Dataset, load_dataset  # noqa: E402
 from detector.evaluation import evaluate_method  # noqa: E402
 from detector.experiment import Experiment  # noqa: E402
 from detector.models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint, train_classifier  # noqa: E402
-from detector.runtime import predicted_classes  # noqa: E402
 
 METHOD_NAMES = ("ours", "ours+conf", "ours+conf-equal", "msp")
 
@@ -85,7 +85,7 @@ def art_attacks(model, images: np.ndarray, labels: np.ndarray) -> dict[str, np.n
         def run(make=make, name=name) -> dict[str, np.ndarray]:
             tic = time.time()
             adversarial = make().generate(images).astype(np.float32)
-            fooled = predicted_classes(model.module, adversarial) != labels
+            fooled = predict(model.module, adversarial) != labels
             print(f"  {name}: {fooled.mean():.1%} fooled in {time.time() - tic:.0f} s", flush=True)
             return {"images": adversarial[fooled]}
 
