@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import figures, loaders, views
+from dashboard import loaders, projection_charts, views
 from dashboard.glossary import explain
 from dashboard.sidebar import context, enlarge_tooltip_images, need_anomalies
 from detector import projection
@@ -22,8 +22,8 @@ with st.expander("What do ID, OOD, MDL and UMAP mean?"):
     st.markdown(explain("ID", "OOD", "MDL", "UMAP"))
 
 c1, c2, c3 = st.columns([2, 1, 1])
-colour_by = c1.radio("Colour by", list(figures.COLOUR_BY), horizontal=True, key="explore_colour",
-                     help="  \n".join(f"**{k}**: {v}" for k, v in figures.COLOUR_BY.items()))
+colour_by = c1.radio("Colour by", list(projection_charts.COLOUR_BY), horizontal=True, key="explore_colour",
+                     help="  \n".join(f"**{k}**: {v}" for k, v in projection_charts.COLOUR_BY.items()))
 n_neighbors = c2.slider("n_neighbors", 5, 50, projection.DEFAULT_NEIGHBORS, 5, key="explore_neighbors",
                         help="UMAP: how many neighbours shape each point's place; larger keeps more global structure")
 min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, key="explore_min_dist",
@@ -69,7 +69,7 @@ selection = set(kept.get("rows", ())) if kept.get("points") == points_id else se
 seen, last_seen = {}, st.session_state.get("_explore_seen", {})
 for layer, key in keys.items():
     state = st.session_state.get(key) or {}
-    seen[key] = sorted(set(figures.selected_rows(state.get("selection", {}), frames[layer])))
+    seen[key] = sorted(set(projection_charts.selected_rows(state.get("selection", {}), frames[layer])))
     if seen[key] != last_seen.get(key, []):
         selection = set(seen[key])
 st.session_state["_explore_seen"] = seen  # charts not drawn this run start empty when drawn again
@@ -78,7 +78,7 @@ st.session_state["explore_selection"] = {"points": points_id, "rows": sorted(sel
 for col, layer in zip(st.columns(2), layers):
     name = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else layer
     frame = frames[layer]
-    chart = figures.projection(frame.assign(image=images, selected=frame.index.isin(selection)), colour_by, ctx.class_names,
+    chart = projection_charts.projection(frame.assign(image=images, selected=frame.index.isin(selection)), colour_by, ctx.class_names,
                                f"{name} per predicted class" if by_class else name, by_class=by_class)
     col.altair_chart(chart, key=keys[layer], on_select="rerun", width="content" if by_class else "stretch")
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import figures, inputs, loaders, views
+from dashboard import figures, inputs, loaders, projection_charts, views
 from dashboard.sidebar import context, enlarge_tooltip_images
 from detector import evaluation as ev
 from detector import projection
@@ -61,5 +61,5 @@ if image is not None:
         enlarge_tooltip_images()
         frame = views.with_scores(frame, points, beta, ctx.detector.thresholds_for(beta))
         frame["image"] = [*loaders.explore_image_urls(ctx.ids, (ctx.detector.mdl_,), ctx.points), ""]
-        st.altair_chart(figures.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
+        st.altair_chart(projection_charts.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
                                       "inputs of each set (hover to see them)"), key="inspect_umap_chart", width="stretch")

@@ -383,7 +383,7 @@ def test_projection_chart_selection_and_hover_images():
     """Clicked rows come back by id; a box selects the rows inside it, in its own panel only."""
     import pandas as pd
 
-    from dashboard import figures, views
+    from dashboard import projection_charts, views
 
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 1.5], "y": [0.0, 1.0, 2.0, 1.5], "set": ["mnist (ID)"] * 2 + ["noise"] * 2,
                           "kind": ["id", "id", "noise", "noise"], "index": [0, 1, 0, 1], "true": [0, 1, -1, -1],
@@ -392,9 +392,9 @@ def test_projection_chart_selection_and_hover_images():
                           "margin": [0.4, 0.3, -0.4, -0.3], "verdict": ["normal"] * 2 + ["anomaly"] * 2},
                          index=[10, 11, 12, 13])
     box = {"x": [1.6, 0.5], "y": [0.5, 1.6]}  # corners in any order
-    assert figures.selected_rows({"pick": [{"row": 12}], "box": {}}, frame) == [12]
-    assert sorted(figures.selected_rows({"pick": [], "box": box}, frame)) == [11, 13]
-    assert figures.selected_rows({"box_0": box, "box_1": {}}, frame) == [13]  # class-0 panel: row 11 is class 1
+    assert projection_charts.selected_rows({"pick": [{"row": 12}], "box": {}}, frame) == [12]
+    assert sorted(projection_charts.selected_rows({"pick": [], "box": box}, frame)) == [11, 13]
+    assert projection_charts.selected_rows({"box_0": box, "box_1": {}}, frame) == [13]  # class-0 panel: row 11 is class 1
     images = np.zeros((4, 1, 28, 28), dtype=np.float32)
     images[2, 0, 3, 4] = 1.0
     urls = views.image_urls(images)
@@ -404,7 +404,7 @@ def test_projection_chart_selection_and_hover_images():
 
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(urls[2].split(",", 1)[1]))))
     assert decoded.shape == (28, 28) and decoded[3, 4] == 255 and decoded.sum() == 255
-    spec = figures.projection(frame.assign(image=urls), "set", ["0", "1"], "t", by_class=True).to_dict()
+    spec = projection_charts.projection(frame.assign(image=urls), "set", ["0", "1"], "t", by_class=True).to_dict()
     assert {p["name"] for p in spec["params"]} == {"pick_0", "box_0", "pick_1", "box_1"}
     assert any(t["field"] == "image" for t in spec["concat"][0]["encoding"]["tooltip"])
 
@@ -502,7 +502,7 @@ def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():
     leaves ID inputs and near-OOD inputs in different colours; the tooltip carries the verdict."""
     import pandas as pd
 
-    from dashboard import figures
+    from dashboard import projection_charts
 
     rng = np.random.default_rng(0)
     margin = np.r_[rng.uniform(-0.1, 0.5, 100), rng.uniform(-2.0, -0.3, 50), rng.uniform(-62, -12, 50)]
@@ -512,17 +512,17 @@ def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():
                           "predicted": 0, "score": margin + 0.5, "tau": 0.5, "margin": margin,
                           "verdict": np.where(margin < 0, "anomaly", "normal"), "mdl": margin, "logit": margin,
                           "conf": margin, "image": ""})
-    lo, hi = figures.margin_domain(frame["margin"])
+    lo, hi = projection_charts.margin_domain(frame["margin"])
     assert 0.4 < hi <= 0.5 and lo == -4 * hi  # the noise does not stretch the scale
     assert (frame["margin"].iloc[100:150] > lo).mean() > 0.5  # most near-OOD inputs keep their own shades
-    spec = figures.projection(frame, "score", ["0"], "t").to_dict()
+    spec = projection_charts.projection(frame, "score", ["0"], "t").to_dict()
     scale = spec["encoding"]["color"]["scale"]
     assert scale["domain"] == [lo, 0.0, hi] and scale["clamp"] and scale["scheme"] == "redyellowgreen"
     tooltip = {t.get("title", t["field"]) for t in spec["encoding"]["tooltip"]}
     assert {"verdict", "g (normalised)", "τ of predicted", "g − τ", "MDL score (normalised)"} <= tooltip
-    spec = figures.projection(frame, "verdict", ["0"], "t").to_dict()
+    spec = projection_charts.projection(frame, "verdict", ["0"], "t").to_dict()
     assert spec["encoding"]["color"]["scale"]["domain"] == ["normal", "anomaly"]
-    assert figures.projection(frame, "set", ["0"], "t").to_dict()["encoding"]["shape"] == {"value": "circle"}
+    assert projection_charts.projection(frame, "set", ["0"], "t").to_dict()["encoding"]["shape"] == {"value": "circle"}
 
 
 def test_inspect_upload_with_several_images_picks_one():
