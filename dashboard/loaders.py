@@ -9,6 +9,7 @@ session keeps its own choices (beta, nu, sets) in its own ``st.session_state``.
 from __future__ import annotations
 
 import os
+import threading
 from typing import NamedTuple
 
 import streamlit as st
@@ -16,6 +17,8 @@ import streamlit as st
 from detector import evaluation, projection
 from detector.data import dataset_available as _dataset_available
 from detector.experiment import fit_uniform, load_experiment
+from detector.first_use import estimate_first_use
+from detector.models import builtin_is_trained, load_builtin
 
 from . import views
 from .model_folder import dashboard_model
@@ -45,6 +48,22 @@ def _experiment(model: str, weights: str, id_dataset: str):
 
 def experiment(ids: Ids):
     return _experiment(ids.model, ids.weights, ids.id_dataset)
+
+
+_TRAINING = threading.Lock()
+
+
+@st.cache_resource(show_spinner=False)
+def first_use_estimate(model: str):
+    """What the first use of the built-in ``model`` does and how long it takes here."""
+    return estimate_first_use(model)
+
+
+def train_builtin(model: str, on_step) -> None:
+    """Train the built-in ``model`` unless cached; sessions that ask at once train it once."""
+    with _TRAINING:
+        if not builtin_is_trained(model):
+            load_builtin(model, progress=False, on_step=on_step)
 
 
 @st.cache_resource(show_spinner=False)

@@ -7,6 +7,7 @@ app.py calls :func:`sidebar` once per run and stores the :class:`Context`; a pag
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from detector.data import DATASET_NAMES, DataError, class_names
 from detector.evaluation import beta_of
 from detector.experiment import untrained_warning
 from detector.features import LayerError
-from detector.models import BUILTIN, ModelError
+from detector.models import BUILTIN, ModelError, builtin_is_trained
 
 from . import loaders, views
 from .loaders import DEFAULT_NU, POINTS, Ids
@@ -108,8 +109,8 @@ def _pick_model() -> Ids | None:
     choice = bar.selectbox("Model", options, index=options.index(persistent("model", DEFAULT_MODEL)),
                            key="_model", on_change=keep, args=("_model", "model"))
     if choice != USER_MODEL:
-        bar.caption(f"ID dataset: **{BUILTIN[choice][1]}** (trained here on first use)")
-        return Ids(choice, "", BUILTIN[choice][1])
+        bar.caption(f"ID dataset: **{BUILTIN[choice].dataset}** (trained here on first use)")
+        return Ids(choice, "", BUILTIN[choice].dataset)
     model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model",
                            help=dashboard_model_help()).strip()
     weights = bar.text_input("Weights (state_dict .pt, optional)", key="user_weights")
@@ -120,11 +121,35 @@ def _pick_model() -> Ids | None:
     return Ids(model, weights, id_dataset)
 
 
+def _first_use(model: str) -> None:
+    """A built-in model's first use: say what will happen and how long it takes, then train it
+    with a progress bar (rate and time left); the message stays, with the time it took."""
+    notice = st.empty()
+    estimate = loaders.first_use_estimate(model)
+    notice.info(estimate.describe())
+    bar, started, shown = st.progress(0.0), time.monotonic(), [0.0]
+
+    def on_step(done: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        if elapsed - shown[0] < 0.5 and done < total:  # a redraw per step would slow training down
+            return
+        shown[0] = elapsed
+        left = elapsed * (total - done) / done
+        bar.progress(done / total, text=f"Training {model}: {done:,} of {total:,} images, {done / elapsed:,.0f} images/s, "
+                                        f"about {left:.0f} s left")
+
+    loaders.train_builtin(model, on_step)
+    bar.empty()
+    notice.info(f"{estimate.describe()} Training took {time.monotonic() - started:.0f} s.")
+
+
 def _load_model(ids: Ids):
     """(experiment, detector with the automatic MDL), or None after showing why they cannot load."""
     try:
-        experiment = with_status(f"Loading {ids.model} and {ids.id_dataset} (a built-in model is trained on first use: "
-                                 "a minute or more)…", ("experiment", *ids[:3]), lambda: loaders.experiment(ids))
+        if ids.model in BUILTIN and not builtin_is_trained(ids.model):
+            _first_use(ids.model)
+        experiment = with_status(f"Loading {ids.model} and {ids.id_dataset}…", ("experiment", *ids[:3]),
+                                 lambda: loaders.experiment(ids))
         auto = with_status("Choosing the MDL and fitting the per-class SVDDs (first time only; cached on disk)…",
                            ("detector", *ids[:3]), lambda: loaders.detector(ids))
     except LOAD_ERRORS as error:

@@ -1,5 +1,5 @@
-"""Network definitions: the paper's LeNet (the authors' Keras MNIST CNN) and ResNet18 / VGG16
-for 32x32 RGB inputs. Each takes float images in [0, 1] of shape (N, C, H, W), normalises
+"""Network definitions: the paper's LeNet (the authors' Keras MNIST CNN), a small residual
+network for 28x28 grey images, and ResNet18 / VGG16 for 32x32 RGB inputs. Each takes float images in [0, 1] of shape (N, C, H, W), normalises
 them itself and returns logits."""
 
 from __future__ import annotations
@@ -67,6 +67,35 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn1(self.conv1((x - self.mean) / self.std)))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.linear(torch.flatten(self.pool(x), 1))
+
+
+class SmallResNet(nn.Module):
+    """A CIFAR-style residual network for 28x28 grey images: a 3x3 stem, three stages of
+    ``blocks`` basic blocks (``width``, 2x, 4x channels; the 2nd and 3rd halve the resolution),
+    global average pooling and a linear layer. Small enough to train on a CPU in minutes;
+    its candidate layers are the block outputs (see :func:`detector.features.block_layers`).
+    ``mean`` / ``std``: Fashion-MNIST's pixel statistics."""
+
+    def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 16, blocks: int = 1,
+                 mean: float = 0.286, std: float = 0.353):
+        super().__init__()
+        self.mean, self.std = mean, std
+        self.conv1 = nn.Conv2d(in_channels, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        stages, cin = [], width
+        for index, stride in enumerate((1, 2, 2)):
+            cout = width * 2 ** index
+            stages.append(nn.Sequential(*[_BasicBlock(cin if b == 0 else cout, cout, stride if b == 0 else 1)
+                                          for b in range(blocks)]))
+            cin = cout
+        self.layer1, self.layer2, self.layer3 = stages
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.linear = nn.Linear(cin, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1((x - self.mean) / self.std)))
+        x = self.layer3(self.layer2(self.layer1(x)))
         return self.linear(torch.flatten(self.pool(x), 1))
 
 

@@ -4,6 +4,7 @@ detector fitted on it (cached on disk). Shared by the command line, the benchmar
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -14,7 +15,8 @@ from .anomalies import AnomalySet, load_anomaly, load_anomaly_file
 from .data import Dataset, load_dataset
 from .images import to_input_shape
 from .features import FeatureExtractor
-from .models import ClassifierInfo, ModelError, load_model
+from .first_use import estimate_first_use
+from .models import BUILTIN, ClassifierInfo, ModelError, builtin_is_trained, load_model
 from .runtime import subsample
 from .scores import CONF_BETA
 from .uniform import UniformDetector
@@ -67,7 +69,10 @@ def untrained_warning(accuracy: float, n_classes: int) -> str | None:
 
 def load_experiment(model: str, weights: str | None = None, id_dataset: str | None = None, progress: bool = False,
                     train_limit: int | None = None) -> Experiment:
-    """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split."""
+    """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split.
+    With ``progress``, a built-in model's first use is announced with an estimate of its time."""
+    if progress and model in BUILTIN and not builtin_is_trained(model):
+        print(estimate_first_use(model).describe(), file=sys.stderr, flush=True)
     info = load_model(model, weights, id_dataset, progress=progress)
     dataset = id_dataset or info.id_dataset
     if dataset is None:

@@ -88,7 +88,7 @@ class SmallNet(nn.Module):
 @pytest.fixture
 def quick_builtin(monkeypatch):
     """A built-in entry that trains in a second, so that its cached checkpoint can be damaged."""
-    monkeypatch.setitem(models.BUILTIN, "small-digits", (SmallNet, "digits", (1, 28, 28), 1))
+    monkeypatch.setitem(models.BUILTIN, "small-digits", models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=1))
     return "small-digits"
 
 

@@ -1,0 +1,97 @@
+"""How long the first use of a built-in model takes on this machine, said before it starts.
+
+First use = training the network on its ID training split, then fitting the detector: the
+features of the training, validation, mix and test sets at every candidate layer, and the
+per-class SVDDs of each candidate (the MDL choice). Both parts are estimated from short
+timed runs of the same network and the same SVM on random inputs: a few training steps, one
+forward pass of a batch, one per-class SVDD fit. Good to within a factor of about 1.5 here;
+another job on the same cores slows the run and not the few-second estimate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import load_dataset
+from .features import block_layers
+from .models import BUILTIN, builtin_is_trained
+from .svdd import ClassConditionalSVDD
+
+
+@dataclass(frozen=True)
+class FirstUseEstimate:
+    model: str
+    train_images: int  # images the training passes over: epochs x training split
+    training_s: float  # 0 when the network is trained and cached
+    detector_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.training_s + self.detector_s
+
+    def describe(self) -> str:
+        """One sentence: what will happen and about how long it takes."""
+        recipe = BUILTIN[self.model]
+        fit = f"extracts features of every candidate layer and fits the detector (~{_duration(self.detector_s)})"
+        if not self.training_s:
+            return f"First use of {self.model}: the network is trained; it {fit}."
+        return (f"First use of {self.model}: trains it on {recipe.dataset} ({self.train_images:,} images over "
+                f"{recipe.epochs} epoch{'s' if recipe.epochs > 1 else ''}, ~{_duration(self.training_s)} on this machine), "
+                f"then {fit}: about {_duration(self.total_s)} in all, once; then cached under cache/.")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def _seconds(run, repeat: int, warm_up: bool = True) -> float:
+    """Median seconds of ``run()``, after one warm-up call (a network's first call allocates)."""
+    if warm_up:
+        run()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def estimate_first_use(name: str, steps: int = 2) -> FirstUseEstimate:
+    """Estimate the first use of the built-in ``name`` from a few timed steps (a few seconds)."""
+    recipe = BUILTIN[name]
+    n_train, n_val = len(load_dataset(recipe.dataset, "train")), len(load_dataset(recipe.dataset, "val"))
+    n_test = len(load_dataset(recipe.dataset, "test"))
+    with torch.random.fork_rng():  # the timed steps must not move the seeds of the real training
+        torch.manual_seed(0)
+        module = recipe.architecture(in_channels=recipe.input_shape[0])
+        x = torch.rand(recipe.batch_size, *recipe.input_shape)
+        y = torch.randint(0, 10, (recipe.batch_size,))
+        optimiser = torch.optim.Adam(module.parameters(), lr=recipe.lr)
+
+        def step():
+            loss = F.cross_entropy(module(x), y)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+
+        training_s = 0.0
+        if not builtin_is_trained(name):
+            training_s = _seconds(step, steps) * recipe.steps
+        module.eval()
+        batch = torch.rand(256, *recipe.input_shape)
+        with torch.no_grad():
+            forward_s = _seconds(lambda: module(batch), steps) / len(batch)
+        n_layers = len(block_layers(module, recipe.input_shape)) - 1  # the candidates, logits apart
+
+    # one forward pass over training, validation, mix (as large as validation) and test images
+    extraction_s = forward_s * (n_train + 2 * n_val + n_test)
+    # per candidate: the per-class SVDDs (up to 2,000 inputs a class) on features of a typical width
+    per_class = min(2000, n_train // 10)
+    features = np.random.default_rng(0).normal(size=(per_class, 64)).astype(np.float32)
+    svdd_s = 10 * _seconds(lambda: ClassConditionalSVDD().fit(features, np.zeros(per_class, int), 1), 1, warm_up=False)
+    return FirstUseEstimate(name, recipe.epochs * n_train, training_s, extraction_s + (n_layers + 1) * svdd_s)

@@ -1,0 +1,85 @@
+"""Built-in models: their training recipes, the small residual network's candidate layers and
+the first-use estimate (issue 17). Training is tested on scikit-learn's digits, in seconds."""
+
+import numpy as np
+import pytest
+import torch
+
+from detector import cache, models
+from detector.architectures import SmallResNet
+from detector.features import block_layers
+from detector.first_use import estimate_first_use
+from tests.test_hostile_input import SmallNet
+
+
+@pytest.fixture
+def quick_builtin(monkeypatch):
+    """A built-in trained with the fast recipe's settings on digits (1,079 images), in a second."""
+    recipe = models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=2, batch_size=128, lr=3e-3,
+                           schedule="one-cycle", augment="flip")
+    monkeypatch.setitem(models.BUILTIN, "quick-digits", recipe)
+    return "quick-digits"
+
+
+def test_lenet_mnist_keeps_the_checkpoint_key_of_the_committed_reports():
+    """Its recipe did not change, so neither may its cache entry (nor its weights)."""
+    legacy = {"model": "lenet-mnist", "arch": "LeNet", "epochs": 30, "augment": True, "seed": 0,
+              "torch": torch.__version__.split("+")[0]}
+    assert models.builtin_checkpoint_path("lenet-mnist") == cache.entry_path("models", legacy, suffix=".pt")
+    assert models.builtin_checkpoint_path("lenet-fashion-mnist") != models.builtin_checkpoint_path("resnet-fashion-mnist")
+
+
+def test_one_cycle_training_learns_and_reports_every_step(digits):
+    seen = []
+    torch.manual_seed(0)
+    module = models.train_classifier(SmallNet(), digits["train"].images, digits["train"].labels, epochs=3,
+                                     batch_size=128, lr=3e-3, schedule="one-cycle", augment="none", progress=False,
+                                     on_step=lambda done, total: seen.append((done, total)))
+    total = 3 * len(digits["train"])
+    assert seen[-1] == (total, total) and all(a[0] < b[0] for a, b in zip(seen, seen[1:]))
+    with torch.no_grad():
+        accuracy = (module(torch.from_numpy(digits["test"].images)).argmax(1).numpy() == digits["test"].labels).mean()
+    assert accuracy > 0.8  # a broken schedule (lr stuck at 0 or diverging) stays near 0.1
+
+
+def test_unknown_schedule_or_augmentation_is_refused(digits):
+    for bad in ({"schedule": "step"}, {"augment": "mixup"}):
+        with pytest.raises(ValueError, match="schedule|augment"):
+            models.train_classifier(SmallNet(), digits["train"].images[:8], digits["train"].labels[:8], epochs=1,
+                                    progress=False, **bad)
+
+
+def test_flip_augmentation_mirrors_some_images_only():
+    x = torch.arange(2 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4).repeat(16, 1, 1, 1)
+    out = models._augment(x, torch.Generator().manual_seed(0), "flip")
+    flipped = [(o == i.flip(-1)).all().item() for o, i in zip(out, x)]
+    kept = [(o == i).all().item() for o, i in zip(out, x)]
+    assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)
+
+
+def test_small_resnet_candidates_are_its_block_outputs():
+    torch.manual_seed(0)
+    layers = block_layers(SmallResNet(blocks=2).eval(), (1, 28, 28))
+    assert [layer.name for layer in layers] == [f"layer{s}.{b}" for s in (1, 2, 3) for b in (0, 1)] + ["logits"]
+    assert [layer.feature_dim for layer in layers[:-1]] == [16, 16, 32, 32, 64, 64]
+
+
+def test_estimate_says_what_happens_and_drops_training_once_trained(quick_builtin):
+    before = estimate_first_use(quick_builtin)
+    assert before.training_s > 0 and before.detector_s > 0 and before.train_images == 2 * 1079
+    assert "digits" in before.describe() and "2,158 images" in before.describe()
+    assert not models.builtin_is_trained(quick_builtin)
+    steps = []
+    models.load_builtin(quick_builtin, progress=False, on_step=lambda done, total: steps.append(done))
+    assert models.builtin_is_trained(quick_builtin) and steps[-1] == 2 * 1079
+    after = estimate_first_use(quick_builtin)
+    assert after.training_s == 0 and "is trained" in after.describe()
+
+
+def test_estimate_leaves_the_random_state_alone(quick_builtin):
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    estimate_first_use(quick_builtin)
+    assert torch.equal(torch.rand(3), expected)
+    assert np.isfinite(estimate_first_use(quick_builtin).total_s)
