@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--weights", help="state_dict file for a user model (loaded with weights_only=True)")
         sub.add_argument("--id-dataset", help="in-distribution dataset (needed for a user model)")
 
+    def limit_args(sub):
+        sub.add_argument("--train-limit", type=int, help="fit on a seeded subset of this many training images")
+        sub.add_argument("--test-limit", type=int,
+                         help="evaluate on a seeded subset of this many test images (anomaly sets are as large)")
+
     layers = commands.add_parser("layers", help="list a model's candidate layers", epilog=EPILOG)
     model_args(layers)
 
@@ -114,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--protocol", choices=("held-out", "authors"), default="held-out",
                           help="held-out (default) or the authors' code's: thresholds, ranges and layer on the evaluation data")
     evaluate.add_argument("--json", help="write the results to this JSON file")
-    evaluate.add_argument("--train-limit", type=int, help="fit on a seeded subset of this many training images")
+    limit_args(evaluate)
     report = commands.add_parser("report", help="benchmark tables (Markdown, CSV, JSON) with the paper's figures",
                                  epilog=EPILOG)
     model_args(report)
@@ -129,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="held-out (ours: thresholds and ranges on validation data) or the authors' code's "
                              "(fitted on the evaluation data), or both side by side")
     report.add_argument("-o", "--output", required=True, help="Markdown file; .csv and .json are written beside it")
+    limit_args(report)
     check = commands.add_parser("check", help="judge your own inputs (PNG / JPEG / .npy / .npz): prediction, scores, verdict",
                                 epilog=EPILOG)
     model_args(check)
@@ -226,7 +232,8 @@ def cmd_evaluate(args) -> None:
     _check_detector_params(args)
     _check_output(args.json)
     started = time.time()
-    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit)
+    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
+                                 test_limit=args.test_limit)
     bench = run_benchmark(experiment, methods, args.anomaly, model_name=args.model, anomaly_files=args.anomaly_file,
                           ours_params={"layer": args.layer, "beta": args.beta, "nu": args.nu, **_candidates(args)},
                           protocol=args.protocol, echo=lambda text: print(text, file=sys.stderr))
@@ -341,7 +348,8 @@ def cmd_report(args) -> None:
     if args.anomaly or args.anomaly_file:
         _check_anomalies(args)
     _check_output(args.output)  # the .csv and .json go beside it
-    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
+                                 test_limit=args.test_limit)
     if not args.anomaly and not args.anomaly_file:
         others = [name for name in ("mnist", "fashion-mnist") if name != experiment.id_dataset]
         args.anomaly = others + ["gaussian", "uniform", "fooling", "fgsm", "bim-a", "bim-b", "jsma", "cw"]

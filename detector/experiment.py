@@ -32,6 +32,7 @@ class Experiment:
     val: Dataset
     test: Dataset
     progress: bool = False
+    subset_of: dict = field(default_factory=dict)  # split -> its full size, for splits limited to a subset
     _anomalies: dict = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -68,8 +69,9 @@ def untrained_warning(accuracy: float, n_classes: int) -> str | None:
 
 
 def load_experiment(model: str, weights: str | None = None, id_dataset: str | None = None, progress: bool = False,
-                    train_limit: int | None = None) -> Experiment:
-    """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split.
+                    train_limit: int | None = None, test_limit: int | None = None) -> Experiment:
+    """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split,
+    ``test_limit`` evaluates on one of the test split (anomaly sets are as large as the test split).
     With ``progress``, a built-in model's first use is announced with an estimate of its time."""
     if progress and model in BUILTIN and not builtin_is_trained(model):
         print(estimate_first_use(model).describe(), file=sys.stderr, flush=True)
@@ -77,17 +79,20 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
     dataset = id_dataset or info.id_dataset
     if dataset is None:
         raise ModelError(f"{model} is a user model: give its in-distribution dataset with --id-dataset")
-    if train_limit is not None and train_limit < 10 * info.n_classes:
-        raise ValueError(f"--train-limit must be at least {10 * info.n_classes} (10 per class), got {train_limit}")
-    splits = []
+    limits = {"train": train_limit, "test": test_limit}
+    for split, limit in limits.items():
+        if limit is not None and limit < 10 * info.n_classes:
+            raise ValueError(f"--{split}-limit must be at least {10 * info.n_classes} (10 per class), got {limit}")
+    splits, subset_of = [], {}
     for split in ("train", "val", "test"):
         data = load_dataset(dataset, split)
         images, labels = data.images, data.labels
-        if split == "train" and train_limit:
-            keep = subsample(len(labels), train_limit, 0)
+        if limits.get(split) and limits[split] < len(labels):
+            subset_of[split] = len(labels)
+            keep = subsample(len(labels), limits[split], 0)
             images, labels = images[keep], labels[keep]
         splits.append(Dataset(dataset, split, to_input_shape(images, info.input_shape, f"{dataset}/{split}"), labels))
-    return Experiment(info, dataset, *splits, progress=progress)
+    return Experiment(info, dataset, *splits, progress=progress, subset_of=subset_of)
 
 
 def _detector_key(experiment: Experiment, detector: UniformDetector) -> dict:

@@ -120,7 +120,9 @@ def _header(benches: list[Benchmark], weighting: str, command: str, versions: di
         f"# Benchmark: {bench.model} (ID {exp.id_dataset})", "",
         f"- Generated {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
         + (f" by `{command}`" if command else "") + f" in {seconds:.0f} s (cached steps are reused).",
-        f"- Data: ID {exp.id_dataset}, train {len(exp.train)} / validation {len(exp.val)} / test {len(exp.test)} images; "
+        f"- Data: ID {exp.id_dataset}, train {len(exp.train)} / validation {len(exp.val)} / test {len(exp.test)} images"
+        + (" (" + "; ".join(f"{split}: a seeded subset of the {n:,}-image split" for split, n in exp.subset_of.items())
+           + ")" if exp.subset_of else "") + "; "
         f"test accuracy {100 * exp.test_accuracy:.2f} %. Anomaly sets have as many images as the ID test split "
         "(attacks: the successful ones on correctly classified test images).",
         "- Protocols: " + "; ".join(f"**{b.protocol}**: {DESCRIPTIONS[b.protocol]}" for b in benches)

@@ -539,3 +539,22 @@ def test_inspect_upload_with_several_images_picks_one():
     assert at.success and not at.error  # the digit is normal
     at.number_input(key="inspect_upload_index").set_value(1).run()
     assert at.error and "Anomaly" in at.error[0].value  # the noise is not
+
+
+def test_first_use_of_a_builtin_says_how_long_and_trains_with_progress(monkeypatch):
+    """A built-in not yet trained: the estimate before training, and how long it took after."""
+    from detector import models
+    from tests.test_hostile_input import SmallNet
+
+    recipe = models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=2, batch_size=128, lr=3e-3, schedule="one-cycle",
+                           augment="none")
+    monkeypatch.setitem(models.BUILTIN, "quick-digits", recipe)
+    assert not models.builtin_is_trained("quick-digits")
+    at = open_page("tune")
+    at.selectbox(key="_model").set_value("quick-digits").run()
+    assert not at.exception, [e.value for e in at.exception]
+    notes = [i.value for i in at.info if i.value.startswith("First use of quick-digits")]
+    assert len(notes) == 1 and "2,158 images over 2 epochs" in notes[0] and "Training took" in notes[0], notes
+    assert models.builtin_is_trained("quick-digits") and "per-class AUROC" in metrics(at)
+    at.run()  # trained now: no notice
+    assert not [i.value for i in at.info if i.value.startswith("First use")]

@@ -89,9 +89,11 @@ def test_user_model_with_batchnorm_trained_on_fashion_mnist(tmp_path):
     torch.save(model.state_dict(), weights)
     out = tmp_path / "user.json"
     done = run_cli("evaluate", "--model", f"{FIXTURE}:make", "--weights", str(weights), "--id-dataset", "fashion-mnist",
-                   "--anomaly", "mnist", "--anomaly", "uniform", "--train-limit", "5000", "--json", str(out),
+                   "--anomaly", "mnist", "--anomaly", "uniform", "--train-limit", "5000", "--test-limit", "2000",
+                   "--json", str(out),
                    cache_dir=tmp_path / "cache")
     assert done.returncode == 0, done.stderr
+    assert "(train 5000, val 5000, test 2000)" in done.stdout
     result = json.loads(out.read_text())
     assert result["id_dataset"] == "fashion-mnist" and result["test_accuracy"] > 0.8
     rows = {(r["anomaly"], r["weighting"]): r for r in result["rows"]}

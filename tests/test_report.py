@@ -83,3 +83,19 @@ def test_authors_protocol_rows(tiny_experiment, tmp_path):
     assert {r["protocol"] for r in json.loads(paths[2].read_text())["rows"]} == {"held-out", "authors"}
     with pytest.raises(ValueError, match="protocol"):
         run_benchmark(tiny_experiment, ["msp"], ["gaussian"], protocol="mine", echo=lambda _: None)
+
+
+def test_limited_splits_are_seeded_subsets_and_the_report_says_so(tmp_path):
+    from detector.experiment import load_experiment
+
+    experiment = load_experiment("lenet-mnist", train_limit=1000, test_limit=300)
+    again = load_experiment("lenet-mnist", train_limit=1000, test_limit=300)
+    assert (len(experiment.train), len(experiment.val), len(experiment.test)) == (1000, 500, 300)
+    assert experiment.subset_of == {"train": 3500, "test": 1000}
+    assert (experiment.test.images == again.test.images).all()  # seeded: the same subset every time
+    bench = run_benchmark(experiment, ["msp"], ["gaussian"], model_name="lenet-mnist", echo=lambda _: None)
+    text = write_report(bench, tmp_path / "report.md")[0].read_text()
+    assert "test 300 images (train: a seeded subset of the 3,500-image split; test: a seeded subset of the " \
+           "1,000-image split)" in text
+    with pytest.raises(ValueError, match="--test-limit must be at least 100"):
+        load_experiment("lenet-mnist", test_limit=50)
