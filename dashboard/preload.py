@@ -63,6 +63,19 @@ def first_view():
     return ids, (loaders.detector(ids).mdl_, LOGITS), loaders.POINTS
 
 
+def _first_chart() -> None:
+    """What a first chart loads lazily: Vega-Lite's schema (altair), the pandas path of narwhals
+    (altair reads DataFrames through it) and Streamlit's icon names (st.Page icons)."""
+    import altair as alt
+    import pandas as pd
+
+    alt.Chart(pd.DataFrame({"x": [0.0], "set": ["a"]})).mark_point().encode(x="x:Q", color="set:N").to_dict()
+    try:
+        importlib.import_module("streamlit.material_icon_names")
+    except ImportError:  # another Streamlit: nothing to warm
+        pass
+
+
 def preload() -> dict[str, float]:
     """Load the default experiment, detector, anomaly sets, Explore points and projections into the
     server's caches, then import what the pages import; returns the seconds of each step (logged). Errors are logged, not raised: the
@@ -98,9 +111,7 @@ def preload() -> dict[str, float]:
         step("projections")
         for name in page_modules():
             importlib.import_module(name)
-        import altair as alt  # its first chart loads Vega-Lite's schema
-
-        alt.Chart({"values": [{"x": 0}]}).mark_point().encode(x="x:Q").to_dict()
+        _first_chart()
         step("page imports")
     except Exception:  # noqa: BLE001 - a daemon thread: the first session shows the error itself
         log.exception("preloading the first view failed; the first session will load it")
