@@ -498,6 +498,48 @@ def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
     assert started == [1] and preloads == [1]  # the first view's preload thread too (dashboard/preload.py)
 
 
+def test_umap_compiles_into_numba_disk_cache_and_numba_is_left_as_it_was():
+    """UMAP's numba functions are declared cache=True while umap is imported (projection.import_umap):
+    a new server reads them from disk instead of compiling them for 20-30 s; numba's own decorators
+    are restored right after. (umap is imported only through import_umap in this project.)"""
+    import numba
+    from numba.core.caching import NullCache
+
+    from detector import projection
+
+    decorators = numba.njit, numba.vectorize
+    umap = projection.import_umap()
+    assert (numba.njit, numba.vectorize) == decorators
+    assert not isinstance(umap.umap_.compute_membership_strengths._cache, NullCache)
+    assert projection.import_umap() is umap
+
+
+def test_a_projection_asked_by_two_threads_at_once_is_fitted_once(monkeypatch):
+    """The server's preload and a first session may ask for the same projection together."""
+    import threading
+    import time as clock
+    import uuid
+
+    from detector import projection
+
+    fits = []
+
+    def slow_fit(features, *args):
+        fits.append(1)
+        clock.sleep(0.5)
+        return np.zeros((len(features), 2), dtype=np.float32)
+
+    monkeypatch.setattr(projection, "fit_umap", slow_fit)
+    features, key = np.ones((30, 4), dtype=np.float32), {"test": uuid.uuid4().hex}
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(projection.project(features, key, "layer"))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(fits) == 1 and len(results) == 2 and results[0].shape == (30, 2)
+
+
 def test_the_server_preload_is_what_a_new_session_shows_first_on_explore(monkeypatch):
     """python -m dashboard loads the first view in a server thread (dashboard/preload.py) through the
     pages' own cached loaders. After it, a new session's Explore loads and fits nothing (no model,
