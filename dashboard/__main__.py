@@ -1,9 +1,12 @@
-"""``python -m dashboard [streamlit options]``: the dashboard's server, UMAP's JIT warming from the start.
+"""``python -m dashboard [streamlit options]``: the dashboard's server, its first view loading from the start.
 
 Streamlit runs app.py only when a browser connects, and numba compiles UMAP's functions on
-their first use: 20-30 s here, which the first visitor of Explore used to wait for (46 s for
-a first page on a fresh server). Started in a daemon thread of the server process itself,
-the compilation runs while nobody is looking; app.py's own call then finds it under way.
+their first use: 20-30 s here (a few seconds once numba's disk cache holds them), which the
+first visitor of Explore used to wait for, after the imports and the default model, detector
+and points (26-29 s for Explore requested 15 s after a fresh server was healthy). Two daemon
+threads of the server process do that work while nobody is looking: one warms UMAP's JIT
+(app.py's own call then finds it under way), one loads the first view into the caches the
+pages read (:mod:`dashboard.preload`; ``DASHBOARD_PRELOAD=0`` skips it).
 """
 
 from __future__ import annotations
@@ -17,15 +20,21 @@ from pathlib import Path
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
-def _import_app(timeout: float = 120.0) -> None:
-    """Import what app.py imports (torch, the detector: about 10 s here) before the first
-    session needs it, once Streamlit's runtime exists (its caches warn when decorated without)."""
+def _preload(timeout: float = 120.0) -> None:
+    """Once Streamlit's runtime exists (its caches warn when called without): import what app.py
+    imports (torch, the detector: about 10 s here) and load the first view into the server's caches
+    (:mod:`dashboard.preload`), before the first session needs them."""
     from streamlit import runtime
 
     deadline = time.monotonic() + timeout
     while not runtime.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+    if not runtime.exists():  # streamlit did not start
+        return
     importlib.import_module("dashboard.sidebar")
+    preload = importlib.import_module("dashboard.preload")
+    if preload.enabled():
+        preload.preload()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     from detector.projection import warm_up_in_background
 
     warm_up_in_background()
-    threading.Thread(target=_import_app, name="app-imports", daemon=True).start()
+    threading.Thread(target=_preload, name="preload", daemon=True).start()
     sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
     sys.exit(cli.main())
 

@@ -168,10 +168,21 @@ def _searched(ids: Ids) -> str:
     return f" (relative paths are read from the folder `{Path.cwd()}`)"
 
 
+def default_model() -> Ids:
+    """What a new session's sidebar starts with: the built-in default model and its ID dataset."""
+    return Ids(DEFAULT_MODEL, "", BUILTIN[DEFAULT_MODEL][1])
+
+
+def default_anomalies(id_dataset: str) -> list[str]:
+    """The anomaly sets a new session starts with: the first two of DEFAULT_SETS that can load."""
+    choices = views.anomaly_choices(id_dataset)
+    return [n for n in DEFAULT_SETS if n in choices and (n not in DATASET_NAMES or loaders.dataset_available(n))][:2]
+
+
 def _pick_anomalies(ids: Ids) -> tuple[str, ...]:
     """The chosen anomaly sets that could be loaded; the others get a sidebar warning."""
     choices = views.anomaly_choices(ids.id_dataset)
-    default = [n for n in DEFAULT_SETS if n in choices and (n not in DATASET_NAMES or loaders.dataset_available(n))][:2]
+    default = default_anomalies(ids.id_dataset)
     key = f"sets:{ids.model}"
     chosen = st.sidebar.multiselect("Anomaly sets", list(choices), default=persistent(key, default),
                                     format_func=lambda n: f"{n} ({choices[n]})", key=f"_{key}", on_change=keep,

@@ -11,7 +11,9 @@ the hashes of the shown inputs, the layer, the UMAP parameters and the features'
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import threading
 from typing import Callable
 
@@ -27,13 +29,55 @@ VERSION = 1
 _warm = threading.Event()
 _warming: threading.Thread | None = None  # the one warm-up thread of this process
 _warming_lock = threading.Lock()
+_import_lock = threading.Lock()  # one thread at a time swaps numba's decorators
+_key_locks: dict[str, threading.Lock] = {}  # one per projection: two threads asking for it fit it once
+_key_locks_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _numba_disk_cache():
+    """``numba.njit`` and ``numba.vectorize`` with ``cache=True`` by default, while inside.
+
+    UMAP compiles its functions anew in every process (about 20 s on 2 cores, before its first
+    projection); pynndescent already caches most of its own. Declared with ``cache=True``, they
+    are compiled once and then read from numba's cache: ``__pycache__`` beside UMAP's sources
+    when writable, else the user's cache folder, or ``$NUMBA_CACHE_DIR`` when set (numba's own
+    rules; its cache is keyed by source file, signature and CPU, and refreshed when a source
+    changes). Functions numba cannot cache are compiled as before.
+    """
+    import numba
+
+    originals = {name: getattr(numba, name) for name in ("njit", "vectorize")}
+
+    def cached(decorator):
+        def wrapper(*args, **kwargs):
+            kwargs.setdefault("cache", True)
+            return decorator(*args, **kwargs)
+        return wrapper
+
+    for name, decorator in originals.items():
+        setattr(numba, name, cached(decorator))
+    try:
+        yield
+    finally:
+        for name, decorator in originals.items():
+            setattr(numba, name, decorator)
+
+
+def import_umap():
+    """``umap``, imported with its numba functions cached on disk (:func:`_numba_disk_cache`)."""
+    with _import_lock:
+        with contextlib.nullcontext() if "umap" in sys.modules else _numba_disk_cache():
+            import umap
+    return umap
 
 
 def warm_up() -> None:
-    """Compile UMAP's numba functions on a tiny problem (call once at start-up, off the main path)."""
+    """Compile UMAP's numba functions on a tiny problem (call once at start-up, off the main path);
+    after the first run in this environment they come from numba's disk cache (seconds)."""
     if _warm.is_set():
         return
-    import umap
+    umap = import_umap()
 
     data = np.random.default_rng(0).normal(size=(60, 4)).astype(np.float32)
     umap.UMAP(n_neighbors=5, n_epochs=20, random_state=0).fit_transform(data)
@@ -53,7 +97,7 @@ def warm_up_in_background() -> threading.Thread:
 
 
 def _key(what: str, key: dict, layer: str, features: np.ndarray, n_neighbors: int, min_dist: float, seed: int) -> dict:
-    import umap
+    umap = import_umap()
 
     return {"what": what, **key, "layer": layer, "features": cache.hash_array(features), "n_neighbors": int(n_neighbors),
             "min_dist": float(min_dist), "seed": int(seed), "umap": umap.__version__, "version": VERSION}
@@ -71,11 +115,20 @@ def fit_umap(features: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBORS, min_dis
             _, _, vt = np.linalg.svd(centred, full_matrices=False)
             out[:, : min(2, len(vt))] = centred @ vt[:2].T
         return out
-    import umap
+    umap = import_umap()
 
     reducer = umap.UMAP(n_neighbors=int(min(n_neighbors, n - 1)), min_dist=float(min_dist), random_state=seed,
                         init="spectral" if n > 20 else "random")
     return reducer.fit_transform(features).astype(np.float32)
+
+
+def _cached_projection(full: dict, compute) -> np.ndarray:
+    """The projection of ``full`` from the disk cache, computed by one thread at a time (the server's
+    preload, ``dashboard/preload.py``, and a first session may ask for it together)."""
+    with _key_locks_lock:
+        lock = _key_locks.setdefault(cache.hash_key(full), threading.Lock())
+    with lock:
+        return cache.cached_arrays("projections", full, compute)["xy"]
 
 
 def is_cached(key: dict, layer: str, features: np.ndarray, n_neighbors: int, min_dist: float, seed: int = 0,
@@ -88,7 +141,7 @@ def project(features: np.ndarray, key: dict, layer: str, n_neighbors: int = DEFA
             min_dist: float = DEFAULT_MIN_DIST, seed: int = 0) -> np.ndarray:
     """One projection of all points, cached. ``key`` names the inputs (model hash, set hashes)."""
     full = _key("umap", key, layer, features, n_neighbors, min_dist, seed)
-    return cache.cached_arrays("projections", full, lambda: {"xy": fit_umap(features, n_neighbors, min_dist, seed)})["xy"]
+    return _cached_projection(full, lambda: {"xy": fit_umap(features, n_neighbors, min_dist, seed)})
 
 
 def project_per_class(features: np.ndarray, classes: np.ndarray, key: dict, layer: str,
@@ -110,4 +163,4 @@ def project_per_class(features: np.ndarray, classes: np.ndarray, key: dict, laye
             progress(1.0, f"{layer}: done")
         return {"xy": xy}
 
-    return cache.cached_arrays("projections", full, compute)["xy"]
+    return _cached_projection(full, compute)

@@ -12,9 +12,10 @@ Measures, on the default model (lenet-mnist, anomaly sets fashion-mnist + gaussi
    (goal <= 45 s), then the cached reopen of the same page in a new session (goal <= 1 s);
 4. warm page load of every page: one script run in process (AppTest) and the second
    visit in Chromium (goal < 3 s);
-5. Explore requested 15 s after a fresh server is healthy (``python -m dashboard`` warms
-   UMAP's JIT from its start), with an empty projection cache and with the projections on
-   disk (goal <= 5 s). ``--first-view-only`` runs this one alone.
+5. Explore requested 15 s after a fresh server is healthy (``python -m dashboard`` preloads the
+   first view and warms UMAP's JIT from its start), with an empty projection cache and with the
+   projections on disk (goal <= 5 s; scripts/benchmark_first_view.py). ``--first-view-only`` runs
+   this one alone.
 
 The server runs on a free port with a cache folder whose projections/ is empty and whose
 other folders link to the project's cache/ (or to $ANOMALY_CACHE_DIR: models, features,
@@ -143,21 +144,15 @@ def fresh_cache(keep_projections: bool = False):
 
 
 def first_view_after_start(points: int, wait: float = 15.0) -> None:
-    """Explore (the default two UMAPs) requested ``wait`` s after a fresh server is healthy."""
-    from playwright.sync_api import sync_playwright
+    """Explore (the default two UMAPs) requested ``wait`` s after a fresh server is healthy
+    (one run each way; ``scripts/benchmark_first_view.py --runs N`` for more)."""
+    from benchmark_first_view import first_view
 
     for keep in (False, True):
-        with fresh_cache(keep) as cache_dir, running_app({"ANOMALY_CACHE_DIR": str(cache_dir),
-                                                          "DASHBOARD_POINTS": str(points)}, start_timeout=240) as url:
-            time.sleep(wait)  # the server is up, nobody has visited it yet: the JIT warms meanwhile
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-                seconds = load(tab, url, "explore", "Explore layers")
-                browser.close()
+        seconds, preloaded = first_view(points, wait, keep)
         what = "projections on disk" if keep else "empty projection cache"
         print(f"Explore requested {wait:.0f} s after a fresh server is healthy ({what}): {seconds:.1f} s  "
-              "(goal <= 5 s at 15 s)")
+              f"(goal <= 5 s at 15 s; load average {' '.join(f'{v:.2f}' for v in os.getloadavg())})\n  server: {preloaded}")
 
 
 def main() -> None:

@@ -480,7 +480,8 @@ def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
     import dashboard.__main__ as launcher
     from detector import projection
 
-    release, started = threading.Event(), []
+    release, started, preloads = threading.Event(), [], []
+    monkeypatch.setattr(launcher, "_preload", lambda: preloads.append(1))
     monkeypatch.setattr(projection, "_warming", None)
     monkeypatch.setattr(projection, "warm_up", lambda: started.append(1) or release.wait(5))
     calls = []
@@ -494,7 +495,89 @@ def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
     assert projection.warm_up_in_background() is thread  # once per process
     release.set()
     thread.join(5)
-    assert started == [1]
+    assert started == [1] and preloads == [1]  # the first view's preload thread too (dashboard/preload.py)
+
+
+def test_umap_compiles_into_numba_disk_cache_and_numba_is_left_as_it_was():
+    """UMAP's numba functions are declared cache=True while umap is imported (projection.import_umap):
+    a new server reads them from disk instead of compiling them for 20-30 s; numba's own decorators
+    are restored right after. (umap is imported only through import_umap in this project.)"""
+    import numba
+    from numba.core.caching import NullCache
+
+    from detector import projection
+
+    decorators = numba.njit, numba.vectorize
+    umap = projection.import_umap()
+    assert (numba.njit, numba.vectorize) == decorators
+    assert not isinstance(umap.umap_.compute_membership_strengths._cache, NullCache)
+    assert projection.import_umap() is umap
+
+
+def test_a_projection_asked_by_two_threads_at_once_is_fitted_once(monkeypatch):
+    """The server's preload and a first session may ask for the same projection together."""
+    import threading
+    import time as clock
+    import uuid
+
+    from detector import projection
+
+    fits = []
+
+    def slow_fit(features, *args):
+        fits.append(1)
+        clock.sleep(0.5)
+        return np.zeros((len(features), 2), dtype=np.float32)
+
+    monkeypatch.setattr(projection, "fit_umap", slow_fit)
+    features, key = np.ones((30, 4), dtype=np.float32), {"test": uuid.uuid4().hex}
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(projection.project(features, key, "layer"))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(fits) == 1 and len(results) == 2 and results[0].shape == (30, 2)
+
+
+def test_the_server_preload_is_what_a_new_session_shows_first_on_explore(monkeypatch):
+    """python -m dashboard loads the first view in a server thread (dashboard/preload.py) through the
+    pages' own cached loaders. After it, a new session's Explore loads and fits nothing (no model,
+    detector, points or UMAP computed again), draws both projections, and its sidebar chose the same
+    model, anomaly sets, layers and points as the preload: the preload never warms another model."""
+    import streamlit as st
+
+    from dashboard import loaders, preload, views
+    from detector import projection
+    from detector.features import LOGITS
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    calls = []
+    for module, name in ((loaders, "load_experiment"), (loaders, "fit_uniform"), (views, "explore_points"),
+                         (projection, "fit_umap")):
+        monkeypatch.setattr(module, name, lambda *a, _f=getattr(module, name), _n=name, **k: calls.append(_n) or _f(*a, **k))
+    steps = preload.preload()
+    assert list(steps) == ["experiment", "detector", "anomaly sets", "points and features", "projections", "page imports"]
+    assert {"load_experiment", "fit_uniform", "explore_points"} <= set(calls)
+    calls.clear()
+    at = open_page("explore")
+    assert not problems(at), problems(at)
+    assert len(at.get("vega_lite_chart")) == 2
+    assert calls == []  # all of it came from the preloaded caches and the projections on disk
+    ctx = at.session_state["_context"]
+    ids, layers, points = preload.first_view()
+    assert ids.model == "lenet-mnist" and ids.anomalies == ("fashion-mnist", "gaussian")
+    assert (ctx.ids, (ctx.detector.mdl_, LOGITS), ctx.points) == (ids, layers, points)
+
+
+def test_preload_can_be_switched_off(monkeypatch):
+    from dashboard import preload
+
+    monkeypatch.delenv(preload.ENV, raising=False)
+    assert preload.enabled()
+    monkeypatch.setenv(preload.ENV, "0")
+    assert not preload.enabled()
 
 
 def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():

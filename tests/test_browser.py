@@ -27,11 +27,16 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("server") / "streamlit.log"
+
+
+@pytest.fixture(scope="module")
+def server(server_log):
     """The app on a free port, with the session's test cache (see tests/conftest.py)."""
     env = {"DASHBOARD_POINTS": os.environ.get("DASHBOARD_POINTS", "60"), "ANOMALY_CACHE_DIR": os.environ["ANOMALY_CACHE_DIR"]}
     try:
-        with running_app(env, tmp_path_factory.mktemp("server") / "streamlit.log") as url:
+        with running_app(env, server_log) as url:
             yield url
     except ServerError as error:
         pytest.fail(str(error))
@@ -118,6 +123,16 @@ def test_every_page_renders(server, page, path, title):
     if path == "explore":  # the projections are Vega-Lite (for images in hover tooltips), drawn on a canvas
         page.locator('[data-testid="stVegaLiteChart"] canvas').first.wait_for(timeout=60_000)
     shoot(page, path or "start")
+
+
+def test_the_server_preloaded_the_first_view(server, server_log):
+    """python -m dashboard loaded the default first view in its own thread (dashboard/preload.py), while
+    the pages above were opened (the first of them right after the server was healthy)."""
+    deadline = time.time() + SLOW / 1000
+    while "first view preloaded" not in server_log.read_text() and time.time() < deadline:
+        assert "preloading the first view failed" not in server_log.read_text(), server_log.read_text()[-3000:]
+        time.sleep(1)
+    assert "first view preloaded" in server_log.read_text(), server_log.read_text()[-3000:]
 
 
 def move_beta(tab, key: str) -> None:
