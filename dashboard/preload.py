@@ -91,9 +91,12 @@ def preload() -> dict[str, float]:
 
     try:
         from detector import projection
+        from detector.models import BUILTIN
 
         from . import loaders, sidebar
         model = sidebar.default_model()
+        if model.model in BUILTIN:  # a first use trains under the loaders' lock: a session waits, never trains twice
+            loaders.train_builtin(model.model, on_step=None)
         loaders.experiment(model)
         step("experiment")
         loaders.detector(model)

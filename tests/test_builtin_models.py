@@ -9,6 +9,7 @@ from detector import cache, models
 from detector.architectures import SmallResNet
 from detector.features import block_layers
 from detector.first_use import estimate_first_use
+from tests.test_app import few_points, navigation_pages  # noqa: F401  (AppTest fixtures)
 from tests.test_hostile_input import SmallNet
 
 
@@ -83,3 +84,36 @@ def test_estimate_leaves_the_random_state_alone(quick_builtin):
     estimate_first_use(quick_builtin)
     assert torch.equal(torch.rand(3), expected)
     assert np.isfinite(estimate_first_use(quick_builtin).total_s)
+
+
+def test_resnet_fashion_mnist_first_use_from_an_empty_cache(test_cache):
+    """Issue 17's command on first use (on a seeded 2,000-image test subset to keep CI short; the
+    README gives the full split): it is announced, trained, fitted on its block outputs, evaluated.
+    It trains in the session's cache, so that the dashboard test below finds it trained."""
+    from tests.test_cli import run_cli
+
+    assert not models.builtin_is_trained("resnet-fashion-mnist")  # nothing else in the suite trains it
+    done = run_cli("evaluate", "--model", "resnet-fashion-mnist", "--method", "ours", "--anomaly", "mnist",
+                   "--anomaly", "gaussian", "--anomaly", "fgsm", "--test-limit", "2000", cache_dir=test_cache)
+    assert done.returncode == 0, done.stderr
+    assert "First use of resnet-fashion-mnist: trains it on fashion-mnist (220,000 images over 4 epochs" in done.stderr
+    accuracy = float(done.stdout.split("test accuracy ")[1].split(" %")[0])
+    assert accuracy >= 90.0, done.stdout
+    mdl = done.stdout.split("MDL ")[1].split(" ")[0]
+    assert mdl in ("layer1.0", "layer2.0", "layer3.0"), done.stdout
+    assert "mix-set error per layer: layer1.0" in done.stdout
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("ours ")]
+    auroc = {row[1]: float(row[5]) for row in rows if row[3] == "per-class"}
+    assert set(auroc) == {"mnist", "gaussian", "fgsm"} and min(auroc.values()) > 70, done.stdout
+
+
+def test_layers_and_explore_pages_work_on_the_residual_network(navigation_pages, few_points):
+    """After the test above trained it: its candidate layers are the three block outputs."""
+    from tests.test_app import open_page, problems
+
+    at = open_page("layers")
+    at.selectbox(key="_model").set_value("resnet-fashion-mnist").run()
+    assert not problems(at), problems(at)
+    assert list(at.dataframe[0].value["layer"]) == ["layer1.0", "layer2.0", "layer3.0", "logits"]
+    at.switch_page("pages/explore.py").run()
+    assert not problems(at), problems(at)
