@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--id-dataset", help="in-distribution dataset (needed for a user model)")
 
     def limit_args(sub):
-        sub.add_argument("--train-limit", type=int, help="fit on a seeded subset of this many training images")
+        sub.add_argument("--train-limit", type=int, help="fit on a seeded subset of this many training images "
+                                                          "(built-in Fashion-MNIST models: 20000 unless given)")
         sub.add_argument("--test-limit", type=int,
                          help="evaluate on a seeded subset of this many test images (anomaly sets are as large)")
 

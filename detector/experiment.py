@@ -70,12 +70,15 @@ def untrained_warning(accuracy: float, n_classes: int) -> str | None:
 
 def load_experiment(model: str, weights: str | None = None, id_dataset: str | None = None, progress: bool = False,
                     train_limit: int | None = None, test_limit: int | None = None) -> Experiment:
-    """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split,
-    ``test_limit`` evaluates on one of the test split (anomaly sets are as large as the test split).
+    """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split
+    (a built-in model's default: its recipe's ``fit_limit``), ``test_limit`` evaluates on one of the
+    test split (anomaly sets are as large as the test split).
     With ``progress``, a built-in model's first use is announced with an estimate of its time."""
     if progress and model in BUILTIN and not builtin_is_trained(model):
         print(estimate_first_use(model).describe(), file=sys.stderr, flush=True)
     info = load_model(model, weights, id_dataset, progress=progress)
+    if train_limit is None and model in BUILTIN:
+        train_limit = BUILTIN[model].fit_limit
     dataset = id_dataset or info.id_dataset
     if dataset is None:
         raise ModelError(f"{model} is a user model: give its in-distribution dataset with --id-dataset")

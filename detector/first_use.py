@@ -89,9 +89,10 @@ def estimate_first_use(name: str, steps: int = 2) -> FirstUseEstimate:
         n_layers = len(block_layers(module, recipe.input_shape)) - 1  # the candidates, logits apart
 
     # one forward pass over training, validation, mix (as large as validation) and test images
-    extraction_s = forward_s * (n_train + 2 * n_val + n_test)
+    n_fit = min(n_train, recipe.fit_limit or n_train)
+    extraction_s = forward_s * (n_fit + 2 * n_val + n_test)
     # per candidate: the per-class SVDDs (up to 2,000 inputs a class) on features of a typical width
-    per_class = min(2000, n_train // 10)
+    per_class = min(2000, n_fit // 10)
     features = np.random.default_rng(0).normal(size=(per_class, 64)).astype(np.float32)
     svdd_s = 10 * _seconds(lambda: ClassConditionalSVDD().fit(features, np.zeros(per_class, int), 1), 1, warm_up=False)
     return FirstUseEstimate(name, recipe.epochs * n_train, training_s, extraction_s + (n_layers + 1) * svdd_s)

@@ -298,6 +298,7 @@ class Recipe:
     lr: float = 1e-3
     schedule: str = "cosine"
     augment: str = "affine"
+    fit_limit: int | None = None  # detectors fit on a seeded subset of this many training images (None: all)
 
     @property
     def steps(self) -> int:
@@ -308,10 +309,12 @@ class Recipe:
 BUILTIN = {
     # LeNet-MNIST keeps the recipe the committed reports were made with: 3,500 images need many epochs
     "lenet-mnist": Recipe(LeNet, "mnist", (1, 28, 28), epochs=30),
+    # Fashion-MNIST: the SVDDs keep at most 2,000 inputs a class, so features of 20,000 of the 55,000
+    # training images serve them as well and cost a third of the time
     "lenet-fashion-mnist": Recipe(LeNet, "fashion-mnist", (1, 28, 28), epochs=3, batch_size=128, lr=3e-3,
-                                  schedule="one-cycle", augment="none"),
+                                  schedule="one-cycle", augment="none", fit_limit=20000),
     "resnet-fashion-mnist": Recipe(SmallResNet, "fashion-mnist", (1, 28, 28), epochs=4, batch_size=128, lr=5e-3,
-                                   schedule="one-cycle", augment="none"),
+                                   schedule="one-cycle", augment="none", fit_limit=20000),
 }
 
 

@@ -632,7 +632,9 @@ def test_first_use_of_a_builtin_says_how_long_and_trains_with_progress(monkeypat
     recipe = models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=2, batch_size=128, lr=3e-3, schedule="one-cycle",
                            augment="none")
     monkeypatch.setitem(models.BUILTIN, "quick-digits", recipe)
-    assert not models.builtin_is_trained("quick-digits")
+    path = models.builtin_checkpoint_path("quick-digits")
+    for stale in (path, path.with_name(path.name + ".sha256")):
+        stale.unlink(missing_ok=True)
     at = open_page("tune")
     at.selectbox(key="_model").set_value("quick-digits").run()
     assert not at.exception, [e.value for e in at.exception]

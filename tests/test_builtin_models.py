@@ -19,6 +19,9 @@ def quick_builtin(monkeypatch):
     recipe = models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=2, batch_size=128, lr=3e-3,
                            schedule="one-cycle", augment="flip")
     monkeypatch.setitem(models.BUILTIN, "quick-digits", recipe)
+    path = models.builtin_checkpoint_path("quick-digits")
+    for stale in (path, path.with_name(path.name + ".sha256")):  # each test starts untrained
+        stale.unlink(missing_ok=True)
     return "quick-digits"
 
 
@@ -75,6 +78,16 @@ def test_estimate_says_what_happens_and_drops_training_once_trained(quick_builti
     assert models.builtin_is_trained(quick_builtin) and steps[-1] == 2 * 1079
     after = estimate_first_use(quick_builtin)
     assert after.training_s == 0 and "is trained" in after.describe()
+
+
+def test_a_recipes_fit_limit_is_the_default_training_subset(quick_builtin, monkeypatch):
+    from detector.experiment import load_experiment
+
+    monkeypatch.setitem(models.BUILTIN, quick_builtin, models.BUILTIN[quick_builtin].__class__(
+        **{**models.BUILTIN[quick_builtin].__dict__, "fit_limit": 500}))
+    experiment = load_experiment(quick_builtin)
+    assert len(experiment.train) == 500 and experiment.subset_of == {"train": 1079}
+    assert len(load_experiment(quick_builtin, train_limit=5000).train) == 1079  # asked for more: all of them
 
 
 def test_estimate_leaves_the_random_state_alone(quick_builtin):
