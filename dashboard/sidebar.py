@@ -170,7 +170,7 @@ def _searched(ids: Ids) -> str:
 
 def default_model() -> Ids:
     """What a new session's sidebar starts with: the built-in default model and its ID dataset."""
-    return Ids(DEFAULT_MODEL, "", BUILTIN[DEFAULT_MODEL][1])
+    return Ids(DEFAULT_MODEL, "", BUILTIN[DEFAULT_MODEL].dataset)
 
 
 def default_anomalies(id_dataset: str) -> list[str]:
