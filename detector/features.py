@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
 
 from . import cache
 from .models import ClassifierInfo
-from .runtime import model_device
+from .runtime import batches, model_device
 
 LOGITS = "logits"
 # Layers whose output repeats their input's information: never worth a detector.
@@ -166,7 +165,7 @@ def extract(
     unknown = [name for name in wanted if name not in named]
     if unknown:
         raise LayerError(f"unknown layer(s) {', '.join(unknown)}; valid layers: {', '.join(n for n in named if n)}, {LOGITS}")
-    batches: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in layers}
     current: dict[str, torch.Tensor] = {}
 
     def hook(name):
@@ -179,16 +178,15 @@ def extract(
     dev = model_device(module)
     try:
         with torch.no_grad():
-            starts = range(0, len(images), batch_size)
-            for start in tqdm(starts, desc="features", disable=not progress, unit="batch"):
+            for batch in batches(images, batch_size, "features", progress):  # a folder streams: one batch in memory
                 current.clear()
-                logits = module(torch.from_numpy(images[start: start + batch_size]).to(dev))
+                logits = module(torch.from_numpy(batch).to(dev))
                 for name in layers:
-                    batches[name].append((logits.float().cpu() if name == LOGITS else current[name]).numpy())
+                    parts[name].append((logits.float().cpu() if name == LOGITS else current[name]).numpy())
     finally:
         for handle in handles:
             handle.remove()
-    return {name: np.concatenate(parts).astype(np.float32) for name, parts in batches.items()}
+    return {name: np.concatenate(found).astype(np.float32) for name, found in parts.items()}
 
 
 class FeatureExtractor:

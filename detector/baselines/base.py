@@ -29,7 +29,7 @@ from sklearn.exceptions import NotFittedError
 from .. import cache
 from ..anomalies.noise import mix_set
 from ..features import LOGITS, reduce_output
-from ..runtime import batched, model_device
+from ..runtime import batched, is_lazy, model_device
 
 #: bump when a baseline's maths changes: part of every score cache key
 SCORE_VERSION = 2
@@ -83,7 +83,8 @@ class Baseline:
         """One score per image, higher = more normal (cached on disk)."""
         if not hasattr(self, "experiment_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(experiment) first")
-        images = np.ascontiguousarray(images, dtype=np.float32)
+        if not is_lazy(images):  # a folder's split streams through the extractor; asarray would read it all
+            images = np.ascontiguousarray(images, dtype=np.float32)
         if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.model_.input_shape):
             raise ValueError(f"images must have shape (N, {', '.join(map(str, self.model_.input_shape))}), got {images.shape}")
         key = {**self.fit_key_, "what": "baseline-scores", "data": cache.hash_array(images)}
