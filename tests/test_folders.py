@@ -254,3 +254,17 @@ def test_an_id_folder_must_match_the_models_classes(tmp_path, user_model, capsys
     empty.mkdir()
     assert main(["evaluate", "--model", model, "--id-dataset", str(empty), "--anomaly", "uniform"]) == 2
     assert "no class sub-folders" in capsys.readouterr().err
+
+
+def test_every_pass_over_a_folder_reports_its_progress(id_folder):
+    """The dashboard's bar: (done, total, what) after each batch of a pass, inside a reporting block only."""
+    from detector.folders import reporting
+
+    images = folder_splits(id_folder, (3, 12, 12))["train"].images
+    calls = []
+    with reporting(lambda done, total, what: calls.append((done, total, what))):
+        list(images.batches(20, "features"))
+    assert calls == [(20, 48, f"features {id_folder} (train)"), (40, 48, f"features {id_folder} (train)"),
+                     (48, 48, f"features {id_folder} (train)")]
+    list(images.batches(20))
+    assert len(calls) == 3
