@@ -14,6 +14,8 @@ batches through the model, so only their features stay in memory.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import hashlib
 import logging
 import os
@@ -43,6 +45,12 @@ LAYOUT_HELP = ("one sub-folder of PNG / JPEG pictures per class (torchvision's I
 
 # (done, total, what) -> None: where a pass over a folder also reports its progress (the dashboard's bars)
 _REPORTER: ContextVar[Callable[[int, int, str], None] | None] = ContextVar("folder_progress", default=None)
+
+
+def report_to(callback: Callable[[int, int, str], None] | None) -> None:
+    """From now on in this thread (a dashboard run), every pass over a folder calls ``callback(done, total,
+    what)`` after each batch (see :func:`reporting`)."""
+    _REPORTER.set(callback)
 
 
 @contextlib.contextmanager
@@ -95,6 +103,17 @@ class Pictures(TorchDataset):
             return torch.zeros(self.shape), f"{path}: cannot read it ({error.strerror or error})"
 
 
+def _libc_trim():
+    """glibc's ``malloc_trim``, or None elsewhere."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _libc_trim()
+
+
 def _stream(files: list[Path], shape: tuple[int, int, int], batch_size: int, workers: int | None,
             what: str | None) -> Iterator[np.ndarray]:
     """The pictures of ``files`` batch after batch; ``what``: the label of a progress bar (tqdm with
@@ -113,6 +132,11 @@ def _stream(files: list[Path], shape: tuple[int, int, int], batch_size: int, wor
             if report:
                 report(done, len(files), what)
             yield images.numpy()
+            if _TRIM is not None:
+                # the model's activations of a batch (tens of MB) are freed into glibc's heap, between
+                # small blocks that stay: without giving the free pages back, peak memory grew with the
+                # number of batches (+365 MB scoring 20,000 pictures); this costs about a millisecond
+                _TRIM(0)
 
 
 class FolderImages:

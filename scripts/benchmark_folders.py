@@ -81,6 +81,8 @@ def child(folder: Path, count: int) -> dict:
     feats = extractor.features(images, layers, cached=False)
     extract_s = time.perf_counter() - started
     assert len(feats[LOGITS]) == count
+    features_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    del feats
 
     held = FolderImages(files[-500:], SHAPE).read()  # the detector's own small train / validation sets
     detector = UniformDetector(info, layer=layers[2], min_samples=5).fit(held[:400], held[400:])
@@ -88,7 +90,7 @@ def child(folder: Path, count: int) -> dict:
     scores = detector.score_samples(images)
     score_s = time.perf_counter() - started
     assert len(scores) == count and np.isfinite(scores).all()
-    return {"count": count, "extract_s": extract_s, "score_s": score_s,
+    return {"count": count, "extract_s": extract_s, "score_s": score_s, "features_rss_mb": features_rss,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # kB on Linux
             "workers_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
