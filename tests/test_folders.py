@@ -268,3 +268,19 @@ def test_every_pass_over_a_folder_reports_its_progress(id_folder):
                      (48, 48, f"features {id_folder} (train)")]
     list(images.batches(20))
     assert len(calls) == 3
+
+
+def test_baselines_score_a_folder_split_streamed_or_read_whole(tiny_experiment, picture_folder, monkeypatch):
+    """MSP streams a folder's split; Feature Squeezing works on pixels and gets it in memory."""
+    from detector.data import Dataset
+    from detector.experiment import Experiment
+
+    files = folders.picture_files(picture_folder)
+    test = Dataset("pictures", "test", FolderImages(files, (1, 28, 28)), np.zeros(len(files), np.int64))
+    experiment = Experiment(tiny_experiment.model, "digits", tiny_experiment.train, tiny_experiment.val, test)
+    read = []
+    monkeypatch.setattr(FolderImages, "__array__", lambda self, dtype=None, copy=None: read.append(1) or self.read())
+    bench = run_benchmark(experiment, ["msp"], ["uniform"], echo=lambda _: None)
+    assert {row.method for row in bench.rows} == {"msp"} and not read
+    bench = run_benchmark(experiment, ["fs"], ["uniform"], echo=lambda _: None)
+    assert {row.method for row in bench.rows} == {"fs"} and read and not bench.notes
