@@ -21,7 +21,7 @@ from detector.first_use import estimate_first_use
 from detector.models import builtin_is_trained, load_builtin
 
 from . import views
-from .model_folder import dashboard_model
+from .model_folder import dashboard_id_dataset, dashboard_model
 
 DEFAULT_NU = 0.1
 POINTS = int(os.environ.get("DASHBOARD_POINTS", "300"))  # inputs per set in projections (tests use fewer)
@@ -36,6 +36,7 @@ class Ids(NamedTuple):
     layer: str = "auto"  # "auto" or a layer name
     nu: float = DEFAULT_NU
     anomalies: tuple[str, ...] = ()
+    anomaly_files: tuple[tuple[str, str], ...] = ()  # (name, folder) of the chosen image folders, already allowed
 
     def with_layer(self, layer: str, nu: float = DEFAULT_NU) -> "Ids":
         return self._replace(layer=layer, nu=nu)
@@ -43,7 +44,8 @@ class Ids(NamedTuple):
 
 @st.cache_resource(show_spinner=False)
 def _experiment(model: str, weights: str, id_dataset: str):
-    return load_experiment(*dashboard_model(model, weights or None), id_dataset or None)  # user files: one folder only
+    # user files: inside the folders chosen by whoever started the server only
+    return load_experiment(*dashboard_model(model, weights or None), dashboard_id_dataset(id_dataset or None))
 
 
 def experiment(ids: Ids):
@@ -77,12 +79,13 @@ def detector(ids: Ids):
 
 
 @st.cache_resource(show_spinner=False)
-def _anomaly(model: str, weights: str, id_dataset: str, name: str):
-    return _experiment(model, weights, id_dataset).anomaly(name)
+def _anomaly(model: str, weights: str, id_dataset: str, name: str, folder: str = ""):
+    return _experiment(model, weights, id_dataset).anomaly(name, folder or None)
 
 
 def anomaly(ids: Ids, name: str):
-    return _anomaly(ids.model, ids.weights, ids.id_dataset, name)
+    """A named set, or an image folder of ``ids.anomaly_files``."""
+    return _anomaly(ids.model, ids.weights, ids.id_dataset, name, dict(ids.anomaly_files).get(name, ""))
 
 
 def anomalies(ids: Ids) -> dict:

@@ -1,23 +1,26 @@
-"""Which models a browser session may load: the built-ins, or files inside one folder chosen by
-whoever starts the server (``$DASHBOARD_MODEL_DIR``). The command line is not limited."""
+"""Which models and image folders a browser session may read: the built-ins, or files inside the
+folders chosen by whoever starts the server (``$DASHBOARD_MODEL_DIR`` for models,
+``$DASHBOARD_DATA_DIR`` for folders of pictures). The command line is not limited."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from detector.data import DATASET_NAMES, DataError
 from detector.models import BUILTIN, ModelError
 
 MODEL_DIR_ENV = "DASHBOARD_MODEL_DIR"
+DATA_DIR_ENV = "DASHBOARD_DATA_DIR"
 
 
-def _inside(folder: Path, name: str) -> Path:
+def _inside(folder: Path, name: str, what: str = "model", error: type[Exception] = ModelError) -> Path:
     """``name`` (relative to ``folder``, or absolute) resolved, when it lies inside ``folder``."""
     if ".." in Path(name).parts:
-        raise ModelError(f"{name}: '..' is not allowed in a model path")
+        raise error(f"{name}: '..' is not allowed in a {what} path")
     path = (folder / name).resolve()  # follows symbolic links, so that one pointing out is caught below
     if not path.is_relative_to(folder):
-        raise ModelError(f"{name} is outside the model folder {folder}; only files inside it may be loaded")
+        raise error(f"{name} is outside the {what} folder {folder}; only files inside it may be loaded")
     return path
 
 
@@ -49,3 +52,32 @@ def dashboard_model_help() -> str:
                 f"{MODEL_DIR_ENV}=/path/to/models to allow the files in that folder.")
     return (f"A file.py:factory inside {Path(root).resolve()} (set by whoever started the server with {MODEL_DIR_ENV}); "
             "paths are relative to it; '..' and symbolic links out of it are refused.")
+
+
+def dashboard_folder(name: str) -> str:
+    """A folder of pictures a browser session may read (an ID dataset or an anomaly set): inside
+    ``$DASHBOARD_DATA_DIR``, chosen by whoever starts the server (none when unset), so that a
+    browser cannot make the server read any folder. Relative paths are taken inside it."""
+    root = os.environ.get(DATA_DIR_ENV)
+    if not root:
+        raise DataError(f"image folders are off in this dashboard; whoever starts the server can allow the folders "
+                        f"inside one folder with {DATA_DIR_ENV}=/path/to/pictures")
+    path = _inside(Path(root).resolve(), name.strip(), "picture", DataError)
+    if not path.is_dir():
+        raise DataError(f"image folder not found: {name} (inside {Path(root).resolve()})")
+    return str(path)
+
+
+def dashboard_id_dataset(name: str | None) -> str | None:
+    """A built-in dataset name as it is; anything else is an image folder, checked by :func:`dashboard_folder`."""
+    return name if not name or name in DATASET_NAMES else dashboard_folder(name)
+
+
+def dashboard_data_help() -> str:
+    """The sidebar's help on where image folders may come from."""
+    root = os.environ.get(DATA_DIR_ENV)
+    if not root:
+        return (f"Image folders are off: start the server with {DATA_DIR_ENV}=/path/to/pictures to allow the folders "
+                "inside that folder.")
+    return (f"A folder inside {Path(root).resolve()} (set by whoever started the server with {DATA_DIR_ENV}); paths "
+            "are relative to it; '..' and symbolic links out of it are refused.")

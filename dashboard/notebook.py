@@ -28,7 +28,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from detector import evaluation as ev
-from detector.data import class_names
 from detector.experiment import fit_uniform
 
 from . import figures, views
@@ -105,7 +104,7 @@ class Tuner(widgets.VBox):
     def __init__(self, experiment, detector, anomalies: dict, beta_weight: float = 0.5, conf_weight: float = 0.0):
         self.experiment, self.anomalies = experiment, dict(anomalies)
         self.mdl = detector.mdl_
-        self.names = class_names(experiment.id_dataset, experiment.model.n_classes)
+        self.names = experiment.class_names  # an image folder's sub-folder names, or the dataset's
         self._detectors = {float(detector.nu): detector}
         self._data: dict[float, ev.ScoreData] = {}
         self._curves: dict[float, pd.DataFrame] = {}

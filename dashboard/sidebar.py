@@ -14,8 +14,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from detector import cache
-from detector.data import DATASET_NAMES, DataError, class_names
+from detector import cache, folders
+from detector.data import DATASET_NAMES, DataError
 from detector.evaluation import beta_of
 from detector.experiment import untrained_warning
 from detector.features import LayerError
@@ -23,10 +23,11 @@ from detector.models import BUILTIN, ModelError, builtin_is_trained
 
 from . import loaders, views
 from .loaders import DEFAULT_NU, POINTS, Ids
-from .model_folder import dashboard_model_help
+from .model_folder import DATA_DIR_ENV, dashboard_data_help, dashboard_folder, dashboard_model_help
 
 DEFAULT_MODEL = "lenet-mnist"
 USER_MODEL = "user model (file.py:factory)"
+ID_FOLDER = "image folder…"
 DEFAULT_SETS = ("fashion-mnist", "mnist", "gaussian")
 LOAD_ERRORS = (ModelError, DataError, LayerError, ValueError, RuntimeError)
 
@@ -114,9 +115,16 @@ def _pick_model() -> Ids | None:
     model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model",
                            help=dashboard_model_help()).strip()
     weights = bar.text_input("Weights (state_dict .pt, optional)", key="user_weights")
-    id_dataset = bar.selectbox("ID dataset", DATASET_NAMES, key="user_id_dataset")
+    id_dataset = bar.selectbox("ID dataset", [*DATASET_NAMES, ID_FOLDER], key="user_id_dataset")
+    if id_dataset == ID_FOLDER:
+        id_dataset = bar.text_input("ID image folder", key="user_id_folder", placeholder="flowers",
+                                    help=f"{folders.LAYOUT_HELP}. {dashboard_data_help()}").strip()
     if not model:
         st.info("Give the model as `path/to/file.py:factory` in the sidebar (the factory returns a torch.nn.Module).")
+        return None
+    if not id_dataset:
+        st.info(f"Give the ID image folder in the sidebar: a folder inside ${DATA_DIR_ENV} with one sub-folder of "
+                "pictures per class.")
         return None
     return Ids(model, weights, id_dataset)
 
@@ -179,8 +187,28 @@ def default_anomalies(id_dataset: str) -> list[str]:
     return [n for n in DEFAULT_SETS if n in choices and (n not in DATASET_NAMES or loaders.dataset_available(n))][:2]
 
 
-def _pick_anomalies(ids: Ids) -> tuple[str, ...]:
-    """The chosen anomaly sets that could be loaded; the others get a sidebar warning."""
+def _folder_sets(choices) -> list[tuple[str, str]]:
+    """(name, allowed folder) of the anomaly folders typed in the sidebar; a bad line gets a warning."""
+    text = st.sidebar.text_area("Anomaly folders (NAME=FOLDER, one a line)", key="anomaly_folders", height=68,
+                                help="Every PNG / JPEG under the folder, resized to the model's input. "
+                                     + dashboard_data_help())
+    found = []
+    for line in filter(None, (line.strip() for line in text.splitlines())):
+        name, _, folder = (part.strip() for part in line.partition("="))
+        try:
+            if not name or not folder:
+                raise DataError(f"write NAME=FOLDER, got {line!r}")
+            if name in choices or name in dict(found):
+                raise DataError(f"the name {name} is taken; give this folder another one")
+            found.append((name, dashboard_folder(folder)))
+        except DataError as error:
+            st.sidebar.warning(f"**{line}**: {error}")
+    return found
+
+
+def _pick_anomalies(ids: Ids) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The chosen anomaly sets that could be loaded, and the image folders among them; the others get a
+    sidebar warning."""
     choices = views.anomaly_choices(ids.id_dataset)
     default = default_anomalies(ids.id_dataset)
     key = f"sets:{ids.model}"
@@ -198,7 +226,16 @@ def _pick_anomalies(ids: Ids) -> tuple[str, ...]:
             st.sidebar.warning(f"**{name}**: {error}")
         except Exception as error:  # an anomaly generator that fails must not take the page down
             st.sidebar.warning(f"**{name}** could not be computed: {type(error).__name__}: {error}")
-    return tuple(loaded)
+    files = []
+    for name, folder in _folder_sets(choices):
+        try:
+            with_status(f"Reading the folder {name}…", ("anomaly", *ids[:3], name, folder),
+                        lambda: loaders.anomaly(ids._replace(anomaly_files=((name, folder),)), name))
+            loaded.append(name)
+            files.append((name, folder))
+        except DataError as error:
+            st.sidebar.warning(f"**{name}**: {error}")
+    return tuple(loaded), tuple(files)
 
 
 def _pick_layer(ids: Ids, experiment, auto_mdl: str) -> str:
@@ -224,8 +261,33 @@ def _detector(ids: Ids):
     return detector
 
 
+def _folder_bar(slot):
+    """A progress bar in ``slot`` for the passes over image folders of this run (rate and time left)."""
+    started = {}
+
+    def report(done: int, total: int, what: str) -> None:
+        from streamlit.runtime.caching.cached_message_replay import in_cached_function
+
+        begun = started.setdefault(what, time.perf_counter() - 1e-6)
+        rate = done / (time.perf_counter() - begun)
+        # the passes run inside cached loaders: a bar drawn there must not be recorded for replay
+        token = in_cached_function.set(False)
+        try:
+            if done >= total:
+                started.pop(what, None)
+                slot.empty()
+            else:
+                slot.progress(done / total, text=f"{what}: {done:,} / {total:,} pictures · {rate:,.0f} per second · "
+                                                 f"about {(total - done) / rate:,.0f} s left")
+        finally:
+            in_cached_function.reset(token)
+
+    return report
+
+
 def sidebar() -> Context | None:
     """The shared pickers; returns the loaded context, or None after showing why it cannot load."""
+    folders.report_to(_folder_bar(st.empty()))  # at the top of the page: every pass over a folder in this run
     loaders.warm_numba()
     st.sidebar.header("Experiment")
     model_ids = _pick_model()
@@ -233,22 +295,23 @@ def sidebar() -> Context | None:
     if not loaded:
         return None
     experiment, auto = loaded
-    anomalies = _pick_anomalies(model_ids)
+    anomalies, anomaly_files = _pick_anomalies(model_ids)
     layer = _pick_layer(model_ids, experiment, auto.mdl_)
     points = st.sidebar.slider("Points per set (projections)", 50, 1000, persistent("points", POINTS), 50,
                                key="_points", on_change=keep, args=("_points", "points"))
     nu = float(persistent("nu", DEFAULT_NU))
     same_as_auto = layer == auto.mdl_ and nu == DEFAULT_NU
-    ids = model_ids._replace(layer="auto" if same_as_auto else layer, nu=nu, anomalies=anomalies)
+    ids = model_ids._replace(layer="auto" if same_as_auto else layer, nu=nu, anomalies=anomalies,
+                             anomaly_files=anomaly_files)
     detector = _detector(ids)
     persistent("beta_weight", 0.5), persistent("conf_weight", 0.0)
-    accuracy = loaders.test_accuracy(model_ids)
+    accuracy = with_status("Classifying the ID test split (first time only)…", ("accuracy", *model_ids[:3]),
+                           lambda: loaders.test_accuracy(model_ids))
     st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * accuracy:.1f} % · β is set on the Tune page")
     if warning := untrained_warning(accuracy, experiment.model.n_classes):  # on every page, above its content
         st.error(f"**Near-chance model**: {warning.replace('pass --weights', 'give its weights in the sidebar')}",
                  icon=":material/warning:")
-    return Context(ids, experiment, detector, auto.mdl_, loaders.anomalies(ids),
-                   class_names(ids.id_dataset, experiment.model.n_classes), points)
+    return Context(ids, experiment, detector, auto.mdl_, loaders.anomalies(ids), experiment.class_names, points)
 
 
 def context() -> Context:

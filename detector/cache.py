@@ -40,7 +40,10 @@ def hash_key(key: dict) -> str:
 
 
 def hash_array(array: np.ndarray) -> str:
-    """Content hash of an array (dtype, shape and bytes)."""
+    """Content hash of an array (dtype, shape and bytes); a folder read lazily gives its own, from
+    its files' paths, sizes and times (:meth:`detector.folders.FolderImages.content_hash`)."""
+    if hasattr(array, "content_hash"):
+        return array.content_hash()
     array = np.ascontiguousarray(array)
     digest = hashlib.sha256(f"{array.dtype}{array.shape}".encode())
     digest.update(array.data)

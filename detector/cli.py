@@ -85,6 +85,11 @@ def _check_output(path: str | None) -> None:
         raise DataError(f"cannot write {path}: the folder {path.parent} is not writable")
 
 
+FOLDER_LAYOUT = ("one sub-folder of PNG / JPEG pictures per class (ImageFolder layout), inside train/ and test/ (and "
+                 "val/, else 10 %% of train/) or split seeded and stratified: 10 %% test, 10 %% validation (at most 5,000), "
+                 "80 %% train")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m detector", description="Uniform anomaly detection for DNN classifiers.", epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     def model_args(sub):
         sub.add_argument("--model", required=True, help="built-in name or path/to/file.py:factory")
         sub.add_argument("--weights", help="state_dict file for a user model (loaded with weights_only=True)")
-        sub.add_argument("--id-dataset", help="in-distribution dataset (needed for a user model)")
+        sub.add_argument("--id-dataset", help="in-distribution dataset (needed for a user model): mnist, fashion-mnist, "
+                         "digits, cifar10, svhn, or a FOLDER with " + FOLDER_LAYOUT + "; read in batches with a progress bar")
 
     def limit_args(sub):
         sub.add_argument("--train-limit", type=int, help="fit on a seeded subset of this many training images "

@@ -13,6 +13,9 @@ Built-in sources
 ``cifar10``        the python pickle batches (``$CIFAR10_DIR`` or ``path=``).
 ``svhn``           ``train_32x32.mat`` / ``test_32x32.mat`` (``$SVHN_DIR`` or ``path=``).
 
+Any other name that is a folder is a folder of pictures, one sub-folder per class
+(:mod:`detector.folders`): its big splits are read lazily, batch by batch.
+
 The validation split is held-out in-distribution data: the detectors use it only
 for score normalisation and thresholds.
 """
@@ -42,8 +45,9 @@ class DataError(ValueError):
 class Dataset:
     name: str
     split: str
-    images: np.ndarray  # float32 (N, C, H, W) in [0, 1]
+    images: np.ndarray  # float32 (N, C, H, W) in [0, 1]; a folder's big splits: detector.folders.FolderImages
     labels: np.ndarray  # int64 (N,)
+    classes: list[str] | None = None  # class names where the source has its own (an image folder's sub-folders)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -202,11 +206,24 @@ LOADERS = {
 DATASET_NAMES = tuple(LOADERS)
 
 
+def is_image_folder(name: str) -> bool:
+    """Whether ``name`` is a folder of pictures rather than a built-in dataset."""
+    return name not in LOADERS and Path(name).is_dir()
+
+
 def load_dataset(name: str, split: str, path: str | None = None) -> Dataset:
-    """Load split ``train``/``val``/``test`` of a built-in dataset."""
+    """Load split ``train``/``val``/``test`` of a built-in dataset, or of an image folder (in its first
+    picture's shape; :func:`detector.experiment.load_experiment` reads it in the model's)."""
     _check_split(split)
+    if is_image_folder(name):
+        from .folders import folder_input_shape, folder_splits
+
+        return folder_splits(name, folder_input_shape(name))[split]
     if name not in LOADERS:
-        raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}")
+        if os.sep in name or "/" in name:
+            raise DataError(f"image folder not found: {name}")
+        raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}, or a folder of pictures "
+                        "with one sub-folder per class")
     images, labels = LOADERS[name](split, path)
     return Dataset(name, split, np.ascontiguousarray(images, dtype=np.float32), labels)
 

@@ -12,12 +12,12 @@ import numpy as np
 
 from . import cache
 from .anomalies import AnomalySet, load_anomaly, load_anomaly_file
-from .data import Dataset, load_dataset
+from .data import SPLITS, DataError, Dataset, class_names, is_image_folder, load_dataset
 from .images import to_input_shape
 from .features import FeatureExtractor
 from .first_use import estimate_first_use
 from .models import BUILTIN, ClassifierInfo, ModelError, builtin_is_trained, load_model
-from .runtime import subsample
+from .runtime import is_lazy, subsample
 from .scores import CONF_BETA
 from .uniform import UniformDetector
 
@@ -46,10 +46,15 @@ class Experiment:
     def test_accuracy(self) -> float:
         return float(np.mean(self.predictions(self.test.images) == self.test.labels))
 
+    @property
+    def class_names(self) -> list[str]:
+        """The dataset's class names: an image folder's sub-folder names, a built-in dataset's names."""
+        return list(self.train.classes or class_names(self.id_dataset, self.model.n_classes))
+
     def anomaly(self, name: str, path: str | None = None) -> AnomalySet:
-        if name not in self._anomalies:
-            self._anomalies[name] = load_anomaly_file(name, path, self) if path else load_anomaly(name, self)
-        return self._anomalies[name]
+        if (name, path) not in self._anomalies:  # keyed by the path too: one name may be given another folder
+            self._anomalies[name, path] = load_anomaly_file(name, path, self) if path else load_anomaly(name, self)
+        return self._anomalies[name, path]
 
 
 def untrained_warning(accuracy: float, n_classes: int) -> str | None:
@@ -73,7 +78,12 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
     """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split
     (a built-in model's default: its recipe's ``fit_limit``), ``test_limit`` evaluates on one of the
     test split (anomaly sets are as large as the test split).
-    With ``progress``, a built-in model's first use is announced with an estimate of its time."""
+
+    ``id_dataset``: a built-in name or a folder of pictures, one sub-folder per class
+    (:data:`detector.folders.LAYOUT_HELP`), read in the model's input shape; its train and test
+    splits stay on disk and stream through the model (``progress``: a bar per pass).
+    With ``progress``, a built-in model's first use is announced with an estimate of its time.
+    """
     if progress and model in BUILTIN and not builtin_is_trained(model):
         print(estimate_first_use(model).describe(), file=sys.stderr, flush=True)
     info = load_model(model, weights, id_dataset, progress=progress)
@@ -86,15 +96,24 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
     for split, limit in limits.items():
         if limit is not None and limit < 10 * info.n_classes:
             raise ValueError(f"--{split}-limit must be at least {10 * info.n_classes} (10 per class), got {limit}")
+    folder = None
+    if is_image_folder(dataset):
+        from .folders import folder_splits
+
+        folder = folder_splits(dataset, info.input_shape, progress=progress)
+        if len(folder["train"].classes) != info.n_classes:
+            raise DataError(f"{dataset} has {len(folder['train'].classes)} class folders, but the model has "
+                            f"{info.n_classes} outputs: give a folder with one sub-folder per class of the model")
     splits, subset_of = [], {}
-    for split in ("train", "val", "test"):
-        data = load_dataset(dataset, split)
+    for split in SPLITS:
+        data = folder[split] if folder else load_dataset(dataset, split)
         images, labels = data.images, data.labels
         if limits.get(split) and limits[split] < len(labels):
             subset_of[split] = len(labels)
             keep = subsample(len(labels), limits[split], 0)
-            images, labels = images[keep], labels[keep]
-        splits.append(Dataset(dataset, split, to_input_shape(images, info.input_shape, f"{dataset}/{split}"), labels))
+            images, labels = images.subset(keep) if is_lazy(images) else images[keep], labels[keep]
+        splits.append(Dataset(dataset, split, to_input_shape(images, info.input_shape, f"{dataset}/{split}"), labels,
+                              data.classes))
     return Experiment(info, dataset, *splits, progress=progress, subset_of=subset_of)
 
 

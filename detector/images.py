@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import DataError
+from .runtime import is_lazy
 
 # Largest image array read from a user's file, counted from its header before anything is
 # decoded: 2**27 values are 512 MiB as float32 (Fashion-MNIST's 70,000 images are 55 M values).
@@ -42,7 +43,13 @@ def check_images(images: np.ndarray, source: str = "images") -> np.ndarray:
     """Reject arrays that no model can take: wrong rank, empty, NaN/inf, out of [0, 1].
 
     Returns a C-contiguous float32 copy when needed (torch takes no negative strides).
+    A set read lazily from a folder is returned as it is: each picture is checked and
+    converted as it is decoded.
     """
+    if is_lazy(images):
+        if len(images) == 0:
+            raise DataError(f"{source}: no images (shape {images.shape})")
+        return images
     images = np.asarray(images)
     if images.ndim != 4:
         raise DataError(f"{source}: expected images of shape (N, C, H, W), got shape {images.shape}")
@@ -61,6 +68,10 @@ def check_images(images: np.ndarray, source: str = "images") -> np.ndarray:
 def to_input_shape(images: np.ndarray, shape: tuple[int, int, int], source: str = "images") -> np.ndarray:
     """Convert (N, C, H, W) images in [0, 1] to a model's (C, H, W): grey<->RGB, bilinear resize."""
     images = check_images(images, source)
+    if is_lazy(images):
+        if tuple(images.shape[1:]) == tuple(shape):  # already read in this shape
+            return images
+        images = np.asarray(images)
     channels, height, width = shape
     tensor = torch.from_numpy(images)
     if tensor.shape[1] != channels:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .architectures import LeNet, SmallResNet
-from .data import load_dataset
+from .data import is_image_folder, load_dataset
 from .images import require_file
 from .runtime import default_device, model_device
 
@@ -385,6 +385,10 @@ def load_user_model(spec: str, weights: str | None = None, id_dataset: str | Non
 def _input_shape_of(dataset: str | None) -> tuple[int, int, int]:
     if dataset is None:
         raise ModelError("a user model needs --id-dataset (or an `input_shape` attribute on the module)")
+    if is_image_folder(dataset):  # a folder: its first picture's shape (reading the whole split would cost more)
+        from .folders import folder_input_shape
+
+        return folder_input_shape(dataset)
     sample = load_dataset(dataset, "val").images
     return tuple(sample.shape[1:])
 

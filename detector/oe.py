@@ -51,7 +51,8 @@ def outlier_exposure(experiment: Experiment, *, epochs: int = 5, lam: float = 0.
     path = cache.entry_path("models", key, suffix=".pt")
     module = copy.deepcopy(model.module)
     if load_cached_checkpoint(module, path) is None:
-        module = train_classifier(module, experiment.train.images, experiment.train.labels, epochs=epochs, lr=lr,
+        # random batches: an image folder's training split is read into memory (MAX_VALUES at most)
+        module = train_classifier(module, np.asarray(experiment.train.images), experiment.train.labels, epochs=epochs, lr=lr,
                                   seed=seed, progress=experiment.progress, desc="outlier exposure",
                                   outliers=outliers, outlier_weight=lam)
         save_cached_checkpoint(module, path)

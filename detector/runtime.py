@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn as nn
+from tqdm.auto import tqdm
 
 BATCH_SIZE = 500
 
@@ -27,11 +28,27 @@ def model_device(module: nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
+def is_lazy(images) -> bool:
+    """Whether ``images`` is a set read from disk batch by batch (:class:`detector.folders.FolderImages`)
+    rather than an array in memory."""
+    return not isinstance(images, np.ndarray) and hasattr(images, "batches")
+
+
+def batches(images: np.ndarray, batch_size: int = BATCH_SIZE, what: str = "features",
+            progress: bool = False) -> Iterator[np.ndarray]:
+    """``images`` batch after batch: slices of an array, or one streaming pass over a lazy set
+    (decoded in worker processes; its own progress bar, with rate and ETA, tells the folder)."""
+    if is_lazy(images):
+        yield from images.batches(batch_size, what)
+        return
+    for start in tqdm(range(0, len(images), batch_size), desc=what, disable=not progress, unit="batch"):
+        yield images[start: start + batch_size]
+
+
 def batched(function: Callable[[torch.Tensor], np.ndarray], images: np.ndarray, device: torch.device,
             batch_size: int = BATCH_SIZE) -> np.ndarray:
     """Apply ``function`` (torch batch on ``device`` -> numpy) over ``images`` in batches and concatenate."""
-    parts = [function(torch.from_numpy(images[start: start + batch_size]).to(device))
-             for start in range(0, len(images), batch_size)]
+    parts = [function(torch.from_numpy(batch).to(device)) for batch in batches(images, batch_size)]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 

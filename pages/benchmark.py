@@ -39,7 +39,9 @@ def compute(cells: list[tuple[str, str]]) -> None:
         for k, (method, name) in enumerate(cells):
             bar.progress(k / len(cells), text=f"{method} on {name} ({k + 1}/{len(cells)})")
             try:
-                notes = run_benchmark(ctx.experiment, [method], [name], echo=lambda _: None).notes
+                folder = dict(ctx.ids.anomaly_files).get(name)  # an image folder is given by its path
+                notes = run_benchmark(ctx.experiment, [method], [] if folder else [name],
+                                      anomaly_files=[(name, folder)] if folder else [], echo=lambda _: None).notes
             except Exception as error:  # a method that fails must not take the page down
                 notes = [f"{method} on {name}: {type(error).__name__}: {error}"]
             failed += bool(notes)

@@ -328,6 +328,47 @@ def test_user_model_from_file(tmp_path, monkeypatch):
     assert at.error and str(Path.cwd()) in at.error[0].value  # names the folder searched
 
 
+def test_user_model_on_an_id_folder_with_an_anomaly_folder(tmp_path, monkeypatch):
+    """The sidebar takes an ID image folder and anomaly folders, inside DASHBOARD_DATA_DIR only."""
+    from dashboard.sidebar import ID_FOLDER, USER_MODEL
+    from tests.test_folders import MODEL_FILE, write_class_folders
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "my.py").write_text(MODEL_FILE)
+    data = tmp_path / "data"
+    write_class_folders(data / "pets", 40)
+    (data / "empty").mkdir()
+    (data / "noise").mkdir()
+    rng = np.random.default_rng(3)
+    from PIL import Image
+
+    for k in range(12):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(data / "noise" / f"n{k}.png")
+    monkeypatch.setenv("DASHBOARD_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("DASHBOARD_DATA_DIR", str(data))
+    at = open_page("tune")
+    at.selectbox(key="_model").set_value(USER_MODEL).run()
+    at.text_input(key="user_spec").input("my.py:make").run()
+    at.selectbox(key="user_id_dataset").set_value(ID_FOLDER).run()
+    assert any("ID image folder" in info.value for info in at.info)  # asks for the folder
+    assert "DASHBOARD_DATA_DIR" in at.text_input(key="user_id_folder").help
+    for typed, message in (("missing", "image folder not found: missing"), ("empty", "no class sub-folders"),
+                           ("../models", "'..' is not allowed"), (str(tmp_path / "models"), "outside the picture folder")):
+        at.text_input(key="user_id_folder").input(typed).run()
+        assert not at.exception and at.error and message in at.error[0].value, (typed, [e.value for e in at.error])
+    at.text_input(key="user_id_folder").input("pets").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "per-class AUROC" in metrics(at)
+    at.text_area(key="anomaly_folders").input("noise=noise\nbad line\nout=../models").run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = " ".join(w.value for w in at.sidebar.warning)
+    assert "write NAME=FOLDER" in warnings and "'..' is not allowed" in warnings
+    assert "noise" in at.selectbox(key="tune_set").options  # the folder is an anomaly set of every page
+    monkeypatch.delenv("DASHBOARD_DATA_DIR")
+    at.text_input(key="user_id_folder").input("pets2").run()
+    assert at.error and "image folders are off" in at.error[0].value
+
+
 @pytest.mark.parametrize("allowed", [False, True], ids=["no-folder", "another-folder"])
 def test_a_typed_path_outside_the_model_folder_is_never_imported(tmp_path, monkeypatch, allowed):
     from dashboard.sidebar import USER_MODEL

@@ -29,7 +29,7 @@ from sklearn.exceptions import NotFittedError
 from .. import cache
 from ..anomalies.noise import mix_set
 from ..features import LOGITS, reduce_output
-from ..runtime import batched, model_device
+from ..runtime import batched, is_lazy, model_device
 
 #: bump when a baseline's maths changes: part of every score cache key
 SCORE_VERSION = 2
@@ -44,6 +44,9 @@ class Baseline:
 
     #: the registry name, set by each subclass
     name = "baseline"
+    #: True where ``_score`` reaches the pixels only through the feature extractor / :func:`penultimate`,
+    #: so that an image folder's split streams; the others (input steps, squeezers...) get it in memory
+    streams = False
 
     # ------------------------------------------------------------------ sklearn-like params
     @classmethod
@@ -83,14 +86,17 @@ class Baseline:
         """One score per image, higher = more normal (cached on disk)."""
         if not hasattr(self, "experiment_"):
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(experiment) first")
-        images = np.ascontiguousarray(images, dtype=np.float32)
+        lazy = is_lazy(images)
+        if not lazy:
+            images = np.ascontiguousarray(images, dtype=np.float32)
         if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.model_.input_shape):
             raise ValueError(f"images must have shape (N, {', '.join(map(str, self.model_.input_shape))}), got {images.shape}")
         key = {**self.fit_key_, "what": "baseline-scores", "data": cache.hash_array(images)}
 
         def compute() -> dict[str, np.ndarray]:
             self._ensure_fitted()
-            return {"scores": np.asarray(self._score(images), dtype=np.float64)}
+            pixels = np.asarray(images) if lazy and not self.streams else images  # a folder: at most MAX_VALUES
+            return {"scores": np.asarray(self._score(pixels), dtype=np.float64)}
 
         return cache.cached_arrays("scores", key, compute)["scores"]
 

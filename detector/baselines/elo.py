@@ -52,6 +52,7 @@ class ELO(Baseline):
     """
 
     name = "elo"
+    streams = True  # through the feature extractor only
 
     def __init__(self, nu=0.001, gamma="scale", max_samples=2000, layers=None, random_state=0):
         self.nu = nu

@@ -205,7 +205,8 @@ class GODIN(Baseline):
         module, head = with_deconf_head(model.module, model.input_shape)
         if load_cached_checkpoint(module, path) is None:  # missing or damaged: fine-tune again
             imprint(head, penultimate(experiment, train.images), train.labels)
-            module = train_classifier(module, train.images, train.labels, epochs=int(self.epochs), lr=float(self.lr),
+            # fine-tuning draws batches at random: an image folder's split is read into memory (MAX_VALUES at most)
+            module = train_classifier(module, np.asarray(train.images), train.labels, epochs=int(self.epochs), lr=float(self.lr),
                                       augment=False, seed=self.seed, progress=experiment.progress, desc="G-ODIN head")
             save_cached_checkpoint(module, path)
         module = module.to(model_device(model.module)).eval()

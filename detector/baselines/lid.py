@@ -59,6 +59,7 @@ class LID(Baseline):
     """
 
     name = "lid"
+    streams = True  # through the feature extractor only
 
     def __init__(self, attack="fgsm", k=20, batch_size=100, layers=None, random_state=0):
         self.attack = attack

@@ -26,6 +26,7 @@ class MSP(Baseline):
     """
 
     name = "msp"
+    streams = True  # through the feature extractor only
 
     def __init__(self):
         pass

@@ -66,6 +66,7 @@ class PyTorchOOD(Baseline):
     """
 
     name = "pytorch-ood"  # the registry sets the method's own name
+    streams = True  # logits and penultimate features only
 
     def __init__(self, method="energy", params=None):
         self.method = method
