@@ -12,6 +12,7 @@ the hashes of the shown inputs, the layer, the UMAP parameters and the features'
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import sys
 import threading
@@ -49,10 +50,19 @@ def _numba_disk_cache():
 
     originals = {name: getattr(numba, name) for name in ("njit", "vectorize")}
 
+    def ours(func) -> bool:
+        """UMAP's and pynndescent's own functions only: another thread may import another library
+        meanwhile (ART's jitclasses make functions from strings, which numba refuses to cache)."""
+        return (getattr(func, "__module__", None) or "").split(".")[0] in ("umap", "pynndescent")
+
     def cached(decorator):
         def wrapper(*args, **kwargs):
-            kwargs.setdefault("cache", True)
-            return decorator(*args, **kwargs)
+            if args and inspect.isfunction(args[0]):  # @njit without options
+                return decorator(*args, **{"cache": ours(args[0]), **kwargs})
+
+            def apply(func):  # @njit(options): the function comes now
+                return decorator(*args, **{"cache": ours(func), **kwargs})(func)
+            return apply
         return wrapper
 
     for name, decorator in originals.items():

@@ -684,3 +684,18 @@ def test_first_use_of_a_builtin_says_how_long_and_trains_with_progress(monkeypat
     assert models.builtin_is_trained("quick-digits") and "per-class AUROC" in metrics(at)
     at.run()  # trained now: no notice
     assert not [i.value for i in at.info if i.value.startswith("First use")]
+
+
+def test_numba_disk_cache_leaves_other_libraries_functions_alone():
+    """While UMAP is imported with cached numba functions another thread may import ART, whose
+    jitclasses compile functions made from strings: numba cannot cache those (the CI failure)."""
+    import numba
+
+    from detector.projection import _numba_disk_cache
+
+    namespace = {}
+    exec("def twice(x):\n    return 2 * x\n", namespace)  # no source file, no module
+    with _numba_disk_cache():
+        bare = numba.njit(namespace["twice"])
+        with_options = numba.njit(fastmath=True)(namespace["twice"])
+    assert bare(3) == 6 and with_options(4) == 8
