@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from .data import load_dataset
 from .features import block_layers
 from .models import BUILTIN, builtin_is_trained
+from .runtime import default_device
 from .svdd import ClassConditionalSVDD
 
 
@@ -51,12 +52,14 @@ def _duration(seconds: float) -> str:
 
 def _seconds(run, repeat: int, warm_up: bool = True) -> float:
     """Median seconds of ``run()``, after one warm-up call (a network's first call allocates)."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)  # CUDA runs asynchronously
     if warm_up:
         run()
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         run()
+        sync()
         times.append(time.perf_counter() - started)
     return float(np.median(times))
 
@@ -68,9 +71,10 @@ def estimate_first_use(name: str, steps: int = 2) -> FirstUseEstimate:
     n_test = len(load_dataset(recipe.dataset, "test"))
     with torch.random.fork_rng():  # the timed steps must not move the seeds of the real training
         torch.manual_seed(0)
-        module = recipe.architecture(in_channels=recipe.input_shape[0])
-        x = torch.rand(recipe.batch_size, *recipe.input_shape)
-        y = torch.randint(0, 10, (recipe.batch_size,))
+        device = default_device()  # where training will run
+        module = recipe.architecture(in_channels=recipe.input_shape[0]).to(device)
+        x = torch.rand(recipe.batch_size, *recipe.input_shape, device=device)
+        y = torch.randint(0, 10, (recipe.batch_size,), device=device)
         optimiser = torch.optim.Adam(module.parameters(), lr=recipe.lr)
 
         def step():
@@ -83,7 +87,7 @@ def estimate_first_use(name: str, steps: int = 2) -> FirstUseEstimate:
         if not builtin_is_trained(name):
             training_s = _seconds(step, steps) * recipe.steps
         module.eval()
-        batch = torch.rand(256, *recipe.input_shape)
+        batch = torch.rand(256, *recipe.input_shape, device=device)
         with torch.no_grad():
             forward_s = _seconds(lambda: module(batch), steps) / len(batch)
         n_layers = len(block_layers(module, recipe.input_shape)) - 1  # the candidates, logits apart
