@@ -85,7 +85,7 @@ def estimate_first_use(name: str, steps: int = 2) -> FirstUseEstimate:
 
         training_s = 0.0
         if not builtin_is_trained(name):
-            training_s = _seconds(step, steps) * recipe.steps
+            training_s = _seconds(step, steps) * recipe.epochs * -(-n_train // recipe.batch_size)
         module.eval()
         batch = torch.rand(256, *recipe.input_shape, device=device)
         with torch.no_grad():

@@ -28,7 +28,8 @@ from .anomalies.noise import shuffle_tiles
 from .data import load_dataset
 from .images import to_input_shape
 from .experiment import Experiment
-from .models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint, train_classifier
+from .models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
+from .training import train_classifier
 
 OE_VERSION = 1
 

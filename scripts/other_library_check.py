@@ -36,7 +36,8 @@ from detector.benchmark import METHODS  # noqa: E402
 from detector.data import Dataset, load_dataset  # noqa: E402
 from detector.evaluation import evaluate_method  # noqa: E402
 from detector.experiment import Experiment  # noqa: E402
-from detector.models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint, train_classifier  # noqa: E402
+from detector.models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
+from detector.training import train_classifier  # noqa: E402
 
 METHOD_NAMES = ("ours", "ours+conf", "ours+conf-equal", "msp")
 

@@ -11,7 +11,8 @@ import torch.nn as nn
 from detector.cache import CACHE_ENV
 from detector.data import load_dataset
 from detector.experiment import Experiment
-from detector.models import prepare_classifier, train_classifier
+from detector.models import prepare_classifier
+from detector.training import train_classifier
 
 
 class TinyNet(nn.Module):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from detector import cache, models
+from detector import cache, models, training
 from detector.architectures import SmallResNet
 from detector.features import block_layers
 from detector.first_use import estimate_first_use
@@ -36,7 +36,7 @@ def test_lenet_mnist_keeps_the_checkpoint_key_of_the_committed_reports():
 def test_one_cycle_training_learns_and_reports_every_step(digits):
     seen = []
     torch.manual_seed(0)
-    module = models.train_classifier(SmallNet(), digits["train"].images, digits["train"].labels, epochs=3,
+    module = training.train_classifier(SmallNet(), digits["train"].images, digits["train"].labels, epochs=3,
                                      batch_size=128, lr=3e-3, schedule="one-cycle", augment="none", progress=False,
                                      on_step=lambda done, total: seen.append((done, total)))
     total = 3 * len(digits["train"])
@@ -49,13 +49,13 @@ def test_one_cycle_training_learns_and_reports_every_step(digits):
 def test_unknown_schedule_or_augmentation_is_refused(digits):
     for bad in ({"schedule": "step"}, {"augment": "mixup"}):
         with pytest.raises(ValueError, match="schedule|augment"):
-            models.train_classifier(SmallNet(), digits["train"].images[:8], digits["train"].labels[:8], epochs=1,
+            training.train_classifier(SmallNet(), digits["train"].images[:8], digits["train"].labels[:8], epochs=1,
                                     progress=False, **bad)
 
 
 def test_flip_augmentation_mirrors_some_images_only():
     x = torch.arange(2 * 4 * 4, dtype=torch.float32).reshape(2, 1, 4, 4).repeat(16, 1, 1, 1)
-    out = models._augment(x, torch.Generator().manual_seed(0), "flip")
+    out = training._augment(x, torch.Generator().manual_seed(0), "flip")
     flipped = [(o == i.flip(-1)).all().item() for o, i in zip(out, x)]
     kept = [(o == i).all().item() for o, i in zip(out, x)]
     assert all(f or k for f, k in zip(flipped, kept)) and any(flipped) and any(kept)

@@ -11,7 +11,7 @@ import torch
 
 from detector.cli import main
 from detector.data import load_dataset
-from detector.models import train_classifier
+from detector.training import train_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "fashion_model.py"
