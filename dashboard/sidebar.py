@@ -154,7 +154,8 @@ def _first_use(model: str) -> None:
 def _load_model(ids: Ids):
     """(experiment, detector with the automatic MDL), or None after showing why they cannot load."""
     try:
-        if ids.model in BUILTIN and not builtin_is_trained(ids.model):
+        # once loaded in this server, skip the check (it hashes the checkpoint file)
+        if ids.model in BUILTIN and ("experiment", *ids[:3]) not in _READY and not builtin_is_trained(ids.model):
             _first_use(ids.model)
         experiment = with_status(f"Loading {ids.model} and {ids.id_dataset}…", ("experiment", *ids[:3]),
                                  lambda: loaders.experiment(ids))
