@@ -158,8 +158,12 @@ def extract(
     layers: list[str],
     batch_size: int = 500,
     progress: bool = False,
+    on_device: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Features of ``layers`` (names from :func:`candidate_layers`) for all images, one pass."""
+    """Features of ``layers`` (names from :func:`candidate_layers`) for all images, one pass.
+
+    ``on_device``: float32 tensors left on the model's device (a GPU goes on to score them
+    without a round trip through the host) instead of NumPy arrays."""
     wanted = set(layers) - {LOGITS}
     named = dict(module.named_modules())
     unknown = [name for name in wanted if name not in named]
@@ -167,17 +171,25 @@ def extract(
         raise LayerError(f"unknown layer(s) {', '.join(unknown)}; valid layers: {', '.join(n for n in named if n)}, {LOGITS}")
     # written in place, batch after batch: small per-batch parts kept alive between the big transient
     # buffers of a streamed folder pinned the heap (peak memory grew by 128 kB a picture, issue 14)
-    found: dict[str, np.ndarray] = {}
+    found: dict[str, np.ndarray | torch.Tensor] = {}
     current: dict[str, torch.Tensor] = {}
+    dev = model_device(module)
+    keep = (lambda tensor: tensor.float()) if on_device else (lambda tensor: tensor.float().cpu())
 
     def hook(name):
         def record(_module, _inputs, output):
-            # reduce now: an in-place op later in the network may overwrite ``output``
-            current[name] = reduce_output(output).float().cpu()
+            # reduce now, and copy a flattened view: an in-place op later in the network (VGG's
+            # Linear -> ReLU(inplace=True)) would overwrite ``output`` and any view of it
+            reduced = reduce_output(output)
+            if reduced.untyped_storage().data_ptr() == output.untyped_storage().data_ptr():
+                reduced = reduced.clone()
+            current[name] = keep(reduced)
         return record
 
+    def allocate(shape) -> np.ndarray | torch.Tensor:
+        return torch.empty(shape, dtype=torch.float32, device=dev) if on_device else np.empty(shape, np.float32)
+
     handles = [named[name].register_forward_hook(hook(name)) for name in wanted]
-    dev = model_device(module)
     start = 0
     try:
         with torch.no_grad():
@@ -185,9 +197,10 @@ def extract(
                 current.clear()
                 logits = module(torch.from_numpy(batch).to(dev))
                 for name in layers:
-                    values = (logits.float().cpu() if name == LOGITS else current[name]).numpy()
+                    values = keep(logits) if name == LOGITS else current[name]
+                    values = values if on_device else values.numpy()
                     if name not in found:
-                        found[name] = np.empty((len(images), *values.shape[1:]), np.float32)
+                        found[name] = allocate((len(images), *values.shape[1:]))
                     found[name][start: start + len(values)] = values
                 start += len(batch)
     finally:
@@ -195,7 +208,7 @@ def extract(
             handle.remove()
     if start != len(images):
         raise RuntimeError(f"features of {start} images extracted, {len(images)} expected")
-    return {name: found.get(name, np.zeros((0, 0), np.float32)) for name in layers}
+    return {name: found[name] if name in found else allocate((0, 0)) for name in layers}
 
 
 class FeatureExtractor:
@@ -268,6 +281,13 @@ class FeatureExtractor:
                 cache.save_arrays(cache.entry_path("features", keys[name]), {"x": fresh[name]}, keys[name])
             found.update(fresh)
         return {name: found.get(name, np.zeros((0, 0), np.float32)) for name in layers}
+
+    def device_features(self, images: np.ndarray, layers: list[str]) -> dict[str, torch.Tensor]:
+        """Features of ``layers`` for new inputs as float32 tensors on the model's device: not
+        cached, and a GPU scores them where they are (issue 14)."""
+        for name in layers:
+            self.check_layer(name)
+        return extract(self.model.module, images, list(layers), self.batch_size, self.progress, on_device=True)
 
     def logits(self, images: np.ndarray, cached: bool = True) -> np.ndarray:
         return self.features(images, [LOGITS], cached)[LOGITS]

@@ -31,6 +31,7 @@ import numbers
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -50,6 +51,11 @@ log = logging.getLogger(__name__)
 FORMAT = "uniform-detector/1"
 STATE_KEYS = ("model_hash", "params", "mdl", "layer_errors", "n_classes", "svdd", "norm_min", "norm_max", "val_scores",
               "val_predicted")  # what save() writes and load() reads
+
+
+def _host(values) -> np.ndarray:
+    """A tensor (wherever it lives) or an array, as a NumPy array."""
+    return values.cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
 
 
 class UniformDetector(BaseEstimator):
@@ -272,11 +278,17 @@ class UniformDetector(BaseEstimator):
         return beta, {name: len(images) for name, images in parts.items()}
 
     # ------------------------------------------------------------------ scoring
-    def _raw_scores(self, feats: dict[str, np.ndarray], predicted: np.ndarray) -> np.ndarray:
-        """(N, 3): log SVDD score on the MDL, on the logits, and the classifier's confidence."""
-        device = model_device(self.model.module)  # the SVDD kernels run where the model does
-        svdd = [self.svdd_[name].score_samples(feats[name], predicted, device) for name in (self.mdl_, LOGITS)]
-        return np.stack([*svdd, CONFIDENCES[self.confidence](feats[LOGITS])], 1)
+    def _raw_scores(self, feats: dict, predicted) -> np.ndarray:
+        """(N, 3): log SVDD score on the MDL, on the logits, and the classifier's confidence.
+
+        ``feats`` and ``predicted`` are arrays, or tensors (:meth:`FeatureExtractor.device_features`):
+        the SVDD kernels run where the model does, and only the scores come back to the host."""
+        device = model_device(self.model.module)
+        classes = torch.as_tensor(predicted, device=device)
+        svdd = [self.svdd_[name].score_tensor(torch.as_tensor(feats[name], device=device), classes)
+                for name in (self.mdl_, LOGITS)]
+        confidence = CONFIDENCES[self.confidence](_host(feats[LOGITS]))
+        return np.concatenate([torch.stack(svdd, 1).cpu().numpy(), confidence[:, None]], 1)
 
     def features(self, images: np.ndarray, cached: bool = False) -> dict[str, np.ndarray]:
         """MDL and logit features of ``images``, checked; ``cached=True`` for named sets only
@@ -284,18 +296,23 @@ class UniformDetector(BaseEstimator):
         self._check_fitted()
         return self.extractor.features(self._check_input(images), [self.mdl_, LOGITS], cached)
 
-    def feature_scores(self, feats: dict[str, np.ndarray]) -> LayerScores:
+    def feature_scores(self, feats: dict) -> LayerScores:
         """:meth:`layer_scores` of features from :meth:`features` (no second forward pass)."""
         predicted = feats[LOGITS].argmax(1)
-        return min_max_normalise(self._raw_scores(feats, predicted)[:, :self.norm_min_.shape[1]], predicted,
-                                 self.norm_min_, self.norm_max_)
+        raw = self._raw_scores(feats, predicted)[:, :self.norm_min_.shape[1]]
+        predicted = _host(predicted)
+        return min_max_normalise(raw, predicted, self.norm_min_, self.norm_max_)
 
     def layer_scores(self, images: np.ndarray, cached: bool = False) -> LayerScores:
         """Predicted class and the normalised MDL, logit and confidence scores of each image.
 
-        ``cached=True`` keeps the features on disk: for named sets, which are scored again.
+        ``cached=True`` keeps the features on disk: for named sets, which are scored again. New
+        inputs' features stay on the model's device until they are scored.
         """
-        return self.feature_scores(self.features(images, cached))
+        if cached:
+            return self.feature_scores(self.features(images, cached))
+        self._check_fitted()
+        return self.feature_scores(self.extractor.device_features(self._check_input(images), [self.mdl_, LOGITS]))
 
     def score_samples(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """g_i(x): higher = more normal."""

@@ -29,6 +29,34 @@ def test_conv_features_are_channel_means_taken_before_inplace_relu(tiny_model, d
     np.testing.assert_allclose(feats[LOGITS], logits.cpu().numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("on_device", [False, True])
+def test_flat_features_are_copied_before_an_inplace_relu(on_device):
+    # VGG's classifier: Linear -> ReLU(inplace=True); the hook's flattened view of the Linear's
+    # output must not be rectified by the ReLU that runs after the hook
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.ReLU(inplace=True),
+                                 torch.nn.Linear(8, 3)).eval()
+    images = np.random.default_rng(0).random((6, 1, 4, 4), dtype=np.float32)
+    feats = extract(module, images, ["1", LOGITS], on_device=on_device)
+    with torch.no_grad():
+        expected = module[1](torch.from_numpy(images).flatten(1)).numpy()
+    found = feats["1"].cpu().numpy() if on_device else feats["1"]
+    assert (expected < 0).any()
+    np.testing.assert_allclose(found, expected, rtol=1e-6)
+
+
+def test_device_features_are_tensors_on_the_models_device_equal_to_the_arrays(tiny_model, digits):
+    images = digits["test"].images[:30]
+    extractor = FeatureExtractor(tiny_model)
+    arrays = extractor.features(images, ["features.2", LOGITS], cached=False)
+    tensors = extractor.device_features(images, ["features.2", LOGITS])
+    for name in ("features.2", LOGITS):
+        assert tensors[name].device == model_device(tiny_model.module) and tensors[name].dtype == torch.float32
+        np.testing.assert_array_equal(tensors[name].cpu().numpy(), arrays[name])
+    with pytest.raises(LayerError):
+        extractor.device_features(images, ["conv9"])
+
+
 def test_features_are_cached_on_disk(tiny_model, digits, monkeypatch):
     images = digits["val"].images[:20]
     extractor = FeatureExtractor(tiny_model)

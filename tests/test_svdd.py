@@ -68,6 +68,28 @@ def test_refitted_svdd_does_not_reuse_the_old_support_vectors(clusters):
     assert not np.allclose(svdd.score_samples(X, classes), first)
 
 
+def test_fused_score_equals_the_class_by_class_loop(clusters):
+    # a GPU scores all classes in one pass (fused); the CPU loops over them: same scores, including a
+    # class with too few inputs for its own SVDD (the pooled one) and a class the SVDDs never saw
+    X, classes = clusters
+    few = np.r_[classes[classes != 2], np.full(5, 2)]
+    svdd = ClassConditionalSVDD(nu=0.1, min_samples=10).fit(np.r_[X[classes != 2], X[classes == 2][:5]], few, n_classes=4)
+    assert svdd.class_models_[2] is None and svdd.class_models_[3] is None
+    rng = np.random.default_rng(2)
+    new = torch.from_numpy((X + rng.normal(0, 1.5, X.shape)).astype(np.float32))
+    asked = torch.from_numpy(np.r_[classes[:-10], np.full(5, 3), np.full(5, 7)])  # 7: beyond the fitted classes
+    loop = svdd.score_tensor(new, asked, fused=False)
+    fused = svdd.score_tensor(new, asked, fused=True)
+    assert fused.dtype == torch.float64 and fused.device == new.device
+    np.testing.assert_allclose(fused.numpy(), loop.numpy(), rtol=1e-10)
+    pooled = sklearn_log_score(svdd, new.numpy(), np.full(len(new), 2))  # classes 2, 3 and 7 all use the pooled SVDD
+    np.testing.assert_allclose(fused.numpy()[-10:], pooled[-10:], rtol=1e-5)
+    # a refit replaces the stacked support vectors too
+    svdd.set_params(nu=0.5).fit(X, classes, n_classes=3)
+    np.testing.assert_allclose(svdd.score_tensor(new, classes, fused=True).numpy(),
+                               sklearn_log_score(svdd, new.numpy(), classes), rtol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def detector(tiny_model, digits):
     return UniformDetector(tiny_model, layer="features.4").fit(digits["train"].images, digits["val"].images)
