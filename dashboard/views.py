@@ -83,13 +83,17 @@ def decision_line(tau: float, beta, conf: float = 1.0) -> tuple[np.ndarray, np.n
 
 # --------------------------------------------------------------------------- layers (why this MDL)
 def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: Progress | None = None) -> pd.DataFrame:
-    """For every candidate layer: mix-set error and per-class AUROC of that layer's SVDD alone.
+    """For every layer tried as MDL: mix-set error and per-class AUROC of that layer's SVDD alone.
 
-    ``fit(layer)`` returns a detector fitted with that layer as MDL (disk-cached by
-    :func:`detector.experiment.fit_uniform`); its MDL score is the layer's score. The logit
-    row uses the logit score of ``detector``, and a last row its confidence term alone.
+    The layers tried are the candidates (every layer of a small network such as LeNet, the block
+    outputs of a deep one): a row costs a detector fit and a forward pass of every set, and all 25
+    layers of the small ResNet took over 10 min here. ``fit(layer)`` returns a detector fitted with
+    that layer as MDL (disk-cached by :func:`detector.experiment.fit_uniform`); its MDL score is the
+    layer's score. The logit row uses the logit score of ``detector``, and a last row its confidence
+    term alone.
     """
-    layers = [*experiment.extractor.layers, None]  # None: the confidence term
+    tried = {*detector.layer_errors_, detector.mdl_, LOGITS}
+    layers = [*(info for info in experiment.extractor.valid_layers if info.name in tried), None]  # None: confidence
     rows = []
     for k, info in enumerate(layers):
         if progress:

@@ -152,10 +152,10 @@ def test_explore_views_and_colouring():
     assert len(at.get("vega_lite_chart")) == 2
 
 
-def test_layers_page_lists_every_layer():
+def test_layers_page_lists_every_candidate_layer():
     at = open_page("layers")
-    table = at.dataframe[0].value
-    assert "logits" in list(table["layer"]) and (table["MDL"] == "★").sum() == 1
+    table = at.dataframe[0].value  # a LeNet's candidates are all its layers
+    assert len(table) == 9 and list(table["layer"])[-2:] == ["logits", "confidence"] and (table["MDL"] == "★").sum() == 1
     at.selectbox(key="layers_pick").set_value("conv1")
     at.button(key="layers_use").click().run()
     assert not problems(at), problems(at)

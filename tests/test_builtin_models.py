@@ -127,8 +127,8 @@ def test_layers_and_explore_pages_work_on_the_residual_network(navigation_pages,
     at = open_page("layers")
     at.selectbox(key="_model").set_value("resnet-fashion-mnist").run()
     assert not problems(at), problems(at)
-    table = at.dataframe[0].value  # every layer, the MDL among the block outputs marked
-    assert {"layer1.0", "layer2.0", "layer3.0", "logits"} <= set(table["layer"])
+    table = at.dataframe[0].value  # the block outputs (the candidates), the MDL among them marked
+    assert set(table["layer"]) == {"layer1.0", "layer2.0", "layer3.0", "logits", "confidence"}
     assert list(table.loc[table["MDL"] == "★", "layer"]) in (["layer1.0"], ["layer2.0"], ["layer3.0"])
     at.switch_page("pages/explore.py").run()
     assert not problems(at), problems(at)
