@@ -174,7 +174,6 @@ def extract(
     found: dict[str, np.ndarray | torch.Tensor] = {}
     current: dict[str, torch.Tensor] = {}
     dev = model_device(module)
-    keep = (lambda tensor: tensor.float()) if on_device else (lambda tensor: tensor.float().cpu())
 
     def hook(name):
         def record(_module, _inputs, output):
@@ -183,7 +182,7 @@ def extract(
             reduced = reduce_output(output)
             if reduced.untyped_storage().data_ptr() == output.untyped_storage().data_ptr():
                 reduced = reduced.clone()
-            current[name] = keep(reduced)
+            current[name] = reduced
         return record
 
     def allocate(shape) -> np.ndarray | torch.Tensor:
@@ -197,8 +196,8 @@ def extract(
                 current.clear()
                 logits = module(torch.from_numpy(batch).to(dev))
                 for name in layers:
-                    values = keep(logits) if name == LOGITS else current[name]
-                    values = values if on_device else values.numpy()
+                    values = (logits if name == LOGITS else current[name]).float()
+                    values = values if on_device else values.cpu().numpy()
                     if name not in found:
                         found[name] = allocate((len(images), *values.shape[1:]))
                     found[name][start: start + len(values)] = values

@@ -28,6 +28,11 @@ def model_device(module: nn.Module) -> torch.device:
         return torch.device("cpu")
 
 
+def to_numpy(values) -> np.ndarray:
+    """A tensor (wherever it lives) or an array, as a NumPy array."""
+    return values.cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+
+
 def is_lazy(images) -> bool:
     """Whether ``images`` is a set read from disk batch by batch (:class:`detector.folders.FolderImages`)
     rather than an array in memory."""

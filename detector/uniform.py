@@ -35,29 +35,19 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from . import cache
 from .anomalies.noise import generated_anomalies, mix_set
 from .data import DataError
 from .images import check_images
 from .features import LOGITS, FeatureExtractor
 from .metrics import per_class_thresholds
 from .models import ClassifierInfo
-from .runtime import model_device
+from .persistence import load_detector, save_detector
+from .runtime import model_device, to_numpy
 from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, choose_beta, min_max_normalise,
                      min_max_ranges, thresholds_for)
 from .svdd import ClassConditionalSVDD
 
 log = logging.getLogger(__name__)
-FORMAT = "uniform-detector/1"
-STATE_KEYS = ("model_hash", "params", "mdl", "layer_errors", "n_classes", "svdd", "norm_min", "norm_max", "val_scores",
-              "val_predicted")  # what save() writes and load() reads
-
-
-def _host(values) -> np.ndarray:
-    """A tensor (wherever it lives) or an array, as a NumPy array."""
-    return values.cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
-
-
 class UniformDetector(BaseEstimator):
     """Uniform anomaly detector (OOD, adversarial and noise) for a trained classifier.
 
@@ -287,7 +277,7 @@ class UniformDetector(BaseEstimator):
         classes = torch.as_tensor(predicted, device=device)
         svdd = [self.svdd_[name].score_tensor(torch.as_tensor(feats[name], device=device), classes)
                 for name in (self.mdl_, LOGITS)]
-        confidence = CONFIDENCES[self.confidence](_host(feats[LOGITS]))
+        confidence = CONFIDENCES[self.confidence](to_numpy(feats[LOGITS]))
         return np.concatenate([torch.stack(svdd, 1).cpu().numpy(), confidence[:, None]], 1)
 
     def features(self, images: np.ndarray, cached: bool = False) -> dict[str, np.ndarray]:
@@ -300,7 +290,7 @@ class UniformDetector(BaseEstimator):
         """:meth:`layer_scores` of features from :meth:`features` (no second forward pass)."""
         predicted = feats[LOGITS].argmax(1)
         raw = self._raw_scores(feats, predicted)[:, :self.norm_min_.shape[1]]
-        predicted = _host(predicted)
+        predicted = to_numpy(predicted)
         return min_max_normalise(raw, predicted, self.norm_min_, self.norm_max_)
 
     def layer_scores(self, images: np.ndarray, cached: bool = False) -> LayerScores:
@@ -329,58 +319,9 @@ class UniformDetector(BaseEstimator):
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
         """Write the fitted state with skops (no pickle), tagged with the model's weights hash."""
-        import skops.io as sio
-
-        self._check_fitted()
-        state = {
-            "format": FORMAT,
-            "model_hash": self.model.weights_hash,
-            "params": {"layer": self.layer, "beta": list(self.check_beta(self.beta)), "nu": self.nu,
-                       "gamma": self.gamma, "tpr": self.tpr, "candidates": self.candidates,
-                       "max_samples_per_class": self.max_samples_per_class, "min_samples": self.min_samples,
-                       "random_state": self.random_state, "confidence": self.confidence},
-            "mdl": self.mdl_,
-            "layer_errors": self.layer_errors_,
-            "n_classes": self.n_classes_,
-            "svdd": {name: svdd.get_state() for name, svdd in self.svdd_.items()},
-            "norm_min": self.norm_min_, "norm_max": self.norm_max_,
-            "val_scores": self.val_scores_.terms()[:, :self.norm_min_.shape[1]],
-            "val_predicted": self.val_predicted_,
-        }
-        cache.atomic_write(Path(path), lambda tmp: sio.dump(state, tmp))
+        save_detector(self, path)
 
     @classmethod
     def load(cls, path: str | Path, model: ClassifierInfo) -> "UniformDetector":
         """Load a detector saved by :meth:`save`; refuses a file made for another model."""
-        import skops.io as sio
-
-        path = Path(path)
-        try:
-            untrusted = sio.get_untrusted_types(file=path)
-            if untrusted:
-                raise ValueError(f"it holds types that are not trusted: {', '.join(untrusted)}")
-            state = sio.load(path)
-            if not isinstance(state, dict) or state.get("format") != FORMAT:
-                raise ValueError("it is not a saved UniformDetector")
-            if missing := [key for key in STATE_KEYS if key not in state]:
-                raise ValueError(f"it lacks {', '.join(missing)}")
-        except Exception as error:
-            raise ValueError(f"cannot load detector from {path}: {error}") from None
-        if state["model_hash"] != model.weights_hash:
-            raise ValueError(
-                f"{path} was fitted for another model (weights hash {state['model_hash']}, "
-                f"this model has {model.weights_hash}); fit a new detector for this model"
-            )
-        try:  # a crafted file may hold anything under the right keys
-            params = dict(state["params"])
-            params["beta"] = tuple(params["beta"])
-            detector = cls(model, **params)
-            detector.mdl_, detector.layer_errors_, detector.n_classes_ = state["mdl"], dict(state["layer_errors"]), state["n_classes"]
-            detector.svdd_ = {name: detector._svdd().set_state(s) for name, s in state["svdd"].items()}
-            detector.norm_min_, detector.norm_max_ = state["norm_min"], state["norm_max"]
-            # a detector saved before the confidence term has two columns: it loads, with beta_3 = 0 only
-            detector.val_scores_ = LayerScores(state["val_predicted"], *state["val_scores"].T)
-            detector.val_predicted_ = state["val_predicted"]
-            return detector._fit_thresholds()
-        except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:
-            raise ValueError(f"cannot load detector from {path}: malformed state ({type(error).__name__}: {error})") from None
+        return load_detector(cls, path, model)

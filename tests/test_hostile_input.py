@@ -258,7 +258,7 @@ def test_a_factory_raising_anything_is_one_error_line(user_model, capsys):
 def test_a_skops_file_missing_keys_is_one_error_line(tmp_path, user_model, capsys):
     import skops.io as sio
 
-    from detector.uniform import FORMAT
+    from detector.persistence import FORMAT
 
     sio.dump({"format": FORMAT, "mdl": "1"}, tmp_path / "crafted.skops")
     np.save(tmp_path / "x.npy", np.zeros((28, 28), np.float32))

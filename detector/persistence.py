@@ -1,0 +1,72 @@
+"""A fitted :class:`~detector.uniform.UniformDetector` on disk: skops (no pickle), tagged with the
+weights hash of the model it was fitted for, written atomically, read with every field checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import cache
+from .scores import LayerScores
+
+FORMAT = "uniform-detector/1"
+STATE_KEYS = ("model_hash", "params", "mdl", "layer_errors", "n_classes", "svdd", "norm_min", "norm_max", "val_scores",
+              "val_predicted")  # what save_detector writes and load_detector reads
+
+
+def save_detector(detector, path: str | Path) -> None:
+    """Write a fitted ``detector``'s state to ``path`` (atomically)."""
+    import skops.io as sio
+
+    detector._check_fitted()
+    state = {
+        "format": FORMAT,
+        "model_hash": detector.model.weights_hash,
+        "params": {"layer": detector.layer, "beta": list(detector.check_beta(detector.beta)), "nu": detector.nu,
+                   "gamma": detector.gamma, "tpr": detector.tpr, "candidates": detector.candidates,
+                   "max_samples_per_class": detector.max_samples_per_class, "min_samples": detector.min_samples,
+                   "random_state": detector.random_state, "confidence": detector.confidence},
+        "mdl": detector.mdl_,
+        "layer_errors": detector.layer_errors_,
+        "n_classes": detector.n_classes_,
+        "svdd": {name: svdd.get_state() for name, svdd in detector.svdd_.items()},
+        "norm_min": detector.norm_min_, "norm_max": detector.norm_max_,
+        "val_scores": detector.val_scores_.terms()[:, :detector.norm_min_.shape[1]],
+        "val_predicted": detector.val_predicted_,
+    }
+    cache.atomic_write(Path(path), lambda tmp: sio.dump(state, tmp))
+
+
+def load_detector(cls, path: str | Path, model):
+    """``cls`` (UniformDetector) fitted as saved in ``path``; refuses a file made for another model."""
+    import skops.io as sio
+
+    path = Path(path)
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        if untrusted:
+            raise ValueError(f"it holds types that are not trusted: {', '.join(untrusted)}")
+        state = sio.load(path)
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError("it is not a saved UniformDetector")
+        if missing := [key for key in STATE_KEYS if key not in state]:
+            raise ValueError(f"it lacks {', '.join(missing)}")
+    except Exception as error:
+        raise ValueError(f"cannot load detector from {path}: {error}") from None
+    if state["model_hash"] != model.weights_hash:
+        raise ValueError(
+            f"{path} was fitted for another model (weights hash {state['model_hash']}, "
+            f"this model has {model.weights_hash}); fit a new detector for this model"
+        )
+    try:  # a crafted file may hold anything under the right keys
+        params = dict(state["params"])
+        params["beta"] = tuple(params["beta"])
+        detector = cls(model, **params)
+        detector.mdl_, detector.layer_errors_, detector.n_classes_ = state["mdl"], dict(state["layer_errors"]), state["n_classes"]
+        detector.svdd_ = {name: detector._svdd().set_state(s) for name, s in state["svdd"].items()}
+        detector.norm_min_, detector.norm_max_ = state["norm_min"], state["norm_max"]
+        # a detector saved before the confidence term has two columns: it loads, with beta_3 = 0 only
+        detector.val_scores_ = LayerScores(state["val_predicted"], *state["val_scores"].T)
+        detector.val_predicted_ = state["val_predicted"]
+        return detector._fit_thresholds()
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:
+        raise ValueError(f"cannot load detector from {path}: malformed state ({type(error).__name__}: {error})") from None
