@@ -12,11 +12,8 @@ the evaluated attack) and ``+oe`` (the method on the Outlier-Exposure fine-tuned
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -79,59 +76,46 @@ def expand_methods(methods: list[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the cell cache
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """Hash of the detection code: a change there makes every cached cell stale."""
-    root = Path(__file__).resolve().parent
-    files = sorted([*root.glob("baselines/*.py"), *(root / name for name in (
-        "uniform.py", "svdd.py", "features.py", "metrics.py", "experiment.py", "evaluation.py", "authors.py", "oe.py"))])
-    digest = hashlib.sha256()
-    for file in files:
-        if file.exists():
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _cell_paths(experiment: Experiment, method: str, anomaly, protocol: str, params: dict) -> tuple[Path, Path]:
-    """Where a cell's rows lie (stale after any change of the detection code) and where the seconds it
-    took when it was first computed lie (kept across code changes: a cell recomputed from cached
-    attacks, features or scores takes a fraction of the time of the first computation)."""
+def _cell_entries(experiment: Experiment, method: str, anomaly, protocol: str, params: dict) -> tuple[cache.Entry, cache.Entry]:
+    """Where a cell's rows lie (stale after any change of the code behind the benchmark) and where the
+    seconds it took when it was first computed lie (kept across code changes: a cell recomputed from
+    cached attacks, features or scores takes a fraction of the time of the first computation)."""
     key = {"what": "benchmark-cell", "method": method, "model": experiment.model.weights_hash,
            "id": experiment.id_dataset, "train": cache.hash_array(experiment.train.images),
            "test": cache.hash_array(experiment.test.images), "anomaly": anomaly.name,
            "data": cache.hash_array(anomaly.images), "protocol": protocol, "params": params}
-    return (cache.entry_path("benchmark", {**key, "code": code_version(), "version": 2}),
-            cache.entry_path("benchmark", {**key, "what": "benchmark-cell-seconds"}))
+    return (cache.entry("benchmark", key, code=__name__),
+            cache.entry("benchmark", {**key, "what": "benchmark-cell-seconds"}, code=None))
 
 
 def cached_cell(experiment: Experiment, method: str, anomaly, protocol: str = "held-out",
                 params: dict | None = None) -> list[Row] | None:
     """The two rows of one cell, or None when it was never computed with this code."""
-    found = _load_cell(_cell_paths(experiment, method, anomaly, protocol, params or {}), method, anomaly)
+    found = _load_cell(_cell_entries(experiment, method, anomaly, protocol, params or {}), method, anomaly)
     return None if found is None else found[0]
 
 
-def _load_cell(paths: tuple[Path, Path], method: str, anomaly) -> tuple[list[Row], float] | None:
+def _load_cell(entries: tuple[cache.Entry, cache.Entry], method: str, anomaly) -> tuple[list[Row], float] | None:
     """The cell's rows and the seconds it took when it was first computed (NaN: not recorded)."""
-    arrays = cache.load_arrays(paths[0])
+    arrays = entries[0].load()
     if arrays is None:
         return None
     rows = [Row(method, anomaly.name, anomaly.kind, str(w), float(tnr), float(auc), float(tpr), int(left))
             for w, tnr, auc, tpr, left in zip(arrays["weighting"], arrays["tnr"], arrays["auroc"], arrays["tpr"],
                                               arrays["left_out"])]
-    first = cache.load_arrays(paths[1]) or arrays
-    return rows, float(first["seconds"]) if "seconds" in first else float("nan")
+    first = entries[1].load() or arrays
+    return rows, float(first["seconds"])
 
 
-def _save_cell(paths: tuple[Path, Path], rows: list[Row], seconds: float) -> float:
+def _save_cell(entries: tuple[cache.Entry, cache.Entry], rows: list[Row], seconds: float) -> float:
     """Write the cell; returns the seconds of its first computation (these, unless an earlier code did it)."""
     arrays = {"weighting": np.array([r.weighting for r in rows]), "tnr": np.array([r.tnr_at_95_tpr for r in rows]),
               "auroc": np.array([r.auroc for r in rows]), "tpr": np.array([r.tpr for r in rows]),
               "left_out": np.array([r.classes_left_out for r in rows]), "seconds": np.float64(seconds)}
-    cache.save_arrays(paths[0], arrays)
-    first = cache.load_arrays(paths[1])
-    if first is None or "seconds" not in first:
-        cache.save_arrays(paths[1], {"seconds": np.float64(seconds)})
+    entries[0].save(arrays)
+    first = entries[1].load()
+    if first is None:
+        entries[1].save({"seconds": np.float64(seconds)})
         return seconds
     return float(first["seconds"])
 
@@ -168,9 +152,9 @@ def _method_rows(experiment: Experiment, method: MethodName, sets: list, protoco
     evaluate = evaluate_method if protocol == "held-out" else evaluate_authors
     rows: dict[str, list[Row]] = {}
     missing, seconds = [], 0.0
-    paths = {anomaly.name: _cell_paths(experiment, str(method), anomaly, protocol, params) for anomaly in sets}
+    entries = {anomaly.name: _cell_entries(experiment, str(method), anomaly, protocol, params) for anomaly in sets}
     for anomaly in sets:
-        found = _load_cell(paths[anomaly.name], str(method), anomaly)
+        found = _load_cell(entries[anomaly.name], str(method), anomaly)
         if found is None:
             missing.append(anomaly)
         else:
@@ -187,7 +171,7 @@ def _method_rows(experiment: Experiment, method: MethodName, sets: list, protoco
     share = (time.perf_counter() - tic) / max(1, len(missing))  # one fit serves every missing cell
     for anomaly in missing:
         rows[anomaly.name] = [row for row in fresh if row.anomaly == anomaly.name]
-        seconds += _save_cell(paths[anomaly.name], rows[anomaly.name], share)
+        seconds += _save_cell(entries[anomaly.name], rows[anomaly.name], share)
     return [row for anomaly in sets for row in rows[anomaly.name]], seconds
 
 

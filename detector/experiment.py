@@ -17,6 +17,7 @@ from .images import to_input_shape
 from .features import FeatureExtractor
 from .first_use import estimate_first_use
 from .models import BUILTIN, ClassifierInfo, ModelError, builtin_is_trained, load_model
+from .persistence import load_detector, save_detector
 from .runtime import is_lazy, subsample
 from .scores import CONF_BETA
 from .uniform import UniformDetector
@@ -135,23 +136,23 @@ def fit_uniform_conf(experiment: Experiment, **params) -> UniformDetector:
     """``ours+conf``: the three-term detector with the beta picked on generated anomalies
     (:meth:`UniformDetector.beta_from_generated`; the choice is cached with the detector's key)."""
     detector = fit_uniform(experiment, **{**params, "beta": CONF_BETA})
-    key = {**_detector_key(experiment, detector), "what": "generated-beta", "version": 1}
+    key = {**_detector_key(experiment, detector), "what": "generated-beta"}
     chosen = cache.cached_arrays("tuned", key, lambda: {
-        "beta": np.array(detector.beta_from_generated(experiment.val.images, experiment.val.labels)[0])})
+        "beta": np.array(detector.beta_from_generated(experiment.val.images, experiment.val.labels)[0])}, code=__name__)
     return detector.with_beta(tuple(float(b) for b in chosen["beta"]))
 
 
 def cached_detector(detector: UniformDetector, key: dict, fit) -> UniformDetector:
     """Load the detector saved under ``key``, or ``fit()`` it and save it there."""
-    path = cache.entry_path("detectors", key, suffix=".skops")
-    if path.exists():
+    entry = cache.entry("detectors", key, code=__name__, suffix=".skops")
+    if entry.exists():
         try:
-            loaded = UniformDetector.load(path, detector.model)
+            loaded = load_detector(UniformDetector, entry.path, detector.model, cache_key=entry.key)
         except ValueError as error:  # only a file that does not load is replaced, never on a bad argument
             log.warning("%s; refitting", error)
-            path.unlink(missing_ok=True)
+            entry.path.unlink(missing_ok=True)
         else:
             return loaded.set_beta(detector.beta)
     fit()
-    detector.save(path)
+    save_detector(detector, entry.path, cache_key=entry.key)
     return detector

@@ -4,7 +4,7 @@ Convolutional maps (N, C, H, W) are reduced to one mean per channel (paper, Sec.
 the SVDD does poorly in high dimension); other outputs are flattened. The logit
 layer is the model's output and is always available under the name ``"logits"``.
 Features of named sets (dataset splits, anomaly sets) are cached on disk keyed by the
-model's weights hash, the images' content hash and the layer name; a user's new inputs
+model's weights hash, the images' content hash, the layer name and the code (:func:`detector.cache.code_hash`); a user's new inputs
 are extracted with ``cached=False``: neither hashed nor written.
 """
 
@@ -18,12 +18,11 @@ import torch.nn as nn
 
 from . import cache
 from .models import ClassifierInfo
-from .runtime import batches, model_device
+from .runtime import batches, forward_hooks, model_device
 
 LOGITS = "logits"
 # Layers whose output repeats their input's information: never worth a detector.
 _SKIPPED = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity, nn.Flatten)
-FEATURE_VERSION = 1  # bump when the reduction below changes: it is part of the cache key
 
 
 class LayerError(KeyError):
@@ -61,28 +60,19 @@ def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> li
     seen: set[int] = set()
     order: list[tuple[int, LayerInfo]] = []
     alive: list[torch.Tensor] = []
-    handles = []
 
-    def hook(name):
-        def record(_module, _inputs, output):
-            is_container = next(_module.children(), None) is not None
-            # a container returning its child's tensor is a repeat; an in-place leaf (ReLU) is not
-            if isinstance(output, torch.Tensor) and output.ndim >= 2 and not (is_container and id(output) in seen):
-                info = LayerInfo(name, type(_module).__name__, tuple(output.shape[1:]), int(reduce_output(output).shape[1]))
-                seen.add(id(output))
-                order.append((id(output), info))
-                alive.append(output)  # keep it referenced so that its id() is not reused
-        return record
+    def record(name, sub, output):
+        is_container = next(sub.children(), None) is not None
+        # a container returning its child's tensor is a repeat; an in-place leaf (ReLU) is not
+        if isinstance(output, torch.Tensor) and output.ndim >= 2 and not (is_container and id(output) in seen):
+            info = LayerInfo(name, type(sub).__name__, tuple(output.shape[1:]), int(reduce_output(output).shape[1]))
+            seen.add(id(output))
+            order.append((id(output), info))
+            alive.append(output)  # keep it referenced so that its id() is not reused
 
-    for name, sub in module.named_modules():
-        if name and not isinstance(sub, _SKIPPED):
-            handles.append(sub.register_forward_hook(hook(name)))
-    try:
-        with torch.no_grad():
-            logits = module(torch.rand(2, *input_shape, device=model_device(module)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    hooked = {name: sub for name, sub in module.named_modules() if name and not isinstance(sub, _SKIPPED)}
+    with forward_hooks(hooked, record), torch.no_grad():
+        logits = module(torch.rand(2, *input_shape, device=model_device(module)))
     layers = [info for output_id, info in order if output_id != id(logits)]
     layers.append(LayerInfo(LOGITS, "output", tuple(logits.shape[1:]), int(logits.shape[1])))
     return layers
@@ -129,20 +119,12 @@ def _probe(module: nn.Module, input_shape: tuple[int, int, int], names: list[str
     named = dict(module.named_modules())
     found: dict[str, LayerInfo] = {}
 
-    def hook(name):
-        def record(_module, _inputs, output):
-            if isinstance(output, torch.Tensor) and output.ndim >= 2:
-                found[name] = LayerInfo(name, type(_module).__name__, tuple(output.shape[1:]),
-                                        int(reduce_output(output).shape[1]))
-        return record
+    def record(name, sub, output):
+        if isinstance(output, torch.Tensor) and output.ndim >= 2:
+            found[name] = LayerInfo(name, type(sub).__name__, tuple(output.shape[1:]), int(reduce_output(output).shape[1]))
 
-    handles = [named[name].register_forward_hook(hook(name)) for name in names]
-    try:
-        with torch.no_grad():
-            module(torch.rand(2, *input_shape, device=model_device(module)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    with forward_hooks({name: named[name] for name in names}, record), torch.no_grad():
+        module(torch.rand(2, *input_shape, device=model_device(module)))
     return list(found.values())
 
 
@@ -175,36 +157,29 @@ def extract(
     current: dict[str, torch.Tensor] = {}
     dev = model_device(module)
 
-    def hook(name):
-        def record(_module, _inputs, output):
-            # reduce now, and copy a flattened view: an in-place op later in the network (VGG's
-            # Linear -> ReLU(inplace=True)) would overwrite ``output`` and any view of it
-            reduced = reduce_output(output)
-            if reduced.untyped_storage().data_ptr() == output.untyped_storage().data_ptr():
-                reduced = reduced.clone()
-            current[name] = reduced
-        return record
+    def record(name, _module, output):
+        # reduce now, and copy a flattened view: an in-place op later in the network (VGG's
+        # Linear -> ReLU(inplace=True)) would overwrite ``output`` and any view of it
+        reduced = reduce_output(output)
+        if reduced.untyped_storage().data_ptr() == output.untyped_storage().data_ptr():
+            reduced = reduced.clone()
+        current[name] = reduced
 
     def allocate(shape) -> np.ndarray | torch.Tensor:
         return torch.empty(shape, dtype=torch.float32, device=dev) if on_device else np.empty(shape, np.float32)
 
-    handles = [named[name].register_forward_hook(hook(name)) for name in wanted]
     start = 0
-    try:
-        with torch.no_grad():
-            for batch in batches(images, batch_size, "features", progress):  # a folder streams: one batch in memory
-                current.clear()
-                logits = module(torch.from_numpy(batch).to(dev))
-                for name in layers:
-                    values = (logits if name == LOGITS else current[name]).float()
-                    values = values if on_device else values.cpu().numpy()
-                    if name not in found:
-                        found[name] = allocate((len(images), *values.shape[1:]))
-                    found[name][start: start + len(values)] = values
-                start += len(batch)
-    finally:
-        for handle in handles:
-            handle.remove()
+    with forward_hooks({name: named[name] for name in wanted}, record), torch.no_grad():
+        for batch in batches(images, batch_size, "features", progress):  # a folder streams: one batch in memory
+            current.clear()
+            logits = module(torch.from_numpy(batch).to(dev))
+            for name in layers:
+                values = (logits if name == LOGITS else current[name]).float()
+                values = values if on_device else values.cpu().numpy()
+                if name not in found:
+                    found[name] = allocate((len(images), *values.shape[1:]))
+                found[name][start: start + len(values)] = values
+            start += len(batch)
     if start != len(images):
         raise RuntimeError(f"features of {start} images extracted, {len(images)} expected")
     return {name: found[name] if name in found else allocate((0, 0)) for name in layers}
@@ -263,21 +238,19 @@ class FeatureExtractor:
         if not cached:
             return extract(self.model.module, images, list(layers), self.batch_size, self.progress)
         data_hash = cache.hash_array(images)
-        keys = {
-            name: {"what": "features", "model": self.model.weights_hash, "data": data_hash,
-                   "layer": name, "reduce": "channel-mean", "version": FEATURE_VERSION}
-            for name in layers
-        }
+        entries = {name: cache.entry("features", {"what": "features", "model": self.model.weights_hash,
+                                                  "data": data_hash, "layer": name}, code=__name__)
+                   for name in layers}
         found = {}
         for name in layers:
-            arrays = cache.load_arrays(cache.entry_path("features", keys[name]))
-            if arrays is not None and "x" in arrays and len(arrays["x"]) == len(images):
+            arrays = entries[name].load()
+            if arrays is not None and len(arrays["x"]) == len(images):
                 found[name] = arrays["x"]
         missing = [name for name in layers if name not in found]
         if missing:
             fresh = extract(self.model.module, images, missing, self.batch_size, self.progress)
             for name in missing:
-                cache.save_arrays(cache.entry_path("features", keys[name]), {"x": fresh[name]}, keys[name])
+                entries[name].save({"x": fresh[name]})
             found.update(fresh)
         return {name: found.get(name, np.zeros((0, 0), np.float32)) for name in layers}
 

@@ -212,7 +212,7 @@ def builtin_checkpoint_path(name: str) -> Path:
     if (recipe.batch_size, recipe.lr, recipe.schedule, recipe.augment) != (64, 1e-3, "cosine", "affine"):
         # the first recipes had only epochs in the key; theirs keep their cached checkpoints
         key.update(batch_size=recipe.batch_size, lr=recipe.lr, schedule=recipe.schedule, augment=recipe.augment)
-    return cache.entry_path("models", key, suffix=".pt")
+    return cache.entry_path("models", key, code=__name__, suffix=".pt")
 
 
 def builtin_is_trained(name: str) -> bool:

@@ -31,8 +31,6 @@ from .experiment import Experiment
 from .models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
 from .training import train_classifier
 
-OE_VERSION = 1
-
 
 def auxiliary_outliers(input_shape, seed: int = 0) -> np.ndarray:
     """Inverted and tile-shuffled scikit-learn digits (all splits), in the model's input shape."""
@@ -48,8 +46,8 @@ def outlier_exposure(experiment: Experiment, *, epochs: int = 5, lam: float = 0.
     model = experiment.model
     outliers = auxiliary_outliers(model.input_shape, seed)
     key = {"what": "outlier-exposure", "base": model.weights_hash, "train": cache.hash_array(experiment.train.images),
-           "aux": cache.hash_array(outliers), "epochs": epochs, "lam": lam, "lr": lr, "seed": seed, "version": OE_VERSION}
-    path = cache.entry_path("models", key, suffix=".pt")
+           "aux": cache.hash_array(outliers), "epochs": epochs, "lam": lam, "lr": lr, "seed": seed}
+    path = cache.entry_path("models", key, code=__name__, suffix=".pt")
     module = copy.deepcopy(model.module)
     if load_cached_checkpoint(module, path) is None:
         # random batches: an image folder's training split is read into memory (MAX_VALUES at most)

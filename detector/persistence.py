@@ -13,8 +13,8 @@ STATE_KEYS = ("model_hash", "params", "mdl", "layer_errors", "n_classes", "svdd"
               "val_predicted")  # what save_detector writes and load_detector reads
 
 
-def save_detector(detector, path: str | Path) -> None:
-    """Write a fitted ``detector``'s state to ``path`` (atomically)."""
+def save_detector(detector, path: str | Path, cache_key: dict | None = None) -> None:
+    """Write a fitted ``detector``'s state to ``path`` (atomically); a cache entry stores its key."""
     import skops.io as sio
 
     detector._check_fitted()
@@ -33,11 +33,14 @@ def save_detector(detector, path: str | Path) -> None:
         "val_scores": detector.val_scores_.terms()[:, :detector.norm_min_.shape[1]],
         "val_predicted": detector.val_predicted_,
     }
+    if cache_key is not None:
+        state["cache_key"] = cache.canonical(cache_key)
     cache.atomic_write(Path(path), lambda tmp: sio.dump(state, tmp))
 
 
-def load_detector(cls, path: str | Path, model):
-    """``cls`` (UniformDetector) fitted as saved in ``path``; refuses a file made for another model."""
+def load_detector(cls, path: str | Path, model, cache_key: dict | None = None):
+    """``cls`` (UniformDetector) fitted as saved in ``path``; refuses a file made for another model,
+    and a cache entry stored under another key than ``cache_key``."""
     import skops.io as sio
 
     path = Path(path)
@@ -50,6 +53,8 @@ def load_detector(cls, path: str | Path, model):
             raise ValueError("it is not a saved UniformDetector")
         if missing := [key for key in STATE_KEYS if key not in state]:
             raise ValueError(f"it lacks {', '.join(missing)}")
+        if cache_key is not None and state.get("cache_key") != cache.canonical(cache_key):
+            raise ValueError("it holds another cache entry (its stored key differs from the one asked for)")
     except Exception as error:
         raise ValueError(f"cannot load detector from {path}: {error}") from None
     if state["model_hash"] != model.weights_hash:

@@ -26,7 +26,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_NEIGHBORS = 15
 DEFAULT_MIN_DIST = 0.8  # the authors' value for the paper's figures
-VERSION = 1
 _warm = threading.Event()
 _warming: threading.Thread | None = None  # the one warm-up thread of this process
 _warming_lock = threading.Lock()
@@ -107,10 +106,8 @@ def warm_up_in_background() -> threading.Thread:
 
 
 def _key(what: str, key: dict, layer: str, features: np.ndarray, n_neighbors: int, min_dist: float, seed: int) -> dict:
-    umap = import_umap()
-
     return {"what": what, **key, "layer": layer, "features": cache.hash_array(features), "n_neighbors": int(n_neighbors),
-            "min_dist": float(min_dist), "seed": int(seed), "umap": umap.__version__, "version": VERSION}
+            "min_dist": float(min_dist), "seed": int(seed)}
 
 
 def fit_umap(features: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBORS, min_dist: float = DEFAULT_MIN_DIST,
@@ -138,13 +135,13 @@ def _cached_projection(full: dict, compute) -> np.ndarray:
     with _key_locks_lock:
         lock = _key_locks.setdefault(cache.hash_key(full), threading.Lock())
     with lock:
-        return cache.cached_arrays("projections", full, compute)["xy"]
+        return cache.cached_arrays("projections", full, compute, code=__name__)["xy"]
 
 
 def is_cached(key: dict, layer: str, features: np.ndarray, n_neighbors: int, min_dist: float, seed: int = 0,
               per_class: bool = False) -> bool:
     what = "umap-per-class" if per_class else "umap"
-    return cache.entry_path("projections", _key(what, key, layer, features, n_neighbors, min_dist, seed)).exists()
+    return cache.entry("projections", _key(what, key, layer, features, n_neighbors, min_dist, seed), code=__name__).exists()
 
 
 def project(features: np.ndarray, key: dict, layer: str, n_neighbors: int = DEFAULT_NEIGHBORS,

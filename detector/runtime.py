@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import numpy as np
@@ -26,6 +28,41 @@ def model_device(module: nn.Module) -> torch.device:
         return next(module.parameters()).device
     except StopIteration:
         return torch.device("cpu")
+
+
+@contextmanager
+def forward_hooks(modules: dict[str, nn.Module], record: Callable[[str, nn.Module, object], None],
+                  pre: bool = False) -> Iterator[None]:
+    """While open, ``record(name, module, value)`` sees each named module's output (its first input
+    when ``pre``) in the forward passes of the calling thread only.
+
+    One model serves every dashboard session, and a hook on a shared module fires in every thread's
+    forward pass: unfiltered, two sessions extracting at once recorded each other's batches (7,000 of
+    12,000 cached rows wrong, or a broadcast error with other batch sizes; issue 23). The filter keeps
+    the sessions' forward passes running side by side, where a lock around hook-forward-unhook would
+    queue them all behind the slowest extraction.
+    """
+    owner = threading.get_ident()
+
+    def hook(name: str):
+        if pre:
+            def on_input(module, inputs):
+                if threading.get_ident() == owner:
+                    record(name, module, inputs[0])
+            return on_input
+
+        def on_output(module, _inputs, output):
+            if threading.get_ident() == owner:
+                record(name, module, output)
+        return on_output
+
+    handles = [module.register_forward_pre_hook(hook(name)) if pre else module.register_forward_hook(hook(name))
+               for name, module in modules.items()]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def to_numpy(values) -> np.ndarray:

@@ -55,7 +55,7 @@ def small_cnn() -> nn.Module:
 def trained_model(train: Dataset, epochs: int):
     module = small_cnn()
     path = cache.entry_path("models", {"what": "other-library-check-cnn", "train": cache.hash_array(train.images),
-                                       "epochs": epochs, "version": 1}, suffix=".pt")
+                                       "epochs": epochs, "version": 1}, code="detector.training", suffix=".pt")
     if load_cached_checkpoint(module, path) is None:
         module = train_classifier(module, train.images, train.labels, epochs=epochs, seed=1, desc="small CNN")
         save_cached_checkpoint(module, path)
@@ -90,7 +90,7 @@ def art_attacks(model, images: np.ndarray, labels: np.ndarray) -> dict[str, np.n
             print(f"  {name}: {fooled.mean():.1%} fooled in {time.time() - tic:.0f} s", flush=True)
             return {"images": adversarial[fooled]}
 
-        sets[name] = cache.cached_arrays("adversarial", key, run)["images"]
+        sets[name] = cache.cached_arrays("adversarial", key, run, code="detector.anomalies.attacks")["images"]
     return sets
 
 

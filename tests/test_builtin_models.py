@@ -25,12 +25,12 @@ def quick_builtin(monkeypatch):
     return "quick-digits"
 
 
-def test_lenet_mnist_keeps_the_checkpoint_key_of_the_committed_reports():
-    """Its recipe did not change, so neither may its cache entry (nor its weights)."""
-    legacy = {"model": "lenet-mnist", "arch": "LeNet", "epochs": 30, "augment": True, "seed": 0,
-              "torch": torch.__version__.split("+")[0]}
-    assert models.builtin_checkpoint_path("lenet-mnist") == cache.entry_path("models", legacy, suffix=".pt")
+def test_each_builtin_has_its_own_checkpoint_entry_versioned_by_the_training_code(monkeypatch):
     assert models.builtin_checkpoint_path("lenet-fashion-mnist") != models.builtin_checkpoint_path("resnet-fashion-mnist")
+    before = models.builtin_checkpoint_path("lenet-mnist")
+    code_hash = cache.code_hash
+    monkeypatch.setattr(cache, "code_hash", lambda module: "edited" if module == models.__name__ else code_hash(module))
+    assert models.builtin_checkpoint_path("lenet-mnist") != before
 
 
 def test_one_cycle_training_learns_and_reports_every_step(digits):

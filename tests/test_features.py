@@ -71,3 +71,28 @@ def test_features_are_cached_on_disk(tiny_model, digits, monkeypatch):
 def test_unknown_layer_lists_valid_ones(tiny_model, digits):
     with pytest.raises(LayerError, match="valid layers: features.0"):
         FeatureExtractor(tiny_model).features(digits["val"].images[:2], ["conv9"])
+
+
+@pytest.mark.parametrize("trial", range(3))
+def test_threads_sharing_one_model_get_their_own_features(tiny_model, trial):
+    """Sessions of one server extract through one module at once, with other batch sizes: each call's
+    hooks must see its own forward passes only (the shared hooks crashed or mixed rows, issue 23)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    rng = np.random.default_rng(trial)
+    sets = [rng.uniform(0, 1, (1000, 1, 28, 28)).astype(np.float32) for _ in range(3)]
+    layers = ["features.0", "features.2", "head.1", LOGITS]
+    alone = [extract(tiny_model.module, images, layers) for images in sets]
+    start = Barrier(len(sets))
+
+    def run(i: int) -> dict:
+        start.wait()
+        extractor = FeatureExtractor(tiny_model, batch_size=(50, 70, 130)[i])
+        return extractor.features(sets[i], layers) if i else extractor.features(sets[i], layers, cached=False)
+
+    with ThreadPoolExecutor(len(sets)) as pool:
+        together = list(pool.map(run, range(len(sets))))
+    for mine, expected in zip(together, alone):
+        for name in layers:
+            np.testing.assert_allclose(mine[name], expected[name], rtol=1e-5, atol=1e-6, err_msg=name)

@@ -347,7 +347,7 @@ def test_export_says_the_name_it_writes(tmp_path, monkeypatch, capsys):
 def test_cache_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
     old = os.umask(umask)
     try:
-        cache.save_arrays(tmp_path / "entry.npz", {"x": np.arange(3)})
+        cache.Entry(tmp_path / "entry.npz", {"k": 1}).save({"x": np.arange(3)})
     finally:
         os.umask(old)
     assert (tmp_path / "entry.npz").stat().st_mode & 0o777 == mode

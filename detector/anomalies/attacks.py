@@ -586,5 +586,5 @@ def cached_adversarial(name: str, model: nn.Module, model_hash: str, images: np.
         computed.append(result)
         return result.to_arrays()
 
-    arrays = cached_arrays("adversarial", key, compute)
+    arrays = cached_arrays("adversarial", key, compute, code=__name__)
     return computed[0] if computed else AdversarialSet.from_arrays(arrays, cached=True)

@@ -309,7 +309,7 @@ def cached_fooling(model: nn.Module, model_hash: str, n: int, input_shape: tuple
     settings.pop("progress")
     if settings["confidence"] is None:
         settings["confidence"] = default_confidence(input_shape)
-    key = {"kind": "fooling", "version": 1, "model": model_hash, "n": n, "input_shape": list(input_shape),
+    key = {"kind": "fooling", "model": model_hash, "n": n, "input_shape": list(input_shape),
            "n_classes": n_classes, **settings}
     computed = []
 
@@ -319,5 +319,5 @@ def cached_fooling(model: nn.Module, model_hash: str, n: int, input_shape: tuple
         computed.append(result)
         return result.to_arrays()
 
-    arrays = cached_arrays("fooling", key, compute)
+    arrays = cached_arrays("fooling", key, compute, code=__name__)
     return computed[0] if computed else FoolingSet.from_arrays(arrays, cached=True)

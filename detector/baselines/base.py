@@ -29,11 +29,7 @@ from sklearn.exceptions import NotFittedError
 from .. import cache
 from ..anomalies.noise import mix_set
 from ..features import LOGITS, reduce_output
-from ..runtime import batched, is_lazy, model_device
-
-#: bump when a baseline's maths changes: part of every score cache key
-SCORE_VERSION = 2
-
+from ..runtime import batched, forward_hooks, is_lazy, model_device
 
 class NotApplicable(ValueError):
     """The method needs something the model does not have (e.g. a final linear layer)."""
@@ -70,7 +66,7 @@ class Baseline:
         self.fit_key_ = {
             "method": self.name, "class": type(self).__name__, "params": self.get_params(),
             "model": experiment.model.weights_hash, "train": cache.hash_array(experiment.train.images),
-            "val": cache.hash_array(experiment.val.images), "version": SCORE_VERSION,
+            "val": cache.hash_array(experiment.val.images),
         }
         self._fitted = False
         return self
@@ -98,7 +94,7 @@ class Baseline:
             pixels = np.asarray(images) if lazy and not self.streams else images  # a folder: at most MAX_VALUES
             return {"scores": np.asarray(self._score(pixels), dtype=np.float64)}
 
-        return cache.cached_arrays("scores", key, compute)["scores"]
+        return cache.cached_arrays("scores", key, compute, code=type(self).__module__)["scores"]
 
     def _fit(self, experiment) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -129,20 +125,13 @@ def final_linear(module: nn.Module, input_shape) -> tuple[str, nn.Linear]:
     outputs: dict[int, str] = {}
     alive = []
 
-    def hook(name):
-        def record(_module, _inputs, output):
-            outputs[id(output)] = name
-            alive.append(output)
-        return record
+    def record(name, _module, output):
+        outputs[id(output)] = name
+        alive.append(output)  # keep it referenced so that its id() is not reused
 
     linears = {name: sub for name, sub in module.named_modules() if isinstance(sub, nn.Linear)}
-    handles = [sub.register_forward_hook(hook(name)) for name, sub in linears.items()]
-    try:
-        with torch.no_grad():
-            logits = module(torch.rand(2, *input_shape, device=model_device(module)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    with forward_hooks(linears, record), torch.no_grad():
+        logits = module(torch.rand(2, *input_shape, device=model_device(module)))
     name = outputs.get(id(logits))
     if name is None:
         raise NotApplicable("the model's logits are not the output of an nn.Linear layer")
@@ -157,15 +146,13 @@ def penultimate(experiment, images: np.ndarray) -> np.ndarray:
 
     def compute() -> dict[str, np.ndarray]:
         parts: list[np.ndarray] = []
-        handle = head.register_forward_pre_hook(lambda _m, inputs: parts.append(inputs[0].detach().flatten(1).float().cpu().numpy().copy()))
-        try:
+        with forward_hooks({head_name: head}, lambda _n, _m, inputs: parts.append(
+                inputs.detach().flatten(1).float().cpu().numpy().copy()), pre=True):
             with torch.no_grad():
                 batched(lambda x: model.module(x).cpu().numpy(), images, model_device(model.module))
-        finally:
-            handle.remove()
         return {"x": np.concatenate(parts) if parts else np.zeros((0, head.in_features), np.float32)}
 
-    return cache.cached_arrays("features", key, compute)["x"]
+    return cache.cached_arrays("features", key, compute, code=__name__)["x"]
 
 
 def layer_function(module: nn.Module, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -177,11 +164,8 @@ def layer_function(module: nn.Module, layer: str) -> Callable[[torch.Tensor], to
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         captured = []
-        handle = target.register_forward_hook(lambda _m, _i, output: captured.append(reduce_output(output)))
-        try:
+        with forward_hooks({layer: target}, lambda _n, _m, output: captured.append(reduce_output(output))):
             module(x)
-        finally:
-            handle.remove()
         return captured[0]
 
     return forward

@@ -22,7 +22,6 @@ from .base import Baseline, final_linear, penultimate
 
 #: Hsu et al.'s search grid for the perturbation size (pixel units in [0, 1])
 EPSILONS = (0.0025, 0.005, 0.01, 0.02, 0.04, 0.08)
-GODIN_VERSION = 2
 
 
 class DeConfHead(nn.Module):
@@ -189,7 +188,7 @@ class GODIN(Baseline):
             return {"epsilon": np.array(eps), "grid": np.array(list(means.items()))}
 
         if self.epsilon == "auto":
-            state = cache.cached_arrays("baselines", {**self.fit_key_, "what": "godin-epsilon"}, tune)
+            state = cache.cached_arrays("baselines", {**self.fit_key_, "what": "godin-epsilon"}, tune, code=__name__)
             self.epsilon_ = float(state["epsilon"])
             self.tuning_ = {float(e): float(m) for e, m in state["grid"]}
         else:
@@ -200,8 +199,8 @@ class GODIN(Baseline):
         model, train = experiment.model, experiment.train
         key = {"what": "godin", "base": model.weights_hash, "train": cache.hash_array(train.images),
                "labels": cache.hash_array(train.labels), "head": "cosine", "epochs": self.epochs, "lr": self.lr,
-               "seed": self.seed, "version": GODIN_VERSION}
-        path = cache.entry_path("models", key, suffix=".pt")
+               "seed": self.seed}
+        path = cache.entry_path("models", key, code=__name__, suffix=".pt")
         torch.manual_seed(self.seed)
         module, head = with_deconf_head(model.module, model.input_shape)
         if load_cached_checkpoint(module, path) is None:  # missing or damaged: fine-tune again

@@ -101,7 +101,7 @@ class Mahalanobis(Baseline):
                 best = max(range(len(grid)), key=lambda i: (grid[i, 1], grid[i, 2]))
                 return {"epsilon": np.array(grid[best, 0]), "grid": grid}
 
-            state = cache.cached_arrays("baselines", key, tune)
+            state = cache.cached_arrays("baselines", key, tune, code=__name__)
             self.epsilon_, self.tuning_ = float(state["epsilon"]), state["grid"]
         else:
             self.epsilon_ = float(self.epsilon)

@@ -11,8 +11,6 @@ from .. import cache
 from ..runtime import model_device
 from .base import Baseline, adversarial_classifier, adversarial_training_set, final_linear
 
-NNIF_VERSION = 1
-
 
 class _DetachedLogits(nn.Module):
     """The model with its logits cut from the graph: TracInCPFast only needs dLoss/dlogits
@@ -186,8 +184,7 @@ class NNIF(Baseline):
 
     def _characteristics(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
         key = {"what": "nnif-features", "model": self.model_.weights_hash, **self.reference_key_,
-               "layers": self.layers_, "n_helpful": int(self.n_helpful), "data": cache.hash_array(images),
-               "version": NNIF_VERSION}
+               "layers": self.layers_, "n_helpful": int(self.n_helpful), "data": cache.hash_array(images)}
 
         def compute() -> dict[str, np.ndarray]:
             device = model_device(self.model_.module)
@@ -204,7 +201,7 @@ class NNIF(Baseline):
             width = len(self.layers_) * 4 * min(int(self.n_helpful), len(self.reference_index_))
             return {"x": np.concatenate(parts) if parts else np.zeros((0, width))}
 
-        return cache.cached_arrays("features", key, compute)["x"]
+        return cache.cached_arrays("features", key, compute, code=__name__)["x"]
 
     def _score(self, images: np.ndarray) -> np.ndarray:
         return -self.classifier_.decision_function(self._characteristics(images))

@@ -91,7 +91,7 @@ class ODIN(Baseline):
             return {"chosen": np.array([t, eps]), "grid": grid}
 
         if self.temperature == "auto" or self.epsilon == "auto":
-            state = cache.cached_arrays("baselines", {**self.fit_key_, "what": "odin-tuning"}, tune)
+            state = cache.cached_arrays("baselines", {**self.fit_key_, "what": "odin-tuning"}, tune, code=__name__)
             self.temperature_, self.epsilon_ = (float(v) for v in state["chosen"])
             self.tuning_ = {f"{t:g},{e:g}": (tnr, auc) for t, e, tnr, auc in state["grid"]}
         else:
