@@ -29,13 +29,13 @@ from torch.utils.data import DataLoader, Dataset as TorchDataset
 from tqdm.auto import tqdm
 
 from .data import SEED, SPLITS, DataError, Dataset, _stratified_split
-from .images import MAX_VALUES, to_input_shape
+from .images import GREY_MODES, MAX_VALUES, to_input_shape
 from .inspect import IMAGE_SUFFIXES, MAX_BYTES, read_picture
 from .runtime import BATCH_SIZE, subsample
 
 log = logging.getLogger(__name__)
 WORKERS_FROM = 256  # fewer pictures than this are read in this process: starting workers costs more
-READER_VERSION = 1  # part of a folder's cache key: bump when decoding or resizing changes
+READER_VERSION = 2  # part of a folder's cache key: bump when decoding or resizing changes
 # one ImageFolder folder without train/ and test/ inside is split seeded and stratified:
 TEST_SHARE, VAL_SHARE, VAL_MAX = 0.1, 0.1, 5000
 SPLIT_HELP = "10 % test, 10 % validation (at most 5,000 pictures), the rest train"
@@ -329,7 +329,7 @@ def folder_input_shape(folder: str | Path) -> tuple[int, int, int]:
     first = class_folders(folder / "train" if has_split_folders(folder) else folder)[1][0]
     try:
         with Image.open(first) as picture:  # the header only
-            channels = 1 if picture.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+            channels = 1 if picture.mode in GREY_MODES else 3  # as picture_values reads it
             return channels, picture.height, picture.width
     except Exception as error:
         raise DataError(f"{first}: not a readable picture ({error.__class__.__name__})") from None

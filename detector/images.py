@@ -34,6 +34,62 @@ def require_file(path: str | Path, what: str = "file", error: type[Exception] = 
     return path
 
 
+# PIL modes of grey pictures (one channel); every other mode is read as RGB. "I;16*" are 16-bit grey
+# (how Pillow opens a 16-bit grey PNG), "I" 32-bit integers, "F" 32-bit floats, "1" one bit a pixel.
+GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+
+
+def picture_values(picture, source: str = "picture") -> np.ndarray:
+    """A decoded PIL picture as float32 (C, H, W) in [0, 1] at its true bit depth: the one reader of pictures.
+
+    Grey modes give C = 1, all others C = 3. 8-bit values are divided by 255, 16-bit ones (I;16,
+    I;16B...) by 65535 (PIL's ``convert("L")`` clips them: a 0.4 grey read as 1.0); "I" (32-bit
+    integers: how older Pillows hold 16-bit PNGs) must lie in 0-65535 and is divided by 65535; "F"
+    (32-bit floats) must already lie in [0, 1]; "1" is 0 or 1. A palette is looked up (its
+    transparency kept); CMYK, YCbCr and other colour modes become RGB. Transparent pixels (alpha,
+    a palette's or a tRNS transparent colour) are composited on white paper: the dark ink of a
+    drawing on a transparent ground stays visible, and :func:`detector.inspect.read_upload` inverts
+    light grounds for MNIST-like models (a drawing of white ink on a transparent ground is lost).
+    """
+    mode, info = picture.mode, picture.info
+    transparent = info.get("transparency")
+    if mode in ("P", "PA"):
+        picture = picture.convert("RGBA" if mode == "PA" or transparent is not None else "RGB")
+    elif mode in ("La", "RGBa"):  # premultiplied alpha
+        picture = picture.convert(mode[:-1] + "A")
+    elif mode in ("L", "RGB") and transparent is not None:  # a PNG's tRNS: one colour is transparent
+        picture = picture.convert(mode + "A")
+    elif mode not in GREY_MODES | {"RGB", "RGBA"}:  # CMYK, YCbCr, LAB, HSV, RGBX...
+        picture = picture.convert("RGB")
+    mode = picture.mode
+    values = np.asarray(picture)
+    alpha = None
+    if mode in SIXTEEN_BIT_MODES or mode == "I":
+        if mode == "I" and values.size and (values.min() < 0 or values.max() > 65535):
+            raise DataError(f"{source}: 32-bit integer pixels from {values.min()} to {values.max()}; only 0-65535 "
+                            "(16 bits) are read: save it as an 8- or 16-bit picture")
+        if isinstance(transparent, int):
+            alpha = (values != transparent).astype(np.float32)
+        values = values.astype(np.float32) / 65535.0
+    elif mode == "F":
+        values = values.astype(np.float32)
+        if values.size and not (np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1):
+            raise DataError(f"{source}: 32-bit float pixels must lie in [0, 1], found [{values.min():.3g}, "
+                            f"{values.max():.3g}]")
+    elif mode == "1":
+        values = values.astype(np.float32)
+    else:  # L, LA, RGB, RGBA: 8 bits a channel
+        values = values.astype(np.float32) / 255.0
+        if mode in ("LA", "RGBA"):
+            values, alpha = values[..., :-1], values[..., -1]
+    if alpha is not None:  # composited on white paper
+        opacity = alpha if values.ndim == 2 else alpha[..., None]
+        values = values * opacity + (1.0 - opacity)
+    values = values[None] if values.ndim == 2 else values.transpose(2, 0, 1)
+    return np.ascontiguousarray(np.clip(values, 0.0, 1.0), dtype=np.float32)
+
+
 def _check_real(images: np.ndarray, source: str) -> None:
     if images.dtype.kind not in "iuf":  # ints, unsigned ints, floats: not bool, complex, timedelta, text...
         raise DataError(f"{source}: images must hold real numbers (uint8 0-255 or floats in [0, 1]), got dtype {images.dtype}")

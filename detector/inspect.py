@@ -14,7 +14,7 @@ import numpy as np
 
 from .data import DataError
 
-from .images import LAYOUT_CHANNELS, check_images, read_array_header, standardise_layout, to_input_shape
+from .images import LAYOUT_CHANNELS, check_images, picture_values, read_array_header, standardise_layout, to_input_shape
 from .drawing import applies_to, mnist_style as fit_like_mnist
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -34,7 +34,8 @@ def _check_side(height: int, width: int, name: str) -> None:
 
 
 def read_picture(data: bytes, name: str) -> np.ndarray:
-    """One PNG / JPEG as an RGB image (1, 3, H, W) in [0, 1]; transparency becomes white paper.
+    """One PNG / JPEG as an image (1, C, H, W) in [0, 1] at its true bit depth (C = 1 for grey pictures,
+    3 for colour; transparency becomes white paper: :func:`detector.images.picture_values`).
     Its size is checked from the header before it is decoded."""
     from PIL import Image
 
@@ -42,16 +43,12 @@ def read_picture(data: bytes, name: str) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as picture:  # reads the header only
             _check_side(picture.height, picture.width, name)  # before decoding: 13,300 px a side took 560 MB
             picture.load()
-            if picture.mode in ("RGBA", "LA", "P"):
-                rgba = picture.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                picture = Image.alpha_composite(background, rgba)  # transparent = white paper
-            array = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+            values = picture_values(picture, name)
     except DataError:
         raise
     except Exception as error:  # PIL raises many kinds on crafted files (OSError, SyntaxError, struct.error...)
         raise DataError(f"{name}: not a readable picture ({error.__class__.__name__}); accepted: {ACCEPTED}") from None
-    return array.transpose(2, 0, 1)[None].astype(np.float32) / 255.0  # (1, 3, H, W)
+    return values[None]  # (1, C, H, W)
 
 
 def _read_npy(data: bytes, name: str) -> np.ndarray:

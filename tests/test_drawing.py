@@ -80,3 +80,89 @@ def test_drawn_digits_are_mostly_normal_and_noise_and_photos_are_not(default_det
     others = np.concatenate([read_upload(f"{name}.png", _png(array), (1, 28, 28))[0]
                              for name, array in (("noise", noise), ("photo", photo))])
     assert all(v.is_anomaly for v in judge(default_detector, others))
+
+
+# ---------------------------------------------------------------- issue 23: pictures at their true bit depth
+def _saved(picture) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_16_bit_grey_png_reads_as_its_grey_not_white(tmp_path):
+    """PIL's convert("L") clips 16-bit values: a 0.4 grey read as 1.0 and the verdict flipped."""
+    from PIL import Image
+
+    from detector.folders import folder_input_shape, load_image_folder
+    from detector.inspect import read_picture, read_upload
+
+    deep = Image.fromarray(np.full((28, 28), 26214, np.uint16))  # 26214 / 65535 = 0.4
+    assert deep.mode == "I;16"
+    eight = Image.fromarray(np.full((28, 28), 102, np.uint8))  # 102 / 255 = 0.4
+    read_deep, read_eight = read_picture(_saved(deep), "deep.png"), read_picture(_saved(eight), "eight.png")
+    assert read_deep.shape == read_eight.shape == (1, 1, 28, 28)  # grey stays one channel
+    np.testing.assert_allclose(read_deep, 0.4, atol=1 / 65535)
+    np.testing.assert_allclose(read_deep, read_eight, atol=1 / 255)
+    model_input, _ = read_upload("deep.png", _saved(deep), (1, 28, 28), invert=False, mnist_style=False)
+    np.testing.assert_allclose(model_input, 0.4, atol=1e-4)  # what the model sees, too
+    for name, picture in (("a", deep), ("b", eight)):  # and a folder of pictures
+        (tmp_path / "grey").mkdir(exist_ok=True)
+        picture.save(tmp_path / "grey" / f"{name}.png")
+    np.testing.assert_allclose(load_image_folder(tmp_path, (1, 28, 28)), 0.4, atol=1 / 255)
+    assert folder_input_shape(tmp_path) == (1, 28, 28)
+
+
+@pytest.mark.parametrize("mode", ["I;16B", "I", "F"])
+def test_wide_grey_modes_read_at_their_depth(mode):
+    from PIL import Image
+
+    from detector.images import picture_values
+
+    values = {"I;16B": np.full((8, 8), 26214, ">u2"), "I": np.full((8, 8), 26214, np.int32),
+              "F": np.full((8, 8), 0.4, np.float32)}[mode]
+    picture = Image.frombytes(mode, (8, 8), values.tobytes())
+    assert picture.mode == mode
+    read = picture_values(picture)
+    assert read.shape == (1, 8, 8) and read.dtype == np.float32
+    np.testing.assert_allclose(read, 0.4, atol=1 / 65535)
+
+
+def test_out_of_range_wide_pixels_are_refused():
+    from PIL import Image
+
+    from detector.data import DataError
+    from detector.images import picture_values
+
+    with pytest.raises(DataError, match="only 0-65535"):
+        picture_values(Image.frombytes("I", (8, 8), np.full((8, 8), 70000, np.int32).tobytes()), "wide.tif")
+    with pytest.raises(DataError, match=r"must lie in \[0, 1\]"):
+        picture_values(Image.frombytes("F", (8, 8), np.full((8, 8), 2.5, np.float32).tobytes()), "bright.tif")
+
+
+def test_palette_alpha_and_one_bit_pictures():
+    """Palette (with a transparent entry), alpha (grey and colour) and 1-bit pictures; transparency is white
+    paper (read_upload then inverts a light ground for MNIST-like models)."""
+    from PIL import Image
+
+    from detector.inspect import read_picture
+
+    palette = Image.fromarray(np.array([[0, 1], [2, 2]] * 4, np.uint8).repeat(4, 1), "L").convert("P")
+    palette.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 102] + [0] * (253 * 3))  # black (transparent), red, dark blue
+    palette.info["transparency"] = 0
+    read = read_picture(_saved(palette), "palette.png")[0]
+    assert read.shape == (3, 8, 8)
+    np.testing.assert_allclose(read[:, 0, 0], [1, 1, 1])  # transparent -> white paper
+    np.testing.assert_allclose(read[:, 0, 4], [1, 0, 0])  # red
+    np.testing.assert_allclose(read[:, 1, 0], [0, 0, 0.4])
+    ink = np.zeros((8, 8, 2), np.uint8)
+    ink[..., 1] = 51  # black ink, 20 % opaque
+    read = read_picture(_saved(Image.fromarray(ink, "LA")), "la.png")
+    assert read.shape == (1, 1, 8, 8)
+    np.testing.assert_allclose(read, 0.8, atol=1e-6)
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 255, 102  # red, 40 % opaque, on white: (1, 0.6, 0.6)
+    read = read_picture(_saved(Image.fromarray(rgba, "RGBA")), "rgba.png")[0]
+    np.testing.assert_allclose(read[:, 3, 3], [1, 0.6, 0.6], atol=1e-6)
+    bits = Image.fromarray(np.eye(8, dtype=bool))
+    assert bits.mode == "1"
+    np.testing.assert_array_equal(read_picture(_saved(bits), "bits.png")[0, 0], np.eye(8))
