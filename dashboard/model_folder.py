@@ -62,10 +62,44 @@ def dashboard_folder(name: str) -> str:
     if not root:
         raise DataError(f"image folders are off in this dashboard; whoever starts the server can allow the folders "
                         f"inside one folder with {DATA_DIR_ENV}=/path/to/pictures")
-    path = _inside(Path(root).resolve(), name.strip(), "picture", DataError)
+    folder = Path(root).resolve()
+    path = _inside(folder, name.strip(), "picture", DataError)
     if not path.is_dir():
-        raise DataError(f"image folder not found: {name} (inside {Path(root).resolve()})")
+        raise DataError(f"image folder not found: {name} (inside {folder})")
+    _no_links_out(path, folder, name.strip())
     return str(path)
+
+
+def _no_links_out(path: Path, root: Path, name: str) -> None:
+    """Refuse the folder ``path`` when a symbolic link anywhere under it (a class folder, a sub-folder, a
+    picture) points outside ``root``: the readers follow a class folder that is a link and open a picture
+    that is one, so checking the top folder alone let a nested link read any folder on the server.
+
+    Every link is resolved, whether or not the readers would follow it (a link out is refused even where
+    nothing is read through it: one rule, easy to state); links that stay inside are followed and their
+    targets checked in turn, each real folder once (links that loop are fine).
+    """
+    seen, todo = set(), [path]
+    while todo:
+        folder = todo.pop()
+        if folder in seen:
+            continue
+        seen.add(folder)
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # unreadable: the reader says so when it lists the folder
+            continue
+        for entry in entries:
+            if entry.is_symlink():
+                target = Path(entry.path).resolve()
+                if not target.is_relative_to(root):
+                    shown = os.path.relpath(entry.path, root)
+                    raise DataError(f"{name}: {shown} is a symbolic link to {target}, outside the picture folder {root}; "
+                                    "only files inside it may be read")
+                if target.is_dir():
+                    todo.append(target)
+            elif entry.is_dir(follow_symlinks=False):
+                todo.append(Path(entry.path))
 
 
 def dashboard_id_dataset(name: str | None) -> str | None:
@@ -80,4 +114,4 @@ def dashboard_data_help() -> str:
         return (f"Image folders are off: start the server with {DATA_DIR_ENV}=/path/to/pictures to allow the folders "
                 "inside that folder.")
     return (f"A folder inside {Path(root).resolve()} (set by whoever started the server with {DATA_DIR_ENV}); paths "
-            "are relative to it; '..' and symbolic links out of it are refused.")
+            "are relative to it; '..' and symbolic links out of it, at any depth, are refused.")

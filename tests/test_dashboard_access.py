@@ -3,6 +3,8 @@ session loads user models only from the folder chosen by whoever starts the serv
 
 from __future__ import annotations
 
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.model_folder import MODEL_DIR_ENV, dashboard_model, dashboard_model_help
+from dashboard.model_folder import (DATA_DIR_ENV, MODEL_DIR_ENV, dashboard_folder, dashboard_id_dataset, dashboard_model,
+                                    dashboard_model_help)
+from detector.data import DataError
 from detector.models import ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +60,62 @@ def test_paths_out_of_the_folder_are_refused(model_dir, spec, weights, message):
     (model_dir / "link.py").symlink_to(outside)  # a symbolic link out of the folder
     with pytest.raises(ModelError, match=message):
         dashboard_model(spec.format(outside=outside), weights and weights.format(outside=outside))
+
+
+def test_a_link_out_below_the_model_folder_is_refused(model_dir):
+    """Every path is resolved, links in the middle of it included."""
+    (model_dir.parent / "elsewhere").mkdir()
+    (model_dir.parent / "elsewhere" / "net.py").write_text("def make():\n    pass\n")
+    (model_dir / "sub").symlink_to(model_dir.parent / "elsewhere")
+    with pytest.raises(ModelError, match="is outside the model folder"):
+        dashboard_model("sub/net.py:make", None)
+    with pytest.raises(ModelError, match="is outside the model folder"):
+        dashboard_model("net.py:make", "sub/net.py")
+
+
+# ---------------------------------------------------------------- issue 23: links below DASHBOARD_DATA_DIR
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """DASHBOARD_DATA_DIR holding pets/ (cat, dog) and, outside it, a folder of pictures it must not read."""
+    from tests.test_folders import write_class_folders
+
+    data = tmp_path / "data"
+    write_class_folders(data / "pets", 3, classes=("cat", "dog"))
+    write_class_folders(tmp_path / "private", 3, classes=("cat",))
+    monkeypatch.setenv(DATA_DIR_ENV, str(data))
+    return data
+
+
+@pytest.mark.parametrize("link, target", [
+    ("pets/cat", "private/cat"),  # a class folder (the readers follow it)
+    ("pets/dog/secret.png", "private/cat/cat000.png"),  # a picture
+    ("pets/dog/deeper/more", "private/cat"),  # a folder two levels down
+], ids=["class-folder", "picture", "nested-folder"])
+def test_a_nested_link_out_of_the_data_folder_is_refused(data_dir, link, target):
+    """A top-level link out was refused, a class folder that is one was read."""
+    from detector.folders import folder_splits
+
+    path = data_dir / link
+    if path.is_dir():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(data_dir.parent / target)
+    message = re.escape(f"pets: {link} is a symbolic link to {data_dir.parent / target}, outside the picture folder")
+    with pytest.raises(DataError, match=message):
+        dashboard_folder("pets")
+    with pytest.raises(DataError, match=message):  # what loads an ID folder
+        dashboard_id_dataset("pets")
+    assert folder_splits(data_dir.parent / "private", (1, 12, 12))  # the command line is not limited
+
+
+def test_links_that_stay_inside_the_data_folder_are_followed(data_dir):
+    shutil.move(data_dir / "pets" / "cat", data_dir / "shared-cats")
+    (data_dir / "pets" / "cat").symlink_to(data_dir / "shared-cats")
+    (data_dir / "pets" / "dog" / "loop").symlink_to(data_dir / "pets")  # a loop ends
+    assert dashboard_folder("pets") == str((data_dir / "pets").resolve())
+    (data_dir / "shared-cats" / "out.png").symlink_to(data_dir.parent / "private" / "cat" / "cat000.png")
+    with pytest.raises(DataError, match=r"shared-cats/out\.png is a symbolic link to .*outside the picture folder"):
+        dashboard_folder("pets")  # checked through the link too
 
 
 def test_streamlit_config_binds_to_localhost():
