@@ -32,7 +32,7 @@ def _candidates(args) -> dict:
     return {} if args.candidates == "blocks" else {"candidates": args.candidates}
 
 
-def _check_output(path: str | None) -> None:
+def _check_output(path: str | Path | None) -> None:
     """Refuse an output file that cannot be written before a long run, not after it."""
     if path is None:
         return
@@ -41,8 +41,26 @@ def _check_output(path: str | None) -> None:
         raise DataError(f"output {path} is a folder; give a file name")
     if not path.parent.is_dir():
         raise DataError(f"cannot write {path}: the folder {path.parent} does not exist")
-    if not os.access(path.parent, os.W_OK):
+    if path.exists():  # written in place (truncated): the file itself must be writable
+        if not os.access(path, os.W_OK):
+            raise DataError(f"cannot write {path}: the file is not writable")
+    elif not os.access(path.parent, os.W_OK):
         raise DataError(f"cannot write {path}: the folder {path.parent} is not writable")
+
+
+def _report_outputs(output: str) -> list[Path]:
+    """The files ``report -o output`` writes (write_report): the Markdown and the .csv and .json beside it."""
+    path = Path(output)
+    if path.suffix.lower() in (".csv", ".json"):
+        raise DataError(f"-o {output}: give the Markdown file (e.g. {path.with_suffix('.md')}); "
+                        "the .csv and .json are written beside it")
+    return [path, path.with_suffix(".csv"), path.with_suffix(".json")]
+
+
+def _check_inputs(paths, what: str = "file") -> None:
+    """Every input file exists and is a regular file, before any model is loaded or fitted."""
+    for path in paths:
+        require_file(path, what)
 
 
 def cmd_anomalies(args) -> None:
@@ -58,8 +76,10 @@ def cmd_anomalies(args) -> None:
         if output.suffix != ".npz":
             output = output.with_name(output.name + ".npz")  # numpy adds it anyway: say so
         _check_output(output)
-    if args.action == "show" and args.count < 1:
-        raise DataError(f"--count must be at least 1, got {args.count}")
+    if args.action == "show":
+        if args.count < 1:
+            raise DataError(f"--count must be at least 1, got {args.count}")
+        _check_output(output)
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
     images = experiment.anomaly(args.name).images
     if args.action == "export":
@@ -100,6 +120,9 @@ def _check_anomalies(args) -> None:
     if twice:  # rows are keyed by name: the second set's rows were the first's, printed twice
         raise DataError(f"anomaly set name(s) given more than once: {', '.join(twice)}; "
                         "give each --anomaly / --anomaly-file NAME=path.npz its own name")
+    for name, path in args.anomaly_file:  # a folder of pictures, or an .npz file
+        if not Path(path).is_dir():
+            require_file(path, f"--anomaly-file {name}")
 
 
 def cmd_evaluate(args) -> None:
@@ -181,7 +204,9 @@ def cmd_check(args) -> None:
     invert = INVERT[args.invert]
     _check_detector_params(args)
     _check_output(args.csv)
+    _check_inputs(args.files)
     if args.detector:
+        require_file(args.detector, "detector file")
         from .models import load_model
 
         model = load_model(args.model, args.weights, args.id_dataset, progress=True)
@@ -226,7 +251,8 @@ def cmd_report(args) -> None:
     methods = expand_methods(args.methods)
     if args.anomaly or args.anomaly_file:
         _check_anomalies(args)
-    _check_output(args.output)  # the .csv and .json go beside it
+    for path in _report_outputs(args.output):  # the .csv and .json go beside it
+        _check_output(path)
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
                                  test_limit=args.test_limit)
     if not args.anomaly and not args.anomaly_file:

@@ -7,6 +7,7 @@ are read from file headers before anything is decoded; every problem is a DataEr
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +25,28 @@ IMAGE_CHANNELS = (1, 3)  # grey or RGB
 LAYOUT_CHANNELS = (*IMAGE_CHANNELS, 4)  # sizes that mark a channel axis: RGBA is recognised only to be refused clearly
 
 
+def _file_kind(mode: int) -> str:
+    """What a file that is neither a regular file nor a folder is, from its ``st_mode``."""
+    kinds = [(stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((kind for test, kind in kinds if test(mode)), "a special file")
+
+
 def require_file(path: str | Path, what: str = "file", error: type[Exception] = DataError) -> Path:
-    """``path`` as a Path when it is an existing file; else ``error`` saying what it is instead."""
+    """``path`` as a Path when it is an existing regular file; else ``error`` saying what it is instead
+    (reading a FIFO or a device such as /dev/zero would wait or never end)."""
     path = Path(path)
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode  # follows symbolic links
+    except FileNotFoundError:
+        broken = path.is_symlink()
+        raise error(f"{what} not found: {path}" + (" (a symbolic link to a missing file)" if broken else "")) from None
+    except OSError as problem:  # permission denied on a folder above it, a loop of links, a name too long...
+        raise error(f"{what} {path} cannot be read ({problem.strerror or problem})") from None
+    if stat.S_ISDIR(mode):
         raise error(f"{what} {path} is a folder; give a file")
-    if not path.is_file():
-        raise error(f"{what} not found: {path}")
+    if not stat.S_ISREG(mode):
+        raise error(f"{what} {path} is not a regular file: it is {_file_kind(mode)}; give a file")
     return path
 
 

@@ -272,7 +272,8 @@ def test_a_skops_file_missing_keys_is_one_error_line(tmp_path, user_model, capsy
     ["check", "--model", "lenet-mnist", "x.npy", "--csv", "{missing}/v.csv"],
     ["anomalies", "export", "uniform", "--model", "lenet-mnist", "-o", "{missing}/u.npz"],
     ["report", "--model", "lenet-mnist", "-o", "{missing}/r.md"],
-], ids=["evaluate-json", "check-csv", "export", "report"])
+    ["anomalies", "show", "uniform", "--model", "lenet-mnist", "-o", "{missing}/g.png"],
+], ids=["evaluate-json", "check-csv", "export", "report", "show"])
 def test_output_into_a_missing_folder_fails_before_the_run(args, tmp_path, no_experiment, capsys):
     missing = tmp_path / "no-such-folder"
     assert main([arg.format(missing=missing) for arg in args]) == 2
@@ -351,3 +352,57 @@ def test_cache_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
     finally:
         os.umask(old)
     assert (tmp_path / "entry.npz").stat().st_mode & 0o777 == mode
+
+
+# ---------------------------------------------------------------- issue 23: outputs, special files, not NumPy
+@pytest.mark.parametrize("blocked", ["r.csv", "r.json"])
+def test_report_checks_the_csv_and_json_beside_it_before_the_run(blocked, tmp_path, no_experiment, capsys):
+    """``report -o r.md`` ran the whole benchmark, then failed writing r.csv."""
+    (tmp_path / blocked).mkdir()  # a folder where the file goes: unwritable, also for root
+    assert main(["report", "--model", "lenet-mnist", "-o", str(tmp_path / "r.md")]) == 2
+    assert f"output {tmp_path / blocked} is a folder" in one_error_line(capsys)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write a read-only file")
+def test_a_read_only_output_file_is_refused_before_the_run(tmp_path, no_experiment, capsys):
+    (tmp_path / "r.csv").write_text("")
+    (tmp_path / "r.csv").chmod(0o444)
+    assert main(["report", "--model", "lenet-mnist", "-o", str(tmp_path / "r.md")]) == 2
+    assert f"cannot write {tmp_path / 'r.csv'}: the file is not writable" in one_error_line(capsys)
+
+
+def test_report_output_named_csv_is_refused(tmp_path, no_experiment, capsys):
+    """-o r.csv wrote the Markdown into r.csv, then the CSV over it."""
+    assert main(["report", "--model", "lenet-mnist", "-o", str(tmp_path / "r.csv")]) == 2
+    assert "give the Markdown file" in one_error_line(capsys)
+
+
+@pytest.fixture
+def fifo(tmp_path) -> Path:
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+    return path
+
+
+def test_a_fifo_or_a_device_is_named_for_what_it_is(fifo, no_experiment, capsys):
+    """A FIFO given to check was "file not found" (reading it would have waited for a writer forever)."""
+    assert main(["check", "--model", "lenet-mnist", str(fifo)]) == 2
+    assert f"file {fifo} is not a regular file: it is a FIFO (named pipe)" in one_error_line(capsys)
+    assert main(["check", "--model", "lenet-mnist", "/dev/zero"]) == 2
+    assert "file /dev/zero is not a regular file: it is a character device" in one_error_line(capsys)
+
+
+def test_special_inputs_are_refused_before_any_work(fifo, tmp_path, user_model, no_experiment, capsys, monkeypatch):
+    """--detector and --anomaly-file are checked before a model is loaded (a built-in may be trained first)."""
+    def refuse(*_args, **_kwargs):
+        pytest.fail("the command loaded the model before checking its inputs")
+
+    monkeypatch.setattr("detector.models.load_model", refuse)
+    np.save(tmp_path / "x.npy", np.zeros((28, 28), np.float32))
+    assert main(["check", "--model", "lenet-mnist", "--detector", str(fifo), str(tmp_path / "x.npy")]) == 2
+    assert f"detector file {fifo} is not a regular file: it is a FIFO" in one_error_line(capsys)
+    for command in (["evaluate"], ["report", "-o", str(tmp_path / "r.md")]):
+        assert main([*command, "--model", "lenet-mnist", "--anomaly-file", f"pipe={fifo}"]) == 2
+        assert f"--anomaly-file pipe {fifo} is not a regular file: it is a FIFO" in one_error_line(capsys)
+        assert main([*command, "--model", "lenet-mnist", "--anomaly-file", f"gone={tmp_path / 'gone.npz'}"]) == 2
+        assert f"--anomaly-file gone not found: {tmp_path / 'gone.npz'}" in one_error_line(capsys)
