@@ -191,6 +191,25 @@ def standardise_layout(array: np.ndarray, source: str) -> np.ndarray:
     return check_images(array, source)
 
 
+NUMPY_SIGNATURES = {".npy": (b"\x93NUMPY",), ".npz": (b"PK\x03\x04", b"PK\x05\x06")}  # .npz: a zip archive
+NUMPY_KINDS = {".npy": ("a .npy array", "an array saved with numpy.save"),
+               ".npz": ("a zip archive (.npz)", "an archive saved with numpy.savez(path, images=...)")}
+
+
+def numpy_format(head: bytes) -> str | None:
+    """".npy" or ".npz" from a file's first bytes, None when they begin neither: ``np.load`` (allow_pickle
+    False) calls any such file "pickled data", which random bytes are not."""
+    return next((kind for kind, signatures in NUMPY_SIGNATURES.items() if head.startswith(signatures)), None)
+
+
+def require_numpy_format(head: bytes, expected: str, source: str) -> None:
+    """DataError unless ``head``, a file's first bytes, begins a NumPy file of the ``expected`` kind (".npy" / ".npz")."""
+    found = numpy_format(head)
+    if found != expected:
+        what = "neither a .npy nor a .npz: its first bytes are no NumPy file's" if found is None else NUMPY_KINDS[found][0]
+        raise DataError(f"{source}: not a NumPy {expected} file ({what}); expected {NUMPY_KINDS[expected][1]}")
+
+
 def read_array_header(handle, source: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from a .npy header (nothing else is read); refuses objects and arrays over MAX_VALUES."""
     from numpy.lib import format as npy
@@ -243,6 +262,8 @@ def image_file_bytes(images: np.ndarray) -> bytes:
 def load_image_file(path: str | Path, shape: tuple[int, int, int] | None = None) -> np.ndarray:
     """Load a user's anomaly set: an ``.npz`` holding an array ``images`` (size checked from its header first)."""
     path = require_file(path)
+    with open(path, "rb") as handle:
+        require_numpy_format(handle.read(8), ".npz", str(path))
     _check_npz_images(path)
     try:
         with np.load(path, allow_pickle=False) as data:

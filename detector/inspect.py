@@ -14,7 +14,8 @@ import numpy as np
 
 from .data import DataError
 
-from .images import LAYOUT_CHANNELS, check_images, picture_values, read_array_header, standardise_layout, to_input_shape
+from .images import (LAYOUT_CHANNELS, check_images, picture_values, read_array_header, require_numpy_format,
+                     standardise_layout, to_input_shape)
 from .drawing import applies_to, mnist_style as fit_like_mnist
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -52,6 +53,7 @@ def read_picture(data: bytes, name: str) -> np.ndarray:
 
 
 def _read_npy(data: bytes, name: str) -> np.ndarray:
+    require_numpy_format(data[:8], ".npy", name)  # np.load calls any other bytes "pickled data"
     read_array_header(io.BytesIO(data), name)  # size and dtype before anything is decoded
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)

@@ -140,7 +140,7 @@ def test_npz_without_images_array_and_non_npz_file(tmp_path):
     with pytest.raises(DataError, match="'images'"):
         load_image_file(tmp_path / "x.npz")
     (tmp_path / "y.npz").write_text("not a zip")
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match="not a NumPy .npz file"):
         load_image_file(tmp_path / "y.npz")
 
 

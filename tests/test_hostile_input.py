@@ -406,3 +406,19 @@ def test_special_inputs_are_refused_before_any_work(fifo, tmp_path, user_model, 
         assert f"--anomaly-file pipe {fifo} is not a regular file: it is a FIFO" in one_error_line(capsys)
         assert main([*command, "--model", "lenet-mnist", "--anomaly-file", f"gone={tmp_path / 'gone.npz'}"]) == 2
         assert f"--anomaly-file gone not found: {tmp_path / 'gone.npz'}" in one_error_line(capsys)
+
+
+def test_random_bytes_are_not_called_pickled_data(tmp_path):
+    """np.load (allow_pickle=False) calls any bytes that are no .npy / .npz "pickled data"."""
+    noise = np.random.default_rng(0).bytes(400)
+    with pytest.raises(DataError, match=r"noise\.npy: not a NumPy \.npy file") as error:
+        read_upload("noise.npy", noise, (1, 28, 28))
+    assert "pickle" not in str(error.value)
+    (tmp_path / "noise.npz").write_bytes(noise)
+    with pytest.raises(DataError, match=r"noise\.npz: not a NumPy \.npz file") as error:
+        load_image_file(tmp_path / "noise.npz")
+    assert "pickle" not in str(error.value)
+    np.save(tmp_path / "array.npy", np.zeros((2, 28, 28), np.float32))
+    (tmp_path / "array.npy").rename(tmp_path / "array.npz")  # a .npy under a .npz's name: said so
+    with pytest.raises(DataError, match=r"not a NumPy \.npz file \(a \.npy array\)"):
+        load_image_file(tmp_path / "array.npz")
