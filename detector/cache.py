@@ -197,6 +197,9 @@ class Entry:
         if not self.path.exists():
             return None
         try:
+            with open(self.path, "rb") as handle:
+                if handle.read(4) != b"PK\x03\x04":  # np.load calls any other bytes "pickled data"
+                    raise ValueError("not a NumPy .npz file")
             with np.load(self.path, allow_pickle=False) as data:
                 stored = json.loads(str(data["__key__"])) if "__key__" in data.files else None
                 if not isinstance(stored, dict) or canonical(stored.get("key", {})) != canonical(self.key) \

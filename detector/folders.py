@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 from tqdm.auto import tqdm
 
+from .cache import code_hash
 from .data import SEED, SPLITS, DataError, Dataset, _stratified_split
 from .images import GREY_MODES, MAX_VALUES, to_input_shape
 from .inspect import IMAGE_SUFFIXES, MAX_BYTES, read_picture
@@ -35,7 +36,6 @@ from .runtime import BATCH_SIZE, subsample
 
 log = logging.getLogger(__name__)
 WORKERS_FROM = 256  # fewer pictures than this are read in this process: starting workers costs more
-READER_VERSION = 2  # part of a folder's cache key: bump when decoding or resizing changes
 # one ImageFolder folder without train/ and test/ inside is split seeded and stratified:
 TEST_SHARE, VAL_SHARE, VAL_MAX = 0.1, 0.1, 5000
 SPLIT_HELP = "10 % test, 10 % validation (at most 5,000 pictures), the rest train"
@@ -177,7 +177,8 @@ class FolderImages:
         """The cache key of these pictures in this shape, from the files' paths, sizes and modification
         times: hashing the pixels would mean decoding every picture before the cache can answer."""
         if self._hash is None:
-            digest = hashlib.sha256(f"folder-images/{READER_VERSION}{self.shape}".encode())
+            # the reader's code (decoding, resizing) is part of the key: a change there is new data
+            digest = hashlib.sha256(f"folder-images/{code_hash(__name__)}{self.shape}".encode())
             for path in self.files:
                 stat = path.stat()
                 digest.update(f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())

@@ -177,3 +177,12 @@ def test_a_code_change_changes_the_numbers_on_a_warm_cache_as_on_an_empty_one(tm
     after_cold = _numbers(project, tmp_path / "empty")
     assert after_warm == after_cold
     assert after_warm["msp"] != before["msp"] and after_warm["ours"] != before["ours"]
+
+
+def test_random_bytes_are_called_not_an_npz_file(cache_dir, caplog):
+    entry = cache.entry("t", {"k": "random"}, code="detector.cache")
+    entry.path.write_bytes(np.random.default_rng(0).bytes(300))
+    with caplog.at_level(logging.WARNING, logger="detector.cache"):
+        assert entry.load() is None
+    assert "not a NumPy .npz file" in caplog.text and "pickled" not in caplog.text
+    assert not entry.path.exists()
