@@ -40,7 +40,7 @@ def _preload(timeout: float = 120.0) -> None:
 def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
 
-    from detector.projection import warm_up_in_background
+    from detector.evaluation.projection import warm_up_in_background
 
     warm_up_in_background()
     threading.Thread(target=_preload, name="preload", daemon=True).start()

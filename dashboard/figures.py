@@ -163,7 +163,7 @@ def beta_curve(curve: pd.DataFrame, weight: float, weighting: str) -> go.Figure:
 
 
 def ternary(grid: pd.DataFrame, beta, anomaly: str | None, weighting: str = "per-class") -> go.Figure:
-    """AUROC over the beta simplex (a grid from :func:`detector.evaluation.auroc_over_simplex`):
+    """AUROC over the beta simplex (a grid from :func:`detector.evaluation.evaluate.auroc_over_simplex`):
     one anomaly set, or the mean over the sets when ``anomaly`` is None. The paper's edge
     (beta_3 = 0) is drawn as a line; the current beta as a star."""
     part = grid[grid["weighting"] == weighting]

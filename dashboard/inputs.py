@@ -2,8 +2,8 @@
 
 Each picker returns a :class:`Picked`: the model input (1, C, H, W) or None, the notes on how it
 was made, and the original (the picture as drawn or uploaded) to show beside it. Drawings and
-uploads go through :func:`detector.inspect.read_upload`, so both get the same MNIST-style
-preprocessing (:mod:`detector.drawing`) as ``python -m detector check``.
+uploads go through :func:`detector.inputs.uploads.read_upload`, so both get the same MNIST-style
+preprocessing (:mod:`detector.inputs.drawing`) as ``python -m detector check``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from detector.data import DataError
-from detector.drawing import applies_to
-from detector.inspect import INVERT, read_upload
+from detector.errors import DataError
+from detector.inputs.drawing import applies_to
+from detector.inputs.uploads import INVERT, read_upload
 
 CANVAS = 280  # 10x the 28x28 input, as most MNIST drawing demos
 STROKE = 18  # pen width on the canvas; the MNIST-style fit makes the result hardly depend on it

@@ -14,11 +14,11 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from detector import evaluation, projection
-from detector.data import dataset_available as _dataset_available
-from detector.experiment import fit_uniform, load_experiment
-from detector.first_use import estimate_first_use
-from detector.models import builtin_is_trained, load_builtin
+from detector.evaluation import evaluate as evaluation, projection
+from detector.data.loading import dataset_available as _dataset_available
+from detector.evaluation.experiment import fit_uniform, load_experiment
+from detector.evaluation.first_use import estimate_first_use
+from detector.models.classifiers import builtin_is_trained, load_builtin
 
 from . import views
 from .model_folder import dashboard_id_dataset, dashboard_model

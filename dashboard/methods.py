@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from detector.benchmark import MethodName
+from detector.evaluation.benchmark import MethodName
 
 README = "README, section *Comparison with other detectors*"
 FAR = 5.0  # points between our figure and the paper's beyond which a note says why

@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from detector.data import DATASET_NAMES, DataError
-from detector.models import BUILTIN, ModelError
+from detector.data.datasets import DATASET_NAMES
+from detector.errors import DataError
+from detector.models.classifiers import BUILTIN
+from detector.errors import ModelError
 
 MODEL_DIR_ENV = "DASHBOARD_MODEL_DIR"
 DATA_DIR_ENV = "DASHBOARD_DATA_DIR"

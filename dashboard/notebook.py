@@ -2,9 +2,9 @@
 
 Sliders for beta_2 (logit), beta_3 (confidence) and nu drive a metrics table and Plotly
 ``FigureWidget``s (ROC curves, the paper's Fig. 7 curve, per-class score histograms with
-tau_i). Every number comes from :mod:`detector.evaluation` and every figure from
+tau_i). Every number comes from :mod:`detector.evaluation.evaluate` and every figure from
 :mod:`dashboard.figures`, exactly as on the Tune page, so the two always agree. A new nu
-refits the SVDDs through :func:`detector.experiment.fit_uniform` (cached on disk), with
+refits the SVDDs through :func:`detector.evaluation.experiment.fit_uniform` (cached on disk), with
 the MDL of the detector given, as the dashboard does.
 
 Example (in a notebook cell)::
@@ -27,8 +27,8 @@ import ipywidgets as widgets
 import pandas as pd
 import plotly.graph_objects as go
 
-from detector import evaluation as ev
-from detector.experiment import fit_uniform
+from detector.evaluation import evaluate as ev
+from detector.evaluation.experiment import fit_uniform
 
 from . import figures, views
 
@@ -85,18 +85,18 @@ class Tuner(widgets.VBox):
 
     Parameters
     ----------
-    experiment : detector.experiment.Experiment
+    experiment : detector.evaluation.experiment.Experiment
     detector : UniformDetector
         A fitted detector; its MDL is kept when nu changes, and it is used as is for its own nu.
     anomalies : dict
         Anomaly set name -> :class:`detector.anomalies.AnomalySet`.
     beta_weight, conf_weight : float
-        Initial beta_2 and beta_3 (beta = :func:`detector.evaluation.beta_of` of the two).
+        Initial beta_2 and beta_3 (beta = :func:`detector.evaluation.evaluate.beta_of` of the two).
 
     Attributes
     ----------
     table : pandas.DataFrame
-        The metrics table shown: :func:`detector.evaluation.metrics_table` for :attr:`beta`.
+        The metrics table shown: :func:`detector.evaluation.evaluate.metrics_table` for :attr:`beta`.
     beta_slider, conf_slider, nu_slider : ipywidgets sliders (set ``.value`` to move them).
     roc, fig7, histograms : plotly.graph_objects.FigureWidget
     """

@@ -9,7 +9,7 @@ thread of the server, through the very loaders the pages call (``st.cache_resour
 
 Nothing half-done is ever shown: every loader computes a value under Streamlit's per-key lock
 (a session asking for it meanwhile waits for the same value, behind its usual loading box), and
-a projection is fitted under a per-key lock too (:mod:`detector.projection`). The preload loads
+a projection is fitted under a per-key lock too (:mod:`detector.evaluation.projection`). The preload loads
 what a new session's sidebar chooses (:func:`first_view`), the default model only: a session
 that picks another model loads it itself, as before. ``DASHBOARD_PRELOAD=0`` switches it off.
 """
@@ -54,7 +54,7 @@ def page_modules() -> list[str]:
 
 def first_view():
     """(ids, layers, points): what a new session's Explore page shows first."""
-    from detector.features import LOGITS
+    from detector.method.features import LOGITS
 
     from . import loaders, sidebar
 
@@ -90,8 +90,8 @@ def preload() -> dict[str, float]:
         last = now
 
     try:
-        from detector import projection
-        from detector.models import BUILTIN
+        from detector.evaluation import projection
+        from detector.models.classifiers import BUILTIN
 
         from . import loaders, sidebar
         model = sidebar.default_model()

@@ -14,12 +14,15 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from detector import cache, folders
-from detector.data import DATASET_NAMES, DataError
-from detector.evaluation import beta_of
-from detector.experiment import untrained_warning
-from detector.features import LayerError
-from detector.models import BUILTIN, ModelError, builtin_is_trained
+from detector import cache
+from detector.data import folders
+from detector.data.datasets import DATASET_NAMES
+from detector.errors import DataError
+from detector.evaluation.evaluate import beta_of
+from detector.evaluation.experiment import untrained_warning
+from detector.errors import LayerError
+from detector.models.classifiers import BUILTIN, builtin_is_trained
+from detector.errors import ModelError
 
 from . import loaders, views
 from .loaders import DEFAULT_NU, POINTS, Ids

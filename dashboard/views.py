@@ -2,7 +2,7 @@
 
 The points of the UMAP views and their tooltip images, the per-layer table behind the MDL
 choice, example inputs per class and the decision line. The metrics for any beta come from
-:mod:`detector.evaluation`; figures are drawn by :mod:`dashboard.figures`.
+:mod:`detector.evaluation.evaluate`; figures are drawn by :mod:`dashboard.figures`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import pandas as pd
 from detector import cache
 from detector.anomalies import anomaly_kinds
 from detector.anomalies.grid import to_uint8_hwc
-from detector.evaluation import ScoreData, metrics_table, score_data
-from detector.features import LOGITS
+from detector.evaluation.evaluate import ScoreData, metrics_table, score_data
+from detector.method.features import LOGITS
 from detector.runtime import subsample
-from detector.scores import LayerScores, check_beta
+from detector.method.scores import LayerScores, check_beta
 
 Progress = Callable[[float, str], None]
 NU_CHOICES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # the values of nu offered by the Tune page and the notebook
@@ -88,7 +88,7 @@ def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: 
     The layers tried are the candidates (every layer of a small network such as LeNet, the block
     outputs of a deep one): a row costs a detector fit and a forward pass of every set, and all 25
     layers of the small ResNet took over 10 min here. ``fit(layer)`` returns a detector fitted with
-    that layer as MDL (disk-cached by :func:`detector.experiment.fit_uniform`); its MDL score is the
+    that layer as MDL (disk-cached by :func:`detector.evaluation.experiment.fit_uniform`); its MDL score is the
     layer's score. The logit row uses the logit score of ``detector``, and a last row its confidence
     term alone.
     """
@@ -183,7 +183,7 @@ def image_urls(images: np.ndarray) -> list[str]:
 def with_scores(meta: pd.DataFrame, points: Points, beta, thresholds: np.ndarray) -> pd.DataFrame:
     """``meta`` (the rows of ``points``, then any extra rows, left NaN / "") with the detector's
     view of each input for ``beta``: combined score g, tau_i of its predicted class, g - tau_i
-    and the verdict (the anomaly test of :meth:`detector.scores.LayerScores.decision`)."""
+    and the verdict (the anomaly test of :meth:`detector.method.scores.LayerScores.decision`)."""
     pad = np.full(len(meta) - len(points.scores), np.nan)
     margin = points.scores.decision(beta, thresholds)
     verdict = np.where(margin < 0, "anomaly", "normal")
@@ -210,7 +210,7 @@ def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neig
 
     Returns the points' metadata with x, y; the input is the last row, with set "this input".
     """
-    from detector import projection
+    from detector.evaluation import projection
 
     extra = extractor.features(image, [layer])[layer]
     feats = np.concatenate([points.features[layer], extra])

@@ -10,8 +10,8 @@ The main entry points::
 Command line: ``python -m detector --help``.
 """
 
-from .experiment import load_experiment
-from .models import load_model
-from .uniform import UniformDetector
+from .evaluation.experiment import load_experiment
+from .models.classifiers import load_model
+from .method.uniform import UniformDetector
 
 __all__ = ["UniformDetector", "load_experiment", "load_model"]

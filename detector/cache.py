@@ -61,7 +61,7 @@ def _remove_orphans(root: str) -> None:
 # --------------------------------------------------------------------------- code versions
 @functools.lru_cache(maxsize=1)
 def _package_sources() -> dict[str, Path]:
-    """Every module of this package by its dotted name (``detector.features``)."""
+    """Every module of this package by its dotted name (``detector.method.features``)."""
     modules = {}
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         parts = path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts
@@ -159,7 +159,7 @@ def hash_key(key: dict) -> str:
 
 def hash_array(array: np.ndarray) -> str:
     """Content hash of an array (dtype, shape and bytes); a folder read lazily gives its own, from
-    its files' paths, sizes and times (:meth:`detector.folders.FolderImages.content_hash`)."""
+    its files' paths, sizes and times (:meth:`detector.data.folders.FolderImages.content_hash`)."""
     if hasattr(array, "content_hash"):
         return array.content_hash()
     array = np.ascontiguousarray(array)

@@ -71,7 +71,7 @@ def to_numpy(values) -> np.ndarray:
 
 
 def is_lazy(images) -> bool:
-    """Whether ``images`` is a set read from disk batch by batch (:class:`detector.folders.FolderImages`)
+    """Whether ``images`` is a set read from disk batch by batch (:class:`detector.data.folders.FolderImages`)
     rather than an array in memory."""
     return not isinstance(images, np.ndarray) and hasattr(images, "batches")
 

@@ -4,8 +4,8 @@ import streamlit as st
 
 from dashboard import figures, methods
 from dashboard.sidebar import context, need_anomalies
-from detector.benchmark import METHODS, cached_cell, run_benchmark, wide_tables
-from detector.paper import paper_table
+from detector.evaluation.benchmark import METHODS, cached_cell, run_benchmark, wide_tables
+from detector.evaluation.paper import paper_table
 
 ctx = context()
 need_anomalies(ctx)

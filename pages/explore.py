@@ -5,9 +5,9 @@ import streamlit as st
 from dashboard import loaders, projection_charts, views
 from dashboard.glossary import explain
 from dashboard.sidebar import context, enlarge_tooltip_images, need_anomalies
-from detector import projection
-from detector.features import LOGITS
-from detector.images import image_file_bytes as images_npz
+from detector.evaluation import projection
+from detector.method.features import LOGITS
+from detector.inputs.images import image_file_bytes as images_npz
 
 ctx = context()
 need_anomalies(ctx)

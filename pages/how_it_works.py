@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard import figures, loaders, views
 from dashboard.sidebar import context, need_anomalies
-from detector import evaluation as ev
+from detector.evaluation import evaluate as ev
 
 ctx = context()
 need_anomalies(ctx)

@@ -4,9 +4,9 @@ import streamlit as st
 
 from dashboard import figures, inputs, loaders, projection_charts, views
 from dashboard.sidebar import context, enlarge_tooltip_images
-from detector import evaluation as ev
-from detector import projection
-from detector.inspect import judge
+from detector.evaluation import evaluate as ev
+from detector.evaluation import projection
+from detector.method.verdicts import judge
 
 ctx = context()
 st.title("Inspect an input")

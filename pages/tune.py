@@ -6,7 +6,7 @@ from dashboard import figures, views
 from dashboard.glossary import explain
 from dashboard import loaders as load
 from dashboard.sidebar import DEFAULT_NU, context, keep, need_anomalies, persistent, tuned_path
-from detector import evaluation as ev
+from detector.evaluation import evaluate as ev
 
 ctx = context()
 need_anomalies(ctx)

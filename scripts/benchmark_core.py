@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detector.experiment import load_experiment  # noqa: E402
-from detector.uniform import UniformDetector  # noqa: E402
+from detector.evaluation.experiment import load_experiment  # noqa: E402
+from detector.method.uniform import UniformDetector  # noqa: E402
 
 
 def timed(function, repeat=1):

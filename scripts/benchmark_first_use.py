@@ -26,9 +26,9 @@ GOAL_S = {"lenet-mnist": 120, "lenet-fashion-mnist": 120, "resnet-fashion-mnist"
 def first_use(name: str) -> dict:
     """Run in the child: time the stages of a first use of ``name``."""
     sys.path.insert(0, str(ROOT))
-    from detector.experiment import fit_uniform, load_experiment
-    from detector.first_use import estimate_first_use
-    from detector.models import load_model
+    from detector.evaluation.experiment import fit_uniform, load_experiment
+    from detector.evaluation.first_use import estimate_first_use
+    from detector.models.classifiers import load_model
 
     started = time.perf_counter()
     estimate = estimate_first_use(name)

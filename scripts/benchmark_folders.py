@@ -7,7 +7,7 @@ one, which is reused when it holds enough), then for each count runs, in a fresh
 that its peak resident memory is its own:
 
 - feature extraction: every candidate layer of a small CNN (3 conv blocks) over the first N
-  pictures, read lazily (:class:`detector.folders.FolderImages`: a DataLoader with worker
+  pictures, read lazily (:class:`detector.data.folders.FolderImages`: a DataLoader with worker
   processes, one batch in flight) and not cached;
 - scoring: ``UniformDetector.score_samples`` of the same N pictures, the detector fitted first on
   500 other pictures held in memory.
@@ -64,11 +64,11 @@ def small_cnn():
 
 def child(folder: Path, count: int) -> dict:
     """One measurement, in its own process."""
-    from detector import folders
-    from detector.features import LOGITS, FeatureExtractor
-    from detector.folders import FolderImages
-    from detector.models import prepare_classifier
-    from detector.uniform import UniformDetector
+    from detector.data import folders
+    from detector.method.features import LOGITS, FeatureExtractor
+    from detector.data.folders import FolderImages
+    from detector.models.classifiers import prepare_classifier
+    from detector.method.uniform import UniformDetector
 
     files = sorted(folders.picture_files(folder))
     if len(files) < count + 500:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from detector.evaluation import evaluate_method  # noqa: E402
-from detector.experiment import fit_uniform, load_experiment  # noqa: E402
-from detector.scores import CONF_BETA, CONFIDENCES  # noqa: E402
+from detector.evaluation.evaluate import evaluate_method  # noqa: E402
+from detector.evaluation.experiment import fit_uniform, load_experiment  # noqa: E402
+from detector.method.scores import CONF_BETA, CONFIDENCES  # noqa: E402
 
 SETS = ["fashion-mnist", "gaussian", "uniform", "fooling", "fgsm", "bim-a", "bim-b", "jsma", "cw"]
 

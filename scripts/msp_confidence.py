@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main() -> None:
     from detector.baselines import fit_baseline
-    from detector.experiment import load_experiment
+    from detector.evaluation.experiment import load_experiment
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="lenet-mnist")

@@ -32,12 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from detector import cache  # noqa: E402
 from detector.anomalies.attacks import predict  # noqa: E402
 from detector.anomalies import AnomalySet  # noqa: E402
-from detector.benchmark import METHODS  # noqa: E402
-from detector.data import Dataset, load_dataset  # noqa: E402
-from detector.evaluation import evaluate_method  # noqa: E402
-from detector.experiment import Experiment  # noqa: E402
-from detector.models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
-from detector.training import train_classifier  # noqa: E402
+from detector.evaluation.benchmark import METHODS  # noqa: E402
+from detector.data.datasets import Dataset  # noqa: E402
+from detector.data.loading import load_dataset
+from detector.evaluation.evaluate import evaluate_method  # noqa: E402
+from detector.evaluation.experiment import Experiment  # noqa: E402
+from detector.models.classifiers import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
+from detector.models.training import train_classifier  # noqa: E402
 
 METHOD_NAMES = ("ours", "ours+conf", "ours+conf-equal", "msp")
 
@@ -55,7 +56,7 @@ def small_cnn() -> nn.Module:
 def trained_model(train: Dataset, epochs: int):
     module = small_cnn()
     path = cache.entry_path("models", {"what": "other-library-check-cnn", "train": cache.hash_array(train.images),
-                                       "epochs": epochs, "version": 1}, code="detector.training", suffix=".pt")
+                                       "epochs": epochs, "version": 1}, code="detector.models.training", suffix=".pt")
     if load_cached_checkpoint(module, path) is None:
         module = train_classifier(module, train.images, train.labels, epochs=epochs, seed=1, desc="small CNN")
         save_cached_checkpoint(module, path)

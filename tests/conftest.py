@@ -9,10 +9,10 @@ import torch
 import torch.nn as nn
 
 from detector.cache import CACHE_ENV
-from detector.data import load_dataset
-from detector.experiment import Experiment
-from detector.models import prepare_classifier
-from detector.training import train_classifier
+from detector.data.loading import load_dataset
+from detector.evaluation.experiment import Experiment
+from detector.models.classifiers import prepare_classifier
+from detector.models.training import train_classifier
 
 
 class TinyNet(nn.Module):

@@ -51,7 +51,7 @@ def navigation_pages(monkeypatch):
 @pytest.fixture(scope="module", autouse=True)
 def warm_default_model():
     """Train (first run only) and fit the default outside AppTest's per-run timeout."""
-    from detector.experiment import fit_uniform, load_experiment
+    from detector.evaluation.experiment import fit_uniform, load_experiment
 
     fit_uniform(load_experiment("lenet-mnist"))
 
@@ -232,7 +232,7 @@ def test_inspect_bad_upload_gives_a_message_not_a_traceback(name, content):
 
 
 def test_read_upload_shapes():
-    from detector.inspect import read_upload
+    from detector.inputs.uploads import read_upload
 
     rgb = np.zeros((64, 64, 3), np.uint8)
     rgb[16:48, 30:34] = 255
@@ -275,7 +275,7 @@ def test_method_descriptions_and_gap_notes():
     import pandas as pd
 
     from dashboard import methods
-    from detector.benchmark import METHODS
+    from detector.evaluation.benchmark import METHODS
 
     assert set(METHODS) <= set(methods.METHODS)  # every registered method is explained
     assert methods.describe("msp+oe").startswith("**msp+oe**: the largest softmax probability, on the classifier")
@@ -390,8 +390,8 @@ def test_a_typed_path_outside_the_model_folder_is_never_imported(tmp_path, monke
 
 
 def test_tune_saves_the_tuned_detector():
-    from detector.models import load_model
-    from detector.uniform import UniformDetector
+    from detector.models.classifiers import load_model
+    from detector.method.uniform import UniformDetector
 
     at = open_page("tune")
     at.slider(key="_beta").set_value(0.25).run()
@@ -495,7 +495,7 @@ def test_selection_downloads_in_the_formats_the_cli_reads(tmp_path):
     import pandas as pd
 
     from dashboard import views
-    from detector.images import image_file_bytes, load_image_file
+    from detector.inputs.images import image_file_bytes, load_image_file
 
     images = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
     path = tmp_path / "selection.npz"
@@ -519,7 +519,7 @@ def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
     from streamlit.web import cli
 
     import dashboard.__main__ as launcher
-    from detector import projection
+    from detector.evaluation import projection
 
     release, started, preloads = threading.Event(), [], []
     monkeypatch.setattr(launcher, "_preload", lambda: preloads.append(1))
@@ -546,7 +546,7 @@ def test_umap_compiles_into_numba_disk_cache_and_numba_is_left_as_it_was():
     import numba
     from numba.core.caching import NullCache
 
-    from detector import projection
+    from detector.evaluation import projection
 
     decorators = numba.njit, numba.vectorize
     umap = projection.import_umap()
@@ -561,7 +561,7 @@ def test_a_projection_asked_by_two_threads_at_once_is_fitted_once(monkeypatch):
     import time as clock
     import uuid
 
-    from detector import projection
+    from detector.evaluation import projection
 
     fits = []
 
@@ -589,8 +589,8 @@ def test_the_server_preload_is_what_a_new_session_shows_first_on_explore(monkeyp
     import streamlit as st
 
     from dashboard import loaders, preload, views
-    from detector import projection
-    from detector.features import LOGITS
+    from detector.evaluation import projection
+    from detector.method.features import LOGITS
 
     st.cache_data.clear()
     st.cache_resource.clear()
@@ -650,7 +650,7 @@ def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():
 
 
 def test_inspect_upload_with_several_images_picks_one():
-    from detector.data import load_dataset
+    from detector.data.loading import load_dataset
 
     digit = load_dataset("mnist", "test").images[:1]
     noise = np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32)
@@ -667,7 +667,7 @@ def test_inspect_upload_with_several_images_picks_one():
 
 def test_first_use_of_a_builtin_says_how_long_and_trains_with_progress(monkeypatch):
     """A built-in not yet trained: the estimate before training, and how long it took after."""
-    from detector import models
+    from detector.models import classifiers as models
     from tests.test_hostile_input import SmallNet
 
     recipe = models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=2, batch_size=128, lr=3e-3, schedule="one-cycle",
@@ -691,7 +691,7 @@ def test_numba_disk_cache_leaves_other_libraries_functions_alone():
     jitclasses compile functions made from strings: numba cannot cache those (the CI failure)."""
     import numba
 
-    from detector.projection import _numba_disk_cache
+    from detector.evaluation.projection import _numba_disk_cache
 
     namespace = {}
     exec("def twice(x):\n    return 2 * x\n", namespace)  # no source file, no module

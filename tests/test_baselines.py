@@ -9,8 +9,8 @@ from sklearn.exceptions import NotFittedError
 from detector.baselines import NotApplicable, final_linear, make_baseline, penultimate
 from detector.baselines.lid import lid_mle
 from detector.baselines.msp import MSP
-from detector.benchmark import METHODS
-from detector.evaluation import evaluate_method
+from detector.evaluation.benchmark import METHODS
+from detector.evaluation.evaluate import evaluate_method
 
 
 @pytest.fixture(scope="module")

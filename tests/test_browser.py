@@ -23,7 +23,8 @@ from dashboard.server import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, ServerError, 
 
 SLOW = 600_000  # ms: a fresh server may train the model and compute projections
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} missing: apt-get install chromium")]
 
 
 @pytest.fixture(scope="module")

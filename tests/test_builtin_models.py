@@ -1,14 +1,18 @@
 """Built-in models: their training recipes, the small residual network's candidate layers and
 the first-use estimate (issue 17). Training is tested on scikit-learn's digits, in seconds."""
 
+import json
+import logging
+
 import numpy as np
 import pytest
 import torch
 
-from detector import cache, models, training
-from detector.architectures import SmallResNet
-from detector.features import block_layers
-from detector.first_use import estimate_first_use
+from detector import cache
+from detector.models import classifiers as models, training
+from detector.models.architectures import SmallResNet
+from detector.method.features import block_layers
+from detector.evaluation.first_use import estimate_first_use
 from tests.test_app import few_points, navigation_pages  # noqa: F401  (AppTest fixtures)
 from tests.test_hostile_input import SmallNet
 
@@ -81,7 +85,7 @@ def test_estimate_says_what_happens_and_drops_training_once_trained(quick_builti
 
 
 def test_a_recipes_fit_limit_is_the_default_training_subset(quick_builtin, monkeypatch):
-    from detector.experiment import load_experiment
+    from detector.evaluation.experiment import load_experiment
 
     monkeypatch.setitem(models.BUILTIN, quick_builtin, models.BUILTIN[quick_builtin].__class__(
         **{**models.BUILTIN[quick_builtin].__dict__, "fit_limit": 500}))
@@ -99,17 +103,18 @@ def test_estimate_leaves_the_random_state_alone(quick_builtin):
     assert np.isfinite(estimate_first_use(quick_builtin).total_s)
 
 
+@pytest.mark.slow
 def test_resnet_fashion_mnist_first_use_from_an_empty_cache(test_cache):
     """Issue 17's command on first use (on a seeded 2,000-image test subset to keep CI short; the
-    README gives the full split): it is announced, trained, fitted on its block outputs, evaluated.
-    It trains in the session's cache, so that the dashboard test below finds it trained."""
+    README gives the full split): the shipped network is loaded, not trained, then fitted on its
+    block outputs and evaluated."""
     from tests.test_cli import run_cli
 
-    assert not models.builtin_is_trained("resnet-fashion-mnist")  # nothing else in the suite trains it
+    assert models.builtin_is_trained("resnet-fashion-mnist")  # shipped: nothing to train
     done = run_cli("evaluate", "--model", "resnet-fashion-mnist", "--method", "ours", "--anomaly", "mnist",
                    "--anomaly", "gaussian", "--anomaly", "fgsm", "--test-limit", "2000", cache_dir=test_cache)
     assert done.returncode == 0, done.stderr
-    assert "First use of resnet-fashion-mnist: trains it on fashion-mnist (220,000 images over 4 epochs" in done.stderr
+    assert "trains it" not in done.stderr and "training" not in done.stderr
     accuracy = float(done.stdout.split("test accuracy ")[1].split(" %")[0])
     assert accuracy >= 90.0, done.stdout
     mdl = done.stdout.split("MDL ")[1].split(" ")[0]
@@ -120,6 +125,7 @@ def test_resnet_fashion_mnist_first_use_from_an_empty_cache(test_cache):
     assert set(auroc) == {"mnist", "gaussian", "fgsm"} and min(auroc.values()) > 70, done.stdout
 
 
+@pytest.mark.slow
 def test_layers_and_explore_pages_work_on_the_residual_network(navigation_pages, few_points):
     """After the test above trained it: the MDL is one of its three block outputs."""
     from tests.test_app import open_page, problems
@@ -132,3 +138,54 @@ def test_layers_and_explore_pages_work_on_the_residual_network(navigation_pages,
     assert list(table.loc[table["MDL"] == "★", "layer"]) in (["layer1.0"], ["layer2.0"], ["layer3.0"])
     at.switch_page("pages/explore.py").run()
     assert not problems(at), problems(at)
+
+
+def test_shipped_weights_load_without_training_and_match_the_manifest(monkeypatch):
+    monkeypatch.setattr(models, "train_builtin", lambda *a, **k: pytest.fail("a shipped model was trained"))
+    for name, entry in models.shipped_manifest().items():
+        assert models.BUILTIN[name].architecture.__name__ == entry["recipe"]["architecture"]
+        assert models.load_builtin(name, progress=False).weights_hash == entry["weights_hash"]
+    assert set(models.shipped_manifest()) == set(models.BUILTIN)
+
+
+@pytest.mark.parametrize("damage", ["flipped", "missing"])
+def test_damaged_shipped_weights_fall_back_to_training_with_a_warning(tmp_path, monkeypatch, caplog, damage):
+    monkeypatch.setitem(models.BUILTIN, "small-digits", models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=1))
+    trained = models.train_builtin("small-digits", progress=False)
+    monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setattr(models, "SHIPPED_MANIFEST", tmp_path / "manifest.json")
+    models.save_checkpoint(trained, tmp_path / "small-digits.pt")
+    entry = {"file": "small-digits.pt", "sha256": models._digest(tmp_path / "small-digits.pt"), "weights_hash": "x"}
+    (tmp_path / "manifest.json").write_text(json.dumps({"small-digits": entry}))
+    assert models.shipped_weights("small-digits") == tmp_path / "small-digits.pt"
+    if damage == "flipped":
+        data = bytearray((tmp_path / "small-digits.pt").read_bytes())
+        data[-100] ^= 0xFF
+        (tmp_path / "small-digits.pt").write_bytes(bytes(data))
+    else:
+        (tmp_path / "small-digits.pt").unlink()
+    calls = []
+    monkeypatch.setattr(models, "train_builtin", lambda *a, **k: calls.append(1) or trained)
+    with caplog.at_level(logging.WARNING):
+        models.load_builtin("small-digits", progress=False)
+    assert calls == [1] and "small-digits instead" in caplog.text
+
+
+def test_lenet_mnist_accuracy_is_the_same_with_one_and_two_threads():
+    from detector.data.loading import load_dataset
+    from detector.runtime import batched, model_device
+
+    model = models.load_builtin("lenet-mnist", progress=False)
+    test = load_dataset("mnist", "test")
+    threads = torch.get_num_threads()
+    predictions = []
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            logits = batched(lambda x: model.module(x).cpu().numpy(), test.images, model_device(model.module))
+            predictions.append(logits.argmax(1))
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(predictions[0], predictions[1])
+    expected = models.shipped_manifest()["lenet-mnist"]["test_accuracy"]
+    assert float((predictions[0] == test.labels).mean()) == pytest.approx(expected, abs=1e-6)

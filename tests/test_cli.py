@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from detector.cli import main
-from detector.data import load_dataset
-from detector.training import train_classifier
+from detector.cli.main import main
+from detector.data.loading import load_dataset
+from detector.models.training import train_classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "fashion_model.py"
@@ -145,7 +145,7 @@ def test_check_judges_pictures_arrays_and_npz_and_writes_csv(tmp_path, session_c
 
 
 def test_check_with_a_saved_detector_and_bad_files(tmp_path, session_cache, capsys, monkeypatch):
-    from detector.experiment import fit_uniform, load_experiment
+    from detector.evaluation.experiment import fit_uniform, load_experiment
 
     monkeypatch.setenv("ANOMALY_CACHE_DIR", str(session_cache))
     experiment = load_experiment("lenet-mnist")

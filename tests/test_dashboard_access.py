@@ -16,8 +16,8 @@ import pytest
 
 from dashboard.model_folder import (DATA_DIR_ENV, MODEL_DIR_ENV, dashboard_folder, dashboard_id_dataset, dashboard_model,
                                     dashboard_model_help)
-from detector.data import DataError
-from detector.models import ModelError
+from detector.errors import DataError
+from detector.errors import ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +93,7 @@ def data_dir(tmp_path, monkeypatch):
 ], ids=["class-folder", "picture", "nested-folder"])
 def test_a_nested_link_out_of_the_data_folder_is_refused(data_dir, link, target):
     """A top-level link out was refused, a class folder that is one was read."""
-    from detector.folders import folder_splits
+    from detector.data.folders import folder_splits
 
     path = data_dir / link
     if path.is_dir():

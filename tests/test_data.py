@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from detector.data import DataError, load_dataset
+from detector.errors import DataError
+from detector.data.loading import load_dataset
 
-from detector.images import load_image_file, to_input_shape
+from detector.inputs.images import load_image_file, to_input_shape
 
 
 def test_mnist_splits_are_disjoint_stratified_and_seeded():
@@ -154,7 +155,7 @@ def test_grey_to_rgb_and_back(digits):
 
 
 def test_shrinking_averages_thin_strokes_instead_of_sampling_them():
-    from detector.images import to_input_shape
+    from detector.inputs.images import to_input_shape
 
     drawing = np.zeros((1, 1, 280, 280), np.float32)
     drawing[0, 0, 40:240, 137:143] = 1.0  # a 6-pixel stroke, as a mouse draws it

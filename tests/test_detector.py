@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from detector.data import DataError
-from detector.features import FeatureExtractor, LayerError
-from detector.metrics import auroc
-from detector.scores import LayerScores
-from detector.uniform import UniformDetector
+from detector.errors import DataError
+from detector.method.features import FeatureExtractor
+from detector.errors import LayerError
+from detector.method.metrics import auroc
+from detector.method.scores import LayerScores
+from detector.method.uniform import UniformDetector
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,7 @@ def test_bad_inputs_are_rejected(fitted):
 
 
 def test_judge_agrees_with_predict_and_takes_another_beta(fitted, digits, noise):
-    from detector.inspect import judge
+    from detector.method.verdicts import judge
 
     images = np.concatenate([digits["test"].images[:30], noise[:10]])
     verdicts = judge(fitted, images)
@@ -125,7 +126,7 @@ def test_judge_agrees_with_predict_and_takes_another_beta(fitted, digits, noise)
 
 # ---------------------------------------------------------------- the confidence term (beta_3)
 def test_beta_takes_two_or_three_weights():
-    from detector.scores import check_beta
+    from detector.method.scores import check_beta
 
     assert check_beta((0.5, 0.5)) == (0.5, 0.5, 0.0)
     assert check_beta(["1", "0", "2"]) == (1.0, 0.0, 2.0)
@@ -168,7 +169,7 @@ def test_a_detector_saved_before_the_confidence_term_still_loads(fitted, tiny_mo
 
 
 def test_choose_beta_weighs_every_kind_of_generated_anomaly():
-    from detector.scores import choose_beta, simplex_grid
+    from detector.method.scores import choose_beta, simplex_grid
 
     rng = np.random.default_rng(0)
     predicted = rng.integers(0, 3, 300)

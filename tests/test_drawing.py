@@ -1,4 +1,4 @@
-"""MNIST-style preprocessing (detector/drawing.py), and drawn digits judged by the default detector."""
+"""MNIST-style preprocessing (detector/inputs/drawing.py), and drawn digits judged by the default detector."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from detector.drawing import applies_to, mnist_style
+from detector.inputs.drawing import applies_to, mnist_style
 from tests.drawn_digits import drawn_digits
 
 
@@ -34,7 +34,7 @@ def test_mnist_style_removes_the_ground_and_keeps_blank_images_blank():
 
 
 def test_read_upload_leaves_28x28_arrays_alone_and_can_skip_the_fit():
-    from detector.inspect import read_upload
+    from detector.inputs.uploads import read_upload
 
     digit = np.zeros((1, 1, 28, 28), np.float32)
     digit[0, 0, 2:10, 2:6] = 1  # off-centre on purpose
@@ -52,7 +52,7 @@ def test_read_upload_leaves_28x28_arrays_alone_and_can_skip_the_fit():
 
 @pytest.fixture(scope="module")
 def default_detector():
-    from detector.experiment import fit_uniform, load_experiment
+    from detector.evaluation.experiment import fit_uniform, load_experiment
 
     return fit_uniform(load_experiment("lenet-mnist"))  # trained on first use, then cached
 
@@ -67,7 +67,8 @@ def _png(array: np.ndarray) -> bytes:
 
 def test_drawn_digits_are_mostly_normal_and_noise_and_photos_are_not(default_detector):
     """Issue 15: without the MNIST-style fit 1 of these 30 passed; with it 25 (LeNet-MNIST, 2026-11-27)."""
-    from detector.inspect import judge, read_upload
+    from detector.inputs.uploads import read_upload
+    from detector.method.verdicts import judge
 
     drawn = drawn_digits()
     images = np.concatenate([read_upload("d.png", data, (1, 28, 28))[0] for _, _, data in drawn])
@@ -93,8 +94,8 @@ def test_a_16_bit_grey_png_reads_as_its_grey_not_white(tmp_path):
     """PIL's convert("L") clips 16-bit values: a 0.4 grey read as 1.0 and the verdict flipped."""
     from PIL import Image
 
-    from detector.folders import folder_input_shape, load_image_folder
-    from detector.inspect import read_picture, read_upload
+    from detector.data.folders import folder_input_shape, load_image_folder
+    from detector.inputs.uploads import read_picture, read_upload
 
     deep = Image.fromarray(np.full((28, 28), 26214, np.uint16))  # 26214 / 65535 = 0.4
     assert deep.mode == "I;16"
@@ -116,7 +117,7 @@ def test_a_16_bit_grey_png_reads_as_its_grey_not_white(tmp_path):
 def test_wide_grey_modes_read_at_their_depth(mode):
     from PIL import Image
 
-    from detector.images import picture_values
+    from detector.inputs.images import picture_values
 
     values = {"I;16B": np.full((8, 8), 26214, ">u2"), "I": np.full((8, 8), 26214, np.int32),
               "F": np.full((8, 8), 0.4, np.float32)}[mode]
@@ -130,8 +131,8 @@ def test_wide_grey_modes_read_at_their_depth(mode):
 def test_out_of_range_wide_pixels_are_refused():
     from PIL import Image
 
-    from detector.data import DataError
-    from detector.images import picture_values
+    from detector.errors import DataError
+    from detector.inputs.images import picture_values
 
     with pytest.raises(DataError, match="only 0-65535"):
         picture_values(Image.frombytes("I", (8, 8), np.full((8, 8), 70000, np.int32).tobytes()), "wide.tif")
@@ -144,7 +145,7 @@ def test_palette_alpha_and_one_bit_pictures():
     paper (read_upload then inverts a light ground for MNIST-like models)."""
     from PIL import Image
 
-    from detector.inspect import read_picture
+    from detector.inputs.uploads import read_picture
 
     palette = Image.fromarray(np.array([[0, 1], [2, 2]] * 4, np.uint8).repeat(4, 1), "L").convert("P")
     palette.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 102] + [0] * (253 * 3))  # black (transparent), red, dark blue

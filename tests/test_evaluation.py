@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector import evaluation as ev
+from detector.evaluation import evaluate as ev
 from detector.anomalies import AnomalySet
-from detector.authors import renormalised_on
-from detector.benchmark import METHODS, MethodName, cached_cell, run_benchmark, wide_tables
-from detector.experiment import fit_uniform
-from detector.uniform import LayerScores
+from detector.evaluation.authors import renormalised_on
+from detector.evaluation.benchmark import METHODS, MethodName, cached_cell, run_benchmark, wide_tables
+from detector.evaluation.experiment import fit_uniform
+from detector.method.uniform import LayerScores
 
 BETAS = [(1.0, 0.0), (0.75, 0.25), (0.5, 0.5), (0.0, 1.0)]
 
@@ -95,7 +95,7 @@ def test_method_names_are_parsed_once():
 
 
 def test_cached_cells_equal_fresh_ones_and_skip_the_fit(tiny_experiment, monkeypatch):
-    from detector import benchmark
+    from detector.evaluation import benchmark
 
     first = run_benchmark(tiny_experiment, ["msp"], ["gaussian"], echo=lambda _: None)
     cell = cached_cell(tiny_experiment, "msp", tiny_experiment.anomaly("gaussian"))
@@ -112,7 +112,8 @@ def test_cached_cells_equal_fresh_ones_and_skip_the_fit(tiny_experiment, monkeyp
 def test_a_cell_recomputed_after_a_code_change_keeps_its_first_time(tiny_experiment, monkeypatch):
     # a code change makes every cell stale; recomputing one from cached attacks, features or scores
     # takes a fraction of the first computation, which is what "time per method" reports
-    from detector import benchmark, cache
+    from detector.evaluation import benchmark
+    from detector import cache
 
     first = run_benchmark(tiny_experiment, ["energy"], ["gaussian", "uniform"], echo=lambda _: None)
     code_hash = cache.code_hash
@@ -162,9 +163,9 @@ def test_beta_of_stays_on_the_simplex():
 
 
 def test_ours_conf_takes_the_generated_beta_once_and_then_from_the_cache(tiny_experiment, monkeypatch):
-    from detector.experiment import fit_uniform_conf
-    from detector.scores import CONF_BETA
-    from detector.uniform import UniformDetector
+    from detector.evaluation.experiment import fit_uniform_conf
+    from detector.method.scores import CONF_BETA
+    from detector.method.uniform import UniformDetector
 
     detector = fit_uniform_conf(tiny_experiment)
     fresh = fit_uniform(tiny_experiment).beta_from_generated(tiny_experiment.val.images, tiny_experiment.val.labels)[0]

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from detector.features import LOGITS, FeatureExtractor, LayerError, candidate_layers, extract
+from detector.method.features import LOGITS, FeatureExtractor, candidate_layers, extract
+from detector.errors import LayerError
 from detector.runtime import model_device
 
 
@@ -62,7 +63,7 @@ def test_features_are_cached_on_disk(tiny_model, digits, monkeypatch):
     extractor = FeatureExtractor(tiny_model)
     first = extractor.features(images, ["features.2", LOGITS])
     calls = []
-    monkeypatch.setattr("detector.features.extract", lambda *a, **k: calls.append(1))
+    monkeypatch.setattr("detector.method.features.extract", lambda *a, **k: calls.append(1))
     second = FeatureExtractor(tiny_model).features(images, ["features.2", LOGITS])
     assert not calls
     np.testing.assert_array_equal(first["features.2"], second["features.2"])

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from detector import folders
-from detector.benchmark import run_benchmark
-from detector.data import DataError
-from detector.folders import load_image_folder
+from detector.data import folders
+from detector.evaluation.benchmark import run_benchmark
+from detector.errors import DataError
+from detector.data.folders import load_image_folder
 
 
 @pytest.fixture
@@ -60,12 +60,12 @@ def test_a_folder_is_an_anomaly_set_of_the_benchmark(tiny_experiment, picture_fo
 
 
 # ---------------------------------------------------------------- an ID dataset as an image folder
-from detector import features as features_module  # noqa: E402
-from detector.cli import main  # noqa: E402
-from detector.data import load_dataset  # noqa: E402
-from detector.experiment import load_experiment  # noqa: E402
-from detector.features import FeatureExtractor  # noqa: E402
-from detector.folders import FolderImages, folder_splits  # noqa: E402
+from detector.method import features as features_module  # noqa: E402
+from detector.cli.main import main  # noqa: E402
+from detector.data.loading import load_dataset  # noqa: E402
+from detector.evaluation.experiment import load_experiment  # noqa: E402
+from detector.method.features import FeatureExtractor  # noqa: E402
+from detector.data.folders import FolderImages, folder_splits  # noqa: E402
 
 CLASSES = ("cat", "dog", "owl")
 MODEL_FILE = '''
@@ -258,7 +258,7 @@ def test_an_id_folder_must_match_the_models_classes(tmp_path, user_model, capsys
 
 def test_every_pass_over_a_folder_reports_its_progress(id_folder):
     """The dashboard's bar: (done, total, what) after each batch of a pass, inside a reporting block only."""
-    from detector.folders import reporting
+    from detector.data.folders import reporting
 
     images = folder_splits(id_folder, (3, 12, 12))["train"].images
     calls = []
@@ -272,8 +272,8 @@ def test_every_pass_over_a_folder_reports_its_progress(id_folder):
 
 def test_baselines_score_a_folder_split_streamed_or_read_whole(tiny_experiment, picture_folder, monkeypatch):
     """MSP streams a folder's split; Feature Squeezing works on pixels and gets it in memory."""
-    from detector.data import Dataset
-    from detector.experiment import Experiment
+    from detector.data.datasets import Dataset
+    from detector.evaluation.experiment import Experiment
 
     files = folders.picture_files(picture_folder)
     test = Dataset("pictures", "test", FolderImages(files, (1, 28, 28)), np.zeros(len(files), np.int64))

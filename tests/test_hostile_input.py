@@ -21,12 +21,14 @@ import pytest
 import torch
 import torch.nn as nn
 
-from detector import cache, models
-from detector.cli import main
-from detector.data import DataError
-from detector.images import MAX_VALUES, load_image_file
-from detector.inspect import judge, read_upload
-from detector.uniform import UniformDetector
+from detector import cache
+from detector.models import classifiers as models
+from detector.cli.main import main
+from detector.errors import DataError
+from detector.inputs.images import MAX_VALUES, load_image_file
+from detector.inputs.uploads import read_upload
+from detector.method.verdicts import judge
+from detector.method.uniform import UniformDetector
 
 USER_MODEL = """
 import torch.nn as nn
@@ -58,7 +60,7 @@ def no_experiment(monkeypatch):
     def refuse(*_args, **_kwargs):
         pytest.fail("the command loaded the experiment before checking its arguments")
 
-    monkeypatch.setattr("detector.experiment.load_experiment", refuse)
+    monkeypatch.setattr("detector.evaluation.experiment.load_experiment", refuse)
 
 
 def one_error_line(capsys) -> str:
@@ -152,7 +154,7 @@ def test_bad_beta_or_nu_is_refused_before_the_cache_is_touched(command, value, m
 
 
 def test_a_bad_beta_does_not_delete_a_cached_detector(tiny_experiment, caplog):
-    from detector.experiment import fit_uniform
+    from detector.evaluation.experiment import fit_uniform
 
     fit_uniform(tiny_experiment, layer="features.4")
     saved = {path: path.stat().st_mtime_ns for path in (cache.cache_root() / "detectors").glob("*.skops")}
@@ -258,7 +260,7 @@ def test_a_factory_raising_anything_is_one_error_line(user_model, capsys):
 def test_a_skops_file_missing_keys_is_one_error_line(tmp_path, user_model, capsys):
     import skops.io as sio
 
-    from detector.persistence import FORMAT
+    from detector.method.persistence import FORMAT
 
     sio.dump({"format": FORMAT, "mdl": "1"}, tmp_path / "crafted.skops")
     np.save(tmp_path / "x.npy", np.zeros((28, 28), np.float32))
@@ -338,7 +340,7 @@ def test_show_count_zero_is_refused(tmp_path, no_experiment, capsys):
 def test_export_says_the_name_it_writes(tmp_path, monkeypatch, capsys):
     images = np.zeros((3, 1, 28, 28), np.float32)
     experiment = SimpleNamespace(anomaly=lambda name: SimpleNamespace(images=images))
-    monkeypatch.setattr("detector.experiment.load_experiment", lambda *args, **kwargs: experiment)
+    monkeypatch.setattr("detector.evaluation.experiment.load_experiment", lambda *args, **kwargs: experiment)
     assert main(["anomalies", "export", "uniform", "--model", "lenet-mnist", "-o", str(tmp_path / "x")]) == 0
     assert f"to {tmp_path / 'x.npz'}" in capsys.readouterr().out
     assert (tmp_path / "x.npz").exists() and not (tmp_path / "x").exists()
@@ -397,7 +399,7 @@ def test_special_inputs_are_refused_before_any_work(fifo, tmp_path, user_model, 
     def refuse(*_args, **_kwargs):
         pytest.fail("the command loaded the model before checking its inputs")
 
-    monkeypatch.setattr("detector.models.load_model", refuse)
+    monkeypatch.setattr("detector.models.classifiers.load_model", refuse)
     np.save(tmp_path / "x.npy", np.zeros((28, 28), np.float32))
     assert main(["check", "--model", "lenet-mnist", "--detector", str(fifo), str(tmp_path / "x.npy")]) == 2
     assert f"detector file {fifo} is not a regular file: it is a FIFO" in one_error_line(capsys)

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from detector.data import DataError
+from detector.errors import DataError
 
-from detector.images import check_images, load_image_file, standardise_layout, to_input_shape
-from detector.inspect import read_upload
+from detector.inputs.images import check_images, load_image_file, standardise_layout, to_input_shape
+from detector.inputs.uploads import read_upload
 
 PROPERTY = settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 MODEL_SHAPES = st.sampled_from([(1, 28, 28), (3, 32, 32)])

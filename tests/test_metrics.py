@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from detector.metrics import auroc, global_metrics, per_class_metrics, per_class_thresholds, threshold_at_tpr
+from detector.method.metrics import auroc, global_metrics, per_class_metrics, per_class_thresholds, threshold_at_tpr
 
 
 def test_auroc_matches_sklearn():

@@ -11,8 +11,8 @@ from detector.baselines import ATTACK_TRAINED, BASELINES, final_linear, make_bas
 from detector.baselines.feature_squeezing import FeatureSqueezing, squeezers
 from detector.baselines.godin import EPSILONS, DeConfHead, choose_epsilon, godin_scores, with_deconf_head
 from detector.baselines.nnif import neighbour_ranks, nnif_features, tracin_influence
-from detector.experiment import Experiment
-from detector.metrics import auroc
+from detector.evaluation.experiment import Experiment
+from detector.method.metrics import auroc
 from detector.runtime import model_device
 
 
@@ -95,7 +95,7 @@ def test_godin_chooses_epsilon_on_id_validation_only(tiny_model, digits):
 
 
 def test_godin_checkpoint_is_cached_and_user_weights_kept(tiny_experiment):
-    from detector.models import weights_hash
+    from detector.models.classifiers import weights_hash
 
     first = make_baseline("godin").fit(tiny_experiment)
     first._ensure_fitted()
@@ -154,7 +154,7 @@ def test_nnif_separates_fgsm_from_clean_on_held_out_inputs(tiny_experiment):
 
 
 def test_nnif_leaves_the_shared_model_frozen(tiny_experiment):
-    from detector.benchmark import METHODS
+    from detector.evaluation.benchmark import METHODS
 
     METHODS["nnif"](tiny_experiment).score_samples(tiny_experiment.test.images[:20])
     assert not any(p.requires_grad for p in tiny_experiment.model.module.parameters())

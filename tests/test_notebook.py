@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from dashboard import figures
-from detector import evaluation as ev
-from detector.scores import LayerScores
+from detector.evaluation import evaluate as ev
+from detector.method.scores import LayerScores
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = ROOT / "docs" / "tour.ipynb"
@@ -27,6 +27,7 @@ def test_tour_is_committed_without_outputs():
     assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
 
 
+@pytest.mark.slow
 def test_tour_runs_top_to_bottom(test_cache):
     """On the built-in default, with the project's own kernel (ipykernel in this venv), started in
     docs/ as JupyterLab does; it inherits ANOMALY_CACHE_DIR (tests/conftest.py). Any cell error fails."""
@@ -160,7 +161,7 @@ def test_set_colours_keep_id_green():
 @pytest.fixture(scope="module")
 def tiny_tuner(tiny_experiment):
     from dashboard.notebook import tuner
-    from detector.experiment import fit_uniform
+    from detector.evaluation.experiment import fit_uniform
 
     detector = fit_uniform(tiny_experiment)
     anomalies = {name: tiny_experiment.anomaly(name) for name in ("gaussian", "uniform")}

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from detector.benchmark import METHODS, Benchmark, expand_methods, run_benchmark
-from detector.evaluation import Row
-from detector.paper import PAPER
-from detector.report import losses, write_report
+from detector.evaluation.benchmark import METHODS, Benchmark, expand_methods, run_benchmark
+from detector.evaluation.evaluate import Row
+from detector.evaluation.paper import PAPER
+from detector.evaluation.report import losses, write_report
 
 
 def test_paper_figures_parsed():
@@ -61,7 +61,7 @@ def test_losses_are_stated():
 def test_outlier_exposure_lowers_confidence_on_the_auxiliary_set(tiny_experiment):
     from scipy.special import softmax
 
-    from detector.oe import auxiliary_outliers, outlier_exposure
+    from detector.evaluation.oe import auxiliary_outliers, outlier_exposure
 
     tuned = outlier_exposure(tiny_experiment, epochs=2)
     assert tuned.model.weights_hash != tiny_experiment.model.weights_hash
@@ -86,7 +86,7 @@ def test_authors_protocol_rows(tiny_experiment, tmp_path):
 
 
 def test_limited_splits_are_seeded_subsets_and_the_report_says_so(tmp_path):
-    from detector.experiment import load_experiment
+    from detector.evaluation.experiment import load_experiment
 
     experiment = load_experiment("lenet-mnist", train_limit=1000, test_limit=300)
     again = load_experiment("lenet-mnist", train_limit=1000, test_limit=300)

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from detector import cache
-from detector.features import LOGITS
-from detector.inspect import judge
-from detector.svdd import ClassConditionalSVDD, log_score
-from detector.uniform import UniformDetector
+from detector.method.features import LOGITS
+from detector.method.verdicts import judge
+from detector.method.svdd import ClassConditionalSVDD, log_score
+from detector.method.uniform import UniformDetector
 
 
 @pytest.fixture(scope="module")

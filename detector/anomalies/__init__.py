@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import DATASET_NAMES, DataError, load_dataset
+from ..data.datasets import DATASET_NAMES
+from ..errors import DataError
+from ..data.loading import load_dataset
 
-from ..images import load_image_file, to_input_shape
+from ..inputs.images import load_image_file, to_input_shape
 from ..runtime import subsample
 from .noise import gaussian_noise, uniform_noise
 
@@ -68,7 +70,7 @@ def load_anomaly(name: str, experiment) -> AnomalySet:
 def load_anomaly_file(name: str, path: str, experiment) -> AnomalySet:
     """A user's set: an ``.npz`` holding ``images``, or a folder of PNG / JPEG pictures."""
     if Path(path).is_dir():
-        from ..folders import load_image_folder
+        from ..data.folders import load_image_folder
 
         return AnomalySet(name, "file", load_image_folder(path, experiment.model.input_shape, progress=experiment.progress))
     return AnomalySet(name, "file", load_image_file(path, experiment.model.input_shape))

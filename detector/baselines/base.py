@@ -28,7 +28,7 @@ from sklearn.exceptions import NotFittedError
 
 from .. import cache
 from ..anomalies.noise import mix_set
-from ..features import LOGITS, reduce_output
+from ..method.features import LOGITS, reduce_output
 from ..runtime import batched, forward_hooks, is_lazy, model_device
 
 class NotApplicable(ValueError):
@@ -156,7 +156,7 @@ def penultimate(experiment, images: np.ndarray) -> np.ndarray:
 
 
 def layer_function(module: nn.Module, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """x -> reduced features of ``layer`` (see :func:`detector.features.reduce_output`), differentiable."""
+    """x -> reduced features of ``layer`` (see :func:`detector.method.features.reduce_output`), differentiable."""
     if layer == LOGITS:
         return module
     named = dict(module.named_modules())

@@ -6,9 +6,9 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-from ..metrics import auroc, tnr_at_tpr
+from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import subsample
-from ..svdd import ClassConditionalSVDD
+from ..method.svdd import ClassConditionalSVDD
 from .base import Baseline
 
 
@@ -21,7 +21,7 @@ class ELO(Baseline):
     validation ID inputs from the generated *mix* set (TNR at 95 % TPR, then AUROC) is
     kept - Abdelzad et al. pick it with OOD validation data, we use the same mix set as
     for our own MDL. The score is that SVDD's log score
-    (:meth:`detector.svdd.ClassConditionalSVDD.log_score`); higher = more normal.
+    (:meth:`detector.method.svdd.ClassConditionalSVDD.log_score`); higher = more normal.
 
     This is the paper's closest related work: ours differs by one SVDD *per predicted
     class* and by adding the logit layer.

@@ -15,8 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import cache
-from ..models import load_cached_checkpoint, save_cached_checkpoint
-from ..training import train_classifier
+from ..models.classifiers import load_cached_checkpoint, save_cached_checkpoint
+from ..models.training import train_classifier
 from ..runtime import batched, model_device
 from .base import Baseline, final_linear, penultimate
 

@@ -10,8 +10,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .. import cache
-from ..features import LOGITS
-from ..metrics import auroc, tnr_at_tpr
+from ..method.features import LOGITS
+from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import batched, model_device
 from .base import Baseline, layer_function
 from .odin import EPSILONS
@@ -35,7 +35,7 @@ class Mahalanobis(Baseline):
     Parameters
     ----------
     layer : str
-        Feature layer (a name from :func:`detector.features.candidate_layers`); the paper
+        Feature layer (a name from :func:`detector.method.features.candidate_layers`); the paper
         compares with the logit-layer version ("we only apply the version of MD which uses
         the logit layer"). Ignored when ``ensemble``.
     epsilon : "auto" or float

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import cache
-from ..metrics import auroc, tnr_at_tpr
+from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import batched, model_device
 from .base import Baseline
 

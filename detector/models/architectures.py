@@ -74,7 +74,7 @@ class SmallResNet(nn.Module):
     """A CIFAR-style residual network for 28x28 grey images: a 3x3 stem, three stages of
     ``blocks`` basic blocks (``width``, 2x, 4x channels; the 2nd and 3rd halve the resolution),
     global average pooling and a linear layer. Small enough to train on a CPU in minutes;
-    its candidate layers are the block outputs (see :func:`detector.features.block_layers`).
+    its candidate layers are the block outputs (see :func:`detector.method.features.block_layers`).
     ``mean`` / ``std``: Fashion-MNIST's pixel statistics."""
 
     def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 16, blocks: int = 1,

@@ -1,7 +1,7 @@
 """Report writing: benchmark rows as Markdown tables shaped like the paper's (Tables 2-7), CSV and JSON.
 
-Output only: the rows come from :func:`detector.benchmark.run_benchmark`, the paper's
-figures from :mod:`detector.paper`. The Markdown report has one table per anomaly kind and
+Output only: the rows come from :func:`detector.evaluation.benchmark.run_benchmark`, the paper's
+figures from :mod:`detector.evaluation.paper`. The Markdown report has one table per anomaly kind and
 metric (methods as rows, anomaly sets as columns, the best value of each column in bold,
 the paper's figure in parentheses) and says where ``ours`` loses.
 """
@@ -113,7 +113,7 @@ def _header(benches: list[Benchmark], weighting: str, command: str, versions: di
     bench, exp = benches[0], benches[0].experiment
     oe = next((b.oe_experiment for b in benches if b.oe_experiment is not None), None)
     oe_line = ([] if oe is None else [
-        "- `+oe` rows: the classifier fine-tuned with Outlier Exposure (see `detector/oe.py`), "
+        "- `+oe` rows: the classifier fine-tuned with Outlier Exposure (see `detector/evaluation/oe.py`), "
         f"test accuracy {100 * oe.test_accuracy:.2f} %; attacks regenerated against it, other sets "
         "(fooling images included) unchanged."])
     return [

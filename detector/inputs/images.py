@@ -14,8 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import DataError
-from .runtime import is_lazy
+from ..errors import DataError
+from ..runtime import is_lazy
 
 # Largest image array read from a user's file, counted from its header before anything is
 # decoded: 2**27 values are 512 MiB as float32 (Fashion-MNIST's 70,000 images are 55 M values).
@@ -65,7 +65,7 @@ def picture_values(picture, source: str = "picture") -> np.ndarray:
     (32-bit floats) must already lie in [0, 1]; "1" is 0 or 1. A palette is looked up (its
     transparency kept); CMYK, YCbCr and other colour modes become RGB. Transparent pixels (alpha,
     a palette's or a tRNS transparent colour) are composited on white paper: the dark ink of a
-    drawing on a transparent ground stays visible, and :func:`detector.inspect.read_upload` inverts
+    drawing on a transparent ground stays visible, and :func:`detector.inputs.uploads.read_upload` inverts
     light grounds for MNIST-like models (a drawing of white ink on a transparent ground is lost).
     """
     mode, info = picture.mode, picture.info
@@ -227,7 +227,7 @@ def read_array_header(handle, source: str) -> tuple[tuple[int, ...], np.dtype]:
     values = int(np.prod(shape, dtype=object))
     if values > MAX_VALUES:
         raise DataError(f"{source}: the array of shape {shape} has {values:,} values; "
-                        f"the limit is {MAX_VALUES:,} (detector.images.MAX_VALUES)")
+                        f"the limit is {MAX_VALUES:,} (detector.inputs.images.MAX_VALUES)")
     return shape, dtype
 
 

@@ -3,8 +3,8 @@ dataset in torchvision's ``ImageFolder`` layout, read lazily.
 
 The files are decoded and resized in a torch ``DataLoader`` (worker processes for large
 folders), one picture at a time; each goes through the same checks as an upload
-(:func:`detector.inspect.read_picture`: size from the header before decoding) and the same
-conversion as every other set (:func:`detector.images.to_input_shape`: grey <-> RGB, resize).
+(:func:`detector.inputs.uploads.read_picture`: size from the header before decoding) and the same
+conversion as every other set (:func:`detector.inputs.images.to_input_shape`: grey <-> RGB, resize).
 Pictures are taken as they are: no inversion, no MNIST-style fitting.
 
 An ID folder's big splits stay on disk (:class:`FolderImages`): a pass over them streams
@@ -28,11 +28,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset as TorchDataset
 from tqdm.auto import tqdm
 
-from .cache import code_hash
-from .data import SEED, SPLITS, DataError, Dataset, _stratified_split
-from .images import GREY_MODES, MAX_VALUES, to_input_shape
-from .inspect import IMAGE_SUFFIXES, MAX_BYTES, read_picture
-from .runtime import BATCH_SIZE, subsample
+from ..cache import code_hash
+from .datasets import SEED, SPLITS, Dataset, _stratified_split
+from ..errors import DataError
+from ..inputs.images import GREY_MODES, MAX_VALUES, to_input_shape
+from ..inputs.uploads import IMAGE_SUFFIXES, MAX_BYTES, read_picture
+from ..runtime import BATCH_SIZE, subsample
 
 log = logging.getLogger(__name__)
 WORKERS_FROM = 256  # fewer pictures than this are read in this process: starting workers costs more
@@ -200,7 +201,7 @@ class FolderImages:
         """Every picture in memory, as one array (refused above MAX_VALUES values)."""
         if self.size > MAX_VALUES:
             raise DataError(f"{self.name}: {len(self):,} pictures of {self.image_shape} are more than the {MAX_VALUES:,} "
-                            "values read at once (detector.images.MAX_VALUES); split the folder")
+                            "values read at once (detector.inputs.images.MAX_VALUES); split the folder")
         parts = list(self.batches(64, what))  # small batches: the peak is the result plus one batch
         return np.concatenate(parts) if parts else np.zeros(self.shape, np.float32)
 
@@ -311,7 +312,7 @@ def folder_splits(folder: str | Path, shape: tuple[int, int, int], progress: boo
     if len(parts["val"][1]) > limit:
         keep = subsample(len(parts["val"][1]), limit, SEED)
         log.warning("%s: the validation split is cut from %d to a seeded %d pictures, the most that are held in memory "
-                    "(detector.images.MAX_VALUES)", name, len(parts["val"][1]), limit)
+                    "(detector.inputs.images.MAX_VALUES)", name, len(parts["val"][1]), limit)
         parts["val"] = ([parts["val"][0][i] for i in keep], parts["val"][1][keep])
     splits = {}
     for split in SPLITS:

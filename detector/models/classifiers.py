@@ -6,8 +6,10 @@ Every model takes float images in [0, 1] of shape (N, C, H, W) and returns logit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import json
 import logging
 import zipfile
 from dataclasses import dataclass
@@ -16,18 +18,15 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from . import cache
+from .. import cache
+from ..errors import ModelError
 from .architectures import LeNet, SmallResNet
-from .data import is_image_folder, load_dataset
-from .images import require_file
-from .runtime import default_device, model_device
+from ..data.loading import is_image_folder, load_dataset
+from ..inputs.images import require_file
+from ..runtime import default_device, model_device
 from .training import train_classifier
 
 log = logging.getLogger(__name__)
-
-
-class ModelError(ValueError):
-    """A model or checkpoint that cannot be used, with a message saying why."""
 
 
 # --------------------------------------------------------------------------- loaded model
@@ -215,27 +214,73 @@ def builtin_checkpoint_path(name: str) -> Path:
     return cache.entry_path("models", key, code=__name__, suffix=".pt")
 
 
+# trained once with each recipe (`python -m detector train NAME --ship`), loaded instead of training
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+SHIPPED_MANIFEST = SHIPPED_DIR / "manifest.json"
+
+
+def shipped_manifest() -> dict:
+    """What ships with the project for each built-in: its file, SHA-256, weights hash and recipe."""
+    return json.loads(SHIPPED_MANIFEST.read_text()) if SHIPPED_MANIFEST.exists() else {}
+
+
+@functools.lru_cache(maxsize=None)
+def _checked(path: Path, size: int, mtime_ns: int, sha256: str) -> bool:
+    """Whether the file has the SHA-256 (hashed once per file version and process)."""
+    return _digest(path) == sha256
+
+
+def shipped_weights(name: str) -> Path | None:
+    """The shipped weights of the built-in ``name`` when present and intact, else None (a damaged or
+    missing file is logged: the model is then trained on first use, as before weights shipped)."""
+    entry = shipped_manifest().get(name)
+    if entry is None:
+        return None
+    path = SHIPPED_DIR / entry["file"]
+    if not path.is_file():
+        log.warning("shipped weights of %s are missing (%s); training %s instead", name, path, name)
+        return None
+    stat = path.stat()
+    if not _checked(path, stat.st_size, stat.st_mtime_ns, entry["sha256"]):
+        log.warning("shipped weights %s do not match their SHA-256 in %s (damaged); training %s instead",
+                    path, SHIPPED_MANIFEST.name, name)
+        return None
+    return path
+
+
 def builtin_is_trained(name: str) -> bool:
-    """Whether the built-in ``name`` is trained and cached (its first use is over)."""
+    """Whether the built-in ``name`` is ready without training: shipped, or trained and cached."""
+    if shipped_weights(name) is not None:
+        return True
     path = builtin_checkpoint_path(name)
     return path.exists() and cached_checkpoint_intact(path)
 
 
+def train_builtin(name: str, progress: bool = True, on_step=None) -> nn.Module:
+    """The network of the built-in ``name`` trained from its recipe (seeded); nothing is saved."""
+    recipe = BUILTIN[name]
+    torch.manual_seed(0)
+    module = recipe.architecture(in_channels=recipe.input_shape[0])
+    train = load_dataset(recipe.dataset, "train")
+    return train_classifier(module, train.images, train.labels, epochs=recipe.epochs, batch_size=recipe.batch_size,
+                            lr=recipe.lr, schedule=recipe.schedule, augment=recipe.augment, progress=progress,
+                            desc=f"training {name}", on_step=on_step)
+
+
 def load_builtin(name: str, progress: bool = True, on_step=None) -> ClassifierInfo:
-    """A built-in model, trained on its ID training split on first use and cached.
-    ``on_step(done, total)``: training progress in images (see :func:`train_classifier`)."""
+    """A built-in model: its shipped weights, else (missing or damaged) trained on its ID training split
+    on first use and cached. ``on_step(done, total)``: training progress in images (see :func:`train_classifier`)."""
     if name not in BUILTIN:
         raise ModelError(f"unknown model {name!r}; built-in models: {', '.join(BUILTIN)} (or give path/to/file.py:factory)")
     recipe = BUILTIN[name]
-    path = builtin_checkpoint_path(name)
-    torch.manual_seed(0)
     module = recipe.architecture(in_channels=recipe.input_shape[0])
-    if load_cached_checkpoint(module, path) is None:
-        train = load_dataset(recipe.dataset, "train")
-        train_classifier(module, train.images, train.labels, epochs=recipe.epochs, batch_size=recipe.batch_size,
-                         lr=recipe.lr, schedule=recipe.schedule, augment=recipe.augment, progress=progress,
-                         desc=f"training {name}", on_step=on_step)
-        save_cached_checkpoint(module, path)
+    if (shipped := shipped_weights(name)) is not None:
+        load_checkpoint(module, shipped)
+    else:
+        path = builtin_checkpoint_path(name)
+        if load_cached_checkpoint(module, path) is None:
+            module = train_builtin(name, progress, on_step)
+            save_cached_checkpoint(module, path)
     return prepare_classifier(name, module, recipe.input_shape, recipe.dataset)
 
 
@@ -272,7 +317,7 @@ def _input_shape_of(dataset: str | None) -> tuple[int, int, int]:
     if dataset is None:
         raise ModelError("a user model needs --id-dataset (or an `input_shape` attribute on the module)")
     if is_image_folder(dataset):  # a folder: its first picture's shape (reading the whole split would cost more)
-        from .folders import folder_input_shape
+        from ..data.folders import folder_input_shape
 
         return folder_input_shape(dataset)
     sample = load_dataset(dataset, "val").images

@@ -8,12 +8,12 @@ these on held-out ID data only (see ``../shared/design.md``).
 
 from __future__ import annotations
 
-from . import cache
-from .evaluation import Row, metric_rows, named_scores
+from .. import cache
+from .evaluate import Row, metric_rows, named_scores
 from .experiment import Experiment, cached_detector
-from .metrics import per_class_thresholds
-from .scores import LayerScores, min_max_normalise, min_max_ranges
-from .uniform import UniformDetector
+from ..method.metrics import per_class_thresholds
+from ..method.scores import LayerScores, min_max_normalise, min_max_ranges
+from ..method.uniform import UniformDetector
 
 PROTOCOLS = ("held-out", "authors")
 
@@ -37,7 +37,7 @@ def check_protocol(protocol: str) -> str:
 def fit_uniform_authors(experiment: Experiment, beta=(0.5, 0.5), nu=0.1) -> UniformDetector:
     """Our detector with the MDL picked on the ID test split against the other of MNIST /
     Fashion-MNIST (the authors used Fashion-MNIST for their MNIST LeNet), its normalisation
-    and thresholds taken from the ID test split. Cached like :func:`detector.experiment.fit_uniform`.
+    and thresholds taken from the ID test split. Cached like :func:`detector.evaluation.experiment.fit_uniform`.
     """
     other = "mnist" if experiment.id_dataset == "fashion-mnist" else "fashion-mnist"
     ood = experiment.anomaly(other).images

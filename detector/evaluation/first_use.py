@@ -17,11 +17,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import load_dataset
-from .features import block_layers
-from .models import BUILTIN, builtin_is_trained
-from .runtime import default_device
-from .svdd import ClassConditionalSVDD
+from ..data.loading import load_dataset
+from ..method.features import block_layers
+from ..models.classifiers import BUILTIN, builtin_is_trained
+from ..runtime import default_device
+from ..method.svdd import ClassConditionalSVDD
 
 
 @dataclass(frozen=True)

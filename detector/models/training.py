@@ -1,6 +1,6 @@
 """Training a classifier: Adam, cross-entropy, a cosine or one-cycle schedule, optional
 augmentation and Outlier Exposure; seeded, with a progress bar. Used for the built-in models
-(:mod:`detector.models`), Outlier Exposure (:mod:`detector.oe`) and G-ODIN's head."""
+(:mod:`detector.models.classifiers`), Outlier Exposure (:mod:`detector.evaluation.oe`) and G-ODIN's head."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .runtime import default_device
+from ..runtime import default_device
 
 AUGMENTATIONS = ("affine", "flip", "none")
 
@@ -58,7 +58,7 @@ def train_classifier(
     :data:`AUGMENTATIONS` (``True`` is ``affine``, ``False`` is ``none``). ``on_step(done, total)``
     is called after every step with the images seen so far (the dashboard's progress bar).
 
-    With ``outliers`` (Outlier Exposure, see :mod:`detector.oe`) every batch also holds as
+    With ``outliers`` (Outlier Exposure, see :mod:`detector.evaluation.oe`) every batch also holds as
     many outliers, and ``outlier_weight`` times the cross-entropy from their softmax to the
     uniform distribution is added to the loss.
 

@@ -16,20 +16,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from . import cache
-from .models import ClassifierInfo
-from .runtime import batches, forward_hooks, model_device
+from .. import cache
+from ..errors import LayerError
+from ..models.classifiers import ClassifierInfo
+from ..runtime import batches, forward_hooks, model_device
 
 LOGITS = "logits"
 # Layers whose output repeats their input's information: never worth a detector.
 _SKIPPED = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity, nn.Flatten)
-
-
-class LayerError(KeyError):
-    """An unknown layer name; the message lists the valid ones."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-from .anomalies import anomaly_kinds
+from ..anomalies import anomaly_kinds
+from ..errors import DataError, LayerError, ModelError
+from ..inputs.images import image_file_bytes, require_file
+from ..inputs.uploads import INVERT
 from .arguments import attach_negative_values, build_parser
-from .data import DataError
-from .images import image_file_bytes, require_file
-from .features import LayerError
-from .inspect import INVERT
-from .models import ModelError
 
 
 def _check_detector_params(args) -> None:
     """beta and nu are checked before any model or cache is touched (a bad beta once deleted a cached detector)."""
-    from .uniform import UniformDetector
+    from ..method.uniform import UniformDetector
 
     UniformDetector.check_beta(args.beta)
     UniformDetector.check_nu(args.nu)
@@ -66,7 +64,7 @@ def _check_inputs(paths, what: str = "file") -> None:
 def cmd_anomalies(args) -> None:
     import torch
 
-    from .experiment import load_experiment
+    from ..evaluation.experiment import load_experiment
 
     kinds = anomaly_kinds()
     if args.name not in kinds:
@@ -86,7 +84,7 @@ def cmd_anomalies(args) -> None:
         output.write_bytes(image_file_bytes(images))
         print(f"wrote {len(images)} images of shape {images.shape[1:]} to {output}")
         return
-    from .anomalies.grid import save_grid
+    from ..anomalies.grid import save_grid
 
     shown = images[: args.count]
     probabilities = torch.softmax(torch.from_numpy(experiment.extractor.logits(shown)), 1).numpy()
@@ -96,8 +94,8 @@ def cmd_anomalies(args) -> None:
 
 
 def cmd_layers(args) -> None:
-    from .features import FeatureExtractor
-    from .models import load_model
+    from ..method.features import FeatureExtractor
+    from ..models.classifiers import load_model
 
     extractor = FeatureExtractor(load_model(args.model, args.weights, args.id_dataset, progress=True))
     tried = {layer.name for layer in extractor.candidates("blocks")}
@@ -126,8 +124,8 @@ def _check_anomalies(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .benchmark import expand_methods, run_benchmark
-    from .experiment import load_experiment, untrained_warning
+    from ..evaluation.benchmark import expand_methods, run_benchmark
+    from ..evaluation.experiment import load_experiment, untrained_warning
 
     methods = expand_methods(args.method or ["ours"])
     _check_anomalies(args)
@@ -148,7 +146,7 @@ def cmd_evaluate(args) -> None:
         print(f"WARNING: {warning}", file=sys.stderr)
     detector = None
     if {"ours", "ours+conf", "ours+conf-equal"} & set(methods) and args.protocol == "held-out":  # they share the MDL
-        from .experiment import fit_uniform, fit_uniform_conf
+        from ..evaluation.experiment import fit_uniform, fit_uniform_conf
 
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **_candidates(args))  # cached
         beta = ", ".join(f"{b:.3g}" for b in detector.check_beta(detector.beta))
@@ -179,8 +177,8 @@ def cmd_evaluate(args) -> None:
 def _read_inputs(paths: list[str], input_shape, invert: bool | None, mnist_style: bool = True
                  ) -> list[tuple[str, "np.ndarray"]]:
     """(file name, images) per file, all read before the detector is fitted or loaded; notes go to stderr."""
-    from .images import load_image_file
-    from .inspect import read_upload
+    from ..inputs.images import load_image_file
+    from ..inputs.uploads import read_upload
 
     inputs = []
     for path in map(require_file, paths):
@@ -198,8 +196,8 @@ def _read_inputs(paths: list[str], input_shape, invert: bool | None, mnist_style
 def cmd_check(args) -> None:
     import csv
 
-    from .inspect import judge
-    from .uniform import UniformDetector
+    from ..method.verdicts import judge
+    from ..method.uniform import UniformDetector
 
     invert = INVERT[args.invert]
     _check_detector_params(args)
@@ -207,13 +205,13 @@ def cmd_check(args) -> None:
     _check_inputs(args.files)
     if args.detector:
         require_file(args.detector, "detector file")
-        from .models import load_model
+        from ..models.classifiers import load_model
 
         model = load_model(args.model, args.weights, args.id_dataset, progress=True)
         inputs = _read_inputs(args.files, model.input_shape, invert, args.mnist_style)
         detector = UniformDetector.load(args.detector, model)
     else:
-        from .experiment import fit_uniform, load_experiment, untrained_warning
+        from ..evaluation.experiment import fit_uniform, load_experiment, untrained_warning
 
         experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
         inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
@@ -243,10 +241,10 @@ def cmd_check(args) -> None:
 
 
 def cmd_report(args) -> None:
-    from .authors import PROTOCOLS
-    from .benchmark import expand_methods, run_benchmark
-    from .experiment import load_experiment
-    from .report import write_report
+    from ..evaluation.authors import PROTOCOLS
+    from ..evaluation.benchmark import expand_methods, run_benchmark
+    from ..evaluation.experiment import load_experiment
+    from ..evaluation.report import write_report
 
     methods = expand_methods(args.methods)
     if args.anomaly or args.anomaly_file:
@@ -267,12 +265,57 @@ def cmd_report(args) -> None:
     print(f"done in {sum(bench.seconds for bench in benches):.1f} s")
 
 
+def cmd_train(args) -> None:
+    """Train a built-in from its recipe; say whether it reproduces the shipped weights here."""
+    import datetime
+
+    import torch
+
+    from ..data.loading import load_dataset
+    from ..models import classifiers as models
+    from ..runtime import batched, model_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    module = models.train_builtin(args.model, progress=True)
+    info = models.prepare_classifier(args.model, module, models.BUILTIN[args.model].input_shape,
+                                     models.BUILTIN[args.model].dataset)
+    test = load_dataset(info.id_dataset, "test")
+    logits = batched(lambda x: info.module(x).cpu().numpy(), test.images, model_device(info.module))
+    accuracy = float((logits.argmax(1) == test.labels).mean())
+    print(f"{args.model}: trained with {threads} thread(s) on {torch.__version__}; test accuracy {100 * accuracy:.2f} %, "
+          f"weights hash {info.weights_hash}")
+    shipped = models.shipped_manifest().get(args.model)
+    if shipped is None:
+        print("no shipped weights to compare with")
+    elif shipped["weights_hash"] == info.weights_hash:
+        print("identical to the shipped weights")
+    else:
+        print(f"differs from the shipped weights (hash {shipped['weights_hash']}, {shipped['threads']} thread(s), torch "
+              f"{shipped['torch']}): training repeats exactly only on the same CPU kind, thread count and torch build")
+    if args.ship:
+        path = models.SHIPPED_DIR / f"{args.model}.pt"
+        models.save_checkpoint(module, path)
+        recipe = models.BUILTIN[args.model]
+        manifest = models.shipped_manifest()
+        manifest[args.model] = {
+            "file": path.name, "sha256": models._digest(path), "weights_hash": info.weights_hash,
+            "recipe": {"architecture": recipe.architecture.__name__, "dataset": recipe.dataset, "epochs": recipe.epochs,
+                       "batch_size": recipe.batch_size, "lr": recipe.lr, "schedule": recipe.schedule,
+                       "augment": recipe.augment, "seed": 0},
+            "threads": threads, "torch": torch.__version__, "test_accuracy": round(accuracy, 6),
+            "trained": datetime.date.today().isoformat()}
+        models.SHIPPED_MANIFEST.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {path} and its entry in {models.SHIPPED_MANIFEST}")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(attach_negative_values(sys.argv[1:] if argv is None else argv))
     try:
         {"layers": cmd_layers, "evaluate": cmd_evaluate, "check": cmd_check, "anomalies": cmd_anomalies,
-         "report": cmd_report}[args.command](args)
+         "report": cmd_report, "train": cmd_train}[args.command](args)
     except (DataError, ModelError, LayerError, ValueError, RuntimeError, OSError) as error:  # OSError: disk full...
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -3,12 +3,12 @@
 Two entry points:
 
 - :func:`evaluate_method` scores any detector (ours or a baseline) and gives one
-  :class:`Row` per anomaly set and weighting (see :mod:`detector.metrics`);
+  :class:`Row` per anomaly set and weighting (see :mod:`detector.method.metrics`);
 - :class:`ScoreData` keeps the normalised per-layer scores of the validation split, the ID
   test split and every anomaly set, so that the tables for *any* beta (the Tune page, the
   paper's Fig. 7) come from arrays alone: beta is applied by
-  :meth:`detector.scores.LayerScores.combine` and thresholds by
-  :func:`detector.scores.thresholds_for`, exactly as the detector itself does.
+  :meth:`detector.method.scores.LayerScores.combine` and thresholds by
+  :func:`detector.method.scores.thresholds_for`, exactly as the detector itself does.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from .metrics import auroc, global_metrics, per_class_metrics, per_class_thresholds
-from .scores import LayerScores, thresholds_for
-from .uniform import UniformDetector
+from ..method.metrics import auroc, global_metrics, per_class_metrics, per_class_thresholds
+from ..method.scores import LayerScores, thresholds_for
+from ..method.uniform import UniformDetector
 
 METRIC_COLUMNS = ("TNR@95TPR", "AUROC")
 

@@ -1,21 +1,20 @@
-"""Judge a user's own inputs: read a file (PNG / JPEG / .npy) into model inputs, and give verdicts.
+"""A user's own inputs: a file (PNG / JPEG / .npy) read into model inputs.
 
-Every file problem becomes a :class:`~detector.data.DataError` whose message says what is
+Every file problem becomes a :class:`~detector.errors.DataError` whose message says what is
 wrong and what is accepted; nothing else escapes, so the dashboard never shows a traceback.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .data import DataError
+from ..errors import DataError
 
 from .images import (LAYOUT_CHANNELS, check_images, picture_values, read_array_header, require_numpy_format,
-                     standardise_layout, to_input_shape)
+    standardise_layout, to_input_shape)
 from .drawing import applies_to, mnist_style as fit_like_mnist
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -36,7 +35,7 @@ def _check_side(height: int, width: int, name: str) -> None:
 
 def read_picture(data: bytes, name: str) -> np.ndarray:
     """One PNG / JPEG as an image (1, C, H, W) in [0, 1] at its true bit depth (C = 1 for grey pictures,
-    3 for colour; transparency becomes white paper: :func:`detector.images.picture_values`).
+    3 for colour; transparency becomes white paper: :func:`detector.inputs.images.picture_values`).
     Its size is checked from the header before it is decoded."""
     from PIL import Image
 
@@ -80,7 +79,7 @@ def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], inver
     paper and inverted, to match MNIST-like white-on-black data); True / False force it.
     ``max_bytes`` guards the dashboard's uploads; None (the command line) has no limit.
     ``mnist_style``: for 28x28 grey models, fit the ink of a picture (or of an array of another
-    size) into 20x20 and centre it as MNIST did (:mod:`detector.drawing`), instead of shrinking
+    size) into 20x20 and centre it as MNIST did (:mod:`detector.inputs.drawing`), instead of shrinking
     the whole picture; arrays already 28x28 are taken as model inputs and left alone.
     """
     notes: list[str] = []
@@ -117,34 +116,3 @@ def read_upload(name: str, data: bytes, input_shape: tuple[int, int, int], inver
     if images.shape[1] != input_shape[0]:
         notes.append(f"converted from {images.shape[1]} to {input_shape[0]} channel(s)")
     return converted, notes
-
-
-@dataclass
-class Verdict:
-    predicted: int
-    probability: float  # softmax probability of the predicted class
-    mdl: float  # normalised MDL score
-    logit: float  # normalised logit score
-    conf: float  # normalised confidence score (NaN for a detector saved without it)
-    score: float  # g = beta_1 * mdl + beta_2 * logit + beta_3 * conf
-    tau: float  # threshold of the predicted class
-    is_anomaly: bool
-
-
-def judge(detector, images: np.ndarray) -> list[Verdict]:
-    """The detector's verdict on each image (N, C, H, W), with its own beta and thresholds
-    (for another beta, judge with ``detector.with_beta(beta)``)."""
-    import torch
-
-    from .features import LOGITS
-
-    tau = detector.thresholds_
-    images = check_images(images)  # float32, contiguous: the raw logits below go straight to torch
-    feats = detector.features(images)  # one forward pass; a user's inputs are not cached
-    scores = detector.feature_scores(feats)
-    combined = scores.combine(detector.beta)
-    probabilities = torch.softmax(torch.from_numpy(feats[LOGITS]), 1).numpy()
-    terms = scores.terms()
-    return [Verdict(int(p), float(probabilities[i, p]), *(float(t) for t in terms[i]), float(combined[i]),
-                    float(tau[p]), bool(combined[i] < tau[p]))
-            for i, p in enumerate(scores.predicted)]

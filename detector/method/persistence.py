@@ -1,11 +1,11 @@
-"""A fitted :class:`~detector.uniform.UniformDetector` on disk: skops (no pickle), tagged with the
+"""A fitted :class:`~detector.method.uniform.UniformDetector` on disk: skops (no pickle), tagged with the
 weights hash of the model it was fitted for, written atomically, read with every field checked."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import cache
+from .. import cache
 from .scores import LayerScores
 
 FORMAT = "uniform-detector/1"

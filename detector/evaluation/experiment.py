@@ -10,17 +10,20 @@ from functools import cached_property
 
 import numpy as np
 
-from . import cache
-from .anomalies import AnomalySet, load_anomaly, load_anomaly_file
-from .data import SPLITS, DataError, Dataset, class_names, is_image_folder, load_dataset
-from .images import to_input_shape
-from .features import FeatureExtractor
+from .. import cache
+from ..anomalies import AnomalySet, load_anomaly, load_anomaly_file
+from ..data.datasets import SPLITS, Dataset, class_names
+from ..errors import DataError
+from ..data.loading import is_image_folder, load_dataset
+from ..inputs.images import to_input_shape
+from ..method.features import FeatureExtractor
 from .first_use import estimate_first_use
-from .models import BUILTIN, ClassifierInfo, ModelError, builtin_is_trained, load_model
-from .persistence import load_detector, save_detector
-from .runtime import is_lazy, subsample
-from .scores import CONF_BETA
-from .uniform import UniformDetector
+from ..models.classifiers import BUILTIN, ClassifierInfo, builtin_is_trained, load_model
+from ..errors import ModelError
+from ..method.persistence import load_detector, save_detector
+from ..runtime import is_lazy, subsample
+from ..method.scores import CONF_BETA
+from ..method.uniform import UniformDetector
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
     test split (anomaly sets are as large as the test split).
 
     ``id_dataset``: a built-in name or a folder of pictures, one sub-folder per class
-    (:data:`detector.folders.LAYOUT_HELP`), read in the model's input shape; its train and test
+    (:data:`detector.data.folders.LAYOUT_HELP`), read in the model's input shape; its train and test
     splits stay on disk and stream through the model (``progress``: a bar per pass).
     With ``progress``, a built-in model's first use is announced with an estimate of its time.
     """
@@ -99,7 +102,7 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
             raise ValueError(f"--{split}-limit must be at least {10 * info.n_classes} (10 per class), got {limit}")
     folder = None
     if is_image_folder(dataset):
-        from .folders import folder_splits
+        from ..data.folders import folder_splits
 
         folder = folder_splits(dataset, info.input_shape, progress=progress)
         if len(folder["train"].classes) != info.n_classes:

@@ -1,13 +1,13 @@
-"""The command line's arguments: ``python -m detector --help`` (the commands are in :mod:`detector.cli`)."""
+"""The command line's arguments: ``python -m detector --help`` (the commands are in :mod:`detector.cli.main`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from .anomalies import anomaly_kinds
-from .features import CANDIDATES
-from .inspect import INVERT
-from .models import BUILTIN
+from ..anomalies import anomaly_kinds
+from ..method.features import CANDIDATES
+from ..inputs.uploads import INVERT
+from ..models.classifiers import BUILTIN
 
 BETA_HELP = ("weights of the MDL, logit and confidence scores, 'a,b' (the paper's two terms) or 'a,b,c' "
              "(default 0.5,0.5; --method ours+conf picks its own on generated anomalies, ours+conf-equal uses 1/3 each)")
@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="for 28x28 grey models, fit a picture's ink into 20x20 and centre it by its centre of mass, "
                             "as MNIST's digits were made (default: on)")
     check.add_argument("--csv", help="also write the verdicts to this CSV file")
+    train = commands.add_parser("train", help="train a built-in model from its recipe and compare with its shipped weights",
+                                epilog=EPILOG)
+    train.add_argument("model", choices=list(BUILTIN), help="built-in model")
+    train.add_argument("--threads", type=int, help="CPU threads for training (the shipped weights: see the manifest)")
+    train.add_argument("--ship", action="store_true", help="write the result as the shipped weights and manifest entry "
+                       "(maintainers: commit them with the reports regenerated on them)")
     anomalies = commands.add_parser("anomalies", help="export or show an anomaly set", epilog=EPILOG)
     actions = anomalies.add_subparsers(dest="action", required=True)
     for action, what in (("export", "an .npz file with an array 'images'"), ("show", "a PNG picture grid")):

@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import cache
+from .. import cache
 
 log = logging.getLogger(__name__)
 

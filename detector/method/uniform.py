@@ -8,16 +8,16 @@ For an input x that the classifier predicts as class i::
     x is an anomaly  <=>  g_i(x) < tau_i
 
 ``beta_3 = 0`` is the paper's detector. The third term, beyond the paper, is the
-classifier's own confidence (:data:`detector.scores.CONFIDENCES`): attacks that stop just
+classifier's own confidence (:data:`detector.method.scores.CONFIDENCES`): attacks that stop just
 past the decision boundary (CW, JSMA) land inside the wrong class's cluster at every layer,
 so neither SVDD sees them, but the classifier is unsure of them. The arithmetic of the
-scores (normalisation, beta, thresholds) lives in :mod:`detector.scores`.
+scores (normalisation, beta, thresholds) lives in :mod:`detector.method.scores`.
 
 - Step 1 (Sec. 4, Fig. 1): the MDL is the candidate layer whose per-class SVDD makes the
   fewest errors on held-out ID data plus a *mix* anomaly set (by default generated,
   see :func:`detector.anomalies.noise.mix_set`, so it shares nothing with evaluated sets).
 - Step 2: one SVDD per predicted class on MDL features and one on logits, trained on the
-  ID training inputs predicted as that class (:class:`~detector.svdd.ClassConditionalSVDD`).
+  ID training inputs predicted as that class (:class:`~detector.method.svdd.ClassConditionalSVDD`).
 - Step 3: per-class min-max normalisation of the scores and the thresholds tau_i that keep
   ``tpr`` of each class, all fitted on held-out validation ID data, never on anomalies,
   so that a single input can be judged on its own.
@@ -35,16 +35,16 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
-from .anomalies.noise import generated_anomalies, mix_set
-from .data import DataError
-from .images import check_images
+from ..anomalies.noise import generated_anomalies, mix_set
+from ..errors import DataError
+from ..inputs.images import check_images
 from .features import LOGITS, FeatureExtractor
 from .metrics import per_class_thresholds
-from .models import ClassifierInfo
+from ..models.classifiers import ClassifierInfo
 from .persistence import load_detector, save_detector
-from .runtime import model_device, to_numpy
+from ..runtime import model_device, to_numpy
 from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, choose_beta, min_max_normalise,
-                     min_max_ranges, thresholds_for)
+    min_max_ranges, thresholds_for)
 from .svdd import ClassConditionalSVDD
 
 log = logging.getLogger(__name__)
@@ -54,10 +54,10 @@ class UniformDetector(BaseEstimator):
     Parameters
     ----------
     model : ClassifierInfo
-        The classifier (see :func:`detector.models.load_model`).
+        The classifier (see :func:`detector.models.classifiers.load_model`).
     layer : "auto" or str
         The MDL. ``"auto"`` chooses it on the mix set (Step 1); otherwise a layer name
-        from :func:`detector.features.candidate_layers`.
+        from :func:`detector.method.features.candidate_layers`.
     beta : (float, float) or (float, float, float)
         Weights of the MDL, logit and confidence scores (>= 0, not all 0; a third weight of 0
         when two are given). Paper: (0.5, 0.5); ``ours+conf``: :meth:`beta_from_generated`.
@@ -70,10 +70,10 @@ class UniformDetector(BaseEstimator):
     candidates : None, "blocks", "all" or list of str
         Layers tried by ``layer="auto"``, the logits left out. ``None`` or ``"blocks"``: the
         block outputs of deep models (ResNet's residual blocks, VGG's pooling stages) and every
-        layer of small ones such as LeNet (:func:`detector.features.block_layers`); ``"all"``:
+        layer of small ones such as LeNet (:func:`detector.method.features.block_layers`); ``"all"``:
         every layer (54 in our ResNet-18).
     max_samples_per_class, min_samples : int
-        See :class:`~detector.svdd.ClassConditionalSVDD`. A class with fewer than
+        See :class:`~detector.method.svdd.ClassConditionalSVDD`. A class with fewer than
         ``min_samples`` *validation* inputs uses the normalisation and threshold of the
         pooled validation scores.
 
@@ -253,7 +253,7 @@ class UniformDetector(BaseEstimator):
 
         The generated kinds are the five parts of the mix set (the one that chose the MDL) and
         blends of two validation images moved just across a decision boundary
-        (:func:`detector.anomalies.noise.generated_anomalies`); :func:`detector.scores.choose_beta`
+        (:func:`detector.anomalies.noise.generated_anomalies`); :func:`detector.method.scores.choose_beta`
         takes the point of the simplex with the best mean per-class AUROC over the kinds,
         against the held-out ID scores kept at fit time. ``val_images`` must be the validation
         images given to :meth:`fit`. The detector is not changed: pass the result to

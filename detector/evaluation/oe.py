@@ -23,13 +23,13 @@ import copy
 
 import numpy as np
 
-from . import cache
-from .anomalies.noise import shuffle_tiles
-from .data import load_dataset
-from .images import to_input_shape
+from .. import cache
+from ..anomalies.noise import shuffle_tiles
+from ..data.loading import load_dataset
+from ..inputs.images import to_input_shape
 from .experiment import Experiment
-from .models import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
-from .training import train_classifier
+from ..models.classifiers import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
+from ..models.training import train_classifier
 
 
 def auxiliary_outliers(input_shape, seed: int = 0) -> np.ndarray:

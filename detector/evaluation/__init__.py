@@ -1,0 +1,1 @@
+"""Experiments and what is measured on them: evaluation rows, the benchmark, reports, projections."""

@@ -1,0 +1,1 @@
+"""Inputs: the gate every image passes (shape, range, layout), file readers and drawings."""

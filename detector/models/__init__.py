@@ -1,0 +1,1 @@
+"""Classifiers: the built-in architectures, their training, checkpoints and users' own models."""

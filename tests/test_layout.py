@@ -1,0 +1,79 @@
+"""The package's layers: each module imports only from its own layer or the ones below, and no
+module imports itself back through others (read from the import statements, as the cache's code
+versions are: detector.cache._imports)."""
+
+import ast
+from pathlib import Path
+
+from detector import cache
+
+ROOT = Path(__file__).resolve().parent.parent
+#: bottom to top; a module's layer is its subpackage (the leaves sit at the top of detector/)
+LAYERS = ["errors runtime cache", "inputs", "data", "models", "anomalies", "method", "baselines", "evaluation", "cli"]
+RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names.split()}
+
+
+def layer(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] == "__main__":
+        return len(LAYERS)  # the package itself: its public names come from every layer
+    return RANK[parts[1]]
+
+
+def test_every_module_belongs_to_a_layer_and_imports_only_downwards():
+    upward = []
+    for module in cache._package_sources():
+        for target in cache._imports(module)[0]:
+            if layer(target) > layer(module):
+                upward.append(f"{module} -> {target}")
+    assert not upward, "upward imports: " + "; ".join(sorted(upward))
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_circle_in_the_package():
+    graph = {module: set(cache._imports(module)[0]) for module in cache._package_sources()}
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_no_import_circle_among_the_scripts():
+    scripts = {path.stem: path for path in (ROOT / "scripts").glob("*.py")}
+    graph = {}
+    for name, path in scripts.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                imported.add(node.module)
+        graph[name] = imported & set(scripts)
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+def test_the_cycle_finder_finds_one():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_few_modules_at_the_top_of_the_package():
+    top = [path.name for path in (ROOT / "detector").glob("*.py")]
+    assert len(top) <= 12, top
