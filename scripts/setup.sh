@@ -19,11 +19,14 @@ if [ ! -x .venv/bin/python ]; then
   echo "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import torch, streamlit, sklearn, umap, torchattacks, art, pytorch_ood, skops, mlxtend, nbclient, ipywidgets, anywidget, vl_convert, jupyterlab, streamlit_drawable_canvas" 2>/dev/null \
-   || [ requirements.txt -nt .venv/.installed ]; then
+# .venv/.installed holds the SHA-256 of the requirements.txt last installed: packages are installed
+# again only when that file changed (an import check of streamlit_drawable_canvas fails outside a
+# Streamlit server, so it reinstalled on every start)
+wanted=$(sha256sum requirements.txt | cut -d" " -f1)
+if [ "$(cat .venv/.installed 2>/dev/null)" != "$wanted" ]; then
   echo "installing Python packages (first run: a few minutes)"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
-  touch .venv/.installed
+  echo "$wanted" > .venv/.installed
 fi
 if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && [ -z "${FASHION_MNIST_DIR:-}" ]; then
   echo "installing Debian package dataset-fashion-mnist"
