@@ -8,5 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "starting the dashboard (the first start trains LeNet on MNIST: about a minute)"
+echo "starting the dashboard (the built-in networks ship trained; the first view fits the detector: seconds)"
 exec .venv/bin/python -m dashboard --browser.gatherUsageStats false --server.fileWatcherType none "$@"

@@ -204,3 +204,17 @@ def test_beta_from_generated_is_on_the_simplex_and_leaves_the_detector_alone(fit
     assert len(beta) == 3 and sum(beta) == pytest.approx(1) and min(beta) >= 0
     assert set(sizes) == {"pixel-shuffled", "blobs", "inverted", "tile-shuffled", "blends", "boundary blends"}
     assert fitted.check_beta(fitted.beta) == (0.5, 0.5, 0.0)
+
+
+def test_set_params_beta_refits_the_thresholds_that_pair_with_it(fitted):
+    detector = copy.copy(fitted)
+    detector.set_params(beta=(0.2, 0.8))
+    np.testing.assert_array_equal(detector.thresholds_, fitted.thresholds_for((0.2, 0.8)))
+    assert detector.beta == (0.2, 0.8, 0.0) and detector.get_params()["beta"] == (0.2, 0.8, 0.0)
+    with pytest.raises(ValueError, match="non-negative"):
+        detector.set_params(beta=(-1.0, 2.0))  # refused like set_beta
+    np.testing.assert_array_equal(detector.thresholds_, fitted.thresholds_for((0.2, 0.8)))
+    unfitted = UniformDetector(fitted.model).set_params(beta=(1.0, 0.0), nu=0.2)
+    assert unfitted.beta == (1.0, 0.0) and unfitted.nu == 0.2
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        unfitted.score_samples(np.zeros((1, 1, 28, 28), np.float32))

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from ..anomalies.noise import generated_anomalies, mix_set
 from ..errors import DataError
@@ -148,8 +149,20 @@ class UniformDetector(BaseEstimator):
         return self._extractor
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "thresholds_"):
-            raise NotFittedError("this UniformDetector is not fitted yet: call fit() or UniformDetector.load()")
+        check_is_fitted(self, "thresholds_", msg="this %(name)s is not fitted yet: call fit() or UniformDetector.load()")
+
+    def set_params(self, **params) -> "UniformDetector":
+        """scikit-learn's ``set_params``; a new ``beta`` on a fitted detector refits the thresholds
+        tau_i that pair with it (from the validation scores kept at fit time), so that ``beta`` and
+        ``thresholds_`` never disagree. Other parameters take effect at the next ``fit``."""
+        beta = params.pop("beta", None)
+        super().set_params(**params)
+        if beta is not None:
+            if hasattr(self, "thresholds_"):
+                self.set_beta(beta)
+            else:
+                self.beta = beta
+        return self
 
     # ------------------------------------------------------------------ fitting
     def _svdd(self) -> ClassConditionalSVDD:
