@@ -19,6 +19,18 @@ TERMS = {
          "around each class (0.1 by default)",
     "SVDD": "Support Vector Data Description: the smallest sphere (in a kernel space) around a class's features; "
             "its score is 1 for the most typical input and falls below 0 far outside",
+    "TNR at 95 % TPR": "true negative rate: the share of anomalies caught while the thresholds τ_i let 95 % of "
+                       "ID inputs pass; 100 % = every anomaly caught",
+    "TPR": "true positive rate: the share of ID inputs that pass (are judged normal); the thresholds aim at 95 %",
+    "AUROC": "area under the ROC curve: the chance that a random anomaly scores below a random ID input; 50 % is "
+             "a coin toss, 100 % a perfect ordering. Per-class: computed among the inputs predicted as each class "
+             "and averaged with weights γ_i (the paper's); global: one ranking of all scores together",
+    "γ": "γ_i (gamma %): the share of the evaluated inputs that the model predicts as class i, the weight of that "
+         "class in the per-class metrics",
+    "g − τ": "how far an input's score g lies above (normal) or below (anomaly) its predicted class's threshold τ_i; "
+             "0 is the boundary",
+    "normalised score": "a layer's SVDD score rescaled per predicted class so that the held-out ID inputs span 0 "
+                        "(least typical) to 1 (most typical); anomalies may fall far below 0",
 }
 
 

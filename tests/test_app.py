@@ -90,7 +90,8 @@ def test_start_page_explains_the_tool_and_leads_to_the_drawing_canvas():
     assert at.title[0].value == "Start here"
     text = " ".join(m.value for m in at.markdown)
     assert "lenet-mnist" in text and "anomaly" in text
-    for term in ("ID", "OOD", "MDL", "UMAP", "τ", "β", "ν"):
+    for term in ("ID", "OOD", "MDL", "UMAP", "τ", "β", "ν", "TNR at 95 % TPR", "TPR", "AUROC", "γ", "g − τ",
+                 "normalised score"):
         assert f"**{term}**: {TERMS[term]}" in text
     at.button(key="start_draw").click().run()
     assert not problems(at), problems(at)
