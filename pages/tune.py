@@ -15,7 +15,7 @@ st.caption("g_i(x) = β₁·MDL score + β₂·logit score + β₃·confidence s
            "input predicted as class i is an anomaly when g_i(x) < τ_i, "
            "τ_i keeping 95 % of held-out ID inputs of class i. **per-class**: the paper's weighted metrics with τ_i; "
            "**global**: one threshold over all ID test scores. Values in %.")
-with st.expander("What do β, τ and ν mean?"):
+with st.expander("What do β, τ, ν and the metrics mean?"):
     st.markdown(explain("β", "τ", "ν", "SVDD", "TNR at 95 % TPR", "TPR", "AUROC", "γ"))
 
 nu = persistent("nu", DEFAULT_NU)
