@@ -28,21 +28,19 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dashboard.server import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, running_app  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser_sessions import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, fresh_cache, running_app, wait_idle  # noqa: E402
 
 
 def server_side_beta(repeats: int = 20) -> float:
     """Median seconds of one beta update's computations and figures (what the fragment reruns)."""
     from dashboard import figures as charts
-    from detector import evaluation as dd
-    from detector.data import class_names
-    from detector.experiment import fit_uniform, load_experiment
+    from detector.evaluation import evaluate as dd
+    from detector.data.datasets import class_names
+    from detector.evaluation.experiment import fit_uniform, load_experiment
 
     experiment = load_experiment("lenet-mnist")
     detector = fit_uniform(experiment)
@@ -103,19 +101,6 @@ def server_side_pages(points: int) -> None:
     PagesManager.__init__ = original
 
 
-def wait_idle(tab, quiet: float = 0.5, timeout: float = 600) -> None:
-    deadline, calm = time.time() + timeout, None
-    while time.time() < deadline:
-        if tab.locator('[data-testid="stStatusWidget"]').count():
-            calm = None
-        elif calm is None:
-            calm = time.time()
-        elif time.time() - calm >= quiet:
-            return
-        time.sleep(0.05)
-    raise TimeoutError("the app kept running")
-
-
 def load(tab, url: str, path: str, title: str, charts: bool = True) -> float:
     """Seconds from navigation to the page's heading and its first chart drawn, then idle."""
     start = time.perf_counter()
@@ -128,19 +113,6 @@ def load(tab, url: str, path: str, title: str, charts: bool = True) -> float:
     shown = time.perf_counter() - start
     wait_idle(tab)
     return shown
-
-
-@contextmanager
-def fresh_cache(keep_projections: bool = False):
-    """A cache folder linking to the project's models, features, detectors...; projections/ is
-    empty unless ``keep_projections``."""
-    project_cache = Path(os.environ.get("ANOMALY_CACHE_DIR") or ROOT / "cache")
-    subs = ["datasets", "models", "features", "detectors", "scores", "adversarial", "fooling", "baselines", "benchmark"]
-    with tempfile.TemporaryDirectory() as tmp:
-        for sub in subs + (["projections"] if keep_projections else []):
-            (project_cache / sub).mkdir(parents=True, exist_ok=True)
-            (Path(tmp) / sub).symlink_to(project_cache / sub)
-        yield Path(tmp)
 
 
 def first_view_after_start(points: int, wait: float = 15.0) -> None:

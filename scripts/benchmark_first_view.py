@@ -24,11 +24,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark_app import fresh_cache  # noqa: E402
-
-from dashboard.server import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from browser_sessions import CHROMIUM, CHROMIUM_ARGS, fresh_cache, running_app  # noqa: E402
 
 CHART = '[data-testid="stVegaLiteChart"] canvas'
 

@@ -1,186 +1,272 @@
-"""Several browser sessions at once against one dashboard server (issue 12, item 9).
+"""A classroom on one dashboard server: N browser sessions at once (issue 23).
 
-    .venv/bin/python scripts/load_sessions.py [--sessions 8] [--seconds 60]
+    .venv/bin/python scripts/load_sessions.py [--sessions 20] [--seconds 60] [--seed 0] [--points 300] [--log FILE]
 
-Each session (its own Chromium context, so its own Streamlit session) opens the Tune page and,
-until time is up, moves the beta slider, every other round nu, and each round switches to
-another page and back. It prints p50/p95 from a beta key press to new numbers under that load, and fails
-(exit 1) when a session showed an exception, found another session's beta or nu on its
-sliders, or when a file in the disk cache no longer reads back.
+Starts the real server (``python -m dashboard``, preloading as by default) on a free localhost port,
+with a cache folder of its own whose datasets/, models/, adversarial/, fooling/ and projections/ link
+to the project's cache/ (nothing is retrained); features/, detectors/ and scores/ start empty, so the
+sessions compute them at the same time. Opens N sessions at once, each its own Chromium context in
+one browser; once its first view is shown, each starts rounds for ``--seconds``: on Start, pick anomaly sets in the
+sidebar (a seeded choice per session), open Explore (until both projections are drawn), open Tune
+(until its metrics show), then move β₂ or β₃ three times (key press -> new numbers).
 
-The server gets a cache folder whose models/ and features/ link to the project's cache/
-(nothing is retrained) and whose detectors/ and projections/ start empty, so that the sessions
-write them concurrently. Needs /usr/bin/chromium and a trained lenet-mnist in cache/.
+Prints p50 / p95 of each action, then checks, and exits 1 on any problem:
+- numbers: every (sets, β₂, β₃, ν) a session saw on Tune must show the same metrics in every session,
+  and equal those of a single session alone (Streamlit's AppTest in this process afterwards, with a
+  cache of its own where only datasets/ and models/ are linked: every number recomputed);
+- the server's log (its stdout and stderr): "Uncaught app execution", tracebacks, exception lines;
+- exceptions shown on a page, and actions that timed out.
+Needs /usr/bin/chromium and a trained lenet-mnist in cache/ (else the server trains it first).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import math
+import os
 import random
-import statistics
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-from benchmark_app import CHROMIUM_ARGS, start_server  # noqa: E402  (one server start for both scripts)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser_sessions import (CHROMIUM, CHROMIUM_ARGS, IDLE_JS, ROOT, RUNNING_JS, fresh_cache, idle_arg,  # noqa: E402
+                              log_errors, running_app)
 
+from detector.evaluation.evaluate import beta_of  # noqa: E402  (the β caption a move must bring)
+
+POOL = ("fashion-mnist", "digits", "gaussian", "uniform")  # sets that load in seconds
+COMBOS = [c for k in (1, 2, 3) for c in itertools.combinations(POOL, k)]
+ACTIONS = ("first load", "set pick", "Explore open", "Tune open", "β move")
 METRICS = '[data-testid="stMetricValue"]'
-OTHER_PAGES = ["Layers", "How it works", "Benchmark"]
+CHARTS = '[data-testid="stVegaLiteChart"] canvas'
+EXCEPTION = '[data-testid="stException"]'
+WAIT_MS = 300_000  # any one wait; a timed-out action is a problem
+CHANGED_JS = f"""([before, caption]) => {{
+  const now = [...document.querySelectorAll('{METRICS}')].map(e => e.innerText).join();
+  if (before !== null && now !== before && now.split(',').length === 4) return true;
+  return !{RUNNING_JS} && document.body.innerText.includes(caption);
+}}"""
 
 
-async def metric_text(tab) -> str:
-    return ",".join(await tab.locator(METRICS).all_inner_texts())
+def caption(beta2: float, beta3: float) -> str:
+    """What Tune writes under its sliders once it has run with them."""
+    return f"β = ({', '.join(f'{b:.2f}' for b in beta_of(beta2, beta3))})"
 
 
-async def idle(tab, quiet: float = 0.3, timeout: float = 300) -> None:
-    """Until the 'running' widget has been gone for ``quiet`` seconds."""
-    deadline, calm = time.time() + timeout, None
-    while time.time() < deadline:
-        if await tab.locator('[data-testid="stStatusWidget"]').count():
-            calm = None
-        elif calm is None:
-            calm = time.time()
-        elif time.time() - calm >= quiet:
-            return
-        await asyncio.sleep(0.05)
-    raise TimeoutError("the app kept running")
-
-
-async def open_tune(tab) -> None:
-    await tab.get_by_role("link", name="Tune").first.click()
-    await tab.locator(METRICS).first.wait_for(timeout=300_000)
-    await idle(tab)
+async def idle(tab, quiet: float = 0.3) -> None:
+    await tab.wait_for_function(IDLE_JS, arg=idle_arg(quiet), polling=50, timeout=WAIT_MS)
 
 
 def slider(tab, label: str):
-    return tab.locator('[data-testid="stSlider"]', has_text=label).get_by_role("slider")
+    return tab.locator('[data-testid="stSlider"]', has_text=f"{label} —").get_by_role("slider")
 
 
-async def session(browser, url: str, number: int, seconds: float, ready: asyncio.Barrier, latencies: list,
-                  problems: list) -> None:
+async def open_page(tab, link: str, heading: str) -> None:
+    await tab.get_by_role("link", name=link, exact=True).first.click()
+    await tab.get_by_role("heading", name=heading).first.wait_for()
+
+
+async def shown(tab, selector: str, count: int) -> None:
+    """Until ``count`` elements match ``selector``; an exception shown instead is raised."""
+    await tab.wait_for_function(f"document.querySelectorAll('{selector}').length >= {count} || "
+                                f"document.querySelector('{EXCEPTION}')", polling=100)
+    if await tab.locator(EXCEPTION).count():
+        raise RuntimeError(f"the page shows an exception: {(await tab.locator(EXCEPTION).first.inner_text())[:300]}")
+
+
+async def pick_sets(tab, sets: tuple[str, ...]) -> None:
+    box = tab.locator('[data-testid="stMultiSelect"]', has_text="Anomaly sets")
+    await box.get_by_role("button", name="Clear all").click()  # there is one: every pick has a set
+    await idle(tab)
+    for name in sets:
+        await box.locator("input").click()
+        await box.locator("input").fill(name)
+        await tab.keyboard.press("Enter")
+        await idle(tab)
+    await tab.keyboard.press("Escape")
+
+
+async def shown_key(tab) -> tuple:
+    """(sets, β₂, β₃, ν) as the page shows them."""
+    nu = await slider(tab, "ν").get_attribute("aria-valuetext")  # a select_slider's value is an index
+    return await shown_sets(tab), await beta_value(tab, "β₂"), await beta_value(tab, "β₃"), nu
+
+
+async def shown_sets(tab) -> tuple[str, ...]:
+    chips = await tab.locator('[data-testid="stMultiSelect"] [data-tag]').all_inner_texts()
+    return tuple(c.split(" (")[0] for c in chips)
+
+
+async def beta_value(tab, label: str) -> str:
+    return await slider(tab, label).input_value()
+
+
+async def session(browser, url: str, n: int, seed: int, seconds: float, times: dict, seen: dict, problems: list) -> None:
+    rng, action = random.Random(seed * 1000 + n), "first load"
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(600_000)  # eight first loads at once on two cores take minutes
+    context.set_default_timeout(WAIT_MS)
     tab = await context.new_page()
-    rng = random.Random(number)
+
+    async def timed(name, *steps):
+        nonlocal action
+        action, start = name, time.perf_counter()
+        for step in steps:
+            await step()
+        times[name].append(time.perf_counter() - start)
+
+    async def record():  # the metrics, once the run of the β the sliders show has drawn them
+        key = await shown_key(tab)
+        await tab.wait_for_function(CHANGED_JS, arg=[None, caption(float(key[1]), float(key[2]))], polling=50)
+        await idle(tab)
+        values = tuple(await tab.locator(METRICS).all_inner_texts())
+        if await shown_key(tab) == key:
+            seen[key].append((n, values))
+
     try:
-        await tab.goto(url)
-        await tab.get_by_role("link", name="Tune").first.wait_for()
-        await open_tune(tab)
-    except Exception:
-        await ready.abort()  # the others must not wait for this one
-        raise
-    await ready.wait()  # the minute of load starts when every session is on the Tune page
-    until = time.time() + seconds
-    mine = {}
-    steps = 0
-    while time.time() < until:
-        beta = slider(tab, "β₂")
-        before = await metric_text(tab)
-        key = "End" if await beta.get_attribute("aria-valuenow") in ("0", "0.0") else rng.choice(["Home", "ArrowLeft"])
-        await beta.focus()
-        start = time.perf_counter()
-        await beta.press(key)
-        try:
-            await tab.wait_for_function(f"(b) => [...document.querySelectorAll('{METRICS}')].map(e => e.innerText)"
-                                        ".join() !== b", arg=before, timeout=120_000)
-            latencies.append(time.perf_counter() - start)
-        except Exception:  # equal numbers for two betas are possible: not a latency sample
-            pass
-        await idle(tab)
-        mine["beta"] = await beta.get_attribute("aria-valuenow")
-        steps += 1
-        if steps % 2 == 1:  # nu: refits (cached on disk after the first session that asks)
-            nu = slider(tab, "ν")
-            await nu.focus()
-            await nu.press(rng.choice(["ArrowLeft", "ArrowRight"]))
+        await timed("first load", lambda: tab.goto(url), lambda: tab.get_by_role("heading", name="Start here").first.wait_for(),
+                    lambda: idle(tab))
+        until = time.time() + seconds  # of rounds, from this session's first view; one at least
+        for round_ in itertools.count():
+            if round_ and time.time() >= until:
+                break
+            if round_:
+                action = "back to Start"
+                await open_page(tab, "Start", "Start here")
+                await idle(tab)
+            sets = COMBOS[(n + 5 * round_) % len(COMBOS)] if round_ < 2 else rng.choice(COMBOS)
+            await timed("set pick", lambda: pick_sets(tab, sets))
+            if await shown_sets(tab) != sets:
+                problems.append(f"session {n}: picked {sets}, the sidebar shows {await shown_sets(tab)}")
+            await timed("Explore open", lambda: open_page(tab, "Explore layers", "Explore layers"),
+                        lambda: shown(tab, CHARTS, 2))
             await idle(tab)
-            mine["nu"] = await slider(tab, "ν").get_attribute("aria-valuetext")
-        # another page and back: this session's choices must come back, not another's
-        await tab.get_by_role("link", name=rng.choice(OTHER_PAGES)).first.click()
-        await idle(tab)
-        await open_tune(tab)
-        seen = {"beta": await slider(tab, "β₂").get_attribute("aria-valuenow")}
-        if "nu" in mine:
-            seen["nu"] = await slider(tab, "ν").get_attribute("aria-valuetext")
-        if seen != mine:
-            problems.append(f"session {number}: set {mine}, found {seen} after a page switch")
-        if await tab.locator('[data-testid="stException"]').count():
-            problems.append(f"session {number}: an exception is shown: "
-                            f"{(await tab.locator('[data-testid=stException]').first.inner_text())[:300]}")
-            break
-    await context.close()
+            await timed("Tune open", lambda: open_page(tab, "Tune", "Tune β and ν"),
+                        lambda: shown(tab, METRICS, 4))
+            await record()
+            for _ in range(3):
+                label = rng.choice(["β₂", "β₃"])
+                value = float(await beta_value(tab, label))
+                key = rng.choice({0.0: ["End", "ArrowRight"], 1.0: ["Home", "ArrowLeft"]}.get(value, ["Home", "End"]))
+                new = {"Home": 0.0, "End": 1.0, "ArrowRight": value + 0.05, "ArrowLeft": value - 0.05}[key]
+                other = float(await beta_value(tab, "β₃" if label == "β₂" else "β₂"))
+                after = caption(*((new, other) if label == "β₂" else (other, new)))
+                before = ",".join(await tab.locator(METRICS).all_inner_texts())
+                await slider(tab, label).focus()
+                await timed("β move", lambda: slider(tab, label).press(key),
+                            lambda: tab.wait_for_function(CHANGED_JS, arg=[before, after], polling=50))
+                await record()
+            if await tab.locator(EXCEPTION).count():
+                raise RuntimeError(f"the page shows an exception: {(await tab.locator(EXCEPTION).first.inner_text())[:300]}")
+    except Exception as error:
+        problems.append(f"session {n}, {action}: {type(error).__name__}: {str(error).splitlines()[0][:300]}")
+    finally:
+        await context.close()
 
 
-def unreadable_cache_files(cache_dir: Path) -> list[str]:
-    """Files of the cache that do not read back (checked without removing anything)."""
-    import numpy as np
-    import skops.io as sio
-
-    bad = []
-    for path in sorted(cache_dir.rglob("*")):
-        if path.is_dir() or path.name.startswith("."):
-            continue
-        try:
-            if path.suffix == ".npz":
-                with np.load(path, allow_pickle=False) as data:
-                    [data[name] for name in data.files]
-            elif path.suffix == ".skops":
-                sio.load(path, trusted=sio.get_untrusted_types(file=path))
-        except Exception as error:
-            bad.append(f"{path}: {type(error).__name__}: {error}")
-    return bad
-
-
-async def run(url: str, sessions: int, seconds: float) -> tuple[list, list]:
+async def run(url: str, sessions: int, seconds: float, seed: int, times: dict, seen: dict, problems: list) -> None:
     from playwright.async_api import async_playwright
 
-    latencies, problems = [], []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        warm = await browser.new_page()  # the first session loads the model and fits the detector alone
-        await warm.goto(url, timeout=600_000)
-        await warm.get_by_role("link", name="Tune").first.wait_for(timeout=600_000)
-        await warm.close()
-        ready = asyncio.Barrier(sessions)
-        results = await asyncio.gather(*(session(browser, url, n, seconds, ready, latencies, problems)
-                                         for n in range(sessions)), return_exceptions=True)
-        problems += [f"session {n}: {type(r).__name__}: {r}" for n, r in enumerate(results) if isinstance(r, Exception)]
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        work = asyncio.gather(*(session(browser, url, n, seed, seconds, times, seen, problems) for n in range(sessions)))
+        try:
+            await asyncio.wait_for(work, seconds + 4 * WAIT_MS / 1000)
+        except TimeoutError:
+            problems.append(f"the sessions did not finish within {seconds + 4 * WAIT_MS / 1000:.0f} s")
         await browser.close()
-    return latencies, problems
+
+
+def reference(keys: list[tuple], points: int) -> dict[tuple, tuple]:
+    """The metrics a single session alone shows for each (sets, β₂, β₃, ν): AppTest, in this process,
+    in a fresh cache where only datasets/ and models/ are linked."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.sidebar import DEFAULT_MODEL, navigation_only
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):  # as in tests/test_app.py: the server's state after st.navigation
+        original(self, *args, **kwargs)
+        navigation_only()
+
+    PagesManager.__init__ = init
+    found = {}
+    with fresh_cache(reused=("datasets", "models")) as cache_dir:
+        os.environ.update(ANOMALY_CACHE_DIR=str(cache_dir), DASHBOARD_POINTS=str(points))
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+        at.run()
+        at.switch_page("pages/tune.py").run()
+        for key in sorted(keys):
+            sets, beta2, beta3, nu = key
+            at.multiselect(key=f"_sets:{DEFAULT_MODEL}").set_value(list(sets))
+            at.slider(key="_beta").set_value(float(beta2))
+            at.slider(key="_beta_conf").set_value(float(beta3))
+            at.select_slider(key="_nu").set_value(float(nu))
+            at.run()
+            found[key] = tuple(m.value for m in at.metric) if not at.exception else ("exception", at.exception[0].value)
+    PagesManager.__init__ = original
+    return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--points", type=int, default=300, help="inputs per set in projections")
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60,
+                        help="a session starts rounds until this long after its first view (one at least)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--points", type=int, default=300, help="inputs per set in projections (the app's default)")
+    parser.add_argument("--log", type=Path, help="keep the server's log in this file")
     args = parser.parse_args()
-    project_cache = ROOT / "cache"
-    with tempfile.TemporaryDirectory() as tmp:
-        cache_dir = Path(tmp)
-        for sub in ("models", "features", "attacks", "fooling"):
-            (project_cache / sub).mkdir(parents=True, exist_ok=True)
-            (cache_dir / sub).symlink_to(project_cache / sub)
-        process, url = start_server(cache_dir, args.points)
-        try:
-            latencies, problems = asyncio.run(run(url, args.sessions, args.seconds))
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-        problems += [f"unreadable cache file {line}" for line in unreadable_cache_files(cache_dir)]
-    if latencies:
-        ms = sorted(1000 * t for t in latencies)
-        p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
-        print(f"{args.sessions} sessions, {args.seconds:.0f} s: {len(ms)} beta changes; key press -> new numbers "
-              f"p50 {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms")
+    times, seen, problems = defaultdict(list), defaultdict(list), []
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp, \
+            fresh_cache(reused=("datasets", "models", "adversarial", "fooling", "projections")) as cache_dir:
+        log_path = args.log or Path(tmp) / "server.log"
+        with running_app({"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)}, log_path,
+                         start_timeout=240) as url:
+            asyncio.run(run(url, args.sessions, args.seconds, args.seed, times, seen, problems))
+            load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+        server_errors = log_errors(log_path.read_text())
+    print(f"{args.sessions} sessions on one server, rounds for {args.seconds:.0f} s each, "
+          f"{time.time() - started:.0f} s in all ({os.cpu_count()} cores, load average {load} at the end)")
+    print(f"{'action':14} {'count':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
+    for name in ACTIONS:
+        if times[name]:
+            print(f"{name:14} {len(times[name]):5d} {percentile(times[name], 0.5):7.2f} "
+                  f"{percentile(times[name], 0.95):7.2f} {max(times[name]):7.2f}")
+    for key, readings in sorted(seen.items()):
+        if len({values for _, values in readings}) > 1:
+            problems.append(f"sessions disagree on {key}: {sorted(set(readings))}")
+    try:
+        alone = reference(list(seen), args.points)
+    except Exception as error:
+        alone = {}
+        problems.append(f"the single session alone failed: {type(error).__name__}: {error}")
+    differ = [f"{key}: session {n} showed {values}, a session alone {alone[key]}"
+              for key, readings in sorted(seen.items()) for n, values in readings if key in alone and values != alone[key]]
+    print(f"numbers: {sum(map(len, seen.values()))} readings of {len(seen)} (sets, β₂, β₃, ν) choices; "
+          f"every session's equal to a single session's: {'yes' if not differ else f'no, {len(differ)} differ'}")
+    problems += differ
+    print(f"server log: {len(server_errors)} error(s)" + "".join(f"\n{server_errors.count(e)}x {e}" for e in
+                                                                  dict.fromkeys(server_errors)))
+    problems += [f"server log, {server_errors.count(e)}x: {e.splitlines()[-1]}" for e in dict.fromkeys(server_errors)]
+    if not times["β move"]:
+        problems.append("no session moved β")
     for problem in problems:
         print(f"problem: {problem}")
     print("no problems" if not problems else f"{len(problems)} problem(s)")
-    sys.exit(1 if problems or not latencies else 0)
+    sys.exit(1 if problems else 0)
 
 
 if __name__ == "__main__":

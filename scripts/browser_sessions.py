@@ -1,0 +1,79 @@
+"""What the browser benchmarks share (scripts/benchmark_app.py, benchmark_first_view.py, load_sessions.py):
+a cache folder linking to the project's, the wait for a page to stop running, and the server's log read
+for errors. The server itself starts through :func:`dashboard.server.running_app` (re-exported here), as
+in the browser tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from dashboard.server import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, running_app  # noqa: E402,F401
+
+#: the cache families a benchmark reuses from the project's cache (projections/ is the caller's choice)
+REUSED = ("datasets", "models", "features", "detectors", "scores", "adversarial", "fooling", "baselines", "benchmark")
+
+#: true when the app is connected and its script has not been running for ``quiet`` ms (``token`` starts
+#: a new wait); for ``tab.wait_for_function(IDLE_JS, arg=idle_arg(quiet), polling=50)``, sync or async.
+#: It reads the state Streamlit's own tests read: the "running" widget shows only after a run's first 500 ms
+RUNNING_JS = """(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !app || app.dataset.testScriptState !== 'notRunning' || app.dataset.testConnectionState !== 'CONNECTED';
+})()"""
+IDLE_JS = f"""({{quiet, token}}) => {{
+  if (window.__idleToken !== token) {{ window.__idleToken = token; window.__calm = null; }}
+  if ({RUNNING_JS}) {{ window.__calm = null; return false; }}
+  if (window.__calm === null) window.__calm = performance.now();
+  return performance.now() - window.__calm >= quiet;
+}}"""
+_tokens = iter(range(1 << 62))
+
+
+def idle_arg(quiet: float = 0.5) -> dict:
+    return {"quiet": 1000 * quiet, "token": next(_tokens)}
+
+
+def wait_idle(tab, quiet: float = 0.5, timeout: float = 600) -> None:
+    """Until the app has stopped running for ``quiet`` seconds (sync Playwright)."""
+    tab.wait_for_function(IDLE_JS, arg=idle_arg(quiet), polling=50, timeout=1000 * timeout)
+
+
+@contextmanager
+def fresh_cache(keep_projections: bool = False, reused: tuple[str, ...] = REUSED):
+    """A temporary cache folder whose ``reused`` families (and projections/ if ``keep_projections``)
+    link to the project's cache (or $ANOMALY_CACHE_DIR); the others start empty."""
+    project_cache = Path(os.environ.get("ANOMALY_CACHE_DIR") or ROOT / "cache")
+    with tempfile.TemporaryDirectory() as tmp:
+        for sub in (*reused, *(["projections"] if keep_projections else [])):
+            (project_cache / sub).mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / sub).symlink_to(project_cache / sub)
+        yield Path(tmp)
+
+
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ ")
+_ERROR_LINE = re.compile(r"Uncaught app execution|^Traceback|\b[A-Z]\w*(Error|Exception)\b(:|$)")
+
+
+def log_errors(text: str) -> list[str]:
+    """Errors in a server's log: each "Uncaught app execution" or traceback with its last line (the
+    exception), and any other line naming an exception."""
+    lines, found, k = text.splitlines(), [], 0
+    while k < len(lines):
+        if not _ERROR_LINE.search(lines[k]):
+            k += 1
+            continue
+        end = k + 1
+        if "Uncaught app execution" in lines[k] or lines[k].startswith("Traceback"):
+            while end < len(lines) and (lines[end].startswith((" ", "Traceback", "During handling", "The above"))
+                                        or not lines[end].strip() or end == k + 1):
+                end += 1
+            end = min(end + 1, len(lines))  # the exception's own line
+        block = [_STAMP.sub("", lines[k]), *lines[k + 1:end]]  # without its time: equal errors compare equal
+        found.append("\n".join(block if len(block) <= 12 else [*block[:2], "  ...", *block[-9:]]))
+        k = end
+    return found
