@@ -136,10 +136,10 @@ RUN = """
 import json, sys
 import torch, torch.nn as nn
 from detector.baselines import fit_baseline
-from detector.benchmark import run_benchmark
-from detector.data import load_dataset
-from detector.experiment import Experiment, fit_uniform
-from detector.models import prepare_classifier
+from detector.evaluation.benchmark import run_benchmark
+from detector.data.loading import load_dataset
+from detector.evaluation.experiment import Experiment, fit_uniform
+from detector.models.classifiers import prepare_classifier
 
 torch.manual_seed(0)
 module = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), nn.Linear(144, 10))

@@ -189,7 +189,7 @@ def test_check_fits_drawings_like_mnist_unless_told_not_to(tmp_path, session_cac
 
 def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch):
     """A user model without --weights is an untrained net: say so before anything is fitted."""
-    import detector.experiment
+    import detector.evaluation.experiment
 
     (tmp_path / "net.py").write_text("import torch\nimport torch.nn as nn\n\ndef make():\n    torch.manual_seed(0)\n"
                                      "    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))\n")
@@ -198,7 +198,7 @@ def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch
     def stop(*args, **kwargs):
         raise RuntimeError("stopped before the fit")
 
-    monkeypatch.setattr(detector.experiment, "fit_uniform", stop)
+    monkeypatch.setattr(detector.evaluation.experiment, "fit_uniform", stop)
     assert main(["check", "--model", f"{tmp_path / 'net.py'}:make", "--id-dataset", "digits", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err
     assert "WARNING: test accuracy" in err and "is the model trained? pass --weights" in err and "stopped" in err
@@ -206,7 +206,7 @@ def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch
 
 def test_layers_command_marks_a_resnets_blocks_and_candidates_choices_are_checked(tmp_path, capsys):
     (tmp_path / "net.py").write_text(
-        "from detector.architectures import ResNet18\n\n"
+        "from detector.models.architectures import ResNet18\n\n"
         "def make():\n    net = ResNet18()\n    net.input_shape = (3, 32, 32)\n    return net\n")
     assert main(["layers", "--model", f"{tmp_path / 'net.py'}:make"]) == 0
     lines = capsys.readouterr().out.splitlines()
