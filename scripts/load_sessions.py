@@ -27,6 +27,7 @@ import itertools
 import math
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -214,6 +215,12 @@ def reference(keys: list[tuple], points: int) -> dict[tuple, tuple]:
     return found
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process's children that have exited (and of theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
@@ -236,10 +243,13 @@ def main() -> None:
         with running_app({"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)}, log_path,
                          start_timeout=240) as url:
             asyncio.run(run(url, args.sessions, args.seconds, args.seed, times, seen, problems))
+            browser_cpu = cpu_seconds()  # Chromium and Playwright's driver, once they have exited
             load = " ".join(f"{v:.1f}" for v in os.getloadavg())
         server_errors = log_errors(log_path.read_text())
+    server_cpu = cpu_seconds() - browser_cpu
     print(f"{args.sessions} sessions on one server, rounds for {args.seconds:.0f} s each, "
-          f"{time.time() - started:.0f} s in all ({os.cpu_count()} cores, load average {load} at the end)")
+          f"all done after {time.time() - started:.0f} s ({os.cpu_count()} cores, load average {load} then); "
+          f"CPU time: the browser {browser_cpu:.0f} s, the server {server_cpu:.0f} s")
     print(f"{'action':14} {'count':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
     for name in ACTIONS:
         if times[name]:
@@ -248,6 +258,7 @@ def main() -> None:
     for key, readings in sorted(seen.items()):
         if len({values for _, values in readings}) > 1:
             problems.append(f"sessions disagree on {key}: {sorted(set(readings))}")
+    started = time.time()
     try:
         alone = reference(list(seen), args.points)
     except Exception as error:
@@ -256,7 +267,8 @@ def main() -> None:
     differ = [f"{key}: session {n} showed {values}, a session alone {alone[key]}"
               for key, readings in sorted(seen.items()) for n, values in readings if key in alone and values != alone[key]]
     print(f"numbers: {sum(map(len, seen.values()))} readings of {len(seen)} (sets, β₂, β₃, ν) choices; "
-          f"every session's equal to a single session's: {'yes' if not differ else f'no, {len(differ)} differ'}")
+          f"every session's equal to a single session's: {'yes' if not differ else f'no, {len(differ)} differ'} "
+          f"(the single session took {time.time() - started:.0f} s)")
     problems += differ
     print(f"server log: {len(server_errors)} error(s)" + "".join(f"\n{server_errors.count(e)}x {e}" for e in
                                                                   dict.fromkeys(server_errors)))
