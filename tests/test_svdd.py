@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.svm import OneClassSVM
 
 from detector import cache
 from detector.method.features import LOGITS
 from detector.method.verdicts import judge
-from detector.method.svdd import ClassConditionalSVDD, log_score
+from detector.method.svdd import ClassConditionalSVDD, fitted_gamma, log_score, rbf_gamma
 from detector.method.uniform import UniformDetector
 
 
@@ -47,6 +48,21 @@ def test_torch_score_equals_the_log_of_scikit_learns(clusters):
     Z = svdd.scaler_.transform(new[classes == 1].astype(np.float64))
     np.testing.assert_allclose(log_score(svdd.class_models_[1], Z), np.log(svdd.class_models_[1].score_samples(Z)),
                                rtol=1e-5)
+
+
+def test_fitted_svms_hold_their_kernel_width_publicly_as_scikit_learn_resolves_it(clusters):
+    X, classes = clusters
+    svdd = ClassConditionalSVDD(nu=0.1, gamma="scale", max_samples_per_class=10_000).fit(X, classes, n_classes=3)
+    Z = svdd.scaler_.transform(X[classes == 2])
+    own = OneClassSVM(kernel="rbf", nu=0.1, gamma="scale").fit(Z)  # what scikit-learn resolves "scale" to
+    model = svdd.class_models_[2]
+    assert isinstance(model.gamma, float) and model.gamma == own._gamma
+    np.testing.assert_array_equal(model.dual_coef_, own.dual_coef_)  # the same SVM, so the same numbers
+    assert fitted_gamma(model) == model.gamma
+    assert rbf_gamma(Z, "auto") == 1 / 6 and rbf_gamma(Z, 0.5) == 0.5
+    for bad in ("wide", -1.0, 0):
+        with pytest.raises(ValueError, match="gamma must be"):
+            ClassConditionalSVDD(gamma=bad).fit(X, classes, n_classes=3)
 
 
 def test_far_inputs_keep_falling_where_scikit_learn_underflows(clusters):

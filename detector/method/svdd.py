@@ -7,6 +7,7 @@ standardised with a scaler fitted on all training features, as in the authors' c
 
 from __future__ import annotations
 
+import numbers
 import weakref
 
 import numpy as np
@@ -57,6 +58,26 @@ def log_score(svm: OneClassSVM, Z, device: torch.device | str | None = None) -> 
     return _log_score(svm, _as_tensor(Z, device)).cpu().numpy()
 
 
+def rbf_gamma(X: np.ndarray, gamma) -> float:
+    """The kernel width ``OneClassSVM`` resolves ``gamma`` to ("scale": 1 / (n_features * Var X),
+    "auto": 1 / n_features), on float64 as it computes it. Resolved before fitting, so that each
+    fitted SVM holds it as its public ``gamma`` and scoring never reads its private ``_gamma``."""
+    if gamma == "scale":
+        variance = np.asarray(X, dtype=np.float64).var()
+        return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
+    if gamma == "auto":
+        return 1.0 / X.shape[1]
+    if isinstance(gamma, str) or not isinstance(gamma, numbers.Real) or not gamma > 0:
+        raise ValueError(f'gamma must be "scale", "auto" or a positive number, got {gamma!r}')
+    return float(gamma)
+
+
+def fitted_gamma(svm: OneClassSVM) -> float:
+    """The kernel width of a fitted SVM: its public ``gamma`` (a number since :func:`rbf_gamma`);
+    SVMs saved by earlier versions hold "scale" there and the resolved value only in ``_gamma``."""
+    return svm.gamma if isinstance(svm.gamma, numbers.Real) else svm._gamma
+
+
 def _log_score(svm: OneClassSVM, Z: torch.Tensor) -> torch.Tensor:
     support, dual = _tensors(svm, ("support_vectors_", "dual_coef_"), Z.device)
     log_alpha, support_sq = torch.log(dual.reshape(-1)), (support * support).sum(1)
@@ -65,7 +86,7 @@ def _log_score(svm: OneClassSVM, Z: torch.Tensor) -> torch.Tensor:
     for block in Z.split(rows):
         # |z - sv|^2 expanded, as scikit-learn's euclidean_distances does
         sq_dist = ((block * block).sum(1, keepdim=True) - 2 * block @ support.T + support_sq).clamp_min_(0)
-        parts.append(torch.logsumexp(log_alpha - svm._gamma * sq_dist, dim=1))
+        parts.append(torch.logsumexp(log_alpha - fitted_gamma(svm) * sq_dist, dim=1))
     return torch.cat(parts) if parts else Z.new_zeros(0)
 
 
@@ -101,7 +122,7 @@ class ClassConditionalSVDD(BaseEstimator):
 
     def _svm(self, X: np.ndarray, rng: np.random.Generator) -> OneClassSVM:
         X = X[subsample(len(X), self.max_samples_per_class, rng)]
-        return OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(X)
+        return OneClassSVM(kernel="rbf", nu=self.nu, gamma=rbf_gamma(X, self.gamma)).fit(X)
 
     def fit(self, X: np.ndarray, classes: np.ndarray, n_classes: int) -> "ClassConditionalSVDD":
         _TENSORS.pop(self, None)  # the stacked support vectors of an earlier fit
@@ -161,7 +182,7 @@ class ClassConditionalSVDD(BaseEstimator):
                 torch.cat([_tensors(model, ("support_vectors_",), device)[0] for _, model in fitted]),
                 torch.cat([torch.full((len(model.support_vectors_),), j, device=device) for j, model in fitted]),
                 torch.cat([torch.log(_tensors(model, ("dual_coef_",), device)[0].reshape(-1)) for _, model in fitted]),
-                torch.cat([torch.full((len(model.support_vectors_),), model._gamma, dtype=DTYPE, device=device)
+                torch.cat([torch.full((len(model.support_vectors_),), fitted_gamma(model), dtype=DTYPE, device=device)
                            for _, model in fitted]),
                 torch.tensor([j if model is not None else pooled for j, model in enumerate(models)], device=device),
             )
