@@ -124,6 +124,40 @@ def test_judge_agrees_with_predict_and_takes_another_beta(fitted, digits, noise)
     assert tuple(fitted.beta) == (0.5, 0.5)  # the original is unchanged
 
 
+def test_explainer_finds_the_nearest_training_inputs_of_the_predicted_class(fitted, digits, noise):
+    """Why this verdict (issue 28): neighbours match a brute-force search on the SVDD's standardised features."""
+    from detector.method.features import LOGITS
+    from detector.method.verdicts import Explainer
+
+    train = digits["train"].images
+    explainer = Explainer(fitted, n_neighbors=3).fit(train)
+    images = np.concatenate([train[:2], digits["test"].images[:3], noise[:2]])
+    explained = explainer.explain(images, class_names=[f"digit {i}" for i in range(10)])
+    train_feats = fitted.features(train, cached=True)
+    predicted = train_feats[LOGITS].argmax(1)
+    feats = fitted.features(images)
+    for row, why in enumerate(explained):
+        assert why.verdict.predicted == feats[LOGITS][row].argmax()
+        assert [near.layer for near in why.neighbours] == [fitted.mdl_, LOGITS]
+        for near in why.neighbours:
+            scaler = fitted.svdd_[near.layer].scaler_
+            own = np.flatnonzero(predicted == why.verdict.predicted)
+            dist = np.linalg.norm(scaler.transform(train_feats[near.layer][own])
+                                  - scaler.transform(feats[near.layer][row:row + 1]), axis=1)
+            assert np.allclose(near.distances, np.sort(dist)[:3], atol=1e-4)
+            assert set(near.indices) <= set(own) and np.all(np.diff(near.distances) >= 0)
+        # each term's own threshold: all the weight on that term
+        assert np.allclose(why.term_taus, [fitted.thresholds_for(b)[why.verdict.predicted] for b in np.eye(3)])
+        assert why.ink.shape == (2,) and why.ink_range.shape == (2, 2) and np.all(why.ink_range[:, 0] <= why.ink_range[:, 1])
+    assert explained[0].neighbours[0].distances[0] == pytest.approx(0, abs=1e-4)  # a training input finds itself
+    # noise lies far from every training digit: the notes say so, with the class's name
+    assert any("farther than 99 %" in note and "digit " in note for note in explained[-1].notes)
+    with pytest.raises(ValueError, match="n_neighbors"):
+        Explainer(fitted, n_neighbors=0).fit(train)
+    with pytest.raises(NotFittedError):
+        Explainer(fitted).explain(images)
+
+
 # ---------------------------------------------------------------- the confidence term (beta_3)
 def test_beta_takes_two_or_three_weights():
     from detector.method.scores import check_beta

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from detector.inputs.drawing import applies_to, mnist_style
-from tests.drawn_digits import drawn_digits
+from tests.drawn_digits import draw_digit, drawn_digits
 
 
 def test_mnist_style_fits_the_ink_into_20x20_and_centres_its_mass():
@@ -167,3 +167,20 @@ def test_palette_alpha_and_one_bit_pictures():
     bits = Image.fromarray(np.eye(8, dtype=bool))
     assert bits.mode == "1"
     np.testing.assert_array_equal(read_picture(_saved(bits), "bits.png")[0, 0], np.eye(8))
+
+
+def test_a_thin_drawing_is_told_its_strokes_are_thinner_than_the_training_digits(default_detector):
+    """Issue 28: a clean thin "2" (pen 6 on the 280x280 canvas) was an anomaly with nothing to say why."""
+    from detector.evaluation.experiment import load_experiment
+    from detector.inputs.uploads import read_upload
+    from detector.method.verdicts import Explainer
+
+    explainer = Explainer(default_detector).fit(load_experiment("lenet-mnist").train.images)
+    images = np.concatenate([read_upload("d.png", draw_digit(digit, width), (1, 28, 28))[0]
+                             for width in (6, 26) for digit in range(10)])
+    explained = explainer.explain(images)
+    thin, thick = explained[:10], explained[10:]
+    stroke = lambda why: [n for n in why.notes if n.startswith("its stroke width") and "thinner than 99 %" in n]  # noqa: E731
+    assert all(stroke(why) for why in thin)
+    assert not any(stroke(why) for why in thick)
+    assert all(len(near.indices) == 5 for why in explained for near in why.neighbours)

@@ -71,3 +71,39 @@ def _paste_centred(box: np.ndarray) -> np.ndarray:
     out = np.zeros((SIDE, SIDE), np.float32)
     out[top:top + height, left:left + width] = box
     return out
+
+
+UPSAMPLE = 4  # stroke widths are measured on a 4x bilinear upsampling: at 28x28 every thin stroke reads 1 px
+
+
+def ink_measures(images: np.ndarray) -> np.ndarray:
+    """(N, 2): each grey image's ink area and stroke width, what makes a drawing look unlike MNIST.
+
+    Ink area is the fraction of pixels above 0.5. Stroke width (in pixels of the image) is
+    ``2 * d - 1`` for the mean Euclidean distance ``d`` from the stroke's ridge (its local maxima of
+    the distance to the ground) to the ground, on a 4x upsampling: a stroke of w pixels has
+    its ridge w / 2 + 1/2 from the ground. Measured on LeNet-MNIST's training digits, the 1st-99th
+    percentiles are 1.2-4.8 px; the test drawings (``tests/drawn_digits.py``) read 0.26 px with a
+    6 px pen on the 280x280 canvas, 1.2 px with 12 px and 2.6 px with 26 px. Colour is averaged;
+    a blank image reads 0 and 0.
+
+    >>> image = np.zeros((1, 1, 28, 28), np.float32); image[0, 0, 4:24, 12:15] = 1   # a bar 3 px wide
+    >>> area, width = ink_measures(image)[0]
+    >>> round(float(area), 3), round(float(width), 2)   # a hard edge loses a quarter pixel to the upsampling
+    (0.077, 2.75)
+    """
+    from scipy import ndimage
+
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W); got {images.shape}")
+    out = np.zeros((len(images), 2))
+    for row, image in enumerate(images):
+        grey = image.mean(0)
+        out[row, 0] = np.mean(grey > 0.5)
+        ink = ndimage.zoom(grey, UPSAMPLE, order=1) > 0.5
+        if ink.any():
+            depth = ndimage.distance_transform_edt(ink)
+            ridge = ink & (depth >= ndimage.maximum_filter(depth, 3))
+            out[row, 1] = (2 * depth[ridge].mean() - 1) / UPSAMPLE
+    return out

@@ -1,12 +1,19 @@
-"""The detector's verdict on a user's own inputs, term by term (what Inspect and ``check`` show)."""
+"""The detector's verdict on a user's own inputs, term by term (what Inspect and ``check`` show), and
+why: :class:`Explainer` finds the nearest training inputs of the predicted class, each term against
+its own threshold and a drawing's stroke width or ink area unlike the training data's."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
+from .. import cache
+from ..inputs.drawing import ink_measures
 from ..inputs.images import check_images
+from ..runtime import batches
+from .scores import TERMS
 
 
 @dataclass
@@ -38,3 +45,142 @@ def judge(detector, images: np.ndarray) -> list[Verdict]:
     return [Verdict(int(p), float(probabilities[i, p]), *(float(t) for t in terms[i]), float(combined[i]),
                     float(tau[p]), bool(combined[i] < tau[p]))
             for i, p in enumerate(scores.predicted)]
+
+
+# --------------------------------------------------------------------------- why this verdict
+@dataclass
+class Neighbours:
+    layer: str  # the MDL's name or "logits"
+    indices: np.ndarray  # (K,) rows of the training split, nearest first
+    distances: np.ndarray  # (K,) Euclidean, on the features as the SVDD sees them (standardised)
+    usual: float  # the 99th percentile of the class's training inputs' distance to their own nearest neighbour
+
+
+@dataclass
+class Explanation:
+    verdict: Verdict
+    term_taus: np.ndarray  # (3,) tau_i of each term alone: the value that keeps tpr of class i's held-out inputs
+    neighbours: list[Neighbours]  # in the MDL, then in the logits
+    ink: np.ndarray | None  # (ink area, stroke width in px) of the input; None for colour models
+    ink_range: np.ndarray | None  # (2, 2): the 1st and 99th percentiles of each among the class's training inputs
+    notes: list[str]  # in words: what lies outside the training data
+
+
+INK_NAMES = ("ink area", "stroke width")
+
+
+class Explainer(BaseEstimator):
+    """Why the detector judged an input as it did, from what it was trained on.
+
+    For an input predicted as class i: its ``n_neighbors`` nearest training inputs predicted as i
+    (the SVDD of class i was fitted on exactly these) in the MDL and in the logit space, with their
+    distance (scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors` on the SVDD's standardised
+    features); each term's normalised value against the threshold that term alone would have
+    (``detector.thresholds_for`` with all the weight on it); and, for grey models, the input's ink area
+    and stroke width (:func:`detector.inputs.drawing.ink_measures`) against the ``percentiles`` of
+    the class's training inputs. Notes say in words what falls outside: a thin drawing of a 2 is an
+    anomaly because no training 2 has so thin a stroke.
+
+    Parameters
+    ----------
+    detector : UniformDetector
+        Fitted; judged with its own beta.
+    n_neighbors : int
+    percentiles : (float, float)
+        The range of the training inputs' ink area and stroke width outside which a note is given.
+
+    Examples
+    --------
+    >>> explainer = Explainer(detector, n_neighbors=5).fit(experiment.train.images)   # doctest: +SKIP
+    >>> why = explainer.explain(images)[0]; why.notes, why.neighbours[0].indices       # doctest: +SKIP
+    """
+
+    def __init__(self, detector, n_neighbors: int = 5, percentiles=(1, 99)):
+        self.detector = detector
+        self.n_neighbors = n_neighbors
+        self.percentiles = percentiles
+
+    def fit(self, train_images) -> "Explainer":
+        """Index the training inputs given to the detector's ``fit`` (their features are the disk-cached
+        ones of that fit; the ink measures are cached beside them)."""
+        from sklearn.neighbors import NearestNeighbors
+
+        from .features import LOGITS
+
+        if not isinstance(self.n_neighbors, (int, np.integer)) or self.n_neighbors < 1:
+            raise ValueError(f"n_neighbors must be a positive whole number, got {self.n_neighbors!r}")
+        detector = self.detector
+        feats = detector.features(train_images, cached=True)
+        self.predicted_ = feats[LOGITS].argmax(1)
+        self.layers_ = (detector.mdl_, LOGITS)
+        self.index_ = {}  # (layer, class) -> (rows of the training split, NearestNeighbors, usual distance)
+        for layer in self.layers_:
+            standard = detector.svdd_[layer].scaler_.transform(feats[layer])
+            for i in np.unique(self.predicted_):
+                rows = np.flatnonzero(self.predicted_ == i)
+                index = NearestNeighbors(n_neighbors=min(self.n_neighbors, len(rows))).fit(standard[rows])
+                # leave-one-out: each training input's nearest other one
+                own = index.kneighbors(n_neighbors=1, return_distance=True)[0][:, 0] if len(rows) > 1 else np.zeros(1)
+                self.index_[layer, int(i)] = (rows, index, float(np.percentile(own, 99)))
+        self.ink_ = None
+        if detector.model.input_shape[0] == 1:  # stroke and ink mean something for grey pictures only
+            key = {"what": "ink-measures", "images": cache.hash_array(train_images)}
+            self.ink_ = cache.cached_arrays("explain", key, lambda: {"ink": np.concatenate(
+                [ink_measures(batch) for batch in batches(train_images, what="ink")])}, code=__name__)["ink"]
+        self.term_taus_ = np.stack([self._term_taus(term) for term in range(len(TERMS))], 1)
+        return self
+
+    def _term_taus(self, term: int) -> np.ndarray:
+        beta = np.eye(len(TERMS))[term]
+        if term == 2 and self.detector.val_scores_.conf is None:  # saved before the confidence term
+            return np.full(self.detector.n_classes_, np.nan)
+        return self.detector.thresholds_for(beta)
+
+    def explain(self, images: np.ndarray, class_names=None) -> list[Explanation]:
+        """An :class:`Explanation` of each image (N, C, H, W); ``class_names`` name the classes in the notes."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "index_", msg="this Explainer is not fitted yet: call fit(train_images)")
+        images = check_images(images)
+        verdicts = judge(self.detector, images)
+        feats = self.detector.features(images)
+        ink = ink_measures(images) if self.ink_ is not None else None
+        explained = []
+        for row, verdict in enumerate(verdicts):
+            i = verdict.predicted
+            found = []
+            for layer in self.layers_:
+                if (layer, i) not in self.index_:  # no training input is predicted as i
+                    continue
+                rows, index, usual = self.index_[layer, i]
+                standard = self.detector.svdd_[layer].scaler_.transform(feats[layer][row:row + 1])
+                distances, nearest = index.kneighbors(standard)
+                found.append(Neighbours(layer, rows[nearest[0]], distances[0], usual))
+            ink_range = None
+            if ink is not None and np.any(self.predicted_ == i):
+                ink_range = np.percentile(self.ink_[self.predicted_ == i], self.percentiles, axis=0).T
+            own_ink = None if ink is None else ink[row]
+            label = str(class_names[i]) if class_names is not None else str(i)
+            explained.append(Explanation(verdict, self.term_taus_[i], found, own_ink, ink_range,
+                                         self._notes(label, found, own_ink, ink_range)))
+        return explained
+
+    def _notes(self, label: str, found: list[Neighbours], ink, ink_range) -> list[str]:
+        low, high = self.percentiles
+        notes = []
+        if ink is not None and ink_range is not None:
+            words = {"ink area": (lambda v: f"{100 * v:.1f} %", "smaller", "larger"),
+                     "stroke width": (lambda v: f"{v:.1f} px", "thinner", "thicker")}
+            for name, value, (lowest, highest) in zip(INK_NAMES, ink, ink_range):
+                show, below, above = words[name]
+                if value < lowest or value > highest:
+                    notes.append(f"its {name} ({show(value)}) is {below if value < lowest else above} than "
+                                 f"{100 - low if value < lowest else high:g} % of the training inputs predicted as "
+                                 f"{label} (the middle {high - low:g} %: {show(lowest)} to {show(highest)}): "
+                                 f"the network has seen no {name} like it")
+        for near in found:
+            if len(near.distances) and near.distances[0] > near.usual:
+                notes.append(f"in {near.layer}, its nearest training input predicted as {label} lies at "
+                             f"{near.distances[0]:.2f}, farther than 99 % of those inputs lie from their own nearest "
+                             f"neighbour ({near.usual:.2f}): nothing like it was seen in training")
+        return notes
