@@ -187,6 +187,24 @@ def test_check_fits_drawings_like_mnist_unless_told_not_to(tmp_path, session_cac
     assert fitted.out.splitlines()[2:12] != plain.out.splitlines()[2:12]
 
 
+def test_check_neighbours_says_why(tmp_path, session_cache, capsys):
+    """Issue 28: ``check --neighbours 5`` prints the nearest training inputs, each term against its tau, the notes."""
+    from tests.drawn_digits import draw_digit
+
+    (tmp_path / "thin2.png").write_bytes(draw_digit(2, 6))
+    assert main(["check", "--model", "lenet-mnist", "--neighbours", "5", str(tmp_path / "thin2.png")]) == 0
+    out = capsys.readouterr().out
+    why = out.split("why ", 1)[1]
+    assert "predicted 2" in why and "its own tau" in why and "note: its stroke width" in why
+    for space in ("relu1", "logits"):
+        listed = why.split(f"in {space} (training index: distance, true class):\n", 1)[1].splitlines()[0]
+        assert listed.count("#") == 5
+    for bad in ("0", "-2", "x"):
+        with pytest.raises(SystemExit):
+            main(["check", "--model", "lenet-mnist", "--neighbours", bad, str(tmp_path / "thin2.png")])
+    assert "positive whole number" in capsys.readouterr().err
+
+
 def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch):
     """A user model without --weights is an untrained net: say so before anything is fitted."""
     import detector.evaluation.experiment

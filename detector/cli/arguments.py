@@ -26,6 +26,16 @@ def _beta(text: str) -> tuple[float, ...]:
     return values
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
 def _anomaly_file(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz or NAME=FOLDER, got {text!r}")
@@ -128,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="for 28x28 grey models, fit a picture's ink into 20x20 and centre it by its centre of mass, "
                             "as MNIST's digits were made (default: on)")
     check.add_argument("--csv", help="also write the verdicts to this CSV file")
+    check.add_argument("--neighbours", type=_positive, metavar="K",
+                       help="why each verdict: the K nearest training inputs of the predicted class in the MDL and "
+                            "logit spaces with their distances, each term against its own threshold, and notes on "
+                            "a stroke width or ink area unlike the training data's")
     train = commands.add_parser("train", help="train a built-in model from its recipe and compare with its shipped weights",
                                 epilog=EPILOG)
     train.add_argument("model", choices=list(BUILTIN), help="built-in model")

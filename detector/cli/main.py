@@ -203,13 +203,21 @@ def cmd_check(args) -> None:
     _check_detector_params(args)
     _check_output(args.csv)
     _check_inputs(args.files)
-    if args.detector:
+    experiment = None
+    if args.detector and not args.neighbours:
         require_file(args.detector, "detector file")
         from ..models.classifiers import load_model
 
         model = load_model(args.model, args.weights, args.id_dataset, progress=True)
         inputs = _read_inputs(args.files, model.input_shape, invert, args.mnist_style)
         detector = UniformDetector.load(args.detector, model)
+    elif args.detector:  # the neighbours come from the training split
+        require_file(args.detector, "detector file")
+        from ..evaluation.experiment import load_experiment
+
+        experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+        inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)
+        detector = UniformDetector.load(args.detector, experiment.model)
     else:
         from ..evaluation.experiment import fit_uniform, load_experiment, untrained_warning
 
@@ -234,10 +242,38 @@ def cmd_check(args) -> None:
               f"{conf:>7.3f} {score:>7.3f} {tau:>7.3f}  {verdict}")
     anomalies = sum(row[-1] == "anomaly" for row in rows)
     print(f"{anomalies} of {len(rows)} inputs are anomalies")
+    if args.neighbours:
+        _print_why(detector, experiment, inputs, args.neighbours)
     if args.csv:
         with open(args.csv, "w", newline="") as handle:
             csv.writer(handle).writerows([header] + rows)
         print(f"wrote {args.csv}")
+
+
+def _print_why(detector, experiment, inputs, k: int) -> None:
+    """``check --neighbours K``: why each verdict (:class:`detector.method.verdicts.Explainer`)."""
+    from ..method.scores import TERMS
+    from ..method.verdicts import Explainer
+
+    explainer = Explainer(detector, n_neighbors=k).fit(experiment.train.images)
+    names, labels = experiment.class_names, experiment.train.labels
+    for name, images in inputs:
+        for index, why in enumerate(explainer.explain(images, names)):
+            verdict = why.verdict
+            print(f"\nwhy {name} #{index}: predicted {names[verdict.predicted]}, "
+                  f"{'anomaly' if verdict.is_anomaly else 'normal'} (g - tau = {verdict.score - verdict.tau:+.3f})")
+            for term, value, tau in zip(TERMS, (verdict.mdl, verdict.logit, verdict.conf), why.term_taus):
+                print(f"  {term + ' score':<17} {value:>7.3f}  its own tau {tau:>7.3f}  ({value - tau:+.3f})")
+            for near in why.neighbours:
+                print(f"  nearest training inputs predicted as {names[verdict.predicted]} in {near.layer} "
+                      f"(training index: distance, true class):")
+                print("    " + ", ".join(f"#{i}: {d:.2f} ({names[labels[i]]})" for i, d in zip(near.indices, near.distances)))
+            if why.ink is not None:
+                (area, width), ((area_lo, area_hi), (width_lo, width_hi)) = why.ink, why.ink_range
+                print(f"  ink area {100 * area:.1f} % (middle 98 % of training: {100 * area_lo:.1f}-{100 * area_hi:.1f} %), stroke width "
+                      f"{width:.1f} px (middle 98 %: {width_lo:.1f}-{width_hi:.1f} px)")
+            for note in why.notes:
+                print(f"  note: {note}")
 
 
 def cmd_report(args) -> None:
