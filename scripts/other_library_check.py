@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from detector import cache  # noqa: E402
 from detector.anomalies.attacks import predict  # noqa: E402
 from detector.anomalies import AnomalySet  # noqa: E402
-from detector.evaluation.benchmark import METHODS  # noqa: E402
+from detector.evaluation.benchmark import fit_method  # noqa: E402
 from detector.data.datasets import Dataset  # noqa: E402
 from detector.data.loading import load_dataset
 from detector.evaluation.evaluate import evaluate_method  # noqa: E402
@@ -112,10 +112,10 @@ def main() -> None:
     sets += [AnomalySet(name, "adversarial", images) for name, images in attacked.items()]
     print(f"{'method':<16}" + "".join(f"{s.name:>14}" for s in sets) + f"{'mean':>8}")
     for name in METHOD_NAMES:
-        detector = METHODS[name](experiment)
+        detector = fit_method(experiment, name)
         rows = [r for r in evaluate_method(experiment, name, detector, sets) if r.weighting == "per-class"]
         values = [r.auroc for r in rows]
-        extra = f"  beta {tuple(round(b, 3) for b in detector.beta)}" if name.startswith("ours") else ""
+        extra = f"  beta {tuple(round(b, 3) for b in detector.detector_.beta)}" if name.startswith("ours") else ""
         print(f"{name:<16}" + "".join(f"{v:>14.2f}" for v in values) + f"{np.mean(values):>8.2f}" + extra, flush=True)
     print("per-class AUROC, %; held-out protocol; " + ", ".join(f"{s.name} {len(s.images)}" for s in sets))
 

@@ -212,6 +212,26 @@ def test_inspect_drawn_digit_is_fitted_like_mnist_and_shown_beside_its_original(
     assert "MNIST-style" not in at.get("image")[0].captions[1]
 
 
+def test_inspect_says_why_a_thin_drawing_is_an_anomaly():
+    """Issue 28: the nearest training inputs in both spaces, a bar per term against its tau, the stroke note."""
+    from tests.drawn_digits import draw_digit
+
+    at = open_page("inspect_input")
+    at.radio(key="inspect_source").set_value("upload").run()
+    at.file_uploader(key="inspect_upload").upload("thin2.png", draw_digit(2, 6), "image/png").run()
+    assert not problems(at), problems(at)
+    assert metrics(at)["Prediction"] == "2" and at.error and "Anomaly" in at.error[0].value
+    assert all(len(m.label) <= 16 for m in at.metric)  # labels short enough not to be cut
+    assert "Why this verdict" in [h.value for h in at.subheader]
+    assert any(w.value.startswith("its stroke width") and "thinner" in w.value for w in at.warning)
+    images = at.get("image")
+    assert len(images) == 3 and all(len(i.captions) == 5 for i in images[1:])  # the input, then 5 neighbours per space
+    spaces = [m.value for m in at.markdown if m.value.startswith("**Nearest training inputs")]
+    assert len(spaces) == 2 and "relu1" in spaces[0] and "logits" in spaces[1]
+    bars = [c for c in at.get("plotly_chart") if c.proto.id and "inspect_terms" in c.proto.id]
+    assert bars, "the term bars"
+
+
 @pytest.mark.parametrize("name, content", [
     ("notes.png", b"this is not a picture"),
     ("tiny.png", None),  # 3x3 pixels
@@ -278,7 +298,8 @@ def test_method_descriptions_and_gap_notes():
     from dashboard import methods
     from detector.evaluation.benchmark import METHODS
 
-    assert set(METHODS) <= set(methods.METHODS)  # every registered method is explained
+    for name, cls in METHODS.items():  # every registered method is explained, from its class
+        assert methods.describe(name) == f"**{name}**: {cls.description} ({cls.reference})"
     assert methods.describe("msp+oe").startswith("**msp+oe**: the largest softmax probability, on the classifier")
     ours = pd.DataFrame({"fashion-mnist": [76.2, 99.8], "gaussian": [100.0, 100.0]}, index=["msp", "ours"])
     paper = pd.DataFrame({"fashion-mnist": [97.9, 99.72]}, index=["msp", "ours"])

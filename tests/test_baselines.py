@@ -4,12 +4,14 @@ hand-computed cases. Uses the tiny digits CNN of conftest.py: seconds per method
 import numpy as np
 import pytest
 import torch
+from scipy.stats import spearmanr
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from detector.baselines import NotApplicable, final_linear, make_baseline, penultimate
 from detector.baselines.lid import lid_mle
 from detector.baselines.msp import MSP
-from detector.evaluation.benchmark import METHODS
+from detector.evaluation.benchmark import METHODS, fit_method
 from detector.evaluation.evaluate import evaluate_method
 
 
@@ -21,25 +23,46 @@ def blank():
     return np.concatenate([flat, rng.uniform(0, 1, (40, 1, 28, 28)).astype(np.float32)])
 
 
+#: methods that draw dropout masks while scoring: an input's score depends on its place in the batch
+MONTE_CARLO = ("kd-bu", "mcd")
+
+
 @pytest.mark.parametrize("name", list(METHODS))
-def test_every_method_fits_and_scores(name, tiny_experiment, blank):
-    detector = METHODS[name](tiny_experiment)
+def test_every_method_keeps_the_protocol(name, tiny_experiment, blank):
+    """scikit-learn's check_estimator idea over the registry: what the class says, clone, the
+    unfitted error, params untouched by fit, one finite score per input in the inputs' order."""
+    cls = METHODS[name]
+    assert cls.name == name and cls.description and cls.reference and isinstance(cls.streams, bool)
+    assert "\n" not in cls.description and set(cls.options) <= {"layer", "beta", "nu", "candidates"}
+    method = cls()
+    params = method.get_params()
+    twin = clone(method)
+    assert type(twin) is cls and twin.get_params() == params
+    with pytest.raises(NotFittedError):
+        method.score_samples(blank[:2])
+    assert method.fit(tiny_experiment) is method
+    assert method.get_params() == params  # learned state lives in attributes ending in _
     test = tiny_experiment.test.images[:120]
-    scores = detector.score_samples(test)
-    assert scores.shape == (len(test),)
-    assert np.all(np.isfinite(scores))
-    noise_scores = detector.score_samples(blank)
+    scores = method.score_samples(test)
+    assert scores.shape == (len(test),) and np.all(np.isfinite(scores))
+    noise_scores = method.score_samples(blank)
     assert noise_scores.shape == (len(blank),) and np.all(np.isfinite(noise_scores))
     # higher = more normal: ID inputs rank above obvious noise on average
     assert np.median(scores) > np.median(noise_scores), name
     # warm: the second call comes from the disk cache and is identical
-    np.testing.assert_array_equal(detector.score_samples(test), scores)
+    np.testing.assert_array_equal(method.score_samples(test), scores)
+    # the order of the inputs: reversed inputs, reversed scores
+    reversed_scores = method.score_samples(test[::-1].copy())[::-1]
+    if name in MONTE_CARLO:
+        assert spearmanr(reversed_scores, scores).statistic > 0.5  # unrelated orders: about 0
+    else:
+        np.testing.assert_allclose(reversed_scores, scores, rtol=1e-4, atol=1e-5 * np.abs(scores).max())
 
 
 def test_evaluate_method_accepts_a_baseline(tiny_experiment, blank):
     from detector.anomalies import AnomalySet
 
-    rows = evaluate_method(tiny_experiment, "msp", METHODS["msp"](tiny_experiment), [AnomalySet("blank", "noise", blank)])
+    rows = evaluate_method(tiny_experiment, "msp", fit_method(tiny_experiment, "msp"), [AnomalySet("blank", "noise", blank)])
     assert [row.weighting for row in rows] == ["per-class", "global"]
     assert all(0 <= row.auroc <= 100 for row in rows)
 
@@ -62,7 +85,7 @@ def test_posthoc_sign_is_flipped_once(tiny_experiment):
     from scipy.special import logsumexp
 
     images = tiny_experiment.test.images[:30]
-    scores = METHODS["energy"](tiny_experiment).score_samples(images)
+    scores = fit_method(tiny_experiment, "energy").score_samples(images)
     logits = tiny_experiment.extractor.logits(images)
     np.testing.assert_allclose(scores, logsumexp(logits.astype(np.float64), axis=1), rtol=1e-5)
 
@@ -94,4 +117,4 @@ def test_unfitted_and_unknown():
 
 def test_wrong_image_shape_is_refused(tiny_experiment):
     with pytest.raises(ValueError, match="shape"):
-        METHODS["msp"](tiny_experiment).score_samples(np.zeros((2, 3, 28, 28), np.float32))
+        fit_method(tiny_experiment, "msp").score_samples(np.zeros((2, 3, 28, 28), np.float32))

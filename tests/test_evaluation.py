@@ -8,7 +8,7 @@ import pytest
 from detector.evaluation import evaluate as ev
 from detector.anomalies import AnomalySet
 from detector.evaluation.authors import renormalised_on
-from detector.evaluation.benchmark import METHODS, MethodName, cached_cell, run_benchmark, wide_tables
+from detector.evaluation.benchmark import MethodName, fit_method, cached_cell, run_benchmark, wide_tables
 from detector.evaluation.experiment import fit_uniform
 from detector.method.uniform import LayerScores
 
@@ -172,4 +172,4 @@ def test_ours_conf_takes_the_generated_beta_once_and_then_from_the_cache(tiny_ex
     assert detector.beta == fresh
     monkeypatch.setattr(UniformDetector, "beta_from_generated", lambda *a, **k: pytest.fail("beta was chosen again"))
     assert fit_uniform_conf(tiny_experiment).beta == fresh
-    assert METHODS["ours+conf-equal"](tiny_experiment).beta == CONF_BETA
+    assert fit_method(tiny_experiment, "ours+conf-equal").detector_.beta == CONF_BETA

@@ -154,7 +154,7 @@ def test_nnif_separates_fgsm_from_clean_on_held_out_inputs(tiny_experiment):
 
 
 def test_nnif_leaves_the_shared_model_frozen(tiny_experiment):
-    from detector.evaluation.benchmark import METHODS
+    from detector.evaluation.benchmark import fit_method
 
-    METHODS["nnif"](tiny_experiment).score_samples(tiny_experiment.test.images[:20])
+    fit_method(tiny_experiment, "nnif").score_samples(tiny_experiment.test.images[:20])
     assert not any(p.requires_grad for p in tiny_experiment.model.module.parameters())

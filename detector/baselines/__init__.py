@@ -1,8 +1,9 @@
 """The detectors we compare against, behind one registry.
 
-Every entry of :data:`BASELINES` maps a command-line name to a factory that returns an
-unfitted detector with ``fit(experiment) -> self`` and ``score_samples(images)``
-(higher = more normal). A new baseline is one new file here and one line below.
+Every entry of :data:`BASELINES` maps a command-line name to a :class:`~.base.Method` class:
+``cls()`` is an unfitted detector with ``fit(experiment) -> self`` and ``score_samples(images)``
+(higher = more normal), and the class says what it is (``name``, ``description``,
+``reference``, ``streams``). A new baseline is one new file here and one class below.
 
 Names ending in ``+pre`` use input pre-processing; ``+ens`` is Mahalanobis's feature
 ensemble. Hyper-parameters that the original authors tune on OOD data (ODIN's T and
@@ -13,47 +14,23 @@ with its own fine-tuned copy of the classifier (never the user's weights).
 
 from __future__ import annotations
 
-from functools import partial
-from typing import Callable
-
-from .base import Baseline, NotApplicable, final_linear, penultimate
+from .base import Baseline, Method, NotApplicable, final_linear, penultimate
 from .elo import ELO
 from .feature_squeezing import FeatureSqueezing
 from .godin import GODIN
 from .kd_bu import KDBU
 from .lid import LID
-from .mahalanobis import Mahalanobis
+from .mahalanobis import Mahalanobis, MahalanobisEnsemble, MahalanobisPre
 from .msp import MSP
 from .nnif import NNIF
-from .odin import ODIN
-from .posthoc import PyTorchOOD
+from .odin import ODIN, ODINOriginal, ODINPre
+from .posthoc import POSTHOC
+from .posthoc_model import POSTHOC_MODEL
 
-BASELINES: dict[str, Callable[[], Baseline]] = {
-    # the paper's competitors (Tables 2-9)
-    "msp": MSP,
-    "odin": partial(ODIN, epsilon=0.0),
-    "odin+pre": partial(ODIN, epsilon="auto"),
-    "odin+orig": partial(ODIN, temperature=1000, epsilon=0.0014),  # as Liang et al. ran it, not tuned here
-    "mahalanobis": Mahalanobis,
-    "mahalanobis+pre": partial(Mahalanobis, epsilon="auto"),
-    "mahalanobis+ens": partial(Mahalanobis, ensemble=True),
-    "elo": ELO,
-    "kd-bu": KDBU,
-    "lid": LID,
-    # the rest of the paper's Table 1
-    "godin": GODIN,
-    "nnif": NNIF,
-    "fs": FeatureSqueezing,
-    # today's post-hoc detectors, from pytorch-ood
-    "energy": partial(PyTorchOOD, "energy"),
-    "maxlogit": partial(PyTorchOOD, "maxlogit"),
-    "gen": partial(PyTorchOOD, "gen"),
-    "knn": partial(PyTorchOOD, "knn"),
-    "vim": partial(PyTorchOOD, "vim"),
-    "react": partial(PyTorchOOD, "react"),
-    "ash": partial(PyTorchOOD, "ash"),
-    "dice": partial(PyTorchOOD, "dice"),
-}
+#: the paper's competitors (Tables 2-9), the rest of its Table 1, then today's post-hoc detectors (pytorch-ood)
+BASELINES: dict[str, type[Baseline]] = {cls.name: cls for cls in (
+    MSP, ODIN, ODINPre, ODINOriginal, Mahalanobis, MahalanobisPre, MahalanobisEnsemble, ELO, KDBU, LID,
+    GODIN, NNIF, FeatureSqueezing) + POSTHOC + POSTHOC_MODEL}
 
 #: the adversarial detectors, which can also be trained on the evaluated attack (``NAME+known``)
 ATTACK_TRAINED = ("kd-bu", "lid", "nnif")
@@ -74,5 +51,5 @@ def fit_baseline(experiment, name: str, **params) -> Baseline:
     return make_baseline(name, **params).fit(experiment)
 
 
-__all__ = ["ATTACK_TRAINED", "BASELINES", "Baseline", "NotApplicable", "fit_baseline", "make_baseline",
+__all__ = ["ATTACK_TRAINED", "BASELINES", "Baseline", "Method", "NotApplicable", "fit_baseline", "make_baseline",
            "final_linear", "penultimate"]

@@ -18,45 +18,53 @@ warm benchmark table neither refits nor rescores anything.
 
 from __future__ import annotations
 
-import inspect
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from .. import cache
 from ..anomalies.noise import mix_set
-from ..method.features import LOGITS, reduce_output
+from ..method.features import LOGITS, layer_reductions, reduce_output
 from ..runtime import batched, forward_hooks, is_lazy, model_device
 
 class NotApplicable(ValueError):
     """The method needs something the model does not have (e.g. a final linear layer)."""
 
 
-class Baseline:
+class Method(BaseEstimator):
+    """What every registered method is: ours, ours+conf and each baseline.
+
+    A scikit-learn estimator (``__init__`` stores its parameters, so ``sklearn.base.clone``
+    works) with ``fit(experiment) -> self`` and ``score_samples(images)``, higher = more normal;
+    scoring before ``fit`` raises :class:`~sklearn.exceptions.NotFittedError`. Like
+    pytorch-ood's ``Detector.info``, each class says what it is: the registry, the command
+    line's help and the dashboard's Benchmark page read these attributes and nothing else.
+    """
+
+    #: the registry name
+    name = "method"
+    #: what it scores, in one line
+    description = ""
+    #: the paper (or project) it comes from, in one line
+    reference = ""
+    #: True where scoring reaches the pixels only through the model's features or logits, one batch at a
+    #: time, so that an image folder's split streams from disk; the others (input steps, squeezers, MC
+    #: dropout...) get it in memory. Every method scores each input on its own, never against the others
+    #: of its batch (LID's neighbours are a fixed reference batch of ID training inputs).
+    streams = False
+    #: the command line's detector options (``--layer``, ``--beta``, ``--nu``, ``--candidates``) that are
+    #: parameters of this method; the benchmark passes it those and no others
+    options: tuple[str, ...] = ()
+
+
+class Baseline(Method):
     """Base class of the baselines (see the module docstring)."""
 
-    #: the registry name, set by each subclass
     name = "baseline"
-    #: True where ``_score`` reaches the pixels only through the feature extractor / :func:`penultimate`,
-    #: so that an image folder's split streams; the others (input steps, squeezers...) get it in memory
-    streams = False
-
-    # ------------------------------------------------------------------ sklearn-like params
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [name for name, parameter in signature.parameters.items()
-                if name != "self" and parameter.kind == parameter.POSITIONAL_OR_KEYWORD]
-
-    def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({params})"
 
     # ------------------------------------------------------------------ contract
     def fit(self, experiment) -> "Baseline":
@@ -161,10 +169,13 @@ def layer_function(module: nn.Module, layer: str) -> Callable[[torch.Tensor], to
         return module
     named = dict(module.named_modules())
     target = named[layer]
+    how: dict[str, str] = {}  # the layer's reduction, found on the first batch's input shape
 
     def forward(x: torch.Tensor) -> torch.Tensor:
+        if not how:
+            how.update(layer_reductions(module, tuple(x.shape[1:]), [layer]))
         captured = []
-        with forward_hooks({layer: target}, lambda _n, _m, output: captured.append(reduce_output(output))):
+        with forward_hooks({layer: target}, lambda _n, _m, output: captured.append(reduce_output(output, how[layer]))):
             module(x)
         return captured[0]
 

@@ -52,6 +52,8 @@ class ELO(Baseline):
     """
 
     name = "elo"
+    description = "one class-agnostic one-class SVM on an early layer"
+    reference = "Abdelzad et al., 2019"
     streams = True  # through the feature extractor only
 
     def __init__(self, nu=0.001, gamma="scale", max_samples=2000, layers=None, random_state=0):

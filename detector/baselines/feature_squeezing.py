@@ -64,6 +64,9 @@ class FeatureSqueezing(Baseline):
     """
 
     name = "fs"
+    description = ("Feature Squeezing: the largest L1 change of the softmax under bit-depth reduction and "
+                   "median smoothing")
+    reference = "Xu et al., NDSS 2018 (ART's squeezers)"
 
     def __init__(self, bit_depth=None, median_window=2):
         self.bit_depth = bit_depth

@@ -170,6 +170,9 @@ class GODIN(Baseline):
     """
 
     name = "godin"
+    description = ("Generalized ODIN: max h(x) of a decomposed-confidence (cosine) head fine-tuned on ID "
+                   "data")
+    reference = "Hsu et al., CVPR 2020"
 
     def __init__(self, epochs=3, lr=1e-3, epsilon="auto", seed=0):
         self.epochs = epochs

@@ -112,6 +112,9 @@ class KDBU(Baseline):
     """
 
     name = "kd-bu"
+    description = ("kernel density plus MC-dropout uncertainty, combined by a logistic regression trained on "
+                   "FGSM")
+    reference = "Feinman et al., 2017"
 
     def __init__(self, attack="fgsm", bandwidth=None, mc_samples=20):
         self.attack = attack

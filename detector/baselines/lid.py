@@ -59,6 +59,8 @@ class LID(Baseline):
     """
 
     name = "lid"
+    description = "local intrinsic dimensionality of every layer, logistic regression trained on FGSM"
+    reference = "Ma et al., ICLR 2018"
     streams = True  # through the feature extractor only
 
     def __init__(self, attack="fgsm", k=20, batch_size=100, layers=None, random_state=0):

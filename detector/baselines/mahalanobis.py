@@ -61,6 +61,8 @@ class Mahalanobis(Baseline):
     """
 
     name = "mahalanobis"
+    description = "Mahalanobis distance to the closest class mean of the penultimate features"
+    reference = "Lee et al., NeurIPS 2018"
 
     def __init__(self, layer=LOGITS, epsilon=0.0, ensemble=False):
         self.layer = layer
@@ -143,3 +145,23 @@ class Mahalanobis(Baseline):
     def _score(self, images: np.ndarray) -> np.ndarray:
         scores = self._layer_scores(images)
         return self.combiner_.decision_function(scores) if self.combiner_ is not None else scores[:, 0]
+
+
+class MahalanobisPre(Mahalanobis):
+    """Mahalanobis with its input pre-processing (eps tuned on the mix set)."""
+
+    name = "mahalanobis+pre"
+    description = "Mahalanobis with input pre-processing"
+
+    def __init__(self, layer=LOGITS, epsilon="auto", ensemble=False):
+        super().__init__(layer, epsilon, ensemble)
+
+
+class MahalanobisEnsemble(Mahalanobis):
+    """Mahalanobis's feature ensemble: every layer, combined by a logistic regression."""
+
+    name = "mahalanobis+ens"
+    description = "Mahalanobis on every layer, combined by a logistic regression (feature ensemble)"
+
+    def __init__(self, layer=LOGITS, epsilon=0.0, ensemble=True):
+        super().__init__(layer, epsilon, ensemble)

@@ -26,6 +26,8 @@ class MSP(Baseline):
     """
 
     name = "msp"
+    description = "the largest softmax probability"
+    reference = "Hendrycks & Gimpel, ICLR 2017"
     streams = True  # through the feature extractor only
 
     def __init__(self):

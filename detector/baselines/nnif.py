@@ -149,6 +149,9 @@ class NNIF(Baseline):
     """
 
     name = "nnif"
+    description = ("nearest neighbours among the most helpful / harmful training inputs (TracIn influence), "
+                   "logistic regression trained on FGSM")
+    reference = "Cohen et al., CVPR 2020 (Captum)"
 
     def __init__(self, attack="fgsm", n_helpful=20, per_class=300, layers=None, random_state=0):
         self.attack = attack

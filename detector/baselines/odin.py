@@ -67,6 +67,8 @@ class ODIN(Baseline):
     """
 
     name = "odin"
+    description = "softmax with temperature T (tuned on the mix set)"
+    reference = "Liang et al., ICLR 2018"
 
     def __init__(self, temperature="auto", epsilon=0.0):
         self.temperature = temperature
@@ -99,3 +101,23 @@ class ODIN(Baseline):
 
     def _score(self, images: np.ndarray) -> np.ndarray:
         return odin_scores(self.model_.module, images, self.temperature_, self.epsilon_)
+
+
+class ODINPre(ODIN):
+    """ODIN with its input pre-processing: T and eps both tuned on the mix set."""
+
+    name = "odin+pre"
+    description = "ODIN with its input perturbation ε (T and ε tuned on the mix set)"
+
+    def __init__(self, temperature="auto", epsilon="auto"):
+        super().__init__(temperature, epsilon)
+
+
+class ODINOriginal(ODIN):
+    """ODIN as Liang et al. ran it (T = 1000, eps = 0.0014), not tuned here."""
+
+    name = "odin+orig"
+    description = "ODIN with the original paper's T = 1000, ε = 0.0014"
+
+    def __init__(self, temperature=1000, epsilon=0.0014):
+        super().__init__(temperature, epsilon)

@@ -1,25 +1,24 @@
-"""Today's post-hoc OOD detectors, taken from pytorch-ood rather than re-implemented.
+"""Today's post-hoc OOD detectors, taken from pytorch-ood 0.4 rather than re-implemented.
 
-One adapter, :class:`PyTorchOOD`, turns a pytorch-ood 0.4 detector into a baseline of
-ours. pytorch-ood's scores are *outlier* scores (higher = more anomalous); the adapter
-flips the sign once, in :meth:`PyTorchOOD._score`, so that every method here follows
-scikit-learn's direction (higher = more normal).
+One adapter, :class:`PyTorchOOD`, turns a pytorch-ood detector into a baseline of ours; each
+method is a small subclass that names it, says what it scores and builds the library's
+detector with the library's defaults (none tuned on anomalies). pytorch-ood's scores are
+*outlier* scores (higher = more anomalous); the adapter flips the sign once, in
+:meth:`PyTorchOOD._score`, so that every method here follows scikit-learn's direction.
 
-Logit-based detectors read the cached logits; feature-based ones read the inputs of
-the model's final ``nn.Linear`` (the penultimate features) and reuse that layer's
-weights as the "head". A model whose logits do not come out of an ``nn.Linear``
-raises :class:`~detector.baselines.base.NotApplicable` for those.
+What each reads:
 
-=========  ====================================================================
-energy     Liu et al., Energy-based out-of-distribution detection, NeurIPS 2020
-maxlogit   Hendrycks et al., Scaling OOD detection to real-world settings, ICML 2022
-gen        Liu, Lochman, Zach, GEN: generalized entropy score, CVPR 2023
-knn        Sun et al., OOD detection with deep nearest neighbors, ICML 2022
-vim        Wang et al., ViM: virtual-logit matching, CVPR 2022
-react      Sun, Guo, Li, ReAct: rectified activations, NeurIPS 2021
-ash        Djurisic et al., Extremely simple activation shaping (ASH-S), ICLR 2023
-dice       Sun, Li, DICE: sparsification of the last layer, ECCV 2022
-=========  ====================================================================
+- ``logits``: the cached logits (energy, maxlogit, gen, entropy, klm, temperature, openmax);
+- ``features``: the inputs of the model's final ``nn.Linear`` (the penultimate features), with
+  that layer's weights as the "head" (knn, vim, dice, fdbd, nnguide, nci, she, rmds, lts);
+- ``maps``: the same features as ``B x D x 1 x 1`` maps, for the activation-shaping methods
+  that rescale or clip them before the head (react, ash, scale, vra).
+
+A model whose logits do not come out of an ``nn.Linear`` raises
+:class:`~detector.baselines.base.NotApplicable` for the last two kinds. Methods that run the
+model themselves (gradients, Gram matrices, MC dropout) are in :mod:`.posthoc_model`.
+Those fitted on ID data use the training split, except the two that calibrate on held-out
+data by design (KL matching, temperature scaling): they use the validation split.
 """
 
 from __future__ import annotations
@@ -30,24 +29,12 @@ import torch
 from ..runtime import model_device
 from .base import Baseline, final_linear, penultimate
 
-LOGIT_METHODS = ("energy", "maxlogit", "gen")
-FEATURE_METHODS = ("knn", "vim", "react", "ash", "dice")
-
 
 class PyTorchOOD(Baseline):
     """A pytorch-ood detector with our fit/score contract (higher = more normal).
 
-    Parameters
-    ----------
-    method : str
-        One of :data:`LOGIT_METHODS` or :data:`FEATURE_METHODS`.
-    params : dict or None
-        Keyword arguments of the pytorch-ood detector, over our defaults: KNN ``k=50``
-        (its paper's CIFAR-10 value, capped by the training size), ViM ``d = D // 2``
-        (the principal subspace must be smaller than the feature dimension D), ReAct
-        ``percentile=0.9``, ASH ``variant="ash-s", percentile=0.65``, DICE ``p=0.7``,
-        GEN ``gamma=0.1``, Energy ``t=1``. All are the library's or the papers' defaults;
-        none is tuned on anomalies.
+    Subclasses set :attr:`reads` and implement :meth:`_make`, which returns the fitted
+    pytorch-ood detector; their parameters are the library's, with its defaults.
 
     Attributes
     ----------
@@ -57,69 +44,397 @@ class PyTorchOOD(Baseline):
     References
     ----------
     Kirchheim, Filax, Ortmeier. PyTorch-OOD: a library for out-of-distribution detection
-    based on PyTorch. CVPR Workshops 2022. See the module docstring for each method's paper.
+    based on PyTorch. CVPR Workshops 2022. Each subclass names its method's paper.
 
     Examples
     --------
-    >>> detector = PyTorchOOD("energy").fit(experiment)          # doctest: +SKIP
-    >>> detector.score_samples(experiment.test.images)            # doctest: +SKIP
+    >>> detector = Energy().fit(experiment)                        # doctest: +SKIP
+    >>> detector.score_samples(experiment.test.images)             # doctest: +SKIP
     """
 
-    name = "pytorch-ood"  # the registry sets the method's own name
+    name = "pytorch-ood"
     streams = True  # logits and penultimate features only
-
-    def __init__(self, method="energy", params=None):
-        self.method = method
-        self.params = params
+    #: "logits", "features" or "maps" (see the module docstring)
+    reads = "logits"
 
     def _fit(self, experiment) -> None:
-        from pytorch_ood import detector as ood
+        self.detector_ = self._make(experiment)
 
-        options = dict(self.params or {})
-        if self.method in LOGIT_METHODS:
-            make = {"energy": lambda: ood.EnergyBased(None, **options), "maxlogit": lambda: ood.MaxLogit(None, **options),
-                    "gen": lambda: ood.GEN(None, **options)}
-            self.detector_ = make[self.method]()
-            return
-        if self.method not in FEATURE_METHODS:
-            raise ValueError(f"unknown pytorch-ood method {self.method!r}; valid: {', '.join(LOGIT_METHODS + FEATURE_METHODS)}")
+    def _make(self, experiment):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ what the detectors are fitted on
+    @staticmethod
+    def _head(experiment) -> torch.nn.Linear:
+        """A float copy of the model's final linear layer, on the model's device (pytorch-ood computes
+        on the device of what it is given: CPU or GPU)."""
         _, head = final_linear(experiment.model.module, experiment.model.input_shape)
-        # pytorch-ood computes on the device of what it is given: the model's, CPU or GPU
-        device = head.weight.device
         w = head.weight.detach().float()
-        b = head.bias.detach().float() if head.bias is not None else torch.zeros(w.shape[0], device=device)
-        linear = torch.nn.Linear(w.shape[1], w.shape[0], device=device)
+        b = head.bias.detach().float() if head.bias is not None else torch.zeros(w.shape[0], device=w.device)
+        linear = torch.nn.Linear(w.shape[1], w.shape[0], device=w.device)
         linear.weight.data, linear.bias.data = w.clone(), b.clone()
+        return linear.requires_grad_(False)
+
+    def _train_features(self, experiment) -> tuple[torch.Tensor, torch.Tensor]:
+        """Penultimate features and labels of the training split, on the model's device."""
+        device = model_device(experiment.model.module)
         z = torch.from_numpy(penultimate(experiment, experiment.train.images)).to(device)
-        y = torch.from_numpy(experiment.train.labels).to(device)
-        if self.method == "knn":
-            options.setdefault("k", min(50, len(z) - 1))
-            self.detector_ = ood.KNN(None, **options).fit_features(z.cpu(), y.cpu())  # scikit-learn's neighbours: CPU
-        elif self.method == "vim":
-            options.setdefault("d", max(1, z.shape[1] // 2))
-            self.detector_ = ood.ViM(None, w=w, b=b, **options).fit_features(z, y)
-        elif self.method == "react":
-            options.setdefault("percentile", 0.9)
-            self.detector_ = ood.ReAct(backbone=None, head=linear, **options).fit_feature_maps(z, y)
-        elif self.method == "ash":
-            options.setdefault("variant", "ash-s")
-            self.detector_ = ood.ASH(backbone=None, head=lambda maps: linear(maps.flatten(1)), **options)
-        else:  # dice
-            options.setdefault("p", 0.7)
-            self.detector_ = ood.DICE(None, w=w, b=b, **options).fit_features(z, y)
+        return z, torch.from_numpy(experiment.train.labels).to(device)
+
+    def _val_logits(self, experiment) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and labels of the held-out validation split, on the model's device."""
+        device = model_device(experiment.model.module)
+        logits = torch.from_numpy(experiment.extractor.logits(experiment.val.images)).to(device)
+        return logits, torch.from_numpy(experiment.val.labels).to(device)
+
+    # ------------------------------------------------------------------ scoring
+    def _predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Outlier scores of logits or penultimate features ``x``."""
+        if self.reads == "logits":
+            return self.detector_.predict_logits(x)
+        if self.reads == "maps":
+            return self.detector_.predict_feature_maps(x[:, :, None, None])
+        return self.detector_.predict_features(x)
 
     def _outlier_scores(self, images: np.ndarray) -> torch.Tensor:
         device = model_device(self.experiment_.model.module)
-        if self.method in LOGIT_METHODS:
-            return self.detector_.predict_logits(torch.from_numpy(self._logits(images)).to(device))
-        z = torch.from_numpy(penultimate(self.experiment_, images)).to(device)
+        x = self._logits(images) if self.reads == "logits" else penultimate(self.experiment_, images)
         with torch.no_grad():
-            if self.method == "ash":
-                return self.detector_.predict_feature_maps(z[:, :, None, None])
-            if self.method == "react":
-                return self.detector_.predict_feature_maps(z)
-            return self.detector_.predict_features(z)
+            return self._predict(torch.from_numpy(x).to(device))
 
     def _score(self, images: np.ndarray) -> np.ndarray:
         # the one place where pytorch-ood's "higher = more anomalous" becomes ours
         return -self._outlier_scores(images).detach().double().cpu().numpy()
+
+
+def _flat(head: torch.nn.Linear):
+    """The head of the activation-shaping methods: ``B x D x 1 x 1`` maps -> logits."""
+    return lambda maps: head(maps.flatten(1))
+
+
+# --------------------------------------------------------------------------- on the logits
+class Energy(PyTorchOOD):
+    name = "energy"
+    description = "the free energy of the logits, −T·logsumexp(f/T)"
+    reference = "Liu et al., NeurIPS 2020 (pytorch-ood)"
+
+    def __init__(self, t=1.0):
+        self.t = t
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import EnergyBased
+
+        return EnergyBased(None, t=self.t)
+
+
+class MaxLogit(PyTorchOOD):
+    name = "maxlogit"
+    description = "the largest logit"
+    reference = "Hendrycks et al., ICML 2022 (pytorch-ood)"
+
+    def __init__(self):
+        pass
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import MaxLogit as Library
+
+        return Library(None)
+
+
+class GEN(PyTorchOOD):
+    name = "gen"
+    description = "generalised entropy of the softmax"
+    reference = "Liu, Lochman, Zach, CVPR 2023 (pytorch-ood)"
+
+    def __init__(self, gamma=0.1, M=None):  # noqa: N803 - the library's name
+        self.gamma = gamma
+        self.M = M
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import GEN as Library
+
+        return Library(None, gamma=self.gamma, M=self.M)
+
+
+class Entropy(PyTorchOOD):
+    name = "entropy"
+    description = "the Shannon entropy of the softmax"
+    reference = "Chan, Rottmann, Gottschalk, ICCV 2021 (pytorch-ood)"
+
+    def __init__(self):
+        pass
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import Entropy as Library
+
+        return Library(None)
+
+
+class KLMatching(PyTorchOOD):
+    name = "klm"
+    description = ("KL divergence of the softmax to the mean softmax of its predicted class (class means from "
+                   "held-out ID validation inputs)")
+    reference = "Hendrycks et al., ICML 2022 (pytorch-ood)"
+
+    def __init__(self):
+        pass
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import KLMatching as Library
+
+        return Library(None).fit_logits(*self._val_logits(experiment))
+
+
+class TemperatureScaling(PyTorchOOD):
+    name = "temperature"
+    description = "the largest softmax probability at the temperature that calibrates held-out ID validation inputs"
+    reference = "Guo et al., ICML 2017 (pytorch-ood)"
+
+    def __init__(self):
+        pass
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import TemperatureScaling as Library
+
+        return Library(None).fit_logits(*self._val_logits(experiment))
+
+
+class OpenMax(PyTorchOOD):
+    name = "openmax"
+    description = "Weibull model of the logits' distance to their class's mean logit vector (OpenMax)"
+    reference = "Bendale & Boult, CVPR 2016 (pytorch-ood)"
+
+    def __init__(self, tailsize=25, alpha=10, euclid_weight=1.0):
+        self.tailsize = tailsize
+        self.alpha = alpha
+        self.euclid_weight = euclid_weight
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import OpenMax as Library
+
+        # OpenMax ranks at most alpha of the model's classes
+        detector = Library(None, tailsize=self.tailsize, alpha=min(self.alpha, experiment.model.n_classes),
+                           euclid_weight=self.euclid_weight)
+        device = model_device(experiment.model.module)
+        logits = torch.from_numpy(experiment.extractor.logits(experiment.train.images)).to(device)
+        return detector.fit_logits(logits, torch.from_numpy(experiment.train.labels).to(device))
+
+
+# --------------------------------------------------------------------------- on the penultimate features
+class KNN(PyTorchOOD):
+    name = "knn"
+    description = "distance to the k-th nearest training feature"
+    reference = "Sun et al., ICML 2022 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self, k=50, normalize=True):  # k: the paper's CIFAR-10 value, capped by the training size
+        self.k = k
+        self.normalize = normalize
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import KNN as Library
+
+        z, y = self._train_features(experiment)
+        k = min(self.k, len(z) - 1)
+        return Library(None, k=k, normalize=self.normalize).fit_features(z.cpu(), y.cpu())  # scikit-learn's: CPU
+
+
+class ViM(PyTorchOOD):
+    name = "vim"
+    description = "virtual logit from the residual of the principal feature space"
+    reference = "Wang et al., CVPR 2022 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self, d=None):  # None: D // 2 (the principal subspace must be smaller than the dimension D)
+        self.d = d
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import ViM as Library
+
+        head = self._head(experiment)
+        z, y = self._train_features(experiment)
+        d = self.d if self.d is not None else max(1, z.shape[1] // 2)
+        return Library(None, d=d, w=head.weight.data, b=head.bias.data).fit_features(z, y)
+
+
+class DICE(PyTorchOOD):
+    name = "dice"
+    description = "energy with sparsified last-layer weights"
+    reference = "Sun & Li, ECCV 2022 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self, p=0.7):
+        self.p = p
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import DICE as Library
+
+        head = self._head(experiment)
+        return Library(None, w=head.weight.data, b=head.bias.data, p=self.p).fit_features(*self._train_features(experiment))
+
+
+class FDBD(PyTorchOOD):
+    name = "fdbd"
+    description = ("mean distance of the features to the decision boundaries, over their distance to the "
+                   "training mean")
+    reference = "Liu & Qin, ICML 2024 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self):
+        pass
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import fDBD
+
+        return fDBD(None, self._head(experiment)).fit_features(self._train_features(experiment)[0])
+
+
+class NNGuide(PyTorchOOD):
+    name = "nnguide"
+    description = "energy times the similarity to the k nearest energy-scaled training features"
+    reference = "Park et al., ICCV 2023 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self, k=10):
+        self.k = k
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import NNGuide as Library
+
+        return Library(None, self._head(experiment), k=self.k).fit_features(*self._train_features(experiment))
+
+
+class NCI(PyTorchOOD):
+    name = "nci"
+    description = "cosine between the centred features and the predicted class's weight vector (neural collapse)"
+    reference = "Liu & Qin, CVPR 2025 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self, alpha=0.0):
+        self.alpha = alpha
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import NCI as Library
+
+        return Library(None, self._head(experiment), alpha=self.alpha).fit_features(self._train_features(experiment)[0])
+
+
+class SHE(PyTorchOOD):
+    name = "she"
+    description = ("similarity of the features to the mean feature of their predicted class (modern Hopfield "
+                   "energy)")
+    reference = "Zhang et al., ICLR 2023 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self):
+        pass
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import SHE as Library
+
+        return Library(None, self._head(experiment)).fit_features(*self._train_features(experiment))
+
+
+class RMD(PyTorchOOD):
+    name = "rmds"
+    description = "relative Mahalanobis distance: class-conditional minus class-agnostic Gaussian distance"
+    reference = "Ren et al., arXiv 2021 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self):
+        pass
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import RMD as Library
+
+        return Library(None).fit_features(*self._train_features(experiment))
+
+
+class LTS(PyTorchOOD):
+    name = "lts"
+    description = "energy of the logits scaled by the ratio of the features' total to their top-p share"
+    reference = "Djurisic et al., Machine Vision and Applications 2025 (pytorch-ood)"
+    reads = "features"
+
+    def __init__(self, p=0.05):
+        self.p = p
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import LTS as Library
+
+        return Library(None, self._head(experiment), p=self.p)
+
+
+# --------------------------------------------------------------------------- shaping the penultimate activations
+class ReAct(PyTorchOOD):
+    name = "react"
+    description = "energy after clipping high activations"
+    reference = "Sun, Guo, Li, NeurIPS 2021 (pytorch-ood)"
+    reads = "maps"
+
+    def __init__(self, percentile=0.9):
+        self.percentile = percentile
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import ReAct as Library
+
+        return Library(backbone=None, head=self._head(experiment), percentile=self.percentile).fit_feature_maps(
+            *self._train_features(experiment))
+
+    def _predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.detector_.predict_feature_maps(x)  # its head takes the features as they are
+
+
+class ASH(PyTorchOOD):
+    name = "ash"
+    description = "energy after pruning and rescaling activations (ASH-S)"
+    reference = "Djurisic et al., ICLR 2023 (pytorch-ood)"
+    reads = "maps"
+
+    def __init__(self, variant="ash-s", percentile=0.65):
+        self.variant = variant
+        self.percentile = percentile
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import ASH as Library
+
+        return Library(backbone=None, head=_flat(self._head(experiment)), variant=self.variant, percentile=self.percentile)
+
+
+class SCALE(PyTorchOOD):
+    name = "scale"
+    description = "energy of the activations scaled by the ratio of their total to their top share (no pruning)"
+    reference = "Xu et al., ICLR 2024 (pytorch-ood)"
+    reads = "maps"
+
+    def __init__(self, percentile=0.65):
+        self.percentile = percentile
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import SCALE as Library
+
+        return Library(backbone=None, head=_flat(self._head(experiment)), percentile=self.percentile)
+
+
+class VRA(PyTorchOOD):
+    name = "vra"
+    description = "energy after clipping each activation to its ID quantile range (variational rectification)"
+    reference = "Xu et al., NeurIPS 2023 (pytorch-ood)"
+    reads = "maps"
+
+    def __init__(self, lower_percentile=0.01, upper_percentile=0.99):
+        self.lower_percentile = lower_percentile
+        self.upper_percentile = upper_percentile
+
+    def _make(self, experiment):
+        from pytorch_ood.detector import VRA as Library
+
+        z, y = self._train_features(experiment)
+        detector = Library(backbone=None, head=_flat(self._head(experiment)), lower_percentile=self.lower_percentile,
+                           upper_percentile=self.upper_percentile)
+        return detector.fit_feature_maps(z[:, :, None, None], y)
+
+
+#: every adapter here, in the order of the registry
+POSTHOC = (Energy, MaxLogit, GEN, KNN, ViM, ReAct, ASH, DICE, FDBD, NNGuide, NCI, SCALE, SHE, KLMatching, RMD, VRA,
+           Entropy, TemperatureScaling, LTS, OpenMax)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..anomalies import anomaly_kinds
+from ..baselines import ATTACK_TRAINED
+from ..evaluation.benchmark import METHODS
 from ..method.features import CANDIDATES
 from ..inputs.uploads import INVERT
 from ..models.classifiers import BUILTIN
@@ -12,6 +14,16 @@ from ..models.classifiers import BUILTIN
 BETA_HELP = ("weights of the MDL, logit and confidence scores, 'a,b' (the paper's two terms) or 'a,b,c' "
              "(default 0.5,0.5; --method ours+conf picks its own on generated anomalies, ours+conf-equal uses 1/3 each)")
 EPILOG = f"built-in models: {', '.join(BUILTIN)}; user models: path/to/file.py:factory [--weights file.pt]"
+METHOD_HELP = (f"method, repeatable or comma-separated: {', '.join(METHODS)}, "
+               f"{' / '.join(name + '+known' for name in ATTACK_TRAINED)} (trained on the evaluated attack), any NAME+oe "
+               "(on the classifier fine-tuned with Outlier Exposure), or all")
+
+
+def methods_epilog() -> str:
+    """Every registered method in one line each, as its class describes it, then :data:`EPILOG`."""
+    width = max(map(len, METHODS))
+    lines = [f"  {name:<{width}}  {cls.description} ({cls.reference})" for name, cls in METHODS.items()]
+    return "methods:\n" + "\n".join(lines) + "\n\n" + EPILOG
 
 
 def _beta(text: str) -> tuple[float, ...]:
@@ -96,12 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     layers = commands.add_parser("layers", help="list a model's candidate layers", epilog=EPILOG)
     model_args(layers)
 
-    evaluate = commands.add_parser("evaluate", help="fit a detector and evaluate it on anomaly sets", epilog=EPILOG)
+    evaluate = commands.add_parser("evaluate", help="fit a detector and evaluate it on anomaly sets", epilog=methods_epilog(),
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     model_args(evaluate)
-    evaluate.add_argument("--method", action="append", default=[],
-                          help="method, repeatable or comma-separated: ours, ours+conf, ours+conf-equal, a baseline (msp, odin, odin+pre, odin+orig, mahalanobis, "
-                               "mahalanobis+pre, mahalanobis+ens, elo, kd-bu, lid, energy, maxlogit, gen, knn, vim, react, "
-                               "ash, dice, godin, nnif, fs), kd-bu+known / lid+known / nnif+known, any NAME+oe, or all (default: ours)")
+    evaluate.add_argument("--method", action="append", default=[], help=METHOD_HELP + " (default: ours)")
     evaluate.add_argument("--anomaly", action="append", default=[], help=f"anomaly set, repeatable: {', '.join(anomaly_kinds())}")
     anomaly_file_arg(evaluate)
     detector_args(evaluate)
@@ -110,9 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", help="write the results to this JSON file")
     limit_args(evaluate)
     report = commands.add_parser("report", help="benchmark tables (Markdown, CSV, JSON) with the paper's figures",
-                                 epilog=EPILOG)
+                                 epilog=methods_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     model_args(report)
-    report.add_argument("--methods", nargs="+", default=["all"], help="methods as for evaluate --method (default: all)")
+    report.add_argument("--methods", nargs="+", default=["all"], help=METHOD_HELP + " (default: all)")
     report.add_argument("--anomalies", dest="anomaly", nargs="+", default=[],
                         help=f"anomaly sets: {', '.join(anomaly_kinds())} (default: the other of mnist/fashion-mnist, "
                              "gaussian, uniform, fooling and the five attacks)")

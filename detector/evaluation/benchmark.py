@@ -14,30 +14,36 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from .. import cache
 from .authors import check_protocol, evaluate_authors, fit_uniform_authors
-from ..baselines import ATTACK_TRAINED, BASELINES, NotApplicable, fit_baseline
+from ..baselines import ATTACK_TRAINED, BASELINES, Method, NotApplicable, fit_baseline
 from .evaluate import METRIC_COLUMNS, Row, evaluate_method
-from .experiment import Experiment, fit_uniform, fit_uniform_conf
-from ..method.scores import CONF_BETA
+from .experiment import Experiment
+from .ours import OURS_METHODS, Ours
 
-
-def fit_uniform_equal(experiment: Experiment, **params):
-    """Ours with the confidence term, equal weights (:data:`detector.method.scores.CONF_BETA`)."""
-    return fit_uniform(experiment, **{**params, "beta": CONF_BETA})
-
-
-#: registry name -> fit(experiment, **params) -> fitted detector with ``score_samples``
-METHODS: dict[str, Callable] = {"ours": fit_uniform, "ours+conf": fit_uniform_conf, "ours+conf-equal": fit_uniform_equal}
-OURS = tuple(METHODS)  # take the command line's layer, beta (ours only) and nu
-METHODS.update({name: (lambda experiment, _name=name, **_ignored: fit_baseline(experiment, _name)) for name in BASELINES})
-
+#: registry name -> method class (:class:`detector.baselines.base.Method`): ours, ours+conf, ours+conf-equal, the baselines
+METHODS: dict[str, type[Method]] = {**{cls.name: cls for cls in OURS_METHODS}, **BASELINES}
+OURS = tuple(cls.name for cls in OURS_METHODS)
 KNOWN, OE = "+known", "+oe"
+
+
+def fit_method(experiment: Experiment, name: str, **params) -> Method:
+    """The registered method ``name`` (``NAME+known`` too: ``attack=``) made with ``params`` and fitted."""
+    if name.endswith(KNOWN):
+        return fit_baseline(experiment, name, **params)
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
+    return METHODS[name](**params).fit(experiment)
+
+
+def method_params(name: str, options: dict) -> dict:
+    """Those of the command line's detector ``options`` that method ``name`` takes (its ``options``)."""
+    return {k: v for k, v in options.items() if k in METHODS[name].options}
+
 
 
 @dataclass(frozen=True)
@@ -140,10 +146,11 @@ class Benchmark:
 def _fit(experiment: Experiment, method: MethodName, protocol: str, params: dict, attack: str | None):
     if method.known:
         return fit_baseline(experiment, method.plain, attack=attack)
-    if method.base in OURS and protocol == "authors":  # the held-out detector's beta, the authors' fitting
-        beta = params.get("beta", (0.5, 0.5)) if method.base == "ours" else METHODS[method.base](experiment, **params).beta
-        return fit_uniform_authors(experiment, beta=beta, nu=params.get("nu", 0.1))
-    return METHODS[method.base](experiment, **params)
+    detector = METHODS[method.base](**params)
+    if protocol == "authors" and isinstance(detector, Ours):  # the authors' fitting, with the method's own beta
+        beta = detector.beta if "beta" in detector.options else detector.fit(experiment).detector_.beta
+        return fit_uniform_authors(experiment, beta=beta, nu=detector.nu)
+    return detector.fit(experiment)
 
 
 def _method_rows(experiment: Experiment, method: MethodName, sets: list, protocol: str, params: dict) -> tuple[list[Row], float]:
@@ -209,8 +216,8 @@ def run_benchmark(experiment: Experiment, methods: list[str], anomaly_names: lis
             if not sets:
                 bench.notes.append(f"{method}: no adversarial set evaluated, nothing to train on")
                 continue
-        params = dict(ours_params or {}) if method.base in OURS else {}
-        if method.base in OURS and protocol == "authors":
+        params = method_params(method.base, ours_params or {})
+        if protocol == "authors":  # the authors' fitting chooses the layer itself
             params = {k: v for k, v in params.items() if k in ("beta", "nu")}
         tic = time.time()
         try:

@@ -22,6 +22,7 @@ from sklearn.metrics import roc_curve
 from ..method.metrics import auroc, global_metrics, per_class_metrics, per_class_thresholds
 from ..method.scores import LayerScores, thresholds_for
 from ..method.uniform import UniformDetector
+from .ours import Ours
 
 METRIC_COLUMNS = ("TNR@95TPR", "AUROC")
 
@@ -57,7 +58,7 @@ def metric_rows(method: str, anomaly, id_scores, id_pred, scores, pred, threshol
 def named_scores(detector, images: np.ndarray) -> np.ndarray:
     """Scores of a named set (a dataset split, an anomaly set), which is scored again later: ours
     keeps its features on disk for it (new inputs are not cached); baselines cache every score."""
-    if isinstance(detector, UniformDetector):
+    if isinstance(detector, (UniformDetector, Ours)):
         return detector.score_samples(images, cached=True)
     return detector.score_samples(images)
 
