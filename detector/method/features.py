@@ -20,10 +20,21 @@ from .. import cache
 from ..errors import LayerError
 from ..models.classifiers import ClassifierInfo
 from ..runtime import batches, forward_hooks, model_device
+from .structure import structural_blocks
 
 LOGITS = "logits"
 # Layers whose output repeats their input's information: never worth a detector.
 _SKIPPED = (nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.Identity, nn.Flatten)
+
+
+# How a layer's output becomes one feature vector per input (named on the Layers page and by `layers`)
+SPATIAL_MEAN = "spatial mean"  # (N, C, H, W) conv maps: one mean per channel (paper, Sec. 4)
+CHANNELS_LAST_MEAN = "spatial mean (channels last)"  # (N, H, W, C): Swin's stages
+CLASS_TOKEN = "class token"  # (N, tokens, dim) of a ViT that classifies its class token: that token
+TOKEN_MEAN = "token mean"  # other (N, tokens, dim) outputs
+FLATTEN = "flatten"
+AS_IS = "as is"  # the logits
+REDUCTIONS = (SPATIAL_MEAN, CHANNELS_LAST_MEAN, CLASS_TOKEN, TOKEN_MEAN, FLATTEN, AS_IS)
 
 
 @dataclass(frozen=True)
@@ -32,15 +43,89 @@ class LayerInfo:
     kind: str
     output_shape: tuple[int, ...]
     feature_dim: int
+    reduction: str = FLATTEN  # one of REDUCTIONS
 
 
-def reduce_output(output: torch.Tensor) -> torch.Tensor:
-    """Conv maps -> channel means; sequences (N, T, D) -> token means; else flattened."""
-    if output.ndim == 4:
+def reduce_output(output: torch.Tensor, how: str | None = None) -> torch.Tensor:
+    """``output`` as (N, features), reduced ``how`` (one of :data:`REDUCTIONS`); without ``how``, by its
+    rank alone: conv maps -> channel means, (N, T, D) -> token means, else flattened."""
+    how = how or {4: SPATIAL_MEAN, 3: TOKEN_MEAN}.get(output.ndim, FLATTEN)
+    if how == SPATIAL_MEAN:
         return output.mean(dim=(2, 3))
-    if output.ndim == 3:
+    if how == CHANNELS_LAST_MEAN:
+        return output.mean(dim=(1, 2))
+    if how == CLASS_TOKEN:
+        return output[:, 0]
+    if how == TOKEN_MEAN:
         return output.mean(dim=1)
     return output.reshape(output.shape[0], -1)
+
+
+def classifies_by_class_token(module: nn.Module) -> bool:
+    """Whether the model reads its prediction off a class token: torchvision's ViT (``class_token``),
+    timm's (``cls_token`` with ``global_pool="token"``; ``"avg"`` averages the tokens instead)."""
+    owners = dict(module.named_modules())
+    for name, _ in module.named_parameters():
+        owner, _, attribute = name.rpartition(".")
+        if attribute in ("class_token", "cls_token") and getattr(owners[owner], "global_pool", "token") == "token":
+            return True
+    return False
+
+
+def _channels_last(shape: tuple[int, ...], image_hw: tuple[int, ...]) -> bool:
+    """A 4-D output is (N, H, W, C) when the input's aspect ratio is found in its dims 1, 2 and not in
+    2, 3; an ambiguous one (C == H == W) is taken as PyTorch's (N, C, H, W)."""
+    ratio = image_hw[0] / image_hw[1]
+
+    def fits(a: int, b: int) -> bool:
+        return abs(a / b - ratio) <= 0.2 * ratio
+
+    return fits(shape[1], shape[2]) and not fits(shape[2], shape[3])
+
+
+def _reduction_rule(module: nn.Module, input_shape: tuple[int, ...], shapes: list[tuple[int, ...]]):
+    """output -> its reduction, given the output shapes (batch dimension left out) of all the layers
+    of ``module`` on one dry batch, in forward order.
+
+    A ViT's tokens carry the class token from its concatenation on: they are as many as at its
+    last token layer, whose class token the head reads; its patch embedding's are one fewer."""
+    counts = [shape[0] for shape in shapes if len(shape) == 2]
+    with_class_token = counts[-1] if counts and classifies_by_class_token(module) else None
+
+    def rule(output: torch.Tensor) -> str:
+        if output.ndim == 4:
+            return CHANNELS_LAST_MEAN if _channels_last(tuple(output.shape), tuple(input_shape[1:])) else SPATIAL_MEAN
+        if output.ndim == 3:
+            return CLASS_TOKEN if output.shape[1] == with_class_token else TOKEN_MEAN
+        return FLATTEN
+
+    return rule
+
+
+def _dry_run(module: nn.Module, input_shape: tuple[int, ...], named: dict[str, nn.Module]):
+    """[(name, module, output)] of the hooked ``named`` modules in the order one dry batch produced them
+    (outputs of rank >= 2; a module called twice is there twice), and the logits."""
+    calls: list[tuple[str, nn.Module, torch.Tensor]] = []  # keeps the outputs alive: their id()s stay unique
+
+    def record(name, sub, output):
+        if isinstance(output, torch.Tensor) and output.ndim >= 2:
+            calls.append((name, sub, output))
+
+    with forward_hooks(named, record), torch.no_grad():
+        logits = module(torch.rand(2, *input_shape, device=model_device(module)))
+    return calls, logits
+
+
+def _info(name: str, sub: nn.Module, output: torch.Tensor, how: str) -> LayerInfo:
+    return LayerInfo(name, type(sub).__name__, tuple(output.shape[1:]), int(reduce_output(output, how).shape[1]), how)
+
+
+def _logits_info(logits: torch.Tensor) -> LayerInfo:
+    return LayerInfo(LOGITS, "output", tuple(logits.shape[1:]), int(logits.shape[1]), AS_IS)
+
+
+def _all_modules(module: nn.Module) -> dict[str, nn.Module]:
+    return {name: sub for name, sub in module.named_modules() if name and not isinstance(sub, _SKIPPED)}
 
 
 def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
@@ -48,28 +133,30 @@ def candidate_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> li
 
     A container whose output is the very tensor of its last child (e.g. ``nn.Sequential``)
     is listed once, under the child's name; the layer that produces the logits is
-    listed as ``logits``. Features are reduced inside the hook, so an in-place ReLU
+    listed as ``logits``; a layer called twice (torchvision's shared ReLU) is listed at its last call,
+    whose output its features are. Features are reduced inside the hook, so an in-place ReLU
     and the layer before it give different features.
     """
+    calls, logits = _dry_run(module, input_shape, _all_modules(module))
+    rule = _reduction_rule(module, input_shape, [tuple(output.shape[1:]) for _, _, output in calls])
     seen: set[int] = set()
-    order: list[tuple[int, LayerInfo]] = []
-    alive: list[torch.Tensor] = []
-
-    def record(name, sub, output):
+    order: dict[str, tuple[int, LayerInfo]] = {}
+    for name, sub, output in calls:
         is_container = next(sub.children(), None) is not None
         # a container returning its child's tensor is a repeat; an in-place leaf (ReLU) is not
-        if isinstance(output, torch.Tensor) and output.ndim >= 2 and not (is_container and id(output) in seen):
-            info = LayerInfo(name, type(sub).__name__, tuple(output.shape[1:]), int(reduce_output(output).shape[1]))
+        if not (is_container and id(output) in seen):
             seen.add(id(output))
-            order.append((id(output), info))
-            alive.append(output)  # keep it referenced so that its id() is not reused
+            order.pop(name, None)
+            order[name] = (id(output), _info(name, sub, output, rule(output)))
+    return [*(info for output_id, info in order.values() if output_id != id(logits)), _logits_info(logits)]
 
-    hooked = {name: sub for name, sub in module.named_modules() if name and not isinstance(sub, _SKIPPED)}
-    with forward_hooks(hooked, record), torch.no_grad():
-        logits = module(torch.rand(2, *input_shape, device=model_device(module)))
-    layers = [info for output_id, info in order if output_id != id(logits)]
-    layers.append(LayerInfo(LOGITS, "output", tuple(logits.shape[1:]), int(logits.shape[1])))
-    return layers
+
+def layer_reductions(module: nn.Module, input_shape: tuple[int, ...], names: list[str]) -> dict[str, str]:
+    """The reduction of each named layer's output (:data:`AS_IS` for ``logits``), from one dry batch."""
+    calls, _ = _dry_run(module, input_shape, {name: sub for name, sub in module.named_modules() if name})
+    rule = _reduction_rule(module, input_shape, [tuple(output.shape[1:]) for _, _, output in calls])
+    found = {name: rule(output) for name, _, output in calls}  # a module called twice: its last call
+    return {name: found.get(name, AS_IS) for name in names}
 
 
 CANDIDATES = ("blocks", "all")  # what UniformDetector(candidates=...) and --candidates accept by name
@@ -79,46 +166,41 @@ MANY_LAYERS = 16
 _POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 
 
-def is_residual_block(module: nn.Module) -> bool:
-    """A residual block by its class name, as torchvision and timm name them (``BasicBlock``,
-    ``Bottleneck``, ``...Block``): its output is the sum of a branch and its input."""
-    name = type(module).__name__
-    return name.endswith("Bottleneck") or name.endswith("Block")
-
-
 def block_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> list[LayerInfo]:
-    """The block outputs of a deep model, then ``logits``; every layer of a small one.
+    """The stage and block outputs of a deep model, then ``logits``; every layer of a small one.
 
-    - ResNet-like (residual blocks found): each block's output. A stage (``layer1``...) ends
-      with its last block, whose output it returns: that block stands for the stage.
-    - a plain CNN with more than :data:`MANY_LAYERS` layers and pooling (VGG-like): the
-      output of each pooling stage.
+    - a network with blocks (:func:`detector.method.structure.structural_blocks`: residual blocks,
+      children of stage containers, timm's declared stages): each block's output, one name per
+      tensor (a stage that returns its last block's output is listed as that block);
+    - a plain CNN with more than :data:`MANY_LAYERS` layers and pooling (VGG-like): the output of
+      each pooling stage;
     - otherwise (LeNet) every layer, as :func:`candidate_layers` lists them: the paper's search.
     """
+    blocks = structural_blocks(module, input_shape)
     layers = candidate_layers(module, input_shape)
-    named = dict(module.named_modules())
-    blocks = [name for name, sub in named.items() if name and is_residual_block(sub)]
     if not blocks:
+        named = dict(module.named_modules())
         pools = [info for info in layers if isinstance(named.get(info.name), _POOLS)]
         if len(layers) - 1 <= MANY_LAYERS or len(pools) < 2:
             return layers
         return [*pools, layers[-1]]
     # a block's output may repeat the tensor of its last child (torchvision's in-place ReLU):
     # probe the blocks themselves, so that each is listed under its own name
-    return [*_probe(module, input_shape, blocks), layers[-1]]
+    rule = _reduction_rule(module, input_shape, [info.output_shape for info in layers[:-1]])
+    return [*_probe(module, input_shape, blocks, rule), layers[-1]]
 
 
-def _probe(module: nn.Module, input_shape: tuple[int, int, int], names: list[str]) -> list[LayerInfo]:
-    """LayerInfo of the named modules' outputs, in the order the forward pass reaches them."""
+def _probe(module: nn.Module, input_shape: tuple[int, int, int], names: list[str], rule) -> list[LayerInfo]:
+    """LayerInfo of the named modules' outputs in the order the forward pass produces them, one name
+    per tensor (the first to produce it: the innermost block), the logits' producer left out."""
     named = dict(module.named_modules())
+    calls, logits = _dry_run(module, input_shape, {name: named[name] for name in names})
     found: dict[str, LayerInfo] = {}
-
-    def record(name, sub, output):
-        if isinstance(output, torch.Tensor) and output.ndim >= 2:
-            found[name] = LayerInfo(name, type(sub).__name__, tuple(output.shape[1:]), int(reduce_output(output).shape[1]))
-
-    with forward_hooks({name: named[name] for name in names}, record), torch.no_grad():
-        module(torch.rand(2, *input_shape, device=model_device(module)))
+    tensors = {id(logits)}
+    for name, sub, output in calls:
+        if name not in found and id(output) not in tensors:
+            tensors.add(id(output))
+            found[name] = _info(name, sub, output, rule(output))
     return list(found.values())
 
 
@@ -135,11 +217,13 @@ def extract(
     batch_size: int = 500,
     progress: bool = False,
     on_device: bool = False,
+    reductions: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Features of ``layers`` (names from :func:`candidate_layers`) for all images, one pass.
 
     ``on_device``: float32 tensors left on the model's device (a GPU goes on to score them
-    without a round trip through the host) instead of NumPy arrays."""
+    without a round trip through the host) instead of NumPy arrays. ``reductions``: each layer's
+    (:attr:`LayerInfo.reduction`); found with a dry batch (:func:`layer_reductions`) when not given."""
     wanted = set(layers) - {LOGITS}
     named = dict(module.named_modules())
     unknown = [name for name in wanted if name not in named]
@@ -154,7 +238,7 @@ def extract(
     def record(name, _module, output):
         # reduce now, and copy a flattened view: an in-place op later in the network (VGG's
         # Linear -> ReLU(inplace=True)) would overwrite ``output`` and any view of it
-        reduced = reduce_output(output)
+        reduced = reduce_output(output, how[name])
         if reduced.untyped_storage().data_ptr() == output.untyped_storage().data_ptr():
             reduced = reduced.clone()
         current[name] = reduced
@@ -162,6 +246,9 @@ def extract(
     def allocate(shape) -> np.ndarray | torch.Tensor:
         return torch.empty(shape, dtype=torch.float32, device=dev) if on_device else np.empty(shape, np.float32)
 
+    how = dict(reductions or {})
+    if not wanted <= how.keys() and len(images):  # before the hooks: the dry batch must not reach them
+        how.update(layer_reductions(module, tuple(images.shape[1:]), list(wanted)))
     start = 0
     with forward_hooks({name: named[name] for name in wanted}, record), torch.no_grad():
         for batch in batches(images, batch_size, "features", progress):  # a folder streams: one batch in memory
@@ -224,13 +311,24 @@ class FeatureExtractor:
         if name not in {info.name for info in self.layers}:
             check_layer(name, self.valid_layers)
 
+    def _reductions(self, names: list[str]) -> dict[str, str]:
+        """Each layer's reduction, as :attr:`valid_layers` names it."""
+        known = {info.name: info.reduction for info in self.layers}
+        if not set(names) <= known.keys():
+            known.update({info.name: info.reduction for info in self.candidates()})
+        return {name: known[name] for name in names}
+
+    def _extract(self, images: np.ndarray, layers: list[str], on_device: bool = False) -> dict:
+        return extract(self.model.module, images, list(layers), self.batch_size, self.progress, on_device,
+                       self._reductions(layers))
+
     def features(self, images: np.ndarray, layers: list[str], cached: bool = True) -> dict[str, np.ndarray]:
         """Features of ``layers`` for ``images``; ``cached=False`` for inputs that are not a named
         set: hashing and writing them was part of a scoring cost of 10x the forward pass (issue 14)."""
         for name in layers:
             self.check_layer(name)
         if not cached:
-            return extract(self.model.module, images, list(layers), self.batch_size, self.progress)
+            return self._extract(images, layers)
         data_hash = cache.hash_array(images)
         entries = {name: cache.entry("features", {"what": "features", "model": self.model.weights_hash,
                                                   "data": data_hash, "layer": name}, code=__name__)
@@ -242,7 +340,7 @@ class FeatureExtractor:
                 found[name] = arrays["x"]
         missing = [name for name in layers if name not in found]
         if missing:
-            fresh = extract(self.model.module, images, missing, self.batch_size, self.progress)
+            fresh = self._extract(images, missing)
             for name in missing:
                 entries[name].save({"x": fresh[name]})
             found.update(fresh)
@@ -253,7 +351,7 @@ class FeatureExtractor:
         cached, and a GPU scores them where they are (issue 14)."""
         for name in layers:
             self.check_layer(name)
-        return extract(self.model.module, images, list(layers), self.batch_size, self.progress, on_device=True)
+        return self._extract(images, layers, on_device=True)
 
     def logits(self, images: np.ndarray, cached: bool = True) -> np.ndarray:
         return self.features(images, [LOGITS], cached)[LOGITS]
