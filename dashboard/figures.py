@@ -242,6 +242,28 @@ def score_plane(scores: pd.DataFrame, line, title: str, marker: tuple[float, flo
     return fig
 
 
+def term_bars(values: list[float], taus: list[float], names: list[str], floor: float = -1.5) -> go.Figure:
+    """One bar per term (and g) with its own threshold τ as a black tick: red below it, green above.
+
+    Values below ``floor`` are drawn at the floor (the hover tells the true value)."""
+    shown = [max(v, floor) for v in values]
+    below = [v < t for v, t in zip(values, taus)]
+    words = [f"{v:.3f}, {'below' if b else 'above'} its τ {t:.3f} by {abs(v - t):.3f}"
+             for v, t, b in zip(values, taus, below)]
+    fig = go.Figure([
+        go.Bar(y=names, x=shown, orientation="h", name="value", customdata=words, hovertemplate="%{customdata}<extra></extra>",
+               marker_color=["#d62728" if b else ID_COLOUR for b in below], text=[f"{v:.2f}" for v in values],
+               textposition="outside", cliponaxis=False),
+        go.Scatter(y=names, x=taus, mode="markers", name="its τ_i", hoverinfo="skip",
+                   marker=dict(symbol="line-ns", size=26, line=dict(width=3, color="black"))),
+    ])
+    fig.update_layout(title="Each term against its own threshold (red: below it)", height=80 + 45 * len(names),
+                      xaxis=dict(range=[min(floor, *shown) - 0.1, 1.3], title="normalised score (1 = most typical)"),
+                      yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=40, b=10), showlegend=True,
+                      legend=dict(orientation="h", y=-0.35))
+    return fig
+
+
 BEST = "font-weight:bold;color:#1b5e20"
 
 

@@ -18,6 +18,7 @@ from detector.evaluation import evaluate as evaluation, projection
 from detector.data.loading import dataset_available as _dataset_available
 from detector.evaluation.experiment import fit_uniform, load_experiment
 from detector.evaluation.first_use import estimate_first_use
+from detector.method.verdicts import Explainer
 from detector.models.classifiers import builtin_is_trained, load_builtin
 
 from . import views
@@ -76,6 +77,20 @@ def _detector(model: str, weights: str, id_dataset: str, layer: str, nu: float):
 def detector(ids: Ids):
     """The detector of ``ids.layer`` and ``ids.nu`` (shared by every session: never mutate it)."""
     return _detector(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
+
+
+NEIGHBOURS = 5  # training inputs shown per space on Inspect
+
+
+@st.cache_resource(show_spinner="Indexing the training inputs for “why this verdict” (first time: seconds)…")
+def _explainer(model: str, weights: str, id_dataset: str, layer: str, nu: float):
+    return Explainer(_detector(model, weights, id_dataset, layer, nu), n_neighbors=NEIGHBOURS).fit(
+        _experiment(model, weights, id_dataset).train.images)
+
+
+def explainer(ids: Ids):
+    """The nearest training inputs and ink ranges of ``detector(ids)`` (shared; never mutate it)."""
+    return _explainer(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
 
 
 @st.cache_resource(show_spinner=False)

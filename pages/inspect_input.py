@@ -6,7 +6,7 @@ from dashboard import figures, inputs, loaders, projection_charts, views
 from dashboard.sidebar import context, enlarge_tooltip_images
 from detector.evaluation import evaluate as ev
 from detector.evaluation import projection
-from detector.method.verdicts import judge
+from detector.method.scores import TERMS
 
 ctx = context()
 st.title("Inspect an input")
@@ -26,7 +26,8 @@ image, notes = picked.image, picked.notes
 
 if image is not None:
     beta = ctx.beta
-    verdict = judge(ctx.detector.with_beta(beta), image)[0]
+    why = loaders.explainer(ctx.ids).explain(image, ctx.class_names, beta)[0]
+    verdict = why.verdict
     left, right = st.columns([1, 2])
     shown = [views.display_images(image)[0]]
     captions = ["model input" + ("; " + "; ".join(notes) if notes else "")]
@@ -39,16 +40,35 @@ if image is not None:
         right.error(f"**Anomaly**: g = {verdict.score:.3f} < τ_{label} = {verdict.tau:.3f}")
     else:
         right.success(f"**Normal**: g = {verdict.score:.3f} ≥ τ_{label} = {verdict.tau:.3f}")
-    cols = right.columns(4)
-    cols[0].metric(f"MDL score ({ctx.detector.mdl_})", f"{verdict.mdl:.3f}")
-    cols[1].metric("logit score", f"{verdict.logit:.3f}")
-    cols[2].metric("confidence score", f"{verdict.conf:.3f}", help="the softmax probability, normalised per class")
-    cols[3].metric(f"g = {beta[0]:.2f}·MDL + {beta[1]:.2f}·logit + {beta[2]:.2f}·conf.", f"{verdict.score:.3f}")
+    cols = right.columns(4)  # short labels (a long one was cut); the formula is in the help and the caption
+    cols[0].metric("MDL score", f"{verdict.mdl:.3f}", help=f"the SVDD score on {ctx.detector.mdl_}, normalised per class")
+    cols[1].metric("logit score", f"{verdict.logit:.3f}", help="the SVDD score on the logits, normalised per class")
+    cols[2].metric("confidence", f"{verdict.conf:.3f}", help="the softmax probability, normalised per class")
+    formula = f"g = {beta[0]:.2f}·MDL + {beta[1]:.2f}·logit + {beta[2]:.2f}·confidence"
+    cols[3].metric("g", f"{verdict.score:.3f}", help=formula)
+    right.caption(f"{formula} = {verdict.score:.3f}; g − τ = {verdict.score - verdict.tau:+.3f} "
+                  "(how far past the threshold, negative = anomaly)")
     scores = ev.scores_frame(loaders.score_data(ctx.ids), beta, ctx.class_names)
     scores = scores[scores["predicted"] == verdict.predicted]
     st.plotly_chart(figures.score_plane(scores, views.decision_line(verdict.tau, beta, verdict.conf),
                                        f"Where it lands among inputs predicted as {label} (below the line: anomaly)",
                                        (verdict.mdl, verdict.logit)), key="inspect_plane")
+
+    st.subheader("Why this verdict")
+    for note in why.notes:
+        st.warning(note)
+    if why.ink is not None:
+        (area, width), ((area_lo, area_hi), (width_lo, width_hi)) = why.ink, why.ink_range
+        st.caption(f"Ink area {100 * area:.1f} % of the pixels (training {label}s, middle 98 %: {100 * area_lo:.1f}–"
+                   f"{100 * area_hi:.1f} %); stroke width {width:.1f} px ({width_lo:.1f}–{width_hi:.1f} px).")
+    st.plotly_chart(figures.term_bars([verdict.mdl, verdict.logit, verdict.conf, verdict.score], [*why.term_taus, verdict.tau],
+                                      [f"{TERMS[0]} ({ctx.detector.mdl_})", *TERMS[1:], "g (combined)"]), key="inspect_terms")
+    train = ctx.experiment.train
+    for near in why.neighbours:
+        st.markdown(f"**Nearest training inputs predicted as {label}, in {near.layer}** (distance on the standardised "
+                    f"features; 99 % of training {label}s have a neighbour within {near.usual:.2f})")
+        st.image(views.display_images(train.images[near.indices]), width=84,
+                 caption=[f"{d:.2f} (a {ctx.class_names[train.labels[i]]})" for i, d in zip(near.indices, near.distances)])
 
     if st.toggle("Show where it lands in the UMAP of the MDL (refits the projection with this input; seconds)",
                  key="inspect_umap"):

@@ -248,3 +248,47 @@ def test_inspect_a_digit_drawn_with_the_mouse_is_judged_normal(server, page):
     assert any("as drawn" in c for c in captions) and any("MNIST-style" in c for c in captions), captions
     page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)  # the score plane with the drawing on it
     shoot(page, "inspect-drawn")
+
+
+def _draw(tab, strokes) -> None:
+    """Draw ``strokes`` (lists of (x, y) on the 280x280 canvas) with the mouse, after clearing the canvas."""
+    canvas = tab.locator("canvas.upper-canvas")
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        tab.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        tab.mouse.down()
+        for x, y in stroke[1:]:
+            tab.mouse.move(box["x"] + x, box["y"] + y, steps=25)
+        tab.mouse.up()
+
+
+@pytest.mark.parametrize("what, thinnest, strokes", [
+    ("a thin 2", True, [[(85, 95), (110, 55), (150, 45), (190, 75), (185, 120), (90, 230), (200, 230)]]),
+    ("a capital A", False, [[(80, 240), (140, 40), (200, 240)], [(105, 160), (175, 160)]]),
+])
+def test_inspect_shows_why_a_drawing_got_its_verdict(server, browser, what, thinnest, strokes):
+    """Issue 28: for a thin digit and a letter, Inspect shows the nearest training inputs in both spaces
+    and a bar per term against its tau; the thin digit's strokes are called thinner than the training data's."""
+    tab = browser.new_page(viewport={"width": 1400, "height": 1000})  # a fresh canvas for each drawing
+    open_page(tab, server, "inspect_input", "Inspect")
+    tab.get_by_text("draw", exact=True).click()
+    wait_idle(tab)
+    if thinnest:  # the pen slider to its minimum, 6 px (the issue's thin "2")
+        tab.locator('[data-testid="stSlider"]', has_text="Pen width").get_by_role("slider").press("Home")
+        wait_idle(tab)
+    _draw(tab, strokes)
+    tab.get_by_role("heading", name="Why this verdict").wait_for(timeout=SLOW)
+    wait_idle(tab)
+    assert tab.locator('[data-testid="stException"]').count() == 0, tab.locator('[data-testid="stException"]').all_inner_texts()
+    text = tab.locator('[data-testid="stMain"]').inner_text()
+    assert text.count("Nearest training inputs predicted as") == 2, text
+    bars = tab.locator(".js-plotly-plot", has_text="Each term against its own threshold")  # the term bars (SVG)
+    bars.wait_for(timeout=60_000)
+    assert bars.locator(".bars path").count() == 4  # MDL, logit, confidence and g
+    images = "\n".join(tab.locator('[data-testid="stImage"]').all_inner_texts())
+    assert len(re.findall(r"^\d+\.\d\d \(a .+\)$", images, re.M)) == 10, images  # 5 neighbours in each space
+    if what == "a thin 2":
+        assert "its stroke width" in text and "thinner than 99 %" in text, text
+    shoot(tab, f"inspect-why-{what.split()[-1].lower()}")
+    tab.close()

@@ -136,13 +136,14 @@ class Explainer(BaseEstimator):
             return np.full(self.detector.n_classes_, np.nan)
         return self.detector.thresholds_for(beta)
 
-    def explain(self, images: np.ndarray, class_names=None) -> list[Explanation]:
-        """An :class:`Explanation` of each image (N, C, H, W); ``class_names`` name the classes in the notes."""
+    def explain(self, images: np.ndarray, class_names=None, beta=None) -> list[Explanation]:
+        """An :class:`Explanation` of each image (N, C, H, W), judged with ``beta`` (default: the detector's
+        own); ``class_names`` name the classes in the notes."""
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "index_", msg="this Explainer is not fitted yet: call fit(train_images)")
         images = check_images(images)
-        verdicts = judge(self.detector, images)
+        verdicts = judge(self.detector if beta is None else self.detector.with_beta(beta), images)
         feats = self.detector.features(images)
         ink = ink_measures(images) if self.ink_ is not None else None
         explained = []
