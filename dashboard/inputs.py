@@ -72,7 +72,8 @@ def from_canvas(input_shape, mnist_style: bool) -> Picked:
     """A drawing canvas (black pen on white paper); None while it is empty."""
     from streamlit_drawable_canvas import st_canvas
 
-    st.caption("Draw one digit, large, in the middle; the toolbar above the canvas undoes or clears it.")
+    st.caption("Draw one digit, large, in the middle. To undo or start again, move the pointer over the canvas: "
+               "its undo and clear buttons appear at its top right.")
     width = st.slider("Pen width", 6, 40, STROKE, key="inspect_pen")
     result = st_canvas(stroke_width=width, stroke_color="#000000", background_color="#FFFFFF", height=CANVAS,
                        width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="inspect_canvas")

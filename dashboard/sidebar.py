@@ -247,9 +247,11 @@ def _pick_layer(ids: Ids, experiment, auto_mdl: str) -> str:
     key = f"_layer:{ids.model}"
     if st.session_state.get(key) not in layers:
         st.session_state[key] = auto_mdl
-    return st.sidebar.selectbox("MDL (layer 1)", layers, format_func=lambda n: f"{n}  ★ MDL" if n == auto_mdl else n,
-                                key=key, help="★ marks the layer chosen on the mix set (fewest errors); pick another "
-                                              "to compare.")
+    # the box shows the layer's own name (a ResNet's MDL is e.g. layer2.0, which the label "layer 1" contradicted)
+    return st.sidebar.selectbox("MDL (Most Discriminative Layer)", layers,
+                                format_func=lambda n: f"{n}  ★ MDL" if n == auto_mdl else n, key=key,
+                                help="the Most Discriminative Layer, whose SVDD gives the MDL score; ★ marks the layer "
+                                     "chosen on the mix set (fewest errors); pick another to compare.")
 
 
 def _detector(ids: Ids):
