@@ -18,7 +18,30 @@ VERDICT_COLOURS = {"normal": "#1a9850", "anomaly": "#d73027"}
 #: Colour options of a projection: what each colours by
 COLOUR_BY = {"set": "the set each input comes from", "true class": "the ID label (anomalies grey)",
              "verdict": "the detector's verdict at the current β: anomaly when g < τ of the predicted class",
-             "score": "g − τ of the predicted class: red below τ (anomaly), green above; clipped (see the legend)"}
+             "score": "distance past the threshold, g − τ of the predicted class: white at τ, red below (anomaly), "
+                      "green above; the ends are clipped (see the legend)"}
+#: The g - tau scale's colours at its low end, at 0 (= tau) and at its high end: a diverging scale
+#: pinned at tau (a colour scheme spread over [low, high] put its midpoint near -0.7, issue 28)
+MARGIN_COLOURS = ("#d73027", "#f7f7f7", "#1a9850")
+#: Legends list every entry (10 classes + "anomaly" were cut after the 7th) in rows of this many
+LEGEND_COLUMNS = 6
+
+
+def in_words(margin: float, verdict: str, predicted: str) -> str:
+    """A point's verdict as a student reads it (hover).
+
+    >>> in_words(-0.25, "anomaly", "7")
+    'anomaly: 0.25 below the threshold of class 7'
+    """
+    if not np.isfinite(margin):
+        return ""
+    return f"{verdict}: {abs(margin):.2f} {'below' if margin < 0 else 'above'} the threshold of class {predicted}"
+
+
+def _terms_line(mdl: float, logit: float, conf: float) -> str:
+    """The three normalised scores on one line (1 = the most typical held-out ID input, below 0 = unlike any)."""
+    return " · ".join(f"{name} {value:.2f}" for name, value in (("MDL", mdl), ("logit", logit), ("confidence", conf))
+                      if np.isfinite(value))
 
 
 def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -31,6 +54,8 @@ def _projection_data(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         "true class": [names[t] if t >= 0 else "anomaly" for t in df["true"]],
         "g": df["score"], "τ": df["tau"], "g − τ": df["margin"], "verdict": df["verdict"],
         "MDL score": df["mdl"], "logit score": df["logit"], "confidence score": df["conf"],
+        "in words": [in_words(m, v, names[p]) for m, v, p in zip(df["margin"], df["verdict"], df["predicted"])],
+        "scores": [_terms_line(*t) for t in zip(df["mdl"], df["logit"], df["conf"])],
         "set kind": np.where(df["kind"] == "id", "ID", "anomaly"), "class": df["predicted"],
         "selected": df["selected"] if "selected" in df else False,
         "image": df["image"],  # data URLs: vega-tooltip draws a field titled "image" as the picture
@@ -50,11 +75,12 @@ def margin_domain(margin: pd.Series) -> tuple[float, float]:
 
 
 def _encodings(data: pd.DataFrame, colour_by: str, names: list[str]) -> dict:
-    legend = alt.Legend(orient="bottom", title=None)
+    legend = alt.Legend(orient="bottom", title=None, columns=LEGEND_COLUMNS, symbolLimit=0, labelLimit=0)
     if colour_by == "score":
         lo, hi = margin_domain(data["g − τ"])
-        colour = alt.Color("g − τ:Q", legend=alt.Legend(orient="bottom", title=f"g − τ (clipped to {lo:.2f} … {hi:.2f})"),
-                           scale=alt.Scale(scheme="redyellowgreen", domain=[lo, 0.0, hi], clamp=True))
+        colour = alt.Color("g − τ:Q", legend=alt.Legend(orient="bottom", title=f"distance past the threshold, g − τ "
+                                                                               f"(0 = τ; clipped to {lo:.2f} … {hi:.2f})"),
+                           scale=alt.Scale(domain=[lo, 0.0, hi], range=list(MARGIN_COLOURS), clamp=True))
     elif colour_by == "verdict":
         colour = alt.Color("verdict:N", legend=alt.Legend(orient="bottom", title="verdict"),
                            scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())))
@@ -64,14 +90,14 @@ def _encodings(data: pd.DataFrame, colour_by: str, names: list[str]) -> dict:
     else:
         colours = set_colours(list(dict.fromkeys(data["set"])))
         colour = alt.Color("set:N", legend=legend, scale=alt.Scale(domain=list(colours), range=list(colours.values())))
-    tooltip = ["image:N", "set:N", alt.Tooltip("input:Q", title="#"), "predicted:N", "true class:N", "verdict:N",
-               alt.Tooltip("g:Q", format=".3f", title="g (normalised)"), alt.Tooltip("τ:Q", format=".3f", title="τ of predicted"),
-               alt.Tooltip("g − τ:Q", format=".3f"), alt.Tooltip("MDL score:Q", format=".3f", title="MDL score (normalised)"),
-               alt.Tooltip("logit score:Q", format=".3f", title="logit score (normalised)"),
-               alt.Tooltip("confidence score:Q", format=".3f", title="confidence score (normalised)")]
+    # few lines, in words (12 numeric lines ran off the screen's bottom); scores: 1 = the most typical ID input
+    tooltip = ["image:N", "set:N", alt.Tooltip("input:Q", title="#"), alt.Tooltip("predicted:N", title="predicted class"),
+               "true class:N", alt.Tooltip("in words:N", title="verdict"),
+               alt.Tooltip("g:Q", format=".2f", title="score g (1 = typical)"),
+               alt.Tooltip("scores:N", title="its three scores")]
     # with a verdict colour, the shape tells the set apart: crosses that stay green are missed anomalies
     shape = (alt.Shape("set kind:N", scale=alt.Scale(domain=["ID", "anomaly"], range=["circle", "cross"]),
-                       legend=alt.Legend(orient="bottom", title="set: ID / anomaly"))
+                       legend=alt.Legend(orient="bottom", title="set: ID / anomaly", symbolLimit=0))
              if colour_by in ("score", "verdict") else alt.value("circle"))
     # the selection kept by the page, drawn in every chart (the other layer's too): selected points
     # large and opaque, the rest faded; linked on the server, as Streamlit returns each chart's selection

@@ -297,6 +297,10 @@ def sidebar() -> Context | None:
     loaders.warm_numba()
     st.sidebar.header("Experiment")
     model_ids = _pick_model()
+    if model_ids and st.session_state.get("_shown_model", model_ids) != model_ids:
+        # another model: the old one's charts would stay greyed (stale) for the minutes its load takes
+        st.html('<style>[data-testid="stMain"] [data-stale="true"] {display: none !important;}</style>')
+    st.session_state["_shown_model"] = model_ids
     loaded = model_ids and _load_model(model_ids)
     if not loaded:
         return None

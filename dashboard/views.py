@@ -99,7 +99,8 @@ def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: 
         if progress:
             progress(k / len(layers), f"layer {getattr(info, 'name', 'confidence')} ({k + 1}/{len(layers)})")
         if info is None:
-            rows.append({"layer": "confidence", "type": f"softmax ({detector.confidence})", "features": 1, "MDL": "",
+            rows.append({"layer": "confidence", "type": f"softmax ({detector.confidence})", "features": 1,
+                         "reduction": "max probability", "MDL": "",
                          "mix error %": np.nan, **_aurocs(score_data(experiment, detector, anomalies), (0, 0, 1))})
             continue
         if info.name == LOGITS:
@@ -107,7 +108,7 @@ def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: 
         else:
             source, beta = (detector if info.name == detector.mdl_ else fit(info.name)), (1.0, 0.0)
         data = score_data(experiment, source, anomalies)
-        row = {"layer": info.name, "type": info.kind, "features": info.feature_dim,
+        row = {"layer": info.name, "type": info.kind, "features": info.feature_dim, "reduction": info.reduction,
                "MDL": "★" if info.name == detector.mdl_ else "",
                "mix error %": 100.0 * detector.layer_errors_[info.name] if info.name in detector.layer_errors_ else np.nan}
         rows.append({**row, **_aurocs(data, beta)})
@@ -202,6 +203,30 @@ def selection_table(meta: pd.DataFrame, names: list[str]) -> pd.DataFrame:
         "g": meta["score"], "tau": meta["tau"], "g - tau": meta["margin"], "verdict": meta["verdict"],
         "MDL score": meta["mdl"], "logit score": meta["logit"], "confidence score": meta["conf"],
     })
+
+
+def sample_selection(rows: pd.DataFrame, k: int = 60, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """At most ``k`` of the selected ``rows``, drawn from every set in proportion to its share (at
+    least one each, seeded), and the count of selected inputs per set. The first ``k`` in set
+    order showed 59 MNIST images and 1 Fashion-MNIST for a box over mostly Fashion-MNIST (issue 28).
+
+    >>> rows = pd.DataFrame({"set": ["id"] * 10 + ["ood"] * 90})
+    >>> shown, counts = sample_selection(rows, 20)
+    >>> shown["set"].value_counts().to_dict(), counts.to_dict()
+    ({'ood': 18, 'id': 2}, {'id': 10, 'ood': 90})
+    """
+    counts = rows["set"].value_counts(sort=False)
+    if len(rows) <= k:
+        return rows, counts
+    share = counts / counts.sum() * k
+    quota = np.maximum(1, np.floor(share)).astype(int)
+    for name in (share - np.floor(share)).sort_values(ascending=False).index:  # largest remainders first
+        if quota.sum() >= k:
+            break
+        quota[name] += 1
+    parts = [group.iloc[subsample(len(group), min(int(quota[name]), len(group)), seed)]
+             for name, group in rows.groupby("set", sort=False)]
+    return pd.concat(parts), counts
 
 
 def place_input(points: Points, extractor, image: np.ndarray, layer: str, n_neighbors: int, min_dist: float,

@@ -88,9 +88,11 @@ if not selection:
                "when you switch views and is highlighted in both layers.")
 else:
     rows = meta.loc[sorted(selection)]
+    shown, counts = views.sample_selection(rows, 60)
     left, mid, right = st.columns([3, 1, 1])
-    left.caption(f"{len(rows)} selected (showing up to 60); verdicts at β = "
-                 f"({', '.join(f'{b:.2f}' for b in ctx.beta)}): ✓ normal, ✗ anomaly (g < τ).")
+    left.caption(f"{len(rows)} selected ({', '.join(f'{name}: {n}' for name, n in counts.items())}); "
+                 + (f"showing {len(shown)}, drawn from every set in proportion; " if len(shown) < len(rows) else "")
+                 + f"verdicts at β = ({', '.join(f'{b:.2f}' for b in ctx.beta)}): ✓ normal, ✗ anomaly (g < τ).")
     mid.download_button("Images (.npz)", images_npz(points.images[rows.index.to_numpy()]), "selection.npz",
                         help="an .npz with an array 'images' (N, C, H, W) as `check --images` reads", key="explore_npz",
                         on_click="ignore")
@@ -100,7 +102,6 @@ else:
     if st.button("Clear selection", key="explore_clear"):
         st.session_state["explore_selection"] = {}
         st.rerun()
-    shown = rows.iloc[:60]
     st.image(views.display_images(points.images[shown.index.to_numpy()]), width=84,
              caption=[f"{'✗' if r.verdict == 'anomaly' else '✓'} {r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, "
                       f"g={r.score:.2f} {'<' if r.verdict == 'anomaly' else '≥'} τ={r.tau:.2f}" for r in shown.itertuples()])

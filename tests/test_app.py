@@ -480,6 +480,23 @@ def _chart_rows(chart):
     return pd.concat([convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets], ignore_index=True)
 
 
+def test_explore_selection_grid_is_drawn_from_every_selected_set():
+    """Issue 28: a selection over several sets shows images of each (not the first 60 in set order)
+    and says how many were selected in each set."""
+    at = open_page("explore")
+    mdl_key = list(at.session_state["_explore_seen"])[0]
+    rows = _chart_rows(at.get("vega_lite_chart")[0])
+    at.session_state[mdl_key] = {"selection": {"pick": [{"row": int(r)} for r in rows["row"]], "box": {}}}
+    at.run()
+    assert not problems(at), problems(at)
+    shown = [image.caption for image in at.get("image")[0].proto.imgs]
+    sets = list(dict.fromkeys(rows["set"]))
+    assert len(rows) > 60 and len(shown) == 60 and len(sets) >= 2
+    assert all(any(f" {name} #" in caption for caption in shown) for name in sets)
+    caption = next(c.value for c in at.caption if " selected (" in c.value)
+    assert all(f"{name}: {n}" in caption for name, n in rows["set"].value_counts().items()), caption
+
+
 def test_explore_selection_survives_view_switches_is_linked_and_shows_verdicts():
     """A click in one chart (its selection state set as the browser would) selects inputs that
     both layers' charts highlight; switching to the per-class view keeps it; the grid gives verdicts."""
@@ -663,9 +680,17 @@ def test_score_colours_centre_on_tau_and_stay_readable_beside_far_noise():
     assert (frame["margin"].iloc[100:150] > lo).mean() > 0.5  # most near-OOD inputs keep their own shades
     spec = projection_charts.projection(frame, "score", ["0"], "t").to_dict()
     scale = spec["encoding"]["color"]["scale"]
-    assert scale["domain"] == [lo, 0.0, hi] and scale["clamp"] and scale["scheme"] == "redyellowgreen"
+    # issue 28: pinned at tau, not a scheme spread over [lo, hi] (its midpoint fell near -0.7)
+    assert scale["domain"] == [lo, 0.0, hi] and scale["clamp"] and scale["range"] == list(projection_charts.MARGIN_COLOURS)
     tooltip = {t.get("title", t["field"]) for t in spec["encoding"]["tooltip"]}
-    assert {"verdict", "g (normalised)", "τ of predicted", "g − τ", "MDL score (normalised)"} <= tooltip
+    assert {"verdict", "score g (1 = typical)", "its three scores"} <= tooltip and len(tooltip) <= 8
+    data = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    assert data["in words"].iloc[-1].startswith("anomaly: ") and "below the threshold of class 0" in data["in words"].iloc[-1]
+    assert data["scores"].iloc[0].startswith("MDL ") and " · logit " in data["scores"].iloc[0]
+    names = [str(i) for i in range(10)]  # a 10-class legend lists every class and "anomaly"
+    legend = projection_charts.projection(frame, "true class", names, "t").to_dict()["encoding"]["color"]
+    assert legend["scale"]["domain"] == [*names, "anomaly"] and legend["legend"]["symbolLimit"] == 0
+    assert legend["legend"]["columns"] == projection_charts.LEGEND_COLUMNS  # in rows: one row ran past the chart
     spec = projection_charts.projection(frame, "verdict", ["0"], "t").to_dict()
     assert spec["encoding"]["color"]["scale"]["domain"] == ["normal", "anomaly"]
     assert projection_charts.projection(frame, "set", ["0"], "t").to_dict()["encoding"]["shape"] == {"value": "circle"}
@@ -721,3 +746,17 @@ def test_numba_disk_cache_leaves_other_libraries_functions_alone():
         bare = numba.njit(namespace["twice"])
         with_options = numba.njit(fastmath=True)(namespace["twice"])
     assert bare(3) == 6 and with_options(4) == 8
+
+
+def test_a_new_model_hides_the_old_ones_stale_charts():
+    """Issue 28: after switching model, the old model's charts stayed greyed for minutes while it loaded."""
+    from dashboard.loaders import Ids
+
+    at = open_page("start")
+    hides = lambda: [h for h in at.get("html") if 'data-stale="true"' in h.proto.body]  # noqa: E731
+    assert not hides()
+    at.session_state["_shown_model"] = Ids("lenet-fashion-mnist", "", "fashion-mnist")  # the model shown last run
+    at.run()
+    assert not problems(at) and hides()
+    at.run()  # the same model again: Streamlit's usual fading, nothing hidden
+    assert not hides()
