@@ -99,3 +99,32 @@ def test_limited_splits_are_seeded_subsets_and_the_report_says_so(tmp_path):
            "1,000-image split)" in text
     with pytest.raises(ValueError, match="--test-limit must be at least 100"):
         load_experiment("lenet-mnist", test_limit=50)
+
+
+def test_report_splits_kinds_and_gives_their_means(tiny_experiment, tmp_path):
+    """digits is the ID set here: MNIST looks like it (near-OOD), Fashion-MNIST does not (far-OOD)."""
+    from detector.anomalies import report_kind
+    from detector.evaluation.report import kind_means
+
+    assert report_kind("fashion-mnist", "ood", "mnist") == "far-ood" and report_kind("digits", "ood", "mnist") == "near-ood"
+    assert [report_kind(n, k, "mnist") for n, k in (("fooling", "noise"), ("fgsm", "adversarial"), ("x", "file"))] == [
+        "noise", "adversarial", "file"]
+    sets = ["gaussian", "fashion-mnist", "fgsm", "mnist", "uniform"]
+    bench = run_benchmark(tiny_experiment, ["msp", "energy"], sets, echo=lambda _: None)
+    text = write_report(bench, tmp_path / "kinds.md")[0].read_text()
+    titles = [line for line in text.splitlines() if line.startswith("### ") and "(per-class)" in line]
+    assert [t.split(":")[0] for t in titles] == (
+        ["### Mean per kind"] * 2 + ["### Near-OOD (look-alike inputs)"] * 2
+        + ["### Far-OOD (other datasets, paper Tables 2 and 5)"] * 2 + ["### Noise (NS, paper Tables 4 and 7)"] * 2
+        + ["### Adversarial (AD, paper Tables 3 and 6)"] * 2)
+    assert "near-OOD: mnist; far-OOD: fashion-mnist; noise: gaussian, uniform; adversarial: fgsm." in text
+    assert "| method | near-OOD | far-OOD | noise | adversarial |" in text
+    assert "| method | gaussian | uniform | mean |" in text and "| method | mnist |" in text
+    rows = {(r.method, r.anomaly): r.auroc for r in bench.rows if r.weighting == "per-class"}
+    means = kind_means(bench)
+    for method in ("msp", "energy"):
+        noise = (rows[method, "gaussian"] + rows[method, "uniform"]) / 2
+        assert means[method] == {"near-ood": rows[method, "mnist"], "far-ood": rows[method, "fashion-mnist"],
+                                 "noise": noise, "adversarial": rows[method, "fgsm"]}
+        noise_line = [line for line in text.split("### Noise")[2].splitlines() if line.startswith(f"| {method} |")][0]
+        assert noise_line.rstrip(" |").endswith(f"{noise:.2f}") or f"**{noise:.2f}**" in noise_line  # the mean column

@@ -27,8 +27,27 @@ ATTACK_NAMES = ("fgsm", "bim-a", "bim-b", "jsma", "cw")
 @dataclass
 class AnomalySet:
     name: str
-    kind: str  # "ood" | "adversarial" | "noise" | "file"
+    kind: str  # "ood" | "adversarial" | "noise" | "file" (see report_kind for the reports' groups)
     images: np.ndarray
+
+
+#: the groups the reports split anomaly sets into, in their order (the :func:`report_kind` of a set)
+REPORT_KINDS = ("near-ood", "far-ood", "noise", "adversarial", "file")
+#: ID dataset -> the built-in OOD datasets that look like it (the same kind of content from another
+#: source): near-OOD for it. Every other OOD dataset is far-OOD (Fashion-MNIST for an MNIST model and the
+#: reverse). A generated look-alike set gets the kind "near-ood" itself.
+LOOK_ALIKES = {"mnist": ("digits",), "digits": ("mnist",)}
+
+
+def report_kind(name: str, kind: str, id_dataset: str | None) -> str:
+    """Where a set stands in the reports: near-ood, far-ood, noise, adversarial or file (user files).
+
+    >>> report_kind("fashion-mnist", "ood", "mnist"), report_kind("digits", "ood", "mnist"), report_kind("cw", "adversarial", "mnist")
+    ('far-ood', 'near-ood', 'adversarial')
+    """
+    if kind == "ood":
+        return "near-ood" if name in LOOK_ALIKES.get(id_dataset, ()) else "far-ood"
+    return kind
 
 
 def anomaly_kinds() -> dict[str, str]:

@@ -1,9 +1,11 @@
 """Report writing: benchmark rows as Markdown tables shaped like the paper's (Tables 2-7), CSV and JSON.
 
 Output only: the rows come from :func:`detector.evaluation.benchmark.run_benchmark`, the paper's
-figures from :mod:`detector.evaluation.paper`. The Markdown report has one table per anomaly kind and
-metric (methods as rows, anomaly sets as columns, the best value of each column in bold,
-the paper's figure in parentheses) and says where ``ours`` loses.
+figures from :mod:`detector.evaluation.paper`. The Markdown report opens with each method's mean per
+kind of anomaly (near-OOD, far-OOD, noise, adversarial; :func:`detector.anomalies.report_kind` says
+which set is which), then has one table per kind and metric (methods as rows, anomaly sets as
+columns and their mean, the best value of each column in bold, the paper's figure in parentheses)
+and says where ``ours`` loses.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import json
 import platform
 from pathlib import Path
 
+from ..anomalies import REPORT_KINDS, report_kind
 from .authors import DESCRIPTIONS
 from .benchmark import OURS, Benchmark, MethodName
 from .paper import paper_figure
 
-KIND_TITLES = {"ood": "Out-of-distribution (OOD, paper Tables 2 and 5)",
-               "adversarial": "Adversarial (AD, paper Tables 3 and 6)",
-               "noise": "Noise (NS, paper Tables 4 and 7)", "file": "User files"}
-KIND_ORDER = ("ood", "adversarial", "noise", "file")
+KIND_TITLES = {"near-ood": "Near-OOD (look-alike inputs)", "far-ood": "Far-OOD (other datasets, paper Tables 2 and 5)",
+               "noise": "Noise (NS, paper Tables 4 and 7)", "adversarial": "Adversarial (AD, paper Tables 3 and 6)",
+               "file": "User files"}
+KIND_SHORT = {"near-ood": "near-OOD", "far-ood": "far-OOD", "noise": "noise", "adversarial": "adversarial",
+              "file": "user files"}
+METRICS = (("tnr_at_95_tpr", "TNR at 95 % TPR"), ("auroc", "AUROC"))
 
 
 # --------------------------------------------------------------------------- writing
@@ -53,35 +58,79 @@ def _fmt(value) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
+def _kinds(bench: Benchmark, rows) -> dict[str, list[str]]:
+    """Report kind -> its anomaly sets (in the rows' order), kinds in :data:`REPORT_KINDS`' order."""
+    id_dataset = bench.experiment.id_dataset if bench.experiment is not None else None
+    sets: dict[str, list[str]] = {}
+    for row in rows:
+        same_kind = sets.setdefault(report_kind(row.anomaly, row.kind, id_dataset), [])
+        if row.anomaly not in same_kind:
+            same_kind.append(row.anomaly)
+    return {kind: sets[kind] for kind in REPORT_KINDS if kind in sets}
+
+
+def kind_means(bench: Benchmark, weighting: str = "per-class", metric: str = "auroc") -> dict[str, dict[str, float]]:
+    """Method -> report kind -> mean of ``metric`` over the kind's sets; a method without a row for
+    every set of a kind has no mean there (``+known`` rows exist for attacks only)."""
+    rows = [row for row in bench.rows if row.weighting == weighting]
+    value = {(row.method, row.anomaly): getattr(row, metric) for row in rows}
+    means: dict[str, dict[str, float]] = {}
+    for method in dict.fromkeys(row.method for row in rows):
+        for kind, sets in _kinds(bench, rows).items():
+            if all((method, a) in value for a in sets):
+                means.setdefault(method, {})[kind] = sum(value[method, a] for a in sets) / len(sets)
+    return means
+
+
+def _table(rows_by_method: dict[str, dict[str, float | None]], columns: list[str], paper=None) -> list[str]:
+    """A Markdown table, methods as rows; the best value of each column in bold; ``paper(method, column)``
+    the figure shown in parentheses, or None."""
+    best = {c: max((v[c] for v in rows_by_method.values() if v.get(c) is not None), default=None) for c in columns}
+    lines = ["| method | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    for method, values in rows_by_method.items():
+        cells = []
+        for column in columns:
+            v = values.get(column)
+            cell = _fmt(v)
+            if v is not None and v == best[column]:
+                cell = f"**{cell}**"
+            figure = paper(method, column) if paper else None
+            if figure is not None:
+                cell += f" ({figure:.2f})"
+            cells.append(cell)
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def markdown_tables(bench: Benchmark, weighting: str = "per-class") -> list[str]:
-    """One table per anomaly kind and metric: methods as rows, anomaly sets as columns."""
+    """Each method's mean per kind, then one table per anomaly kind and metric: methods as rows, anomaly
+    sets as columns, and their mean where the kind has several sets."""
     rows = [row for row in bench.rows if row.weighting == weighting]
     lines: list[str] = []
-    kinds = [kind for kind in KIND_ORDER if any(row.kind == kind for row in rows)]
+    kinds = _kinds(bench, rows)
     methods = list(dict.fromkeys(row.method for row in rows))
-    for kind in kinds:
-        anomalies = list(dict.fromkeys(row.anomaly for row in rows if row.kind == kind))
-        for metric, title in (("tnr_at_95_tpr", "TNR at 95 % TPR"), ("auroc", "AUROC")):
+    for metric, title in METRICS:
+        means = kind_means(bench, weighting, metric)
+        columns = [KIND_SHORT[kind] for kind in kinds]
+        table = {m: {KIND_SHORT[k]: v for k, v in means.get(m, {}).items()} for m in methods}
+        lines += [f"### Mean per kind: {title} ({weighting})", "",
+                  "Each kind's sets: " + "; ".join(f"{KIND_SHORT[k]}: {', '.join(sets)}" for k, sets in kinds.items())
+                  + ".", ""] + _table(table, columns)
+    for kind, anomalies in kinds.items():
+        for metric, title in METRICS:
             index = 0 if metric == "tnr_at_95_tpr" else 1
-            value = {(row.method, row.anomaly): getattr(row, metric) for row in rows if row.kind == kind}
-            best = {a: max((v for (m, an), v in value.items() if an == a), default=None) for a in anomalies}
-            lines += [f"### {KIND_TITLES[kind]}: {title} ({weighting})", "",
-                      "| method | " + " | ".join(anomalies) + " |", "|---|" + "---:|" * len(anomalies)]
-            for method in methods:
-                if not any((method, a) in value for a in anomalies):
-                    continue
-                cells = []
-                for a in anomalies:
-                    v = value.get((method, a))
-                    cell = _fmt(v)
-                    if v is not None and v == best[a]:
-                        cell = f"**{cell}**"
-                    paper = paper_figure(bench.model, a, method) if weighting == "per-class" else None
-                    if paper:
-                        cell += f" ({paper[index]:.2f})"
-                    cells.append(cell)
-                lines.append(f"| {method} | " + " | ".join(cells) + " |")
-            lines.append("")
+            value = {(row.method, row.anomaly): getattr(row, metric) for row in rows if row.anomaly in anomalies}
+            columns = anomalies + (["mean"] if len(anomalies) > 1 else [])
+            mean = {m: v[kind] for m, v in kind_means(bench, weighting, metric).items() if kind in v}
+            table = {method: {**{a: value[method, a] for a in anomalies if (method, a) in value},
+                              **({"mean": mean[method]} if method in mean and "mean" in columns else {})}
+                     for method in methods if any((method, a) in value for a in anomalies)}
+
+            def paper(method, column, index=index):
+                figure = paper_figure(bench.model, column, method) if weighting == "per-class" and column != "mean" else None
+                return figure[index] if figure else None
+
+            lines += [f"### {KIND_TITLES[kind]}: {title} ({weighting})", ""] + _table(table, columns, paper)
     return lines
 
 
