@@ -231,6 +231,7 @@ def test_layers_command_marks_a_resnets_blocks_and_candidates_choices_are_checke
     marked = [line.split()[0] for line in lines if line.endswith(" *")]
     assert marked == [f"layer{stage}.{block}" for stage in range(1, 5) for block in range(2)]
     assert any(line.startswith("layer1.0.conv1 ") for line in lines)  # every layer is listed, unmarked
+    assert all(" spatial mean " in line for line in lines if line.endswith(" *"))  # each with its reduction
     with pytest.raises(SystemExit):
         main(["evaluate", "--model", "lenet-mnist", "--candidates", "some", "--anomaly", "uniform"])
     assert "choose from 'blocks', 'all'" in capsys.readouterr().err

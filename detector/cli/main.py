@@ -99,11 +99,12 @@ def cmd_layers(args) -> None:
 
     extractor = FeatureExtractor(load_model(args.model, args.weights, args.id_dataset, progress=True))
     tried = {layer.name for layer in extractor.candidates("blocks")}
-    print(f"{'layer':<28} {'type':<14} {'output shape':<18} features")
+    print(f"{'layer':<28} {'type':<14} {'output shape':<18} {'reduction':<29} features")
     for layer in extractor.valid_layers:
         mark = " *" if layer.name in tried and layer.name != "logits" else ""
-        print(f"{layer.name:<28} {layer.kind:<14} {str(layer.output_shape):<18} {layer.feature_dim}{mark}")
-    print("* tried as MDL by default (--candidates blocks); --candidates all tries every layer")
+        print(f"{layer.name:<28} {layer.kind:<14} {str(layer.output_shape):<18} {layer.reduction:<29} {layer.feature_dim}{mark}")
+    print("* tried as MDL by default (--candidates blocks: stage and block outputs); --candidates all tries every layer")
+    print("reduction: how a layer's output becomes one feature vector per input")
 
 
 def _check_anomalies(args) -> None:
