@@ -127,3 +127,54 @@ def uploads(draw):
 def test_read_upload(upload, shape, invert):
     name, data = upload
     gate(read_upload, name, data, shape, invert, shape=shape)
+
+
+# Valid inputs must be accepted: without these, the properties above would pass if every input were refused.
+VALID_UNIT = st.floats(0, 1, width=32)
+
+
+@st.composite
+def valid_images(draw):
+    """(images in the model's own shape, float32 in [0, 1] or uint8, N >= 1; that shape)."""
+    shape = draw(MODEL_SHAPES)
+    n = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        return draw(hnp.arrays(np.float32, (n, *shape), elements=VALID_UNIT)), shape
+    return draw(hnp.arrays(np.uint8, (n, *shape))), shape
+
+
+def _as_unit(images: np.ndarray) -> np.ndarray:
+    return images.astype(np.float32) / 255 if images.dtype == np.uint8 else images
+
+
+@PROPERTY
+@given(valid=valid_images())
+def test_valid_arrays_are_accepted_unchanged(valid):
+    images, shape = valid
+    if images.dtype == np.uint8:  # the Python API takes [0, 1] only (files may hold 0-255 bytes)
+        images = images.astype(np.float32) / 255
+    np.testing.assert_allclose(check_images(images), _as_unit(images), atol=1e-6)
+    np.testing.assert_allclose(to_input_shape(images, shape), _as_unit(images), atol=1e-6)
+
+
+@PROPERTY
+@given(valid=valid_images())
+def test_valid_array_files_are_accepted(valid):
+    images, shape = valid
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "set.npz"
+        np.savez(path, images=images)
+        loaded = load_image_file(path, shape)
+        loaded = loaded[0] if isinstance(loaded, tuple) else loaded
+    assert_model_input(loaded, shape)
+    np.testing.assert_allclose(loaded, _as_unit(images), atol=1e-6)
+
+
+@PROPERTY
+@given(pixels=st.tuples(st.integers(8, 48), st.floats(0.25, 4)).flatmap(  # sides >= 8, at most 4:1 (the limits)
+           lambda side: hnp.arrays(np.uint8, (side[0], min(48 * 4, max(8, round(side[0] * side[1]))), 4))),
+       mode=st.sampled_from(["L", "RGB", "RGBA"]), fmt=st.sampled_from(["PNG", "JPEG"]), shape=MODEL_SHAPES)
+def test_undamaged_pictures_are_accepted(pixels, mode, fmt, shape):
+    name = "x.png" if fmt == "PNG" else "x.jpg"
+    images = read_upload(name, _picture_bytes(pixels, mode, fmt), shape, False)
+    assert_model_input(images[0] if isinstance(images, tuple) else images, shape)
