@@ -26,17 +26,31 @@ curve = load.auroc_curve(ctx.ids)
 simplex = load.auroc_simplex(ctx.ids)
 
 
+WEIGHTS = {"_beta": "beta_weight", "_beta_conf": "conf_weight"}  # slider key -> the key kept across pages
+
+
+def weights_moved(moved: str, other: str) -> None:
+    """The slider just moved keeps its value and the other gives way, so that β₂ + β₃ ≤ 1: the
+    sliders always read the β in force (0.50 and 1.00 once stood for β = (0, 0.33, 0.67))."""
+    if st.session_state[moved] + st.session_state[other] > 1:
+        st.session_state[other] = round(1.0 - st.session_state[moved], 2)
+    for widget, state in WEIGHTS.items():
+        keep(widget, state)
+
+
 @st.fragment
 def beta_view():
+    if any(widget not in st.session_state for widget in WEIGHTS):  # seeded here, not by value=: the callback moves them
+        _, weight, conf = ev.beta_of(persistent("beta_weight", 0.5), persistent("conf_weight", 0.0))
+        st.session_state.update({"_beta": weight, "_beta_conf": conf})
     left, right = st.columns(2)
-    weight = left.slider("β₂ — weight of the logit score (β₁ = 1 − β₂ − β₃; 0 = no logits)", 0.0, 1.0,
-                         persistent("beta_weight", 0.5), 0.05, key="_beta", on_change=keep, args=("_beta", "beta_weight"))
-    conf = right.slider("β₃ — weight of the classifier's confidence (0 = the paper's detector)", 0.0, 1.0,
-                        persistent("conf_weight", 0.0), 0.05, key="_beta_conf", on_change=keep,
-                        args=("_beta_conf", "conf_weight"))
+    weight = left.slider("β₂ — weight of the logit score (0 = no logits)", 0.0, 1.0, step=0.05, key="_beta",
+                         on_change=weights_moved, args=("_beta", "_beta_conf"))
+    conf = right.slider("β₃ — weight of the classifier's confidence (0 = the paper's detector)", 0.0, 1.0, step=0.05,
+                        key="_beta_conf", on_change=weights_moved, args=("_beta_conf", "_beta"))
     beta = ev.beta_of(weight, conf)
-    st.caption(f"β = ({beta[0]:.2f}, {beta[1]:.2f}, {beta[2]:.2f})" + ("; β₂ + β₃ > 1 was scaled to sum 1"
-                                                                       if weight + conf > 1 else ""))
+    st.caption(f"β = ({beta[0]:.2f}, {beta[1]:.2f}, {beta[2]:.2f}): β₁ = 1 − β₂ − β₃ weighs the MDL score; moving one "
+               "slider past the other lowers the other, so that the three sum to 1")
     table = ev.metrics_table(data, beta)
     heads = {weighting: ev.summary(table, weighting) for weighting in ("per-class", "global")}
     # deltas against the last other setting shown (beta, or nu and the sets): a rerun with the same one keeps them

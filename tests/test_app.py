@@ -108,7 +108,25 @@ def test_tune_beta_slider_changes_metrics():
     assert after != before
     assert float(after["per-class AUROC"]) < float(before["per-class AUROC"])
     at.switch_page("pages/inspect_input.py").run()  # beta is kept across pages
-    assert "1.00·logit" in " ".join(metrics(at))
+    assert any("0.00·MDL + 1.00·logit" in c.value for c in at.caption)  # the formula under the metrics
+    assert any(m.label == "g" and "1.00·logit" in m.help for m in at.metric)
+    at.switch_page("pages/tune.py").run()  # and the slider reads it again on return
+    assert at.slider(key="_beta").value == 1.0
+
+
+def test_tune_sliders_always_read_the_beta_in_force():
+    """Issue 28: beta_2 = 0.5 and beta_3 moved to 1.0 read 0.50 and 1.00 while beta was (0, 0.33, 0.67)."""
+    at = open_page("tune")
+    at.slider(key="_beta_conf").set_value(1.0).run()
+    assert not problems(at), problems(at)
+    assert (at.slider(key="_beta").value, at.slider(key="_beta_conf").value) == (0.0, 1.0)  # the other gave way
+    assert any(c.value.startswith("β = (0.00, 0.00, 1.00)") for c in at.caption)
+    at.slider(key="_beta").set_value(0.3).run()
+    assert (at.slider(key="_beta").value, at.slider(key="_beta_conf").value) == (0.3, 0.7)
+    assert any(c.value.startswith("β = (0.00, 0.30, 0.70)") for c in at.caption)
+    at.slider(key="_beta_conf").set_value(0.2).run()  # within the simplex: the other stays
+    assert (at.slider(key="_beta").value, at.slider(key="_beta_conf").value) == (0.3, 0.2)
+    assert not at.warning, [w.value for w in at.warning]  # no "set via the Session State API" warning
 
 
 def test_tune_metrics_show_deltas_against_the_previous_beta():
