@@ -91,6 +91,11 @@ def persistent(state_key: str, default):
 _READY: set = set()  # keys of resources already loaded in this server process
 
 
+def is_ready(key: tuple) -> bool:
+    """Whether this server has loaded ``key`` with :func:`with_status` before (then it comes from memory)."""
+    return key in _READY
+
+
 def with_status(label: str, key: tuple, load):
     """``load()``, shown as an st.status box the first time this server loads ``key``."""
     if key in _READY:

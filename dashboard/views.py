@@ -82,6 +82,13 @@ def decision_line(tau: float, beta, conf: float = 1.0) -> tuple[np.ndarray, np.n
 
 
 # --------------------------------------------------------------------------- layers (why this MDL)
+def layers_to_fit(experiment, detector) -> list:
+    """The LayerInfo of the layers that :func:`layer_table` fits a detector for (every one tried as MDL
+    but the MDL itself)."""
+    return [info for info in experiment.extractor.valid_layers if info.name in detector.layer_errors_
+            and info.name != detector.mdl_]
+
+
 def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: Progress | None = None) -> pd.DataFrame:
     """For every layer tried as MDL: mix-set error and per-class AUROC of that layer's SVDD alone.
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import figures, loaders, views
-from dashboard.sidebar import context, need_anomalies, set_layer
+from dashboard.sidebar import context, is_ready, need_anomalies, set_layer, with_status
 
 ctx = context()
 need_anomalies(ctx)
@@ -13,7 +13,13 @@ st.caption("Step 1 of the method: a per-class SVDD on every candidate layer, thr
            "(shuffled, blurred, inverted, tiled and blended ID images; no evaluated set). The AUROCs show each "
            "layer's SVDD alone on your anomaly sets (per-class weighted, %); the logit row is the second detector.")
 
-table = loaders.layer_table(ctx.ids)
+key = ("layer_table", ctx.ids)
+notice = st.empty()
+if not is_ready(key):  # say how long before a long computation, as the first use of a model does
+    notice.info(loaders.layer_table_estimate(ctx.ids).describe())
+table = with_status("Fitting an SVDD on every layer and scoring every set with each…", key,
+                    lambda: loaders.layer_table(ctx.ids))
+notice.empty()
 st.plotly_chart(figures.layer_bars(table), key="layer_errors")
 st.plotly_chart(figures.layer_aurocs(table), key="layer_aurocs")
 st.dataframe(figures.best_marked(table, columns=[c for c in table.columns if c.startswith("AUROC ")]),

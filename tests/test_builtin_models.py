@@ -84,6 +84,21 @@ def test_estimate_says_what_happens_and_drops_training_once_trained(quick_builti
     assert after.training_s == 0 and "is trained" in after.describe()
 
 
+def test_layers_page_estimate_grows_with_the_layers_and_says_how_long(tiny_experiment):
+    """Issue 28: the Layers page says how long its table takes before it starts (130 s once came unannounced)."""
+    from dashboard.views import layers_to_fit
+    from detector.evaluation.first_use import estimate_layer_table
+    from detector.method.uniform import UniformDetector
+
+    detector = UniformDetector(tiny_experiment.model, candidates=["features.1", "features.4", "head.2"]).fit(
+        tiny_experiment.train.images, tiny_experiment.val.images)
+    layers = layers_to_fit(tiny_experiment, detector)
+    assert [info.name for info in layers] == [n for n in ("features.1", "features.4", "head.2") if n != detector.mdl_]
+    one, both = (estimate_layer_table(tiny_experiment, layers[:k], 500) for k in (1, 2))
+    assert 0 < one.fit_s < both.fit_s and 0 < one.scoring_s < both.scoring_s
+    assert both.layers == 2 and "each of 2 layers" in both.describe() and "about " in both.describe()
+
+
 def test_a_recipes_fit_limit_is_the_default_training_subset(quick_builtin, monkeypatch):
     from detector.evaluation.experiment import load_experiment
 
