@@ -16,7 +16,7 @@ import streamlit as st
 
 from detector.evaluation import evaluate as evaluation, projection
 from detector.data.loading import dataset_available as _dataset_available
-from detector.evaluation.experiment import fit_uniform, load_experiment
+from detector.evaluation.experiment import AccuracyCheck, check_accuracy, fit_uniform, load_experiment
 from detector.evaluation.first_use import estimate_first_use, estimate_layer_table
 from detector.method.verdicts import Explainer
 from detector.models.classifiers import builtin_is_trained, load_builtin
@@ -114,8 +114,8 @@ def warm_numba() -> bool:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def test_accuracy(ids: Ids) -> float:  # keyed by the whole ids: cheap, once the experiment is loaded
-    return experiment(ids).test_accuracy
+def accuracy_check(ids: Ids) -> AccuracyCheck:  # keyed by the whole ids: cheap, once the experiment is loaded
+    return check_accuracy(experiment(ids))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

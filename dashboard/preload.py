@@ -101,7 +101,7 @@ def preload() -> dict[str, float]:
         step("experiment")
         loaders.detector(model)
         step("detector")
-        loaders.test_accuracy(model)
+        loaders.accuracy_check(model)
         ids, layers, per_set = first_view()
         for name in ids.anomalies:
             loaders.anomaly(ids, name)

@@ -19,7 +19,6 @@ from detector.data import folders
 from detector.data.datasets import DATASET_NAMES
 from detector.errors import DataError
 from detector.evaluation.evaluate import beta_of
-from detector.evaluation.experiment import untrained_warning
 from detector.errors import LayerError
 from detector.models.classifiers import BUILTIN, builtin_is_trained
 from detector.errors import ModelError
@@ -320,12 +319,11 @@ def sidebar() -> Context | None:
                              anomaly_files=anomaly_files)
     detector = _detector(ids)
     persistent("beta_weight", 0.5), persistent("conf_weight", 0.0)
-    accuracy = with_status("Classifying the ID test split (first time only)…", ("accuracy", *model_ids[:3]),
-                           lambda: loaders.test_accuracy(model_ids))
-    st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * accuracy:.1f} % · β is set on the Tune page")
-    if warning := untrained_warning(accuracy, experiment.model.n_classes):  # on every page, above its content
-        st.error(f"**Near-chance model**: {warning.replace('pass --weights', 'give its weights in the sidebar')}",
-                 icon=":material/warning:")
+    check = with_status("Classifying the ID test split (first time only)…", ("accuracy", *model_ids[:3]),
+                        lambda: loaders.accuracy_check(model_ids))
+    st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * check.accuracy:.1f} % · β is set on the Tune page")
+    if warning := check.warning(dashboard=True):  # on every page, above its content
+        st.error(f"**{check.title}**: {warning}", icon=":material/warning:")
     return Context(ids, experiment, detector, auto.mdl_, loaders.anomalies(ids), experiment.class_names, points)
 
 

@@ -15,6 +15,7 @@ from detector.method.features import (CHANNELS_LAST_MEAN, CLASS_TOKEN, LOGITS, S
 from detector.method.structure import residual_blocks
 from detector.method.uniform import UniformDetector
 from detector.models.classifiers import prepare_classifier
+from tests.test_app import navigation_pages  # noqa: F401  (AppTest fixture)
 
 SHAPE = (3, 32, 32)
 EFFICIENTNET_BLOCKS = ["features.1.0", *(f"features.{stage}.{block}" for stage, blocks in

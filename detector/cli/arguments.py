@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..anomalies import anomaly_kinds
 from ..baselines import ATTACK_TRAINED
@@ -48,6 +49,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _class_names(text: str) -> list[str]:
+    """'a,b,c', or a file with one name a line (a classes.txt)."""
+    path = Path(text)
+    names = path.read_text(encoding="utf-8").splitlines() if path.is_file() else text.split(",")
+    names = [name.strip() for name in names if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"--class-names takes names 'a,b,c' or a file with one name a line, got {text!r}")
+    return names
+
+
 def _anomaly_file(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz or NAME=FOLDER, got {text!r}")
@@ -72,7 +83,8 @@ def attach_negative_values(argv: list[str]) -> list[str]:
     return joined
 
 
-FOLDER_LAYOUT = ("one sub-folder of PNG / JPEG pictures per class (ImageFolder layout), inside train/ and test/ (and "
+FOLDER_LAYOUT = ("one sub-folder of PNG / JPEG pictures per class (ImageFolder layout; classes in sorted order unless "
+                 "a classes.txt lists them in the model's), inside train/ and test/ (and "
                  "val/, else 10 %% of train/) or split seeded and stratified: 10 %% test, 10 %% validation (at most 5,000), "
                  "80 %% train")
 
@@ -86,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--weights", help="state_dict file for a user model (loaded with weights_only=True)")
         sub.add_argument("--id-dataset", help="in-distribution dataset (needed for a user model): mnist, fashion-mnist, "
                          "digits, cifar10, svhn, or a FOLDER with " + FOLDER_LAYOUT + "; read in batches with a progress bar")
+        sub.add_argument("--class-names", type=_class_names, metavar="A,B,...",
+                         help="an ID folder's class sub-folders in the model's output order, comma-separated or a "
+                              "file with one a line (default: the folder's classes.txt, else sorted names)")
 
     def limit_args(sub):
         sub.add_argument("--train-limit", type=int, help="fit on a seeded subset of this many training images "
@@ -98,8 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--beta", type=_beta, default=(0.5, 0.5), help=BETA_HELP)
         sub.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
         sub.add_argument("--candidates", choices=CANDIDATES, default="blocks",
-                         help="layers tried as MDL: blocks (default: ResNet's residual blocks, VGG's pooling stages, "
-                              "every layer of a small net such as LeNet) or all (every layer: slower on deep nets)")
+                         help="layers tried as MDL: blocks (default: the outputs of a network's stages and blocks, "
+                              "found by structure: residual blocks, children of containers such as features[i] or "
+                              "layer1[j], timm's feature_info; VGG's pooling stages; every layer of a small net such "
+                              "as LeNet) or all (every layer: slower on deep nets)")
 
     def anomaly_file_arg(sub):
         sub.add_argument("--anomaly-file", action="append", default=[], type=_anomaly_file,

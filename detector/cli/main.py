@@ -78,7 +78,7 @@ def cmd_anomalies(args) -> None:
         if args.count < 1:
             raise DataError(f"--count must be at least 1, got {args.count}")
         _check_output(output)
-    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+    experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
     images = experiment.anomaly(args.name).images
     if args.action == "export":
         output.write_bytes(image_file_bytes(images))
@@ -126,7 +126,7 @@ def _check_anomalies(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from ..evaluation.benchmark import expand_methods, run_benchmark
-    from ..evaluation.experiment import load_experiment, untrained_warning
+    from ..evaluation.experiment import check_accuracy, load_experiment
 
     methods = expand_methods(args.method or ["ours"])
     _check_anomalies(args)
@@ -134,7 +134,7 @@ def cmd_evaluate(args) -> None:
     _check_output(args.json)
     started = time.time()
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
-                                 test_limit=args.test_limit)
+                                 test_limit=args.test_limit, class_names=args.class_names)
     bench = run_benchmark(experiment, methods, args.anomaly, model_name=args.model, anomaly_files=args.anomaly_file,
                           ours_params={"layer": args.layer, "beta": args.beta, "nu": args.nu, **_candidates(args)},
                           protocol=args.protocol, echo=lambda text: print(text, file=sys.stderr))
@@ -143,7 +143,7 @@ def cmd_evaluate(args) -> None:
 
     print(f"model {args.model} | ID {experiment.id_dataset} (train {len(experiment.train)}, "
           f"val {len(experiment.val)}, test {len(experiment.test)}) | test accuracy {100 * accuracy:.2f} %")
-    if warning := untrained_warning(accuracy, experiment.model.n_classes):
+    if warning := check_accuracy(experiment).warning():
         print(f"WARNING: {warning}", file=sys.stderr)
     detector = None
     if {"ours", "ours+conf", "ours+conf-equal"} & set(methods) and args.protocol == "held-out":  # they share the MDL
@@ -216,15 +216,15 @@ def cmd_check(args) -> None:
         require_file(args.detector, "detector file")
         from ..evaluation.experiment import load_experiment
 
-        experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+        experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
         inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)
         detector = UniformDetector.load(args.detector, experiment.model)
     else:
-        from ..evaluation.experiment import fit_uniform, load_experiment, untrained_warning
+        from ..evaluation.experiment import check_accuracy, fit_uniform, load_experiment
 
-        experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True)
+        experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
         inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
-        if warning := untrained_warning(experiment.test_accuracy, experiment.model.n_classes):
+        if warning := check_accuracy(experiment).warning():
             print(f"WARNING: {warning}", file=sys.stderr)
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **_candidates(args))
     header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "conf_score", "g", "tau", "verdict"]
@@ -289,7 +289,7 @@ def cmd_report(args) -> None:
     for path in _report_outputs(args.output):  # the .csv and .json go beside it
         _check_output(path)
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
-                                 test_limit=args.test_limit)
+                                 test_limit=args.test_limit, class_names=args.class_names)
     if not args.anomaly and not args.anomaly_file:
         others = [name for name in ("mnist", "fashion-mnist") if name != experiment.id_dataset]
         args.anomaly = others + ["gaussian", "uniform", "fooling", "fgsm", "bim-a", "bim-b", "jsma", "cw"]

@@ -40,9 +40,11 @@ WORKERS_FROM = 256  # fewer pictures than this are read in this process: startin
 # one ImageFolder folder without train/ and test/ inside is split seeded and stratified:
 TEST_SHARE, VAL_SHARE, VAL_MAX = 0.1, 0.1, 5000
 SPLIT_HELP = "10 % test, 10 % validation (at most 5,000 pictures), the rest train"
+CLASS_ORDER_FILE = "classes.txt"  # in an ID folder: its class sub-folders in the model's output order, one a line
 LAYOUT_HELP = ("one sub-folder of PNG / JPEG pictures per class (torchvision's ImageFolder layout; class names "
-               "are the sub-folder names), either inside train/ and test/ (and val/; without it the validation "
-               f"split is taken from train/) or split seeded and stratified: {SPLIT_HELP}")
+               "are the sub-folder names, in sorted order unless the folder holds a classes.txt with one name a "
+               "line in the model's output order), either inside train/ and test/ (and val/; without it the "
+               f"validation split is taken from train/) or split seeded and stratified: {SPLIT_HELP}")
 
 # (done, total, what) -> None: where a pass over a folder also reports its progress (the dashboard's bars)
 _REPORTER: ContextVar[Callable[[int, int, str], None] | None] = ContextVar("folder_progress", default=None)
@@ -239,7 +241,7 @@ def class_folders(folder: str | Path, classes: list[str] | None = None) -> tuple
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"image folder not found: {folder}")
-    found = sorted(path.name for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
+    found = _sub_folders(folder)
     if not found:
         raise DataError(f"{folder}: no class sub-folders; an ID image folder holds one sub-folder of PNG / JPEG "
                         "pictures per class (or train/ and test/ folders in that layout)")
@@ -259,6 +261,36 @@ def class_folders(folder: str | Path, classes: list[str] | None = None) -> tuple
     if empty:  # as torchvision's ImageFolder: a class without pictures is a mistake, not a class to skip
         raise DataError(f"{folder}: class folder(s) {', '.join(empty)} hold no PNG or JPEG pictures")
     return classes, files, np.asarray(labels, dtype=np.int64)
+
+
+def _sub_folders(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
+
+
+def class_order(folder: str | Path, class_names: list[str] | None = None) -> list[str] | None:
+    """The model's class order for an ID folder: ``class_names`` when given, else the names in the folder's
+    ``classes.txt`` (one sub-folder name a line), else None (sorted names, torchvision's ImageFolder order).
+
+    A model trained with another order (Fashion-MNIST's labels: T-shirt, trouser, pullover, ...) scored
+    38 % on its own pictures read in sorted order (issue 26). Every class sub-folder is named once."""
+    folder = Path(folder)
+    source = "class names"
+    if class_names is None:
+        path = folder / CLASS_ORDER_FILE
+        if not path.is_file():
+            return None
+        class_names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        source = str(path)
+    names = [str(name) for name in class_names]
+    found = _sub_folders(folder / "train" if has_split_folders(folder) else folder)
+    problems = [f"{label}: {', '.join(items)}" for label, items in (
+        ("named twice", sorted({name for name in names if names.count(name) > 1})),
+        ("no such class sub-folder", [name for name in names if name not in found]),
+        ("sub-folder(s) not named", [name for name in found if name not in names])) if items]
+    if problems:
+        raise DataError(f"{source} ({', '.join(names)}): {'; '.join(problems)}; name each class sub-folder once, in "
+                        f"the model's output order (sub-folders: {', '.join(found)})")
+    return names
 
 
 def has_split_folders(folder: str | Path) -> bool:
@@ -286,14 +318,17 @@ def _train_val(labels: np.ndarray, n_val: int) -> dict[str, np.ndarray]:
     return {"train": np.sort(train), "val": np.sort(val)}
 
 
-def folder_splits(folder: str | Path, shape: tuple[int, int, int], progress: bool = False) -> dict[str, Dataset]:
+def folder_splits(folder: str | Path, shape: tuple[int, int, int], progress: bool = False,
+                  class_names: list[str] | None = None) -> dict[str, Dataset]:
     """The train / val / test splits of an ID image folder (see :data:`LAYOUT_HELP`) in the model's
-    input ``shape``. train and test stay on disk (:class:`FolderImages`); the validation split is
+    input ``shape``, labelled in the class order of :func:`class_order` (``class_names``, classes.txt or
+    sorted names). train and test stay on disk (:class:`FolderImages`); the validation split is
     read into memory: the mix set, the generated anomalies and the attacks of the baselines are made
     from its pixels. It is at most 5,000 pictures when split here, and cut to a seeded subset of
     :data:`MAX_VALUES` values (with a warning) when a val/ folder is larger."""
     folder = Path(folder)
     name = str(folder)
+    order = class_order(folder, class_names)
     if has_split_folders(folder):
         classes, train_files, train_labels = class_folders(folder / "train")
         parts = {"train": (train_files, train_labels), "test": class_folders(folder / "test", classes)[1:]}
@@ -314,11 +349,14 @@ def folder_splits(folder: str | Path, shape: tuple[int, int, int], progress: boo
         log.warning("%s: the validation split is cut from %d to a seeded %d pictures, the most that are held in memory "
                     "(detector.inputs.images.MAX_VALUES)", name, len(parts["val"][1]), limit)
         parts["val"] = ([parts["val"][0][i] for i in keep], parts["val"][1][keep])
+    # split on the sorted names' labels, then relabelled: the same pictures in each split whatever the order
+    relabel = np.array([order.index(name) for name in classes]) if order else np.arange(len(classes))
     splits = {}
     for split in SPLITS:
         files, labels = parts[split]
         images = FolderImages(files, shape, f"{name} ({split})", progress)
-        splits[split] = Dataset(name, split, images.read() if split == "val" else images, labels, list(classes))
+        splits[split] = Dataset(name, split, images.read() if split == "val" else images, relabel[labels],
+                                list(order or classes))
     return splits
 
 
