@@ -120,9 +120,22 @@ class Tuner(widgets.VBox):
         self.table = pd.DataFrame()
         super().__init__([widgets.HBox([self.beta_slider, self.conf_slider]), self.nu_slider, self.caption,
                           self.metrics, self.roc, self.fig7, self.histograms])
-        for slider in (self.beta_slider, self.conf_slider, self.nu_slider):
-            slider.observe(lambda _: self.update(), names="value")
+        for moved, other in ((self.beta_slider, self.conf_slider), (self.conf_slider, self.beta_slider)):
+            moved.observe(functools.partial(self._weights_moved, other), names="value")
+        self.nu_slider.observe(lambda _: self.update(), names="value")
         self.update()
+
+    def _weights_moved(self, other: widgets.FloatSlider, change: dict) -> None:
+        """The slider moved keeps its value and the other gives way (β₂ + β₃ ≤ 1), so that the sliders
+        read the β in force, as on the Tune page; one update, once both have their values."""
+        if change["new"] + other.value > 1:
+            self._giving_way = True  # the other slider's own call below must not update half-way
+            try:
+                other.value = round(1.0 - change["new"], 2)
+            finally:
+                self._giving_way = False
+        if not getattr(self, "_giving_way", False):
+            self.update()
 
     @property
     def beta(self) -> tuple[float, float, float]:
@@ -147,9 +160,7 @@ class Tuner(widgets.VBox):
         """Recompute the table and redraw the figures for the sliders' values."""
         data, beta = self.data, self.beta
         self.table = ev.metrics_table(data, beta)
-        self.caption.value = html.escape(
-            f"β = ({beta[0]:.2f}, {beta[1]:.2f}, {beta[2]:.2f}), ν = {self.nu}, MDL {self.mdl}"
-            + ("; β₂ + β₃ > 1 was scaled to sum 1" if self.beta_slider.value + self.conf_slider.value > 1 else ""))
+        self.caption.value = html.escape(f"β = ({beta[0]:.2f}, {beta[1]:.2f}, {beta[2]:.2f}), ν = {self.nu}, MDL {self.mdl}")
         heads = [f"{w}: TNR@95TPR {h['TNR@95TPR']:.2f}, AUROC {h['AUROC']:.2f}"
                  for w, h in ((w, ev.summary(self.table, w)) for w in ("per-class", "global"))]
         self.metrics.value = (f"<b>{html.escape(' | '.join(heads))}</b> (means over the sets, %)"
@@ -160,6 +171,15 @@ class Tuner(widgets.VBox):
         redraw(self.fig7, figures.beta_curve(self._curves[self.nu], self.beta_slider.value, "per-class"))
         redraw(self.histograms, figures.histograms(ev.scores_frame(data, beta, self.names), data.thresholds(beta),
                                                    self.names))
+
+    def snapshot(self) -> None:
+        """Show the caption, the metrics table and the ROC curves as they are now, as plain outputs: an
+        exported HTML page has no kernel and no saved widget state, so the live widget is blank there."""
+        from IPython.display import HTML, display
+
+        display(HTML(f"<p><i>As the widget shows it now (a static copy, kept in exported pages)</i>: "
+                     f"{self.caption.value}</p>{self.metrics.value}"))
+        display(go.Figure(self.roc))
 
 
 def tuner(experiment, detector, anomalies: dict, beta_weight: float = 0.5, conf_weight: float = 0.0) -> Tuner:

@@ -46,6 +46,8 @@ def test_tour_runs_top_to_bottom(test_cache):
     assert not [page for page in pages if "cdn.jsdelivr.net/npm/vega" in page]
     text = "".join(out.get("text", "") for out in outputs)
     assert "MDL:" in text and "seven: predicted" in text and str(test_cache) not in text
+    assert any("a static copy, kept in exported pages" in page for page in pages)  # the tuner, for HTML exports
+    assert "n_jobs" not in text  # UMAP, seeded on purpose, says nothing (issue 28)
 
 
 # --------------------------------------------------------------------------- figures on small inputs
@@ -171,12 +173,35 @@ def tiny_tuner(tiny_experiment):
 def test_tuner_table_equals_the_evaluation_table(tiny_experiment, tiny_tuner):
     widget, detector, anomalies = tiny_tuner
     data = ev.score_data(tiny_experiment, detector, anomalies)
-    for weight, conf in ((0.5, 0.0), (0.2, 0.0), (0.3, 0.4), (0.8, 0.6)):
+    for weight, conf, shown in ((0.5, 0.0, (0.5, 0.0)), (0.2, 0.0, (0.2, 0.0)), (0.3, 0.4, (0.3, 0.4)),
+                                (0.8, 0.6, (0.4, 0.6))):  # beta_3 moved last: beta_2 gives way (issue 28)
         widget.beta_slider.value, widget.conf_slider.value = weight, conf
-        assert widget.beta == ev.beta_of(weight, conf)
-        pd.testing.assert_frame_equal(widget.table, ev.metrics_table(data, ev.beta_of(weight, conf)))
-    assert "scaled to sum 1" in widget.caption.value  # 0.8 + 0.6 > 1
+        assert (widget.beta_slider.value, widget.conf_slider.value) == shown  # the sliders read the beta in force
+        assert widget.beta == (round(1 - sum(shown), 6), *shown)
+        pd.testing.assert_frame_equal(widget.table, ev.metrics_table(data, widget.beta))
+    assert "β = (0.00, 0.40, 0.60)" in widget.caption.value
     assert "<table" in widget.metrics.value and "per-class: TNR@95TPR" in widget.metrics.value
+
+
+def test_tuner_snapshot_shows_the_table_and_roc_as_plain_outputs(tiny_tuner, monkeypatch):
+    """Issue 28: the notebook exported to HTML showed a blank widget (no kernel, no widget state)."""
+    import IPython.display
+    import plotly.graph_objects as go
+
+    widget, _, _ = tiny_tuner
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
+    widget.snapshot()
+    assert isinstance(shown[0], IPython.display.HTML) and "<table" in shown[0].data and widget.caption.value in shown[0].data
+    assert type(shown[1]) is go.Figure and len(shown[1].data) == len(widget.roc.data)  # a plain figure, not a widget
+
+
+def test_seeded_umap_is_quiet(recwarn):
+    """Issue 28: UMAP warned once per projection that a seed makes it single-threaded (22 boxes in the tour)."""
+    from detector.evaluation.projection import fit_umap
+
+    fit_umap(np.random.default_rng(0).normal(size=(40, 5)), n_neighbors=5)
+    assert not [w for w in recwarn if "n_jobs" in str(w.message)]
 
 
 def test_tuner_sliders_move_table_and_figures(tiny_experiment, tiny_tuner):
