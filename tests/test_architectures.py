@@ -199,3 +199,13 @@ def test_the_layers_page_lists_a_user_architectures_blocks(name, tmp_path, monke
     assert list(table["reduction"])[:-2] == [ARCHITECTURES[name][2]] * (len(expected) - 1)
     picker = [option.split()[0] for option in at.selectbox(key="layers_pick").options]  # "name  ★ MDL"
     assert set(expected[:-1]) <= set(picker) and LOGITS not in picker
+
+
+@pytest.mark.parametrize("name, first", [("mobilenet_v3_small", "1.features.0"), ("vgg11", "1.features.2")])
+def test_a_network_behind_its_normalisation_keeps_its_candidates(name, first):
+    """nn.Sequential(Normalize(...), network), as users give their inputs' scaling: the same candidates,
+    under the network's prefix."""
+    torch.manual_seed(0)
+    wrapped = nn.Sequential(torchvision.transforms.Normalize((0.5,) * 3, (0.25,) * 3), ARCHITECTURES[name][0]()).eval()
+    names = [layer.name for layer in block_layers(wrapped, SHAPE)]
+    assert names == [*(f"1.{layer}" for layer in ARCHITECTURES[name][1]), LOGITS] and names[0] == first

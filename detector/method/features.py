@@ -176,18 +176,18 @@ def block_layers(module: nn.Module, input_shape: tuple[int, int, int]) -> list[L
       each pooling stage;
     - otherwise (LeNet) every layer, as :func:`candidate_layers` lists them: the paper's search.
     """
-    blocks = structural_blocks(module, input_shape)
     layers = candidate_layers(module, input_shape)
-    if not blocks:
-        named = dict(module.named_modules())
-        pools = [info for info in layers if isinstance(named.get(info.name), _POOLS)]
-        if len(layers) - 1 <= MANY_LAYERS or len(pools) < 2:
-            return layers
-        return [*pools, layers[-1]]
-    # a block's output may repeat the tensor of its last child (torchvision's in-place ReLU):
-    # probe the blocks themselves, so that each is listed under its own name
-    rule = _reduction_rule(module, input_shape, [info.output_shape for info in layers[:-1]])
-    return [*_probe(module, input_shape, blocks, rule), layers[-1]]
+    if names := structural_blocks(module, input_shape):
+        # a block's output may repeat the tensor of its last child (torchvision's in-place ReLU):
+        # probe the blocks themselves, so that each is listed under its own name
+        rule = _reduction_rule(module, input_shape, [info.output_shape for info in layers[:-1]])
+        if blocks := _probe(module, input_shape, names, rule):  # none when the only "block" was the whole network
+            return [*blocks, layers[-1]]
+    named = dict(module.named_modules())
+    pools = [info for info in layers if isinstance(named.get(info.name), _POOLS)]
+    if len(layers) - 1 <= MANY_LAYERS or len(pools) < 2:
+        return layers
+    return [*pools, layers[-1]]
 
 
 def _probe(module: nn.Module, input_shape: tuple[int, int, int], names: list[str], rule) -> list[LayerInfo]:

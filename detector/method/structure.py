@@ -126,7 +126,13 @@ def stage_blocks(module: nn.Module, residual: list[str]) -> list[str]:
             elif holds_residual(full):
                 walk(full, child)
 
-    (stage if _is_stage(module) else walk)("", module)
+    prefix = ""
+    while isinstance(module, (nn.Sequential, nn.ModuleList)):  # nn.Sequential(Normalize(...), network): the network
+        composite = [(name, child) for name, child in module.named_children() if _composite(child)]
+        if len(composite) != 1:
+            break
+        prefix, module = _join(prefix, composite[0][0]), composite[0][1]
+    (stage if _is_stage(module) else walk)(prefix, module)
     return found
 
 
