@@ -164,7 +164,7 @@ def test_beta_takes_two_or_three_weights():
 
     assert check_beta((0.5, 0.5)) == (0.5, 0.5, 0.0)
     assert check_beta(["1", "0", "2"]) == (1.0, 0.0, 2.0)
-    for bad in [(0, 0), (0, 0, 0), (-1, 2), (1,), (1, 2, 3, 4), "ab", (np.nan, 1)]:
+    for bad in [(0, 0), (0, 0, 0), (-1, 2), (1,), (1, 2, 3, 4, 5), "ab", (np.nan, 1)]:  # four: ours+knn
         with pytest.raises(ValueError, match="beta must be"):
             check_beta(bad)
 

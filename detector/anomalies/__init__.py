@@ -17,17 +17,20 @@ from ..errors import DataError
 from ..data.loading import load_dataset
 
 from ..inputs.images import load_image_file, to_input_shape
-from ..runtime import subsample
+from ..runtime import is_lazy, subsample
+from .lookalikes import distorted_images, rendered_letters
 from .noise import gaussian_noise, uniform_noise
 
 NOISE = {"gaussian": gaussian_noise, "uniform": uniform_noise}
 ATTACK_NAMES = ("fgsm", "bim-a", "bim-b", "jsma", "cw")
+#: generated look-alikes (:mod:`.lookalikes`): evaluated by name only, never used to choose anything
+LOOK_ALIKE_SETS = ("distorted", "letters")
 
 
 @dataclass
 class AnomalySet:
     name: str
-    kind: str  # "ood" | "adversarial" | "noise" | "file" (see report_kind for the reports' groups)
+    kind: str  # "ood" | "near-ood" | "adversarial" | "noise" | "file" (see report_kind for the reports' groups)
     images: np.ndarray
 
 
@@ -56,6 +59,7 @@ def anomaly_kinds() -> dict[str, str]:
     kinds.update({name: "noise" for name in NOISE})
     kinds["fooling"] = "noise"
     kinds.update({name: "adversarial" for name in ATTACK_NAMES})
+    kinds.update({name: "near-ood" for name in LOOK_ALIKE_SETS})
     return kinds
 
 
@@ -79,6 +83,13 @@ def load_anomaly(name: str, experiment) -> AnomalySet:
         result = cached_adversarial(name, model.module, model.weights_hash, experiment.test.images, experiment.test.labels,
                                     progress=experiment.progress, dataset=experiment.id_dataset)
         return AnomalySet(name, "adversarial", result.images)
+    if name == "distorted":  # from the training split: the test split stays the ID positives
+        train = experiment.train.images
+        keep = subsample(len(train), n, 0)
+        source = np.asarray(train.subset(keep)) if is_lazy(train) else train[keep]
+        return AnomalySet(name, "near-ood", distorted_images(source, n, seed=0))
+    if name == "letters":
+        return AnomalySet(name, "near-ood", to_input_shape(rendered_letters(n, seed=0), shape, name))
     if name == experiment.id_dataset:
         raise DataError(f"{name} is the in-distribution dataset of this model; choose another anomaly set")
     images = load_dataset(name, "test").images

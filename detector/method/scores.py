@@ -7,7 +7,9 @@ For an input predicted as class i (paper Eq. 4, with our third term)::
     x is an anomaly  <=>  g_i(x) < tau_i
 
 ``beta_3 = 0`` is the paper's detector (``ours``); ``ours+conf`` takes the beta that
-:func:`choose_beta` picks on generated anomalies, ``ours+conf-equal`` equal weights.
+:func:`choose_beta` picks on generated anomalies, ``ours+conf-equal`` equal weights. ``ours+knn``
+adds a fourth term, ``beta_4 * norm_i(-d_k(x))``, the distance to the k-th nearest training input
+in the penultimate features (:mod:`detector.method.neighbours`).
 :meth:`LayerScores.combine` is the only place where beta meets the scores, and
 :func:`thresholds_for` the only place where tau_i is set from them.
 """
@@ -24,18 +26,23 @@ from .metrics import per_class_auroc, per_class_thresholds
 PAPER_BETA = (0.5, 0.5, 0.0)
 CONF_BETA = (1 / 3, 1 / 3, 1 / 3)  # ours+conf-equal
 TERMS = ("MDL", "logit", "confidence")
+KNN_TERM = "kNN"  # the fourth term, of ours+knn only
 
 
-def check_beta(beta) -> tuple[float, float, float]:
-    """(beta_MDL, beta_logit, beta_conf) from two or three non-negative numbers, not all zero."""
+def check_beta(beta) -> tuple[float, ...]:
+    """(beta_MDL, beta_logit, beta_conf[, beta_kNN]) from two to four non-negative numbers, not all
+    zero; a fourth weight is kept only when it is not 0, so that three terms stay three."""
     try:
         values = tuple(float(b) for b in beta)
     except (TypeError, ValueError):
         values = ()
-    if len(values) not in (2, 3):
-        raise ValueError(f"beta must be two or three numbers (beta_MDL, beta_logit[, beta_conf]), got {beta!r}")
+    if len(values) not in (2, 3, 4):
+        raise ValueError(f"beta must be two to four numbers (beta_MDL, beta_logit[, beta_conf[, beta_kNN]]), "
+                         f"got {beta!r}")
     if not all(np.isfinite(values)) or min(values) < 0 or sum(values) == 0:
         raise ValueError(f"beta must be non-negative numbers, not all zero, got {beta!r}")
+    if len(values) == 4 and values[3] == 0:
+        values = values[:3]
     return (*values, 0.0) if len(values) == 2 else values
 
 
@@ -79,25 +86,36 @@ class LayerScores:
     mdl: np.ndarray  # (N,) normalised MDL SVDD score
     logit: np.ndarray  # (N,) normalised logit SVDD score
     conf: np.ndarray | None = None  # (N,) normalised confidence (None: a detector saved without it)
+    knn: np.ndarray | None = None  # (N,) normalised k-NN term (ours+knn's detector only)
 
     def combine(self, beta) -> np.ndarray:
         """g(x) for ``beta``: the only place where beta meets the scores."""
-        b1, b2, b3 = check_beta(beta)
+        b1, b2, b3, *b4 = check_beta(beta)
         combined = b1 * self.mdl + b2 * self.logit
         if b3:  # beta_3 = 0 adds nothing: the paper's numbers stay the same bit for bit
             if self.conf is None:
                 raise ValueError("this detector was saved without the confidence term: refit it to use beta_3 > 0")
             combined = combined + b3 * self.conf
+        if b4:  # only a fourth weight above 0 is kept (check_beta): three-term detectors are unchanged
+            if self.knn is None:
+                raise ValueError("these scores have no k-NN term (beta_4 > 0 needs ours+knn's detector, "
+                                 "detector.method.neighbours.UniformKNNDetector)")
+            combined = combined + b4[0] * self.knn
         return combined
 
     def decision(self, beta, thresholds: np.ndarray) -> np.ndarray:
         """g_i(x) - tau_i of each input's predicted class i: negative = anomaly (paper Eq. 4)."""
         return self.combine(beta) - np.asarray(thresholds)[self.predicted]
 
+    @property
+    def n_terms(self) -> int:
+        """3, or 4 with the k-NN term."""
+        return 3 if self.knn is None else 4
+
     def terms(self) -> np.ndarray:
-        """(N, 3) matrix of the three terms (NaN for a missing confidence)."""
+        """(N, 3) matrix of the three terms (NaN for a missing confidence); (N, 4) with the k-NN term."""
         conf = self.conf if self.conf is not None else np.full(len(self), np.nan)
-        return np.stack([self.mdl, self.logit, conf], 1)
+        return np.stack([self.mdl, self.logit, conf, *([] if self.knn is None else [self.knn])], 1)
 
     def __len__(self) -> int:
         return len(self.predicted)
@@ -135,24 +153,31 @@ def thresholds_for(val_scores: LayerScores, beta, n_classes: int, tpr: float, mi
 
 
 # --------------------------------------------------------------------------- choosing beta
-def simplex_grid(steps: int = 20) -> list[tuple[float, float, float]]:
-    """Every (beta_1, beta_2, beta_3) >= 0 summing to 1 in multiples of ``1 / steps``.
+def simplex_grid(steps: int = 20, terms: int = 3) -> list[tuple[float, ...]]:
+    """Every (beta_1, ..., beta_terms) >= 0 summing to 1 in multiples of ``1 / steps``; the last
+    weight varies slowest, so that the three-term grid is the first part of the four-term one.
 
-    >>> len(simplex_grid(4)), simplex_grid(4)[:2]
-    (15, [(1.0, 0.0, 0.0), (0.75, 0.25, 0.0)])
+    >>> len(simplex_grid(4)), simplex_grid(4)[:2], len(simplex_grid(4, 4)), simplex_grid(4, 4)[-1]
+    (15, [(1.0, 0.0, 0.0), (0.75, 0.25, 0.0)], 35, (0.0, 0.0, 0.0, 1.0))
     """
-    return [((steps - c - w) / steps, w / steps, c / steps) for c in range(steps + 1) for w in range(steps + 1 - c)]
+    def counts(n: int, total: int) -> list[tuple[int, ...]]:
+        if n == 1:
+            return [(total,)]
+        return [(*rest, last) for last in range(total + 1) for rest in counts(n - 1, total - last)]
+
+    return [tuple(c / steps for c in point) for point in counts(terms, steps)]
 
 
 def choose_beta(val_scores: LayerScores, generated: dict[str, LayerScores], steps: int = 20):
-    """The beta of :func:`simplex_grid` whose g separates held-out ID inputs from each kind of
-    generated anomaly best: the mean, over the kinds, of the per-class AUROC (ID vs that kind).
+    """The beta of :func:`simplex_grid` (over the terms the scores have: 3, or 4 with the k-NN
+    term) whose g separates held-out ID inputs from each kind of generated anomaly best: the mean,
+    over the kinds, of the per-class AUROC (ID vs that kind).
 
     Each kind counts the same however many inputs it has, so that no single kind (far noise,
     or inputs right at a decision boundary) decides beta alone. Ties go to the first grid
     point. Returns ``(beta, objective)``, ``objective[k]`` being the mean AUROC of grid point k.
     """
-    grid = simplex_grid(steps)
+    grid = simplex_grid(steps, val_scores.n_terms)
     objective = np.array([np.mean([per_class_auroc(val_scores.combine(beta), val_scores.predicted,
                                                    part.combine(beta), part.predicted)[0]
                                    for part in generated.values()]) for beta in grid])

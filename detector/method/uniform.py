@@ -193,8 +193,9 @@ class UniformDetector(BaseEstimator):
         else:
             names = [self.layer]
         # one forward pass per image set gives the logits and every layer needed
-        train_feats = extractor.features(train_images, [*names, LOGITS])
-        val_feats = extractor.features(val_images, [*names, LOGITS])
+        extra = [name for name in self._term_layers() if name not in names]
+        train_feats = extractor.features(train_images, [*names, LOGITS, *extra])
+        val_feats = extractor.features(val_images, [*names, LOGITS, *extra])
         train_pred, val_pred = train_feats[LOGITS].argmax(1), val_feats[LOGITS].argmax(1)
         if few := [i for i in range(self.n_classes_) if np.sum(val_pred == i) < self.min_samples]:
             log.warning("class(es) %s: fewer than %d held-out validation inputs predicted as them; they use the "
@@ -218,14 +219,26 @@ class UniformDetector(BaseEstimator):
         else:
             self.mdl_ = self.layer
 
-        layers = (self.mdl_, LOGITS)
+        layers = self._scored_layers()
         self._train = ({name: train_feats[name] for name in layers}, train_pred)
         self._val = ({name: val_feats[name] for name in layers}, val_pred)
         return self._fit_svdds()
 
+    def _term_layers(self) -> tuple[str, ...]:
+        """Layers read by terms other than the two SVDDs' (none here; a subclass's extra term)."""
+        return ()
+
+    def _scored_layers(self) -> list[str]:
+        """Every layer an input's scores read, once the MDL is known."""
+        return [self.mdl_, LOGITS, *(name for name in self._term_layers() if name not in (self.mdl_, LOGITS))]
+
     def _fit_svdds(self) -> "UniformDetector":
         train_feats, train_pred = self._train
         self.svdd_ = {name: self._svdd().fit(train_feats[name], train_pred, self.n_classes_) for name in (self.mdl_, LOGITS)}
+        return self._fit_ranges()
+
+    def _fit_ranges(self) -> "UniformDetector":
+        """Per-class min-max ranges, validation scores and thresholds from the validation features."""
         val_feats, val_pred = self._val
         raw = self._raw_scores(val_feats, val_pred)
         self.norm_min_, self.norm_max_ = min_max_ranges(raw, val_pred, self.n_classes_, self.min_samples)
@@ -273,12 +286,16 @@ class UniformDetector(BaseEstimator):
         :meth:`with_beta`. Returns ``(beta, {kind: n inputs})``.
         """
         self._check_fitted()
-        val_images = self._check_input(val_images)
-        labels = self.val_predicted_ if val_labels is None else val_labels
-        parts = generated_anomalies(val_images, labels, lambda x: self.extractor.logits(x, cached=False).argmax(1),
-                                    seed=self.random_state + 1)
+        parts = self.generated_anomalies(val_images, val_labels)
         beta, _ = choose_beta(self.val_scores_, {name: self.layer_scores(images) for name, images in parts.items()}, steps)
         return beta, {name: len(images) for name, images in parts.items()}
+
+    def generated_anomalies(self, val_images: np.ndarray, val_labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The generated kinds that :meth:`beta_from_generated` picks beta on, by name."""
+        val_images = self._check_input(val_images)
+        labels = self.val_predicted_ if val_labels is None else val_labels
+        return generated_anomalies(val_images, labels, lambda x: self.extractor.logits(x, cached=False).argmax(1),
+                                   seed=self.random_state + 1)
 
     # ------------------------------------------------------------------ scoring
     def _raw_scores(self, feats: dict, predicted) -> np.ndarray:
@@ -297,7 +314,7 @@ class UniformDetector(BaseEstimator):
         """MDL and logit features of ``images``, checked; ``cached=True`` for named sets only
         (dataset splits, anomaly sets): new inputs are neither hashed nor written to disk."""
         self._check_fitted()
-        return self.extractor.features(self._check_input(images), [self.mdl_, LOGITS], cached)
+        return self.extractor.features(self._check_input(images), self._scored_layers(), cached)
 
     def feature_scores(self, feats: dict) -> LayerScores:
         """:meth:`layer_scores` of features from :meth:`features` (no second forward pass)."""
@@ -315,7 +332,7 @@ class UniformDetector(BaseEstimator):
         if cached:
             return self.feature_scores(self.features(images, cached))
         self._check_fitted()
-        return self.feature_scores(self.extractor.device_features(self._check_input(images), [self.mdl_, LOGITS]))
+        return self.feature_scores(self.extractor.device_features(self._check_input(images), self._scored_layers()))
 
     def score_samples(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """g_i(x): higher = more normal."""
