@@ -47,8 +47,8 @@ def forward_hooks(modules: dict[str, nn.Module], record: Callable[[str, nn.Modul
     def hook(name: str):
         if pre:
             def on_input(module, inputs):
-                if threading.get_ident() == owner:
-                    record(name, module, inputs[0])
+                if threading.get_ident() == owner:  # a module called with keyword arguments only has no inputs[0]
+                    record(name, module, inputs[0] if inputs else None)
             return on_input
 
         def on_output(module, _inputs, output):

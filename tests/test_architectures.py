@@ -209,3 +209,13 @@ def test_a_network_behind_its_normalisation_keeps_its_candidates(name, first):
     wrapped = nn.Sequential(torchvision.transforms.Normalize((0.5,) * 3, (0.25,) * 3), ARCHITECTURES[name][0]()).eval()
     names = [layer.name for layer in block_layers(wrapped, SHAPE)]
     assert names == [*(f"1.{layer}" for layer in ARCHITECTURES[name][1]), LOGITS] and names[0] == first
+
+
+class KeywordNet(OwnNet):
+    def forward(self, x):
+        return self.head(self.second(x=self.first(self.stem(x))))
+
+
+def test_a_block_called_with_keyword_arguments_does_not_stop_the_search():
+    """A pre-hook sees no positional input then: that block's sum is not found, the others are."""
+    assert residual_blocks(KeywordNet().eval(), SHAPE) == ["first"]
