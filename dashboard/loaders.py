@@ -79,6 +79,19 @@ def detector(ids: Ids):
     return _detector(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
 
 
+@st.cache_resource(show_spinner="Fitting ours+knn: the k-NN term, then k and β on generated anomalies (first time: "
+                                 "a minute)…")
+def _knn_detector(model: str, weights: str, id_dataset: str, layer: str, nu: float):
+    from detector.evaluation.ours import fit_uniform_knn
+
+    return fit_uniform_knn(_experiment(model, weights, id_dataset), layer=layer, nu=nu)
+
+
+def knn_detector(ids: Ids):
+    """ours+knn's four-term detector on the same MDL and SVDDs (shared: never mutate it)."""
+    return _knn_detector(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
+
+
 NEIGHBOURS = 5  # training inputs shown per space on Inspect
 
 

@@ -20,7 +20,7 @@ from detector.anomalies.grid import to_uint8_hwc
 from detector.evaluation.evaluate import ScoreData, metrics_table, score_data
 from detector.method.features import LOGITS
 from detector.runtime import subsample
-from detector.method.scores import LayerScores, check_beta
+from detector.method.scores import KNN_TERM, TERMS, LayerScores, check_beta
 
 Progress = Callable[[float, str], None]
 NU_CHOICES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # the values of nu offered by the Tune page and the notebook
@@ -82,6 +82,15 @@ def decision_line(tau: float, beta, conf: float = 1.0) -> tuple[np.ndarray, np.n
 
 
 # --------------------------------------------------------------------------- layers (why this MDL)
+def term_weights(detector) -> pd.DataFrame:
+    """Each term of a fitted detector (three, or four with ours+knn's k-NN term), the layer it reads and its β."""
+    reads = [detector.mdl_, LOGITS, "softmax of the logits"]
+    if hasattr(detector, "knn_"):
+        reads.append(f"{detector.penultimate_} (distance to the {detector.k}-th nearest training input)")
+    beta = (*check_beta(detector.beta), 0.0)[:len(reads)]  # a fourth weight of 0 is dropped by check_beta
+    return pd.DataFrame({"term": [*TERMS, KNN_TERM][:len(reads)], "reads": reads, "β": beta})
+
+
 def layers_to_fit(experiment, detector) -> list:
     """The LayerInfo of the layers that :func:`layer_table` fits a detector for (every one tried as MDL
     but the MDL itself)."""

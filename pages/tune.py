@@ -92,3 +92,11 @@ def beta_view():
 
 
 beta_view()
+
+with st.expander("ours+knn's weights (four terms, issue 27)"):
+    st.caption("ours+knn adds a fourth term, the distance to the k-th nearest training input in the penultimate "
+               "features; k and β are picked on generated anomalies only. Its β is fixed: the sliders above move the "
+               "three-term detector.")
+    if st.button("Show ours+knn's weights", key="knn_weights"):
+        knn = load.knn_detector(ctx.ids)
+        st.dataframe(views.term_weights(knn).style.format({"β": "{:.2f}"}), hide_index=True)

@@ -778,3 +778,15 @@ def test_a_new_model_hides_the_old_ones_stale_charts():
     assert not problems(at) and hides()
     at.run()  # the same model again: Streamlit's usual fading, nothing hidden
     assert not hides()
+
+
+def test_tune_shows_ours_knn_weights_and_benchmark_lists_it():
+    """Issue 27: ours+knn's four weights on Tune (chosen on generated anomalies), and the method on Benchmark."""
+    at = open_page("tune")
+    at.button(key="knn_weights").click().run()
+    assert not problems(at), problems(at)
+    table = next(d.value for d in at.dataframe if "term" in d.value.columns)
+    assert list(table["term"]) == ["MDL", "logit", "confidence", "kNN"]
+    assert table["β"].sum() == pytest.approx(1) and table["β"].min() >= 0
+    at.switch_page("pages/benchmark.py").run()
+    assert "ours+knn" in at.multiselect(key="bench_methods").options

@@ -124,3 +124,8 @@ def test_look_alike_sets(digits):
     assert all(any(np.array_equal(t, image[:, :14]) for image in images) for t in top)
     assert all(any(np.array_equal(b, image[:, 14:]) for image in images) for b in bottom)
     assert parts["mirrored"].shape == parts["chimeras"].shape == (10, 1, 28, 28)
+
+
+def test_ours_knn_under_the_authors_protocol_is_a_note(tiny_experiment):
+    bench = run_benchmark(tiny_experiment, ["ours+knn"], ["gaussian"], protocol="authors", echo=lambda _: None)
+    assert not bench.rows and "ours+knn: not applicable" in bench.notes[0] and "k-NN term" in bench.notes[0]

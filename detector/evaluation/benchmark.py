@@ -23,7 +23,7 @@ from .authors import check_protocol, evaluate_authors, fit_uniform_authors
 from ..baselines import ATTACK_TRAINED, BASELINES, Method, NotApplicable, fit_baseline
 from .evaluate import METRIC_COLUMNS, Row, evaluate_method
 from .experiment import Experiment
-from .ours import OURS_METHODS, Ours
+from .ours import OURS_METHODS, Ours, OursKNN
 
 #: registry name -> method class (:class:`detector.baselines.base.Method`): ours, ours+conf, ours+conf-equal, the baselines
 METHODS: dict[str, type[Method]] = {**{cls.name: cls for cls in OURS_METHODS}, **BASELINES}
@@ -147,6 +147,9 @@ def _fit(experiment: Experiment, method: MethodName, protocol: str, params: dict
     if method.known:
         return fit_baseline(experiment, method.plain, attack=attack)
     detector = METHODS[method.base](**params)
+    if protocol == "authors" and isinstance(detector, OursKNN):
+        raise NotApplicable("the authors' protocol refits the paper's terms on the evaluation data; the k-NN term "
+                            "has no counterpart in their code")
     if protocol == "authors" and isinstance(detector, Ours):  # the authors' fitting, with the method's own beta
         beta = detector.beta if "beta" in detector.options else detector.fit(experiment).detector_.beta
         return fit_uniform_authors(experiment, beta=beta, nu=detector.nu)
