@@ -1,5 +1,6 @@
-"""The app in a background server, and the Chromium to look at it: for the browser tests and
-``scripts/benchmark_app.py`` (one copy of the start-up, the flags and the page list)."""
+"""The app in a background server, and the Chromium to look at it: for the browser tests and the
+browser benchmarks in scripts/ (one copy of the start-up, the flags, the page list and the wait for
+a page to stop running)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,32 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 #: (url path, page heading) of every page, in navigation order
 PAGES = [("", "Start here"), ("explore", "Explore layers"), ("layers", "Layers"), ("tune", "Tune"), ("benchmark", "Benchmark"),
          ("inspect_input", "Inspect"), ("how_it_works", "How it works")]
+
+
+#: true when the app is connected and its script has not been running for ``quiet`` ms (``token`` starts
+#: a new wait); for ``tab.wait_for_function(IDLE_JS, arg=idle_arg(quiet), polling=50)``, sync or async.
+#: It reads the state Streamlit's own tests read: the "running" widget shows only after a run's first
+#: 500 ms, so a wait on the widget returned before short reruns had even begun
+RUNNING_JS = """(() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !app || app.dataset.testScriptState !== 'notRunning' || app.dataset.testConnectionState !== 'CONNECTED';
+})()"""
+IDLE_JS = f"""({{quiet, token}}) => {{
+  if (window.__idleToken !== token) {{ window.__idleToken = token; window.__calm = null; }}
+  if ({RUNNING_JS}) {{ window.__calm = null; return false; }}
+  if (window.__calm === null) window.__calm = performance.now();
+  return performance.now() - window.__calm >= quiet;
+}}"""
+_tokens = iter(range(1 << 62))
+
+
+def idle_arg(quiet: float = 0.5) -> dict:
+    return {"quiet": 1000 * quiet, "token": next(_tokens)}
+
+
+def wait_idle(tab, quiet: float = 0.5, timeout: float = 600) -> None:
+    """Until the app has stopped running for ``quiet`` seconds (a sync Playwright page)."""
+    tab.wait_for_function(IDLE_JS, arg=idle_arg(quiet), polling=50, timeout=1000 * timeout)
 
 
 class ServerError(RuntimeError):

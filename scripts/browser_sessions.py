@@ -1,7 +1,7 @@
 """What the browser benchmarks share (scripts/benchmark_app.py, benchmark_first_view.py, load_sessions.py):
-a cache folder linking to the project's, the wait for a page to stop running, and the server's log read
-for errors. The server itself starts through :func:`dashboard.server.running_app` (re-exported here), as
-in the browser tests."""
+a cache folder linking to the project's and the server's log read for errors. The server itself, and the
+wait for a page to stop running, come from :mod:`dashboard.server` (re-exported here), as in the browser
+tests."""
 
 from __future__ import annotations
 
@@ -13,34 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dashboard.server import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, running_app  # noqa: E402,F401
+from dashboard.server import (CHROMIUM, CHROMIUM_ARGS, IDLE_JS, PAGES, ROOT, RUNNING_JS, idle_arg,  # noqa: E402,F401
+                              running_app, wait_idle)
 
 #: the cache families a benchmark reuses from the project's cache (projections/ is the caller's choice)
 REUSED = ("datasets", "models", "features", "detectors", "scores", "adversarial", "fooling", "baselines", "benchmark")
-
-#: true when the app is connected and its script has not been running for ``quiet`` ms (``token`` starts
-#: a new wait); for ``tab.wait_for_function(IDLE_JS, arg=idle_arg(quiet), polling=50)``, sync or async.
-#: It reads the state Streamlit's own tests read: the "running" widget shows only after a run's first 500 ms
-RUNNING_JS = """(() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return !app || app.dataset.testScriptState !== 'notRunning' || app.dataset.testConnectionState !== 'CONNECTED';
-})()"""
-IDLE_JS = f"""({{quiet, token}}) => {{
-  if (window.__idleToken !== token) {{ window.__idleToken = token; window.__calm = null; }}
-  if ({RUNNING_JS}) {{ window.__calm = null; return false; }}
-  if (window.__calm === null) window.__calm = performance.now();
-  return performance.now() - window.__calm >= quiet;
-}}"""
-_tokens = iter(range(1 << 62))
-
-
-def idle_arg(quiet: float = 0.5) -> dict:
-    return {"quiet": 1000 * quiet, "token": next(_tokens)}
-
-
-def wait_idle(tab, quiet: float = 0.5, timeout: float = 600) -> None:
-    """Until the app has stopped running for ``quiet`` seconds (sync Playwright)."""
-    tab.wait_for_function(IDLE_JS, arg=idle_arg(quiet), polling=50, timeout=1000 * timeout)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.server import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, ServerError, running_app
+from dashboard.server import wait_idle as server_wait_idle
 
 SLOW = 600_000  # ms: a fresh server may train the model and compute projections
 
@@ -59,19 +60,8 @@ def page(browser):
 
 
 def wait_idle(tab, quiet: float = 1.5) -> None:
-    """Wait until the script has stopped running for ``quiet`` seconds (no running indicator)."""
-    deadline = time.time() + SLOW / 1000
-    calm_since = None
-    while time.time() < deadline:
-        running = tab.locator('[data-testid="stStatusWidget"]').count() > 0
-        if running:
-            calm_since = None
-        elif calm_since is None:
-            calm_since = time.time()
-        elif time.time() - calm_since >= quiet:
-            return
-        time.sleep(0.25)
-    raise AssertionError("the app kept running")
+    """Wait until the script has stopped running for ``quiet`` seconds (Streamlit's own script state)."""
+    server_wait_idle(tab, quiet, timeout=SLOW / 1000)
 
 
 def open_page(tab, url: str, path: str, title: str) -> None:
