@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "opening docs/tour.ipynb in JupyterLab (Run > Run All Cells; the first run trains LeNet on MNIST: about a minute)"
+echo "opening docs/tour.ipynb in JupyterLab (Run > Run All Cells; the LeNet ships trained: the first run only fits the detector and the projections, then caches them)"
 ROOT_OK=(); [ "$(id -u)" -eq 0 ] && ROOT_OK=(--allow-root)  # containers often run as root
 exec .venv/bin/jupyter lab docs/tour.ipynb --ServerApp.ip=127.0.0.1 "${ROOT_OK[@]}" "$@"
