@@ -252,3 +252,12 @@ def test_set_params_beta_refits_the_thresholds_that_pair_with_it(fitted):
     assert unfitted.beta == (1.0, 0.0) and unfitted.nu == 0.2
     with pytest.raises(NotFittedError, match="not fitted yet"):
         unfitted.score_samples(np.zeros((1, 1, 28, 28), np.float32))
+
+
+def test_the_mdl_is_the_layer_with_fewest_errors_and_a_tie_goes_to_the_better_separation():
+    from detector.method.uniform import most_discriminative
+
+    errors = {"features.2": 0.136, "features.3": 0.136, "features.4": 0.2}
+    assert most_discriminative(errors, {"features.2": 0.90, "features.3": 0.93, "features.4": 0.99}) == "features.3"
+    assert most_discriminative(errors, {"features.2": 0.95, "features.3": 0.93, "features.4": 0.99}) == "features.2"
+    assert most_discriminative({"a": 0.3, "b": 0.1}, {"a": 1.0, "b": 0.5}) == "b"  # fewer errors beat separation
