@@ -129,3 +129,31 @@ def test_look_alike_sets(digits):
 def test_ours_knn_under_the_authors_protocol_is_a_note(tiny_experiment):
     bench = run_benchmark(tiny_experiment, ["ours+knn"], ["gaussian"], protocol="authors", echo=lambda _: None)
     assert not bench.rows and "ours+knn: not applicable" in bench.notes[0] and "k-NN term" in bench.notes[0]
+
+
+def test_evaluate_help_lists_ours_knn(capsys):
+    from detector.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert f"ours+knn         {OursKNN.description}" in " ".join(capsys.readouterr().out.split("\n"))
+
+
+@pytest.mark.slow
+def test_evaluate_method_ours_knn_on_lenet_mnist(tmp_path, test_cache):
+    """The command line end to end on the shipped LeNet: the held-out look-alike set, near-OOD."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "knn.json"
+    done = subprocess.run([sys.executable, "-m", "detector", "evaluate", "--model", "lenet-mnist", "--method",
+                           "ours+knn,knn", "--anomaly", "letters", "--anomaly", "distorted", "--json", str(out)],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+                          env={**os.environ, "ANOMALY_CACHE_DIR": str(test_cache)})
+    assert done.returncode == 0, done.stderr
+    rows = {(r["method"], r["anomaly"]): r for r in json.loads(out.read_text())["rows"] if r["weighting"] == "per-class"}
+    assert {r["kind"] for r in rows.values()} == {"near-ood"}
+    assert rows["ours+knn", "letters"]["auroc"] >= rows["knn", "letters"]["auroc"] - 1  # issue 27's goal
