@@ -20,7 +20,7 @@ from detector.data.datasets import DATASET_NAMES
 from detector.errors import DataError
 from detector.evaluation.evaluate import beta_of
 from detector.errors import LayerError
-from detector.models.classifiers import BUILTIN, builtin_is_trained
+from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_weights
 from detector.errors import ModelError
 
 from . import loaders, views
@@ -117,7 +117,8 @@ def _pick_model() -> Ids | None:
     choice = bar.selectbox("Model", options, index=options.index(persistent("model", DEFAULT_MODEL)),
                            key="_model", on_change=keep, args=("_model", "model"))
     if choice != USER_MODEL:
-        bar.caption(f"ID dataset: **{BUILTIN[choice].dataset}** (trained here on first use)")
+        origin = "shipped trained weights" if shipped_weights(choice) else "trained here on first use"
+        bar.caption(f"ID dataset: **{BUILTIN[choice].dataset}** ({origin})")
         return Ids(choice, "", BUILTIN[choice].dataset)
     model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model",
                            help=dashboard_model_help()).strip()

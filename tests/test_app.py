@@ -81,6 +81,8 @@ def test_page_renders(page):
     assert not problems(at), problems(at)
     assert at.title and at.title[0].value
     assert len(at.sidebar.selectbox) >= 2  # the shared pickers are there on every page
+    # the built-in default's weights ship: the sidebar must not say it is trained here
+    assert any("ID dataset" in c.value and "shipped trained weights" in c.value for c in at.sidebar.caption)
 
 
 def test_start_page_explains_the_tool_and_leads_to_the_drawing_canvas():

@@ -1,4 +1,4 @@
-"""Classifiers: the paper's LeNet (trained here on first use), ResNet/VGG for 32x32 RGB
+"""Classifiers: the paper's LeNet (weights shipped, or trained here on first use), ResNet/VGG for 32x32 RGB
 inputs, and any user model given as ``path/to/file.py:factory``.
 
 Every model takes float images in [0, 1] of shape (N, C, H, W) and returns logits.
