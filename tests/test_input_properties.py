@@ -171,9 +171,12 @@ def test_valid_array_files_are_accepted(valid):
 
 
 @PROPERTY
-@given(pixels=st.tuples(st.integers(8, 48), st.floats(0.25, 4)).flatmap(  # sides >= 8, at most 4:1 (the limits)
-           lambda side: hnp.arrays(np.uint8, (side[0], min(48 * 4, max(8, round(side[0] * side[1]))), 4))),
+@given(pixels=st.tuples(st.integers(8, 48), st.floats(0.25, 4)).flatmap(  # sides >= 8, at most 4:1 (the limits), so
+           # the width lies in [max(8, ceil(h / 4)), 4 h]
+           lambda side: hnp.arrays(np.uint8, (side[0], min(4 * side[0], max(8, -(-side[0] // 4), round(side[0] * side[1]))), 4))),
        mode=st.sampled_from(["L", "RGB", "RGBA"]), fmt=st.sampled_from(["PNG", "JPEG"]), shape=MODEL_SHAPES)
+@example(pixels=np.zeros((37, 10, 4), np.uint8), mode="L", fmt="PNG", shape=(1, 28, 28))  # 1:3.7, the rounding edge
+@example(pixels=np.zeros((8, 32, 4), np.uint8), mode="RGB", fmt="JPEG", shape=(3, 32, 32))  # 4:1 exactly
 def test_undamaged_pictures_are_accepted(pixels, mode, fmt, shape):
     name = "x.png" if fmt == "PNG" else "x.jpg"
     images = read_upload(name, _picture_bytes(pixels, mode, fmt), shape, False)
