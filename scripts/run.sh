@@ -8,5 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "starting the dashboard (the built-in networks ship trained; the first view fits the detector: seconds)"
+echo "starting the dashboard (the built-in networks ship trained; the first view fits the detector: about 20 s on 2 idle cores)"
 exec .venv/bin/python -m dashboard --browser.gatherUsageStats false --server.fileWatcherType none "$@"
