@@ -181,3 +181,10 @@ def test_undamaged_pictures_are_accepted(pixels, mode, fmt, shape):
     name = "x.png" if fmt == "PNG" else "x.jpg"
     images = read_upload(name, _picture_bytes(pixels, mode, fmt), shape, False)
     assert_model_input(images[0] if isinstance(images, tuple) else images, shape)
+
+
+def test_0_255_pixels_given_to_the_python_api_are_refused_with_how_to_scale_them():
+    import pytest
+
+    with pytest.raises(DataError, match="divide 0-255 pixels by 255"):
+        check_images(np.full((1, 1, 28, 28), 200, np.uint8))

@@ -132,7 +132,8 @@ def check_images(images: np.ndarray, source: str = "images") -> np.ndarray:
     if not (np.isfinite(low) and np.isfinite(high)):
         raise DataError(f"{source}: images contain NaN or infinite values")
     if low < 0 or high > 1:
-        raise DataError(f"{source}: pixel values of a {images.dtype} array must lie in [0, 1] (uint8 may hold 0-255), "
+        raise DataError(f"{source}: pixel values of a {images.dtype} array must lie in [0, 1] (divide 0-255 pixels by "
+                        f"255 first; files and uploads of 0-255 bytes are scaled when read), "
                         f"found [{low:.3g}, {high:.3g}]")
     return np.ascontiguousarray(images, dtype=np.float32)
 
