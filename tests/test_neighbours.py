@@ -6,7 +6,7 @@ import pytest
 
 from detector.anomalies import anomaly_kinds, report_kind
 from detector.anomalies.lookalikes import distorted_images, generated_lookalikes, rendered_letters
-from detector.baselines.posthoc import KNN
+from detector.baselines.posthoc_features import KNN
 from detector.evaluation.benchmark import METHODS, fit_method, run_benchmark
 from detector.evaluation.experiment import Experiment, fit_uniform
 from detector.evaluation.ours import OursKNN, fit_uniform_knn

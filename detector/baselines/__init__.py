@@ -24,8 +24,13 @@ from .mahalanobis import Mahalanobis, MahalanobisEnsemble, MahalanobisPre
 from .msp import MSP
 from .nnif import NNIF
 from .odin import ODIN, ODINOriginal, ODINPre
-from .posthoc import POSTHOC
+from .posthoc import GEN, Energy, Entropy, KLMatching, MaxLogit, OpenMax, TemperatureScaling
+from .posthoc_features import ASH, DICE, FDBD, KNN, LTS, NCI, RMD, SCALE, SHE, VRA, NNGuide, ReAct, ViM
 from .posthoc_model import POSTHOC_MODEL
+
+#: today's post-hoc detectors through pytorch-ood, in the order of the tables
+POSTHOC = (Energy, MaxLogit, GEN, KNN, ViM, ReAct, ASH, DICE, FDBD, NNGuide, NCI, SCALE, SHE, KLMatching, RMD, VRA,
+           Entropy, TemperatureScaling, LTS, OpenMax)
 
 #: the paper's competitors (Tables 2-9), the rest of its Table 1, then today's post-hoc detectors (pytorch-ood)
 BASELINES: dict[str, type[Baseline]] = {cls.name: cls for cls in (
