@@ -23,6 +23,7 @@ from detector.models.classifiers import builtin_is_trained, load_builtin
 
 from . import views
 from .model_folder import dashboard_id_dataset, dashboard_model
+from .progress import report_folder_pass
 
 DEFAULT_NU = 0.1
 POINTS = int(os.environ.get("DASHBOARD_POINTS", "300"))  # inputs per set in projections (tests use fewer)
@@ -46,7 +47,8 @@ class Ids(NamedTuple):
 @st.cache_resource(show_spinner=False)
 def _experiment(model: str, weights: str, id_dataset: str):
     # user files: inside the folders chosen by whoever started the server only
-    return load_experiment(*dashboard_model(model, weights or None), dashboard_id_dataset(id_dataset or None))
+    return load_experiment(*dashboard_model(model, weights or None), dashboard_id_dataset(id_dataset or None),
+                           progress=report_folder_pass)
 
 
 def experiment(ids: Ids):

@@ -56,10 +56,12 @@ def first_view():
     """(ids, layers, points): what a new session's Explore page shows first."""
     from detector.method.features import LOGITS
 
-    from . import loaders, sidebar
+    from . import loaders
+    from .model_loading import default_model
+    from .pickers import default_anomalies
 
-    model = sidebar.default_model()
-    ids = model._replace(anomalies=tuple(sidebar.default_anomalies(model.id_dataset)))
+    model = default_model()
+    ids = model._replace(anomalies=tuple(default_anomalies(model.id_dataset)))
     return ids, (loaders.detector(ids).mdl_, LOGITS), loaders.POINTS
 
 
@@ -93,8 +95,10 @@ def preload() -> dict[str, float]:
         from detector.evaluation import projection
         from detector.models.classifiers import BUILTIN
 
-        from . import loaders, sidebar
-        model = sidebar.default_model()
+        from . import loaders
+        from .model_loading import default_model
+
+        model = default_model()
         if model.model in BUILTIN:  # a first use trains under the loaders' lock: a session waits, never trains twice
             loaders.train_builtin(model.model, on_step=None)
         loaders.experiment(model)

@@ -76,14 +76,19 @@ def is_lazy(images) -> bool:
     return not isinstance(images, np.ndarray) and hasattr(images, "batches")
 
 
+# What a long pass shows: False nothing, True a tqdm bar (the command line's), or a callback(done, total, what)
+# called after each batch of a pass over an image folder (the dashboard draws its own bar with it).
+Progress = bool | Callable[[int, int, str], None]
+
+
 def batches(images: np.ndarray, batch_size: int = BATCH_SIZE, what: str = "features",
-            progress: bool = False) -> Iterator[np.ndarray]:
+            progress: Progress = False) -> Iterator[np.ndarray]:
     """``images`` batch after batch: slices of an array, or one streaming pass over a lazy set
-    (decoded in worker processes; its own progress bar, with rate and ETA, tells the folder)."""
+    (decoded in worker processes; the set's own ``progress``, given when it was listed, tells the folder)."""
     if is_lazy(images):
         yield from images.batches(batch_size, what)
         return
-    for start in tqdm(range(0, len(images), batch_size), desc=what, disable=not progress, unit="batch"):
+    for start in tqdm(range(0, len(images), batch_size), desc=what, disable=progress is not True, unit="batch"):
         yield images[start: start + batch_size]
 
 

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from dashboard import figures, methods
-from dashboard.sidebar import context, need_anomalies
+from dashboard.page_helpers import need_anomalies
+from dashboard.sidebar import context
 from detector.evaluation.benchmark import METHODS, cached_cell, run_benchmark, wide_tables
 from detector.evaluation.paper import paper_table
 

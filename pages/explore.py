@@ -4,7 +4,8 @@ import streamlit as st
 
 from dashboard import loaders, projection_charts, views
 from dashboard.glossary import explain
-from dashboard.sidebar import context, enlarge_tooltip_images, need_anomalies
+from dashboard.page_helpers import enlarge_tooltip_images, need_anomalies
+from dashboard.sidebar import context
 from detector.evaluation import projection
 from detector.method.features import LOGITS
 from detector.inputs.images import image_file_bytes as images_npz

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from dashboard import figures, loaders, views
-from dashboard.sidebar import context, need_anomalies
+from dashboard.page_helpers import need_anomalies
+from dashboard.sidebar import context
 from detector.evaluation import evaluate as ev
 
 ctx = context()

@@ -3,7 +3,8 @@
 import streamlit as st
 
 from dashboard import figures, inputs, loaders, projection_charts, views
-from dashboard.sidebar import context, enlarge_tooltip_images
+from dashboard.page_helpers import enlarge_tooltip_images
+from dashboard.sidebar import context
 from detector.evaluation import evaluate as ev
 from detector.evaluation import projection
 from detector.method.scores import TERMS

@@ -3,7 +3,10 @@
 import streamlit as st
 
 from dashboard import figures, loaders, views
-from dashboard.sidebar import context, is_ready, need_anomalies, set_layer, with_status
+from dashboard.page_helpers import need_anomalies
+from dashboard.pickers import set_layer
+from dashboard.progress import is_ready, with_status
+from dashboard.sidebar import context
 
 ctx = context()
 need_anomalies(ctx)

@@ -5,7 +5,10 @@ import streamlit as st
 from dashboard import figures, views
 from dashboard.glossary import explain
 from dashboard import loaders as load
-from dashboard.sidebar import DEFAULT_NU, context, keep, need_anomalies, persistent, tuned_path
+from dashboard.loaders import DEFAULT_NU
+from dashboard.page_helpers import need_anomalies, tuned_path
+from dashboard.sidebar import context
+from dashboard.state import keep, persistent
 from detector.evaluation import evaluate as ev
 
 ctx = context()

@@ -188,7 +188,8 @@ def reference(keys: list[tuple], points: int) -> dict[tuple, tuple]:
     from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
-    from dashboard.sidebar import DEFAULT_MODEL, navigation_only
+    from dashboard.model_loading import DEFAULT_MODEL
+    from dashboard.sidebar import navigation_only
 
     original = PagesManager.__init__
 

@@ -347,7 +347,7 @@ def make_model():
 
 
 def test_user_model_from_file(tmp_path, monkeypatch):
-    from dashboard.sidebar import USER_MODEL
+    from dashboard.model_loading import USER_MODEL
 
     path = tmp_path / "user_net.py"
     path.write_text(USER_MODEL_FILE)
@@ -372,7 +372,7 @@ def test_user_model_from_file(tmp_path, monkeypatch):
 
 def test_user_model_on_an_id_folder_with_an_anomaly_folder(tmp_path, monkeypatch):
     """The sidebar takes an ID image folder and anomaly folders, inside DASHBOARD_DATA_DIR only."""
-    from dashboard.sidebar import ID_FOLDER, USER_MODEL
+    from dashboard.model_loading import ID_FOLDER, USER_MODEL
     from tests.test_folders import MODEL_FILE, write_class_folders
 
     (tmp_path / "models").mkdir()
@@ -413,7 +413,7 @@ def test_user_model_on_an_id_folder_with_an_anomaly_folder(tmp_path, monkeypatch
 
 @pytest.mark.parametrize("allowed", [False, True], ids=["no-folder", "another-folder"])
 def test_a_typed_path_outside_the_model_folder_is_never_imported(tmp_path, monkeypatch, allowed):
-    from dashboard.sidebar import USER_MODEL
+    from dashboard.model_loading import USER_MODEL
 
     marker = tmp_path / "ran"
     path = tmp_path / "payload.py"
@@ -792,3 +792,33 @@ def test_tune_shows_ours_knn_weights_and_benchmark_lists_it():
     assert table["β"].sum() == pytest.approx(1) and table["β"].min() >= 0
     at.switch_page("pages/benchmark.py").run()
     assert "ours+knn" in at.multiselect(key="bench_methods").options
+
+
+def _folder_pass_in_a_cached_loader():
+    """A page whose cached loader makes a pass over an image folder (two of four batches)."""
+    import streamlit as st
+
+    from dashboard.progress import report_folder_pass, start_folder_bar
+
+    start_folder_bar()
+
+    @st.cache_resource
+    def load(n):
+        for done in (10, 20):
+            report_folder_pass(done, 40, "features pets (train)")
+        return n
+
+    st.write(f"loaded {load(1)}")
+
+
+def test_a_folder_pass_inside_a_cached_loader_draws_this_runs_bar_and_is_not_replayed():
+    """The bar is drawn while the cached loader runs; on the next run the loader's result comes from the
+    cache, and Streamlit's replay of what it drew must neither fail (the slot is this run's) nor redraw it."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_folder_pass_in_a_cached_loader).run()
+    assert not app.exception
+    bars = [element.proto for element in app.get("progress")]
+    assert len(bars) == 1 and bars[0].value == 50 and bars[0].text.startswith("features pets (train): 20 / 40 pictures")
+    app.run()
+    assert not app.exception and not app.get("progress") and app.markdown[0].value == "loaded 1"

@@ -172,7 +172,7 @@ def test_the_layers_page_lists_a_user_architectures_blocks(name, tmp_path, monke
     its MDL picker list the block outputs, each with its reduction."""
     from streamlit.testing.v1 import AppTest
 
-    from dashboard.sidebar import ID_FOLDER, USER_MODEL
+    from dashboard.model_loading import ID_FOLDER, USER_MODEL
     from tests.test_app import APP, TIMEOUT
     from tests.test_folders import write_class_folders
 

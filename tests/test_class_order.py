@@ -96,7 +96,7 @@ def test_the_command_line_prints_the_order_and_takes_it(shuffled_folder, user_mo
 def test_every_dashboard_page_says_which_order_fits(shuffled_folder, user_model, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from dashboard.sidebar import ID_FOLDER, USER_MODEL
+    from dashboard.model_loading import ID_FOLDER, USER_MODEL
     from tests.test_app import APP, TIMEOUT
 
     model, weights = user_model

@@ -256,18 +256,25 @@ def test_an_id_folder_must_match_the_models_classes(tmp_path, user_model, capsys
     assert "no class sub-folders" in capsys.readouterr().err
 
 
-def test_every_pass_over_a_folder_reports_its_progress(id_folder):
-    """The dashboard's bar: (done, total, what) after each batch of a pass, inside a reporting block only."""
-    from detector.data.folders import reporting
-
-    images = folder_splits(id_folder, (3, 12, 12))["train"].images
+def test_every_pass_over_a_folder_reports_its_progress(id_folder, user_model, capsys):
+    """The dashboard's bar: a callback given with the folder gets (done, total, what) after each batch of
+    every pass, and no tqdm bar is drawn; without one, nothing is reported."""
     calls = []
-    with reporting(lambda done, total, what: calls.append((done, total, what))):
-        list(images.batches(20, "features"))
+    images = folder_splits(id_folder, (3, 12, 12), progress=lambda *call: calls.append(call))["train"].images
+    assert calls == [(6, 6, f"reading {id_folder} (val)")]  # the validation split is read when listed
+    calls.clear()
+    list(images.batches(20, "features"))
     assert calls == [(20, 48, f"features {id_folder} (train)"), (40, 48, f"features {id_folder} (train)"),
                      (48, 48, f"features {id_folder} (train)")]
-    list(images.batches(20))
-    assert len(calls) == 3
+    list(images.subset(np.arange(10)).batches(20))  # a subset reports to the same callback
+    assert calls[-1] == (10, 10, f"reading {id_folder} (train)") and "img/s" not in capsys.readouterr().err
+    list(folder_splits(id_folder, (3, 12, 12))["train"].images.batches(20))
+    assert len(calls) == 4
+    # through the Python API: every split of the experiment and its extractor's passes
+    calls.clear()
+    experiment = load_experiment(*user_model, id_dataset=str(id_folder), progress=lambda *call: calls.append(call))
+    experiment.predictions(experiment.test.images)
+    assert calls and calls[-1][0] == calls[-1][1] == len(experiment.test) and "(test)" in calls[-1][2]
 
 
 def test_baselines_score_a_folder_split_streamed_or_read_whole(tiny_experiment, picture_folder, monkeypatch):

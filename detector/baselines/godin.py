@@ -210,7 +210,7 @@ class GODIN(Baseline):
             imprint(head, penultimate(experiment, train.images), train.labels)
             # fine-tuning draws batches at random: an image folder's split is read into memory (MAX_VALUES at most)
             module = train_classifier(module, np.asarray(train.images), train.labels, epochs=int(self.epochs), lr=float(self.lr),
-                                      augment=False, seed=self.seed, progress=experiment.progress, desc="G-ODIN head")
+                                      augment=False, seed=self.seed, progress=experiment.bars, desc="G-ODIN head")
             save_cached_checkpoint(module, path)
         module = module.to(model_device(model.module)).eval()
         for parameter in module.parameters():

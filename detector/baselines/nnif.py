@@ -195,7 +195,7 @@ class NNIF(Baseline):
             feats = self._features(images, self.layers_)
             parts = []
             starts = range(0, len(images), batch_size)
-            for start in tqdm(starts, desc="NNIF", unit="batch", disable=not self.experiment_.progress or len(starts) < 2):
+            for start in tqdm(starts, desc="NNIF", unit="batch", disable=not self.experiment_.bars or len(starts) < 2):
                 rows = slice(start, start + batch_size)
                 x = torch.from_numpy(np.ascontiguousarray(images[rows])).to(device)
                 y = torch.from_numpy(predicted[rows].astype(np.int64)).to(device)

@@ -13,13 +13,11 @@ batches through the model, so only their features stay in memory.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import hashlib
 import logging
 import os
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -33,7 +31,7 @@ from .datasets import SEED, SPLITS, Dataset, _stratified_split
 from ..errors import DataError
 from ..inputs.images import GREY_MODES, MAX_VALUES, to_input_shape
 from ..inputs.uploads import IMAGE_SUFFIXES, MAX_BYTES, read_picture
-from ..runtime import BATCH_SIZE, subsample
+from ..runtime import BATCH_SIZE, Progress, subsample
 
 log = logging.getLogger(__name__)
 WORKERS_FROM = 256  # fewer pictures than this are read in this process: starting workers costs more
@@ -45,27 +43,6 @@ LAYOUT_HELP = ("one sub-folder of PNG / JPEG pictures per class (torchvision's I
                "are the sub-folder names, in sorted order unless the folder holds a classes.txt with one name a "
                "line in the model's output order), either inside train/ and test/ (and val/; without it the "
                f"validation split is taken from train/) or split seeded and stratified: {SPLIT_HELP}")
-
-# (done, total, what) -> None: where a pass over a folder also reports its progress (the dashboard's bars)
-_REPORTER: ContextVar[Callable[[int, int, str], None] | None] = ContextVar("folder_progress", default=None)
-
-
-def report_to(callback: Callable[[int, int, str], None] | None) -> None:
-    """From now on in this thread (a dashboard run), every pass over a folder calls ``callback(done, total,
-    what)`` after each batch (see :func:`reporting`)."""
-    _REPORTER.set(callback)
-
-
-@contextlib.contextmanager
-def reporting(callback: Callable[[int, int, str], None]):
-    """Within this block (this thread), every pass over a folder calls ``callback(done, total, what)``
-    after each batch; the command line's bar is tqdm's and needs none."""
-    token = _REPORTER.set(callback)
-    try:
-        yield
-    finally:
-        _REPORTER.reset(token)
-
 
 def picture_files(folder: str | Path) -> list[Path]:
     """Every PNG / JPEG under ``folder`` (sub-folders included), in a fixed (sorted) order."""
@@ -118,15 +95,14 @@ _TRIM = _libc_trim()
 
 
 def _stream(files: list[Path], shape: tuple[int, int, int], batch_size: int, workers: int | None,
-            what: str | None) -> Iterator[np.ndarray]:
-    """The pictures of ``files`` batch after batch; ``what``: the label of a progress bar (tqdm with
-    rate and ETA, and the reporter of :func:`reporting`), None for none."""
+            what: str = "", progress: Progress = False) -> Iterator[np.ndarray]:
+    """The pictures of ``files`` batch after batch, shown as ``progress`` says under the label ``what``."""
     if workers is None:
         workers = min(4, os.cpu_count() or 1) if len(files) >= WORKERS_FROM else 0
     loader = DataLoader(Pictures(files, shape), batch_size=batch_size, num_workers=workers)
-    report = _REPORTER.get() if what else None
+    report = progress if callable(progress) else None
     done = 0
-    with tqdm(total=len(files), desc=what, unit="img", disable=not what, smoothing=0.1) as bar:
+    with tqdm(total=len(files), desc=what, unit="img", disable=progress is not True, smoothing=0.1) as bar:
         for images, errors in loader:
             if problems := [error for error in errors if error]:
                 raise DataError(problems[0] + (f" (and {len(problems) - 1} more in this batch)" if len(problems) > 1 else ""))
@@ -156,8 +132,8 @@ class FolderImages:
     ndim = 4
     dtype = np.dtype(np.float32)
 
-    def __init__(self, files: list[Path], shape: tuple[int, int, int], name: str = "pictures", progress: bool = False,
-                 workers: int | None = None):
+    def __init__(self, files: list[Path], shape: tuple[int, int, int], name: str = "pictures",
+                 progress: Progress = False, workers: int | None = None):
         self.files, self.image_shape, self.name = list(files), tuple(int(s) for s in shape), name
         self.progress, self.workers = progress, workers
         self._hash: str | None = None
@@ -194,10 +170,8 @@ class FolderImages:
         return FolderImages([self.files[i] for i in rows], self.image_shape, self.name, self.progress, self.workers)
 
     def batches(self, batch_size: int = BATCH_SIZE, what: str = "reading") -> Iterator[np.ndarray]:
-        """One pass over every picture in order, ``batch_size`` at a time (a progress bar when ``progress``
-        or a :func:`reporting` block asks for one)."""
-        show = self.progress or _REPORTER.get() is not None
-        yield from _stream(self.files, self.image_shape, batch_size, self.workers, f"{what} {self.name}" if show else None)
+        """One pass over every picture in order, ``batch_size`` at a time, shown as :attr:`progress` says."""
+        yield from _stream(self.files, self.image_shape, batch_size, self.workers, f"{what} {self.name}", self.progress)
 
     def read(self, what: str = "reading") -> np.ndarray:
         """Every picture in memory, as one array (refused above MAX_VALUES values)."""
@@ -219,13 +193,13 @@ class FolderImages:
             picked, rest = self.subset([index]), (0, *rest)
         else:
             picked, rest = self.subset(index), (slice(None), *rest)
-        parts = list(_stream(picked.files, self.image_shape, 64, 0 if len(picked) < WORKERS_FROM else self.workers, None))
+        parts = list(_stream(picked.files, self.image_shape, 64, 0 if len(picked) < WORKERS_FROM else self.workers))
         images = np.concatenate(parts) if parts else np.zeros(picked.shape, np.float32)
         return images[rest]
 
 
 def load_image_folder(folder: str | Path, shape: tuple[int, int, int], workers: int | None = None,
-                      progress: bool = False) -> np.ndarray:
+                      progress: Progress = False) -> np.ndarray:
     """All pictures under ``folder`` as one array (N, C, H, W) of the model's input shape."""
     files = picture_files(folder)
     return FolderImages(files, shape, Path(folder).name, progress, workers).read()
@@ -318,7 +292,7 @@ def _train_val(labels: np.ndarray, n_val: int) -> dict[str, np.ndarray]:
     return {"train": np.sort(train), "val": np.sort(val)}
 
 
-def folder_splits(folder: str | Path, shape: tuple[int, int, int], progress: bool = False,
+def folder_splits(folder: str | Path, shape: tuple[int, int, int], progress: Progress = False,
                   class_names: list[str] | None = None) -> dict[str, Dataset]:
     """The train / val / test splits of an ID image folder (see :data:`LAYOUT_HELP`) in the model's
     input ``shape``, labelled in the class order of :func:`class_order` (``class_names``, classes.txt or

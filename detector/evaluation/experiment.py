@@ -26,7 +26,7 @@ from .first_use import estimate_first_use
 from ..models.classifiers import BUILTIN, ClassifierInfo, builtin_is_trained, load_model
 from ..errors import ModelError
 from ..method.persistence import load_detector, save_detector
-from ..runtime import is_lazy, subsample
+from ..runtime import Progress, is_lazy, subsample
 from ..method.scores import CONF_BETA
 from ..method.uniform import UniformDetector
 
@@ -40,13 +40,18 @@ class Experiment:
     train: Dataset
     val: Dataset
     test: Dataset
-    progress: bool = False
+    progress: Progress = False  # how the splits' passes over image folders are shown (listed with them)
     subset_of: dict = field(default_factory=dict)  # split -> its full size, for splits limited to a subset
     _anomalies: dict = field(default_factory=dict, repr=False)
 
     @cached_property
     def extractor(self) -> FeatureExtractor:
-        return FeatureExtractor(self.model, progress=self.progress)
+        return FeatureExtractor(self.model, progress=self.bars)
+
+    @property
+    def bars(self) -> bool:
+        """Whether the command line's tqdm bars are shown (``progress=True``; a callback is the dashboard's)."""
+        return self.progress is True
 
     def predictions(self, images: np.ndarray) -> np.ndarray:
         return self.extractor.logits(images).argmax(1)
@@ -152,7 +157,7 @@ def check_accuracy(experiment: Experiment) -> AccuracyCheck:
     return AccuracyCheck(accuracy, n, tuple(order), float(counts[rows, outputs].sum() / len(labels)), folder)
 
 
-def load_experiment(model: str, weights: str | None = None, id_dataset: str | None = None, progress: bool = False,
+def load_experiment(model: str, weights: str | None = None, id_dataset: str | None = None, progress: Progress = False,
                     train_limit: int | None = None, test_limit: int | None = None,
                     class_names: list[str] | None = None) -> Experiment:
     """Model + ID splits. ``train_limit`` fits detectors on a seeded subset of the training split
@@ -161,18 +166,19 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
 
     ``id_dataset``: a built-in name or a folder of pictures, one sub-folder per class
     (:data:`detector.data.folders.LAYOUT_HELP`), read in the model's input shape; its train and test
-    splits stay on disk and stream through the model (``progress``: a bar per pass).
-    With ``progress``, a built-in model's first use is announced with an estimate of its time.
+    splits stay on disk and stream through the model. ``progress``: True for tqdm bars (and a built-in
+    model's first use announced with an estimate of its time), or a callback(done, total, what) that
+    every pass over an image folder of this experiment calls after each batch (the dashboard's bar).
     ``class_names``: an image folder's class sub-folders in the model's output order (as its classes.txt
     gives them; default: classes.txt, else sorted names; see :func:`detector.data.folders.class_order`).
     """
-    if progress and model in BUILTIN and not builtin_is_trained(model):
+    if progress is True and model in BUILTIN and not builtin_is_trained(model):
         print(estimate_first_use(model).describe(), file=sys.stderr, flush=True)
     if class_names is not None and not (id_dataset and is_image_folder(id_dataset)):
         raise DataError(f"class names give an ID image folder's sub-folders in the model's output order; "
                         f"{id_dataset or 'the dataset of ' + model} is no image folder: a built-in dataset's labels "
                         "keep their own order")
-    info = load_model(model, weights, id_dataset, progress=progress)
+    info = load_model(model, weights, id_dataset, progress=progress is True)
     if train_limit is None and model in BUILTIN:
         train_limit = BUILTIN[model].fit_limit
     dataset = id_dataset or info.id_dataset

@@ -52,7 +52,7 @@ def outlier_exposure(experiment: Experiment, *, epochs: int = 5, lam: float = 0.
     if load_cached_checkpoint(module, path) is None:
         # random batches: an image folder's training split is read into memory (MAX_VALUES at most)
         module = train_classifier(module, np.asarray(experiment.train.images), experiment.train.labels, epochs=epochs, lr=lr,
-                                  seed=seed, progress=experiment.progress, desc="outlier exposure",
+                                  seed=seed, progress=experiment.bars, desc="outlier exposure",
                                   outliers=outliers, outlier_weight=lam)
         save_cached_checkpoint(module, path)
     info = prepare_classifier(f"{model.name}+oe", module, model.input_shape, model.id_dataset)

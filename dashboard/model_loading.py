@@ -1,0 +1,83 @@
+"""The sidebar's first step: which model and ID dataset, and loading them (a built-in's first use trained
+with a progress bar; a user model's errors shown, not raised)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from detector.data import folders
+from detector.data.datasets import DATASET_NAMES
+from detector.errors import DataError, LayerError, ModelError
+from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_weights
+
+from . import loaders
+from .loaders import Ids
+from .model_folder import DATA_DIR_ENV, dashboard_data_help, dashboard_model_help
+from .progress import is_ready, train_with_bar, with_status
+from .state import keep, persistent
+
+DEFAULT_MODEL = "lenet-mnist"
+USER_MODEL = "user model (file.py:factory)"
+ID_FOLDER = "image folder…"
+LOAD_ERRORS = (ModelError, DataError, LayerError, ValueError, RuntimeError)
+
+
+def default_model() -> Ids:
+    """What a new session's sidebar starts with: the built-in default model and its ID dataset."""
+    return Ids(DEFAULT_MODEL, "", BUILTIN[DEFAULT_MODEL].dataset)
+
+
+def pick_model() -> Ids | None:
+    """Model, weights and ID dataset from the sidebar; None (with a hint) while a user model is incomplete."""
+    bar = st.sidebar
+    options = [*BUILTIN, USER_MODEL]
+    choice = bar.selectbox("Model", options, index=options.index(persistent("model", DEFAULT_MODEL)),
+                           key="_model", on_change=keep, args=("_model", "model"))
+    if choice != USER_MODEL:
+        origin = "shipped trained weights" if shipped_weights(choice) else "trained here on first use"
+        bar.caption(f"ID dataset: **{BUILTIN[choice].dataset}** ({origin})")
+        return Ids(choice, "", BUILTIN[choice].dataset)
+    model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model",
+                           help=dashboard_model_help()).strip()
+    weights = bar.text_input("Weights (state_dict .pt, optional)", key="user_weights")
+    id_dataset = bar.selectbox("ID dataset", [*DATASET_NAMES, ID_FOLDER], key="user_id_dataset")
+    if id_dataset == ID_FOLDER:
+        id_dataset = bar.text_input("ID image folder", key="user_id_folder", placeholder="flowers",
+                                    help=f"{folders.LAYOUT_HELP}. {dashboard_data_help()}").strip()
+    if not model:
+        st.info("Give the model as `path/to/file.py:factory` in the sidebar (the factory returns a torch.nn.Module).")
+        return None
+    if not id_dataset:
+        st.info(f"Give the ID image folder in the sidebar: a folder inside ${DATA_DIR_ENV} with one sub-folder of "
+                "pictures per class.")
+        return None
+    return Ids(model, weights, id_dataset)
+
+
+def load_model(ids: Ids):
+    """(experiment, detector with the automatic MDL), or None after showing why they cannot load."""
+    try:
+        # once loaded in this server, skip the check (it hashes the checkpoint file)
+        if ids.model in BUILTIN and not is_ready(("experiment", *ids[:3])) and not builtin_is_trained(ids.model):
+            train_with_bar(ids.model, loaders.first_use_estimate(ids.model),
+                           lambda on_step: loaders.train_builtin(ids.model, on_step))
+        experiment = with_status(f"Loading {ids.model} and {ids.id_dataset}…", ("experiment", *ids[:3]),
+                                 lambda: loaders.experiment(ids))
+        auto = with_status("Choosing the MDL and fitting the per-class SVDDs (first time only; cached on disk)…",
+                           ("detector", *ids[:3]), lambda: loaders.detector(ids))
+    except LOAD_ERRORS as error:
+        st.error(f"Cannot load this model: {error}{_searched(ids)}")
+        return None
+    except Exception as error:  # a user's factory can raise anything; show it, not a traceback
+        st.error(f"Cannot load this model: {type(error).__name__}: {error}{_searched(ids)}")
+        return None
+    return experiment, auto
+
+
+def _searched(ids: Ids) -> str:
+    """For a user model: the folder its relative paths were read from."""
+    if ids.model in BUILTIN:
+        return ""
+    return f" (relative paths are read from the folder `{Path.cwd()}`)"
