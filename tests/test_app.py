@@ -782,6 +782,7 @@ def test_a_new_model_hides_the_old_ones_stale_charts():
     assert not hides()
 
 
+@pytest.mark.slow  # fits ours+knn: the k-NN term, then k and beta on generated anomalies
 def test_tune_shows_ours_knn_weights_and_benchmark_lists_it():
     """Issue 27: ours+knn's four weights on Tune (chosen on generated anomalies), and the method on Benchmark."""
     at = open_page("tune")

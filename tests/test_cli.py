@@ -58,6 +58,7 @@ def session_cache(test_cache):
     return test_cache
 
 
+@pytest.mark.slow  # the whole pipeline on the real default, twice
 def test_lenet_mnist_meets_the_paper_targets_and_reuses_the_cache(tmp_path, session_cache):
     args = ["evaluate", "--model", "lenet-mnist", "--method", "ours", "--anomaly", "fashion-mnist",
             "--anomaly", "gaussian", "--anomaly", "uniform", "--json"]
@@ -79,6 +80,7 @@ def test_lenet_mnist_meets_the_paper_targets_and_reuses_the_cache(tmp_path, sess
     assert sorted(session_cache.rglob("*")) == cached  # all from the cache: nothing was computed again
 
 
+@pytest.mark.slow  # trains a BatchNorm CNN
 def test_user_model_with_batchnorm_trained_on_fashion_mnist(tmp_path):
     from tests.fixtures.fashion_model import make
 
