@@ -89,5 +89,5 @@ def test_candidates_all_tries_every_layer(vgg, images):
 
 
 def test_unknown_candidates_choice_lists_the_valid_ones(vgg, images):
-    with pytest.raises(ValueError, match="blocks, all"):
+    with pytest.raises(ValueError, match="'candidates' parameter .*'blocks'"):
         UniformDetector(vgg, candidates="some").fit(images["train"], images["val"])

@@ -54,15 +54,29 @@ def test_fitted_svms_hold_their_kernel_width_publicly_as_scikit_learn_resolves_i
     X, classes = clusters
     svdd = ClassConditionalSVDD(nu=0.1, gamma="scale", max_samples_per_class=10_000).fit(X, classes, n_classes=3)
     Z = svdd.scaler_.transform(X[classes == 2])
-    own = OneClassSVM(kernel="rbf", nu=0.1, gamma="scale").fit(Z)  # what scikit-learn resolves "scale" to
+    own = OneClassSVM(kernel="rbf", nu=0.1, gamma="scale").fit(Z)  # scikit-learn resolves "scale" itself
     model = svdd.class_models_[2]
-    assert isinstance(model.gamma, float) and model.gamma == own._gamma
+    assert isinstance(model.gamma, float) and model.gamma == 1 / (Z.shape[1] * Z.astype(np.float64).var())
     np.testing.assert_array_equal(model.dual_coef_, own.dual_coef_)  # the same SVM, so the same numbers
-    assert fitted_gamma(model) == model.gamma
+    np.testing.assert_array_equal(model.score_samples(Z), own.score_samples(Z))  # so the same kernel width
+    assert fitted_gamma(model) == model.gamma == svdd.gammas_[2]
+    assert len(svdd.gammas_) == 4 and svdd.gammas_[-1] == fitted_gamma(svdd.pooled_model_)
     assert rbf_gamma(Z, "auto") == 1 / 6 and rbf_gamma(Z, 0.5) == 0.5
     for bad in ("wide", -1.0, 0):
-        with pytest.raises(ValueError, match="gamma must be"):
+        with pytest.raises(ValueError, match="'gamma' parameter of ClassConditionalSVDD must be"):
             ClassConditionalSVDD(gamma=bad).fit(X, classes, n_classes=3)
+        with pytest.raises(ValueError, match="'gamma' parameter of rbf_gamma must be"):
+            rbf_gamma(Z, bad)
+
+
+def test_an_svm_that_does_not_hold_its_kernel_width_is_refused_when_loaded(clusters):
+    """SVMs fitted before the width was resolved hold "scale"; its value is only in a private attribute, not read."""
+    X, classes = clusters
+    svdd = ClassConditionalSVDD(nu=0.1).fit(X, classes, n_classes=3)
+    state = svdd.get_state()
+    state["class_models"][1] = OneClassSVM(kernel="rbf", nu=0.1, gamma="scale").fit(svdd.scaler_.transform(X[classes == 1]))
+    with pytest.raises(ValueError, match="gamma='scale', not its kernel width: .* fit \\(and save\\) the detector again"):
+        ClassConditionalSVDD().set_state(state)
 
 
 def test_far_inputs_keep_falling_where_scikit_learn_underflows(clusters):

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from .. import cache
 from ..anomalies.noise import mix_set
@@ -79,17 +79,18 @@ class Baseline(Method):
         self._fitted = False
         return self
 
+    def _check_fitted(self) -> None:
+        check_is_fitted(self, "experiment_", msg="this %(name)s is not fitted yet: call fit(experiment) first")
+
     def _ensure_fitted(self) -> None:
-        if not hasattr(self, "experiment_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(experiment) first")
+        self._check_fitted()
         if not self._fitted:
             self._fit(self.experiment_)
             self._fitted = True
 
     def score_samples(self, images: np.ndarray) -> np.ndarray:
         """One score per image, higher = more normal (cached on disk)."""
-        if not hasattr(self, "experiment_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(experiment) first")
+        self._check_fitted()
         lazy = is_lazy(images)
         if not lazy:
             images = np.ascontiguousarray(images, dtype=np.float32)

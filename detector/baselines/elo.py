@@ -8,7 +8,7 @@ from sklearn.svm import OneClassSVM
 
 from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import subsample
-from ..method.svdd import ClassConditionalSVDD
+from ..method.svdd import ClassConditionalSVDD, rbf_gamma
 from .base import Baseline
 
 
@@ -28,7 +28,7 @@ class ELO(Baseline):
 
     Parameters
     ----------
-    nu : float in (0, 1]
+    nu : float in (0, 1)
         SVDD slack bound; 0.001 as in ELO ("a strong penalty on samples outside R").
     gamma : "scale", "auto" or float
         RBF width on standardised features.
@@ -74,7 +74,9 @@ class ELO(Baseline):
         fitted, self.layer_quality_ = {}, {}
         for name in names:
             scaler = StandardScaler().fit(feats[name])
-            svm = OneClassSVM(kernel="rbf", nu=self.nu, gamma=self.gamma).fit(scaler.transform(feats[name][keep]))
+            Z = scaler.transform(feats[name][keep])
+            # the width resolved as OneClassSVM would, held as its public gamma: log_score reads no private attribute
+            svm = OneClassSVM(kernel="rbf", nu=self.nu, gamma=rbf_gamma(Z, self.gamma)).fit(Z)
             fitted[name] = (scaler, svm)
             v = ClassConditionalSVDD.log_score(svm, scaler.transform(val[name]))
             m = ClassConditionalSVDD.log_score(svm, scaler.transform(mix[name]))

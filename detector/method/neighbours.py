@@ -21,8 +21,11 @@ penultimate space, moves (``scripts/near_ood.py`` measures it).
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 
 from ..anomalies.lookalikes import generated_lookalikes
 from .features import LOGITS
@@ -73,17 +76,15 @@ class UniformKNNDetector(UniformDetector):
     from_detector : the same detector from a fitted UniformDetector, without refitting its SVDDs.
     """
 
+    _parameter_constraints: dict = {**UniformDetector._parameter_constraints, "k": [Interval(Integral, 1, None, closed="left")]}
+    _n_terms = 4  # beta may weigh the k-NN term
+
     def __init__(self, model, layer="auto", beta=(0.25, 0.25, 0.25, 0.25), nu=0.1, gamma="scale", tpr=0.95,
                  candidates=None, max_samples_per_class=2000, min_samples=10, random_state=0, confidence="msp",
                  k=KNN_K):
         super().__init__(model, layer, beta, nu, gamma, tpr, candidates, max_samples_per_class, min_samples,
                          random_state, confidence)
         self.k = k
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
-            raise ValueError(f"k must be a positive integer, got {self.k!r}")
 
     def _term_layers(self) -> tuple[str, ...]:
         return (penultimate_layer(self.extractor),)
@@ -144,7 +145,7 @@ class UniformKNNDetector(UniformDetector):
         detector._check_fitted()
         params = {**detector.get_params(), "beta": (0.25, 0.25, 0.25, 0.25), "k": k}
         new = cls(**params)
-        new._check_params()
+        new._validate_params()
         new.mdl_, new.layer_errors_, new.n_classes_ = detector.mdl_, dict(detector.layer_errors_), detector.n_classes_
         new.svdd_ = detector.svdd_
         layers = new._scored_layers()

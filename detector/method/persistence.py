@@ -66,6 +66,7 @@ def load_detector(cls, path: str | Path, model, cache_key: dict | None = None):
         params = dict(state["params"])
         params["beta"] = tuple(params["beta"])
         detector = cls(model, **params)
+        detector._validate_params()  # as fit checks them: set_beta, set_nu and a refit rely on them
         detector.mdl_, detector.layer_errors_, detector.n_classes_ = state["mdl"], dict(state["layer_errors"]), state["n_classes"]
         detector.svdd_ = {name: detector._svdd().set_state(s) for name, s in state["svdd"].items()}
         detector.norm_min_, detector.norm_max_ = state["norm_min"], state["norm_max"]

@@ -31,7 +31,10 @@ KNN_TERM = "kNN"  # the fourth term, of ours+knn only
 
 def check_beta(beta) -> tuple[float, ...]:
     """(beta_MDL, beta_logit, beta_conf[, beta_kNN]) from two to four non-negative numbers, not all
-    zero; a fourth weight is kept only when it is not 0, so that three terms stay three."""
+    zero; a fourth weight is kept only when it is not 0, so that three terms stay three.
+
+    The detectors' ``beta`` parameter is checked with it (``UniformDetector._check_beta_terms``): a rule
+    that scikit-learn's parameter constraints cannot express."""
     try:
         values = tuple(float(b) for b in beta)
     except (TypeError, ValueError):
@@ -68,12 +71,6 @@ def max_logit(logits: np.ndarray) -> np.ndarray:
 #: with all three. The margin and the max logit keep growing far from the data, where the SVDDs
 #: already decide; the softmax saturates there and spends its range near the boundary.
 CONFIDENCES = {"msp": max_softmax, "margin": logit_margin, "maxlogit": max_logit}
-
-
-def check_confidence(name: str) -> str:
-    if name not in CONFIDENCES:
-        raise ValueError(f"unknown confidence {name!r}; valid: {', '.join(CONFIDENCES)}")
-    return name
 
 
 # --------------------------------------------------------------------------- scores of a batch

@@ -7,14 +7,15 @@ standardised with a scaler fitted on all training features, as in the authors' c
 
 from __future__ import annotations
 
-import numbers
 import weakref
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from ..runtime import subsample
@@ -26,6 +27,15 @@ CHUNK = 1 << 22  # rows x support vectors per kernel block: 32 MB in float64, wh
 # fitted arrays as tensors, per estimator and device: copied once, not at every call; weak
 # keys, so an estimator that is refitted (a new object) or dropped takes its copies with it
 _TENSORS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
+# scikit-learn's parameter constraints (sklearn.utils._param_validation: any one of a list satisfies it),
+# shared with UniformDetector, which passes these parameters on: one source of truth for each
+# nu = 1 is refused although OneClassSVM's own constraint takes it: libsvm's one-class solution then has
+# every alpha at its bound and no finite intercept, and the fit fails ("dual coefficients or intercepts
+# are not finite") on any data, after the features were extracted
+NU = [Interval(Real, 0, 1, closed="neither")]
+GAMMA = [StrOptions({"scale", "auto"}), Interval(Real, 0, None, closed="neither")]
+MAX_SAMPLES = [Interval(Integral, 1, None, closed="left"), None]  # None: no subsampling
+MIN_SAMPLES = [Interval(Integral, 1, None, closed="left")]
 
 
 def _tensors(estimator, names: tuple[str, ...], device: torch.device) -> list[torch.Tensor]:
@@ -61,21 +71,25 @@ def log_score(svm: OneClassSVM, Z, device: torch.device | str | None = None) -> 
 def rbf_gamma(X: np.ndarray, gamma) -> float:
     """The kernel width ``OneClassSVM`` resolves ``gamma`` to ("scale": 1 / (n_features * Var X),
     "auto": 1 / n_features), on float64 as it computes it. Resolved before fitting, so that each
-    fitted SVM holds it as its public ``gamma`` and scoring never reads its private ``_gamma``."""
+    fitted SVM holds it as its public ``gamma`` and scoring never reads a private attribute."""
+    validate_parameter_constraints({"gamma": GAMMA}, {"gamma": gamma}, caller_name="rbf_gamma")
     if gamma == "scale":
         variance = np.asarray(X, dtype=np.float64).var()
         return 1.0 / (X.shape[1] * variance) if variance != 0 else 1.0
     if gamma == "auto":
         return 1.0 / X.shape[1]
-    if isinstance(gamma, str) or not isinstance(gamma, numbers.Real) or not gamma > 0:
-        raise ValueError(f'gamma must be "scale", "auto" or a positive number, got {gamma!r}')
     return float(gamma)
 
 
 def fitted_gamma(svm: OneClassSVM) -> float:
-    """The kernel width of a fitted SVM: its public ``gamma`` (a number since :func:`rbf_gamma`);
-    SVMs saved by earlier versions hold "scale" there and the resolved value only in ``_gamma``."""
-    return svm.gamma if isinstance(svm.gamma, numbers.Real) else svm._gamma
+    """The kernel width of a fitted SVM: its public ``gamma``, a number since :func:`rbf_gamma`.
+
+    An SVM fitted before that holds "scale" or "auto" there, the resolved width only in a private
+    attribute, which is not read: such an SVDD is refused when it is loaded (:meth:`ClassConditionalSVDD.set_state`)."""
+    if not isinstance(svm.gamma, Real):
+        raise ValueError(f"this SVM holds gamma={svm.gamma!r}, not its kernel width: it was fitted by an earlier "
+                         "version of the detector; fit (and save) the detector again")
+    return svm.gamma
 
 
 def _log_score(svm: OneClassSVM, Z: torch.Tensor) -> torch.Tensor:
@@ -95,7 +109,7 @@ class ClassConditionalSVDD(BaseEstimator):
 
     Parameters
     ----------
-    nu : float in (0, 1]
+    nu : float in (0, 1)
         Upper bound on the fraction of training inputs outside the sphere.
     gamma : "scale", "auto" or float
         RBF kernel width (``1 / s^2`` in the paper's Eq. 3).
@@ -111,7 +125,19 @@ class ClassConditionalSVDD(BaseEstimator):
     scaler_ : StandardScaler
     class_models_ : list of OneClassSVM or None, one per class
     pooled_model_ : OneClassSVM
+
+    Each fitted SVM holds its kernel width, resolved from ``gamma`` on its own training inputs, as its
+    public ``gamma`` (:func:`fitted_gamma`); :attr:`gammas_` lists them.
     """
+
+    # scikit-learn's convention: parameter -> constraints, checked at the start of fit (_validate_params)
+    _parameter_constraints: dict = {
+        "nu": NU,
+        "gamma": GAMMA,
+        "max_samples_per_class": MAX_SAMPLES,
+        "min_samples": MIN_SAMPLES,
+        "random_state": [Interval(Integral, 0, None, closed="left"), np.random.Generator, None],  # default_rng's
+    }
 
     def __init__(self, nu=0.1, gamma="scale", max_samples_per_class=2000, min_samples=10, random_state=0):
         self.nu = nu
@@ -125,6 +151,7 @@ class ClassConditionalSVDD(BaseEstimator):
         return OneClassSVM(kernel="rbf", nu=self.nu, gamma=rbf_gamma(X, self.gamma)).fit(X)
 
     def fit(self, X: np.ndarray, classes: np.ndarray, n_classes: int) -> "ClassConditionalSVDD":
+        self._validate_params()
         _TENSORS.pop(self, None)  # the stacked support vectors of an earlier fit
         rng = np.random.default_rng(self.random_state)
         self.scaler_ = StandardScaler().fit(X)
@@ -137,6 +164,12 @@ class ClassConditionalSVDD(BaseEstimator):
         return self
 
     log_score = staticmethod(log_score)
+
+    @property
+    def gammas_(self) -> list[float | None]:
+        """The kernel width of each class's SVM (None for a class without its own), then the pooled SVM's."""
+        check_is_fitted(self, "scaler_")
+        return [None if model is None else fitted_gamma(model) for model in [*self.class_models_, self.pooled_model_]]
 
     def score_samples(self, X, classes, device: torch.device | str | None = None) -> np.ndarray:
         """Log SVDD score under the SVDD of each input's class: higher = more normal.
@@ -201,9 +234,14 @@ class ClassConditionalSVDD(BaseEstimator):
         return torch.cat(parts) if parts else Z.new_zeros(0)
 
     def get_state(self) -> dict:
+        check_is_fitted(self, "scaler_")
         return {"scaler": self.scaler_, "class_models": self.class_models_, "pooled": self.pooled_model_}
 
     def set_state(self, state: dict) -> "ClassConditionalSVDD":
+        """The fitted state of :meth:`get_state`; refuses SVMs that do not hold their kernel width."""
+        for model in [*state["class_models"], state["pooled"]]:
+            if model is not None:
+                fitted_gamma(model)
         _TENSORS.pop(self, None)
         self.scaler_, self.class_models_, self.pooled_model_ = state["scaler"], state["class_models"], state["pooled"]
         return self

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import numbers
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
@@ -35,19 +35,20 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from ..anomalies.noise import generated_anomalies, mix_set
-from ..errors import DataError
+from ..errors import DataError, LayerError
 from ..inputs.images import check_images
-from .features import LOGITS, FeatureExtractor
+from .features import CANDIDATES, LOGITS, FeatureExtractor
 from .metrics import per_class_thresholds
 from ..models.classifiers import ClassifierInfo
 from .persistence import load_detector, save_detector
 from ..runtime import model_device, to_numpy
-from .scores import (CONFIDENCES, LayerScores, check_beta, check_confidence, choose_beta, min_max_normalise,
-    min_max_ranges, thresholds_for)
-from .svdd import ClassConditionalSVDD
+from .scores import (CONFIDENCES, LayerScores, check_beta, choose_beta, min_max_normalise, min_max_ranges,
+    thresholds_for)
+from .svdd import GAMMA, MAX_SAMPLES, MIN_SAMPLES, NU, ClassConditionalSVDD
 
 log = logging.getLogger(__name__)
 def most_discriminative(errors: dict[str, float], separation: dict[str, float]) -> str:
@@ -74,7 +75,7 @@ class UniformDetector(BaseEstimator):
     beta : (float, float) or (float, float, float)
         Weights of the MDL, logit and confidence scores (>= 0, not all 0; a third weight of 0
         when two are given). Paper: (0.5, 0.5); ``ours+conf``: :meth:`beta_from_generated`.
-    nu : float in (0, 1]
+    nu : float in (0, 1)
         SVDD slack bound. Paper: 0.1.
     gamma : "scale", "auto" or float
         RBF kernel width, scikit-learn's convention on standardised features.
@@ -111,7 +112,30 @@ class UniformDetector(BaseEstimator):
     >>> train, val = load_dataset("mnist", "train"), load_dataset("mnist", "val")  # doctest: +SKIP
     >>> detector = UniformDetector(model).fit(train.images, val.images)     # doctest: +SKIP
     >>> detector.predict(images)            # True = anomaly                # doctest: +SKIP
+
+    The parameters are checked at the start of :meth:`fit` (scikit-learn's ``_parameter_constraints``,
+    then :meth:`_check_beta_terms` and :meth:`_check_layer_names`); a bad value raises a ValueError
+    (scikit-learn's ``InvalidParameterError`` for a type or a range) that names the parameter.
     """
+
+    #: scikit-learn's convention: parameter -> constraints (any one of a list satisfies it), checked by
+    #: :meth:`_validate_params` at the start of fit; a subclass extends it ({**parent's, "k": [...]}).
+    #: The SVDD's parameters take its own constraints, as they are passed on to it.
+    _parameter_constraints: dict = {
+        "model": [ClassifierInfo],
+        "layer": [str],  # "auto", or a layer of the model other than the logits: _check_layer_names
+        "beta": ["array-like"],  # and two to four numbers >= 0, not all 0: _check_beta_terms
+        "nu": NU,
+        "gamma": GAMMA,
+        "tpr": [Interval(Real, 0, 1, closed="neither")],
+        "candidates": [None, StrOptions(set(CANDIDATES)), list, tuple],  # names: _check_layer_names
+        "max_samples_per_class": MAX_SAMPLES,
+        "min_samples": MIN_SAMPLES,
+        "random_state": [Interval(Integral, 0, None, closed="left")],  # a seed: random_state + 1 seeds the mix set
+        "confidence": [StrOptions(set(CONFIDENCES))],
+    }
+    #: the terms of g_i that beta weighs: MDL, logit, confidence (UniformKNNDetector: and k-NN)
+    _n_terms = 3
 
     def __init__(self, model: ClassifierInfo, layer="auto", beta=(0.5, 0.5), nu=0.1, gamma="scale", tpr=0.95,
                  candidates=None, max_samples_per_class=2000, min_samples=10, random_state=0, confidence="msp"):
@@ -128,24 +152,62 @@ class UniformDetector(BaseEstimator):
         self.confidence = confidence
 
     # ------------------------------------------------------------------ validation
-    @staticmethod
-    def check_nu(nu) -> float:
-        if not isinstance(nu, numbers.Real) or not 0 < nu <= 1:
-            raise ValueError(f"nu must be a number in (0, 1], got {nu!r}")
+    def _validate_params(self) -> None:
+        """The one check of every constructor parameter, at the start of :meth:`fit` (and of
+        ``UniformKNNDetector.from_detector`` and :meth:`load`): scikit-learn's, on
+        ``_parameter_constraints``, then ours on what those cannot express."""
+        super()._validate_params()
+        self._check_beta_terms(self.beta)
+        self._check_layer_names()
+
+    @classmethod
+    def _validate_param(cls, name: str, value) -> None:
+        """One parameter against its entry of ``_parameter_constraints`` (for the public checks below)."""
+        validate_parameter_constraints({name: cls._parameter_constraints[name]}, {name: value}, caller_name=cls.__name__)
+
+    @classmethod
+    def check_nu(cls, nu) -> float:
+        """``nu`` as a float, refused (ValueError naming it) outside (0, 1): its constraint, for the
+        command line and :meth:`set_nu`."""
+        cls._validate_param("nu", nu)
         return float(nu)
 
-    check_beta = staticmethod(check_beta)
+    @classmethod
+    def check_beta(cls, beta) -> tuple[float, ...]:
+        """``beta`` as :func:`detector.method.scores.check_beta` returns it, refused (ValueError naming
+        it) as :meth:`fit` refuses it: for the command line, :meth:`set_beta` and scoring."""
+        cls._validate_param("beta", beta)
+        return cls._check_beta_terms(beta)
 
-    def _check_params(self) -> None:
-        self.check_nu(self.nu)
-        self.check_beta(self.beta)
-        check_confidence(self.confidence)
-        if not 0 < self.tpr < 1:
-            raise ValueError(f"tpr must lie in (0, 1), got {self.tpr!r}")
-        if self.layer != "auto":
-            self.extractor.check_layer(self.layer)
-            if self.layer == LOGITS:
-                raise ValueError("the MDL must be a layer other than the logits (the logits are the second detector)")
+    @classmethod
+    def _check_beta_terms(cls, beta) -> tuple[float, ...]:
+        """Ours: scikit-learn's constraints cannot say "two to four non-negative numbers, not all zero"
+        (:func:`~detector.method.scores.check_beta`, also used where beta meets the scores), nor that a
+        k-NN weight needs the k-NN term."""
+        values = check_beta(beta)
+        if len(values) > cls._n_terms:
+            raise ValueError(f"beta has a fourth (k-NN) weight, {values[3]:g}, but {cls.__name__} has no k-NN term "
+                             f"(detector.method.neighbours.UniformKNNDetector has); got {beta!r}")
+        return values
+
+    def _check_layer_names(self) -> None:
+        """Ours: ``layer`` and the ``candidates`` given by name must be layers of this model (scikit-learn's
+        constraints know nothing of the model), and not the logits, which are the second detector."""
+        named = [] if self.layer == "auto" else [("layer", self.layer)]
+        if isinstance(self.candidates, (list, tuple)):
+            named += [("candidates", name) for name in self.candidates]
+        for param, name in named:
+            if not isinstance(name, str):
+                raise ValueError(f"candidates must be layer names (str), got {name!r} in {self.candidates!r}")
+            try:
+                self.extractor.check_layer(name)  # LayerError: the message lists the valid layers
+            except LayerError as error:
+                if param == "layer":
+                    raise
+                raise LayerError(f"candidates: {error}") from None
+            if name == LOGITS:
+                raise ValueError(f"{param}={getattr(self, param)!r}: the MDL must be a layer other than the logits "
+                                 "(the logits are the second detector)")
 
     def _check_input(self, images: np.ndarray) -> np.ndarray:
         images = check_images(images)
@@ -161,20 +223,22 @@ class UniformDetector(BaseEstimator):
         return self._extractor
 
     def _check_fitted(self) -> None:
-        check_is_fitted(self, "thresholds_", msg="this %(name)s is not fitted yet: call fit() or UniformDetector.load()")
+        check_is_fitted(self, msg="this %(name)s is not fitted yet: call fit() or UniformDetector.load()")
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """What check_is_fitted asks: fitted once the thresholds are set (by fit or load)."""
+        return hasattr(self, "thresholds_")
 
     def set_params(self, **params) -> "UniformDetector":
         """scikit-learn's ``set_params``; a new ``beta`` on a fitted detector refits the thresholds
         tau_i that pair with it (from the validation scores kept at fit time), so that ``beta`` and
-        ``thresholds_`` never disagree. Other parameters take effect at the next ``fit``."""
-        beta = params.pop("beta", None)
-        super().set_params(**params)
-        if beta is not None:
-            if hasattr(self, "thresholds_"):
-                self.set_beta(beta)
-            else:
-                self.beta = beta
-        return self
+        ``thresholds_`` never disagree; a bad one is refused then, and nothing is changed. Other
+        parameters are checked, and take effect, at the next ``fit``."""
+        if "beta" in params and self.__sklearn_is_fitted__():
+            beta = self.check_beta(params.pop("beta"))  # before any other parameter is set
+            super().set_params(**params)
+            return self.set_beta(beta)
+        return super().set_params(**params)
 
     # ------------------------------------------------------------------ fitting
     def _svdd(self) -> ClassConditionalSVDD:
@@ -188,7 +252,7 @@ class UniformDetector(BaseEstimator):
         default it is generated from the validation images (``val_labels``, when given,
         make its class blends cross class boundaries).
         """
-        self._check_params()
+        self._validate_params()
         train_images, val_images = self._check_input(train_images), self._check_input(val_images)
         if len(val_images) < self.min_samples:  # one image once gave all thresholds 0, silently
             raise ValueError(f"need at least min_samples={self.min_samples} held-out validation images for the score "
@@ -199,9 +263,7 @@ class UniformDetector(BaseEstimator):
             if not self.candidates or isinstance(self.candidates, str):
                 names = [info.name for info in extractor.candidates(self.candidates or "blocks") if info.name != LOGITS]
             else:
-                names = list(self.candidates)
-            for name in names:
-                extractor.check_layer(name)
+                names = list(self.candidates)  # checked by _validate_params
         else:
             names = [self.layer]
         # one forward pass per image set gives the logits and every layer needed
@@ -275,17 +337,24 @@ class UniformDetector(BaseEstimator):
         return copy.copy(self).set_beta(beta)
 
     def set_beta(self, beta) -> "UniformDetector":
-        """New weights: only the thresholds change (from cached validation scores), no refit."""
+        """New weights: only the thresholds change (from cached validation scores), no refit. A beta
+        that is refused (here, or by a detector saved without the confidence term) changes nothing."""
         self._check_fitted()
-        self.beta = self.check_beta(beta)
-        return self._fit_thresholds()
+        beta = self.check_beta(beta)
+        self.thresholds_, self.beta = self.thresholds_for(beta), beta
+        return self
 
     def set_nu(self, nu) -> "UniformDetector":
-        """New nu: refit the SVDDs on the features kept from ``fit``; the MDL stays."""
+        """New nu: refit the SVDDs on the features kept from ``fit``; the MDL stays.
+
+        Not on a detector from :meth:`load`: the file keeps the SVDDs, not the training features they
+        were fitted on, so it is refused (NotFittedError, nothing changed); fit one with the new nu."""
         self._check_fitted()
-        self.nu = self.check_nu(nu)
+        nu = self.check_nu(nu)
         if not hasattr(self, "_train"):
-            raise NotFittedError("a loaded detector keeps no training features: call fit() to change nu")
+            raise NotFittedError(f"cannot refit the SVDDs with nu={nu:g}: a detector loaded from a file keeps no "
+                                 "training features; fit a new one with this nu (UniformDetector(..., nu=...).fit)")
+        self.nu = nu
         return self._fit_svdds()
 
     def beta_from_generated(self, val_images: np.ndarray, val_labels: np.ndarray | None = None, steps: int = 20):
