@@ -49,9 +49,8 @@ def test_subclass_and_svdd_share_the_constraints():
 
 
 @pytest.mark.parametrize("params, error, message", [
-    ({"nu": 0}, InvalidParameterError, r"'nu' parameter .* \(0.0, 1.0\)"),
-    ({"nu": 1.5}, InvalidParameterError, r"'nu' parameter .* \(0.0, 1.0\)"),
-    ({"nu": 1}, InvalidParameterError, r"'nu' parameter .* \(0.0, 1.0\)"),  # libsvm cannot fit it: see below
+    ({"nu": 0}, InvalidParameterError, r"'nu' parameter .* \(0.0, 1.0\]"),
+    ({"nu": 1.5}, InvalidParameterError, r"'nu' parameter .* \(0.0, 1.0\]"),
     ({"nu": "0.1"}, InvalidParameterError, r"'nu' parameter"),
     ({"tpr": 1}, InvalidParameterError, r"'tpr' parameter .* \(0.0, 1.0\)"),
     ({"tpr": 0.0}, InvalidParameterError, r"'tpr' parameter"),
@@ -99,8 +98,8 @@ def test_the_knn_detector_adds_k_to_its_parents_checks(tiny_model, params, messa
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"nu": 0}, r"'nu' parameter of ClassConditionalSVDD must be a float in the range \(0.0, 1.0\)"),
-    ({"nu": 1.0}, r"'nu' parameter of ClassConditionalSVDD must be a float in the range \(0.0, 1.0\)"),
+    ({"nu": 0}, r"'nu' parameter of ClassConditionalSVDD must be a float in the range \(0.0, 1.0\]"),
+    ({"nu": 1.0001}, r"'nu' parameter of ClassConditionalSVDD must be a float in the range \(0.0, 1.0\]"),
     ({"gamma": "nope"}, "'gamma' parameter of ClassConditionalSVDD"),
     ({"gamma": 0}, "'gamma' parameter"),
     ({"max_samples_per_class": 0}, "'max_samples_per_class' parameter"),
@@ -114,41 +113,46 @@ def test_the_svdd_refuses_each_bad_parameter_by_name_before_fitting(params, mess
 
 
 def test_valid_edge_values_pass_validation(tiny_model):
-    for params in [{"nu": 0.999}, {"nu": np.float32(1e-3), "tpr": 0.999}, {"beta": (0.5, 0.5, 0.0, 0.0)}, {"beta": [1, 0]},
+    for params in [{"nu": 1}, {"nu": np.float32(1e-3), "tpr": 0.999}, {"beta": (0.5, 0.5, 0.0, 0.0)}, {"beta": [1, 0]},
                    {"beta": np.array([0.2, 0.3, 0.5])}, {"gamma": "auto"}, {"gamma": 1e-3}, {"candidates": "all"},
                    {"candidates": ("features.1", "head.2")}, {"max_samples_per_class": None}, {"min_samples": 1},
                    {"random_state": np.int64(3)}, {"confidence": "maxlogit"}, {"layer": "features.4"}]:
         UniformDetector(tiny_model, **params)._validate_params()
     for params in [{"beta": (0.1, 0.2, 0.3, 0.4)}, {"k": 1}, {"k": np.int64(50)}]:
         UniformKNNDetector(tiny_model, **params)._validate_params()
-    ClassConditionalSVDD(nu=0.999, gamma=0.5, max_samples_per_class=None, min_samples=1,
+    ClassConditionalSVDD(nu=1.0, gamma=0.5, max_samples_per_class=None, min_samples=1,
                          random_state=np.random.default_rng(0))._validate_params()
     # the public checks take the same constraints
     assert UniformDetector.check_nu(0.999) == 0.999 and isinstance(UniformDetector.check_nu(np.float32(0.5)), float)
     assert UniformDetector.check_beta((0.5, 0.5)) == (0.5, 0.5, 0.0)
     assert UniformKNNDetector.check_beta((0.1, 0.2, 0.3, 0.4)) == (0.1, 0.2, 0.3, 0.4)
-    for bad in (0, 1, 1.5, float("nan"), None):
+    assert UniformDetector.check_nu(1) == 1.0
+    for bad in (0, -0.1, 1.5, float("nan"), None):
         with pytest.raises(InvalidParameterError, match="'nu' parameter of UniformDetector"):
             UniformDetector.check_nu(bad)
     with pytest.raises(ValueError, match="no k-NN term"):
         UniformDetector.check_beta((0.25, 0.25, 0.25, 0.25))
 
 
-def test_nu_one_is_refused_because_no_one_class_svm_fits_it():
-    """Why the constraint is (0, 1) where OneClassSVM's own is (0, 1]: at nu = 1 its fit always fails."""
+def test_nu_one_is_fitted_at_its_limit():
+    """nu = 1 is valid ((0, 1], the paper's range), but libsvm's own fit fails on it: the SVDD fits its limit."""
     from sklearn.svm import OneClassSVM
 
-    X = np.random.default_rng(0).normal(size=(50, 4))
+    from detector.method.svdd import NU_FIT_MAX
+
+    X, classes = np.random.default_rng(0).normal(size=(60, 4)), np.repeat(np.arange(3), 20)
     with pytest.raises(ValueError, match="not finite"):
         OneClassSVM(nu=1.0).fit(X)
-    OneClassSVM(nu=0.999).fit(X)
+    at_one = ClassConditionalSVDD(nu=1, gamma=0.5).fit(X, classes, n_classes=3).score_samples(X, classes)
+    at_limit = ClassConditionalSVDD(nu=NU_FIT_MAX, gamma=0.5).fit(X, classes, n_classes=3).score_samples(X, classes)
+    assert np.all(np.isfinite(at_one)) and np.array_equal(at_one, at_limit)
 
 
-def test_nu_near_one_and_four_weights_fit(tiny_model, digits):
-    """The edges of the valid ranges, through a whole fit: nu just under 1, and four weights."""
-    detector = UniformKNNDetector(tiny_model, layer="features.4", nu=0.999, beta=(0.1, 0.2, 0.3, 0.4), k=5).fit(
+def test_nu_one_and_four_weights_fit(tiny_model, digits):
+    """The edges of the valid ranges, through a whole fit: nu = 1, and four weights."""
+    detector = UniformKNNDetector(tiny_model, layer="features.4", nu=1, beta=(0.1, 0.2, 0.3, 0.4), k=5).fit(
         digits["train"].images, digits["val"].images)
-    assert detector.beta == (0.1, 0.2, 0.3, 0.4) and detector.nu == 0.999
+    assert detector.beta == (0.1, 0.2, 0.3, 0.4) and detector.nu == 1
     assert np.all(np.isfinite(detector.score_samples(digits["test"].images[:20])))
     gammas = detector.svdd_["features.4"].gammas_
     assert all(isinstance(gamma, float) and gamma > 0 for gamma in gammas if gamma is not None)

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     def detector_args(sub):
         sub.add_argument("--layer", default="auto", help="MDL name, or auto (chosen on the generated mix set)")
         sub.add_argument("--beta", type=_beta, default=(0.5, 0.5), help=BETA_HELP)
-        sub.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1)")
+        sub.add_argument("--nu", type=float, default=0.1, help="SVDD nu in (0, 1]")
         sub.add_argument("--candidates", choices=CANDIDATES, default="blocks",
                          help="layers tried as MDL: blocks (default: the outputs of a network's stages and blocks, "
                               "found by structure: residual blocks, children of containers such as features[i] or "

@@ -29,10 +29,10 @@ CHUNK = 1 << 22  # rows x support vectors per kernel block: 32 MB in float64, wh
 _TENSORS: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
 # scikit-learn's parameter constraints (sklearn.utils._param_validation: any one of a list satisfies it),
 # shared with UniformDetector, which passes these parameters on: one source of truth for each
-# nu = 1 is refused although OneClassSVM's own constraint takes it: libsvm's one-class solution then has
-# every alpha at its bound and no finite intercept, and the fit fails ("dual coefficients or intercepts
-# are not finite") on any data, after the features were extracted
-NU = [Interval(Real, 0, 1, closed="neither")]
+NU = [Interval(Real, 0, 1, closed="right")]
+# libsvm cannot fit nu = 1 itself (every alpha at its bound leaves no finite intercept: "dual coefficients
+# or intercepts are not finite", on any data); that nu is fitted at its limit, the largest we pass on
+NU_FIT_MAX = 1 - 1e-9
 GAMMA = [StrOptions({"scale", "auto"}), Interval(Real, 0, None, closed="neither")]
 MAX_SAMPLES = [Interval(Integral, 1, None, closed="left"), None]  # None: no subsampling
 MIN_SAMPLES = [Interval(Integral, 1, None, closed="left")]
@@ -109,7 +109,7 @@ class ClassConditionalSVDD(BaseEstimator):
 
     Parameters
     ----------
-    nu : float in (0, 1)
+    nu : float in (0, 1]
         Upper bound on the fraction of training inputs outside the sphere.
     gamma : "scale", "auto" or float
         RBF kernel width (``1 / s^2`` in the paper's Eq. 3).
@@ -148,7 +148,7 @@ class ClassConditionalSVDD(BaseEstimator):
 
     def _svm(self, X: np.ndarray, rng: np.random.Generator) -> OneClassSVM:
         X = X[subsample(len(X), self.max_samples_per_class, rng)]
-        return OneClassSVM(kernel="rbf", nu=self.nu, gamma=rbf_gamma(X, self.gamma)).fit(X)
+        return OneClassSVM(kernel="rbf", nu=min(self.nu, NU_FIT_MAX), gamma=rbf_gamma(X, self.gamma)).fit(X)
 
     def fit(self, X: np.ndarray, classes: np.ndarray, n_classes: int) -> "ClassConditionalSVDD":
         self._validate_params()

@@ -75,7 +75,7 @@ class UniformDetector(BaseEstimator):
     beta : (float, float) or (float, float, float)
         Weights of the MDL, logit and confidence scores (>= 0, not all 0; a third weight of 0
         when two are given). Paper: (0.5, 0.5); ``ours+conf``: :meth:`beta_from_generated`.
-    nu : float in (0, 1)
+    nu : float in (0, 1]
         SVDD slack bound. Paper: 0.1.
     gamma : "scale", "auto" or float
         RBF kernel width, scikit-learn's convention on standardised features.
@@ -167,7 +167,7 @@ class UniformDetector(BaseEstimator):
 
     @classmethod
     def check_nu(cls, nu) -> float:
-        """``nu`` as a float, refused (ValueError naming it) outside (0, 1): its constraint, for the
+        """``nu`` as a float, refused (ValueError naming it) outside (0, 1]: its constraint, for the
         command line and :meth:`set_nu`."""
         cls._validate_param("nu", nu)
         return float(nu)
