@@ -86,8 +86,8 @@ def test_class_never_predicted_uses_the_pooled_svdd(tiny_model, digits):
 
 
 @pytest.mark.parametrize("params, error, message", [
-    ({"nu": 0}, ValueError, r"'nu' parameter of UniformDetector must be a float in the range \(0.0, 1.0\)"),
-    ({"nu": 1.5}, ValueError, r"'nu' parameter of UniformDetector must be a float in the range \(0.0, 1.0\)"),
+    ({"nu": 0}, ValueError, r"'nu' parameter of UniformDetector must be a float in the range \(0.0, 1.0\]"),
+    ({"nu": 1.5}, ValueError, r"'nu' parameter of UniformDetector must be a float in the range \(0.0, 1.0\]"),
     ({"beta": (-1, 1)}, ValueError, "non-negative"),
     ({"beta": (0, 0)}, ValueError, "not all zero"),
     ({"layer": "conv9"}, LayerError, "valid layers: features.0"),
