@@ -64,8 +64,9 @@ def report_folder_pass(done: int, total: int, what: str) -> None:
 
     The pass runs inside a cached loader, and Streamlit records what a cached function draws in order to
     replay it on later cache hits, which fails for a slot made outside the function. The bar belongs to
-    this run, not to the cached result, so it is drawn by a short thread given this run's context
-    (Streamlit's documented way to draw from another thread), where no recording is under way."""
+    this run, not to the cached result, so it is drawn by a short thread given this run's context, where
+    no recording is under way (how docs.streamlit.io/develop/concepts/design/multithreading shows drawing
+    from another thread; the run waits for it, so only one thread draws at a time)."""
     bar = st.session_state.get(BAR_KEY)
     if bar is None:
         return
