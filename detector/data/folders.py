@@ -19,7 +19,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
