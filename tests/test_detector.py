@@ -255,7 +255,7 @@ def test_set_params_beta_refits_the_thresholds_that_pair_with_it(fitted):
 
 
 def test_the_mdl_is_the_layer_with_fewest_errors_and_a_tie_goes_to_the_better_separation():
-    from detector.method.uniform import most_discriminative
+    from detector.method.mdl import most_discriminative
 
     errors = {"features.2": 0.136, "features.3": 0.136, "features.4": 0.2}
     assert most_discriminative(errors, {"features.2": 0.90, "features.3": 0.93, "features.4": 0.99}) == "features.3"

@@ -27,42 +27,27 @@ from __future__ import annotations
 
 import copy
 import logging
-from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import roc_auc_score
-from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 from sklearn.utils.validation import check_is_fitted
 
 from ..anomalies.noise import generated_anomalies, mix_set
-from ..errors import DataError, LayerError
+from ..errors import DataError
 from ..inputs.images import check_images
-from .features import CANDIDATES, LOGITS, FeatureExtractor
-from .metrics import per_class_thresholds
+from .features import LOGITS, FeatureExtractor
+from .mdl import mix_set_errors, most_discriminative
 from ..models.classifiers import ClassifierInfo
+from .parameters import DetectorParameters
 from .persistence import load_detector, save_detector
 from ..runtime import model_device, to_numpy
-from .scores import (CONFIDENCES, LayerScores, check_beta, choose_beta, min_max_normalise, min_max_ranges,
-    thresholds_for)
-from .svdd import GAMMA, MAX_SAMPLES, MIN_SAMPLES, NU, ClassConditionalSVDD
+from .scores import CONFIDENCES, LayerScores, choose_beta, min_max_normalise, min_max_ranges, thresholds_for
+from .svdd import ClassConditionalSVDD
 
 log = logging.getLogger(__name__)
-def most_discriminative(errors: dict[str, float], separation: dict[str, float]) -> str:
-    """The MDL: the layer with the fewest errors on held-out ID plus the mix set (the paper's rule);
-    among layers with equally few, the one whose scores separate the two best (AUROC), not the first
-    listed: a MobileNetV3's features.2 and features.3 tied at 13.6 %, and the first lost 2 points.
-
-    >>> most_discriminative({"a": 0.2, "b": 0.1, "c": 0.1}, {"a": 0.99, "b": 0.90, "c": 0.95})
-    'c'
-    """
-    return min(errors, key=lambda name: (errors[name], -separation[name]))
-
-
-class UniformDetector(BaseEstimator):
+class UniformDetector(DetectorParameters):
     """Uniform anomaly detector (OOD, adversarial and noise) for a trained classifier.
 
     Parameters
@@ -113,29 +98,10 @@ class UniformDetector(BaseEstimator):
     >>> detector = UniformDetector(model).fit(train.images, val.images)     # doctest: +SKIP
     >>> detector.predict(images)            # True = anomaly                # doctest: +SKIP
 
-    The parameters are checked at the start of :meth:`fit` (scikit-learn's ``_parameter_constraints``,
-    then :meth:`_check_beta_terms` and :meth:`_check_layer_names`); a bad value raises a ValueError
-    (scikit-learn's ``InvalidParameterError`` for a type or a range) that names the parameter.
+    The parameters are checked at the start of :meth:`fit`
+    (:class:`~detector.method.parameters.DetectorParameters`); a bad value raises a ValueError (scikit-learn's
+    ``InvalidParameterError`` for a type or a range) that names the parameter.
     """
-
-    #: scikit-learn's convention: parameter -> constraints (any one of a list satisfies it), checked by
-    #: :meth:`_validate_params` at the start of fit; a subclass extends it ({**parent's, "k": [...]}).
-    #: The SVDD's parameters take its own constraints, as they are passed on to it.
-    _parameter_constraints: dict = {
-        "model": [ClassifierInfo],
-        "layer": [str],  # "auto", or a layer of the model other than the logits: _check_layer_names
-        "beta": ["array-like"],  # and two to four numbers >= 0, not all 0: _check_beta_terms
-        "nu": NU,
-        "gamma": GAMMA,
-        "tpr": [Interval(Real, 0, 1, closed="neither")],
-        "candidates": [None, StrOptions(set(CANDIDATES)), list, tuple],  # names: _check_layer_names
-        "max_samples_per_class": MAX_SAMPLES,
-        "min_samples": MIN_SAMPLES,
-        "random_state": [Interval(Integral, 0, None, closed="left")],  # a seed: random_state + 1 seeds the mix set
-        "confidence": [StrOptions(set(CONFIDENCES))],
-    }
-    #: the terms of g_i that beta weighs: MDL, logit, confidence (UniformKNNDetector: and k-NN)
-    _n_terms = 3
 
     def __init__(self, model: ClassifierInfo, layer="auto", beta=(0.5, 0.5), nu=0.1, gamma="scale", tpr=0.95,
                  candidates=None, max_samples_per_class=2000, min_samples=10, random_state=0, confidence="msp"):
@@ -150,64 +116,6 @@ class UniformDetector(BaseEstimator):
         self.min_samples = min_samples
         self.random_state = random_state
         self.confidence = confidence
-
-    # ------------------------------------------------------------------ validation
-    def _validate_params(self) -> None:
-        """The one check of every constructor parameter, at the start of :meth:`fit` (and of
-        ``UniformKNNDetector.from_detector`` and :meth:`load`): scikit-learn's, on
-        ``_parameter_constraints``, then ours on what those cannot express."""
-        super()._validate_params()
-        self._check_beta_terms(self.beta)
-        self._check_layer_names()
-
-    @classmethod
-    def _validate_param(cls, name: str, value) -> None:
-        """One parameter against its entry of ``_parameter_constraints`` (for the public checks below)."""
-        validate_parameter_constraints({name: cls._parameter_constraints[name]}, {name: value}, caller_name=cls.__name__)
-
-    @classmethod
-    def check_nu(cls, nu) -> float:
-        """``nu`` as a float, refused (ValueError naming it) outside (0, 1]: its constraint, for the
-        command line and :meth:`set_nu`."""
-        cls._validate_param("nu", nu)
-        return float(nu)
-
-    @classmethod
-    def check_beta(cls, beta) -> tuple[float, ...]:
-        """``beta`` as :func:`detector.method.scores.check_beta` returns it, refused (ValueError naming
-        it) as :meth:`fit` refuses it: for the command line, :meth:`set_beta` and scoring."""
-        cls._validate_param("beta", beta)
-        return cls._check_beta_terms(beta)
-
-    @classmethod
-    def _check_beta_terms(cls, beta) -> tuple[float, ...]:
-        """Ours: scikit-learn's constraints cannot say "two to four non-negative numbers, not all zero"
-        (:func:`~detector.method.scores.check_beta`, also used where beta meets the scores), nor that a
-        k-NN weight needs the k-NN term."""
-        values = check_beta(beta)
-        if len(values) > cls._n_terms:
-            raise ValueError(f"beta has a fourth (k-NN) weight, {values[3]:g}, but {cls.__name__} has no k-NN term "
-                             f"(detector.method.neighbours.UniformKNNDetector has); got {beta!r}")
-        return values
-
-    def _check_layer_names(self) -> None:
-        """Ours: ``layer`` and the ``candidates`` given by name must be layers of this model (scikit-learn's
-        constraints know nothing of the model), and not the logits, which are the second detector."""
-        named = [] if self.layer == "auto" else [("layer", self.layer)]
-        if isinstance(self.candidates, (list, tuple)):
-            named += [("candidates", name) for name in self.candidates]
-        for param, name in named:
-            if not isinstance(name, str):
-                raise ValueError(f"candidates must be layer names (str), got {name!r} in {self.candidates!r}")
-            try:
-                self.extractor.check_layer(name)  # LayerError: the message lists the valid layers
-            except LayerError as error:
-                if param == "layer":
-                    raise
-                raise LayerError(f"candidates: {error}") from None
-            if name == LOGITS:
-                raise ValueError(f"{param}={getattr(self, param)!r}: the MDL must be a layer other than the logits "
-                                 "(the logits are the second detector)")
 
     def _check_input(self, images: np.ndarray) -> np.ndarray:
         images = check_images(images)
@@ -282,15 +190,9 @@ class UniformDetector(BaseEstimator):
                 mix_images = mix_set(val_images, labels, seed=self.random_state + 1)
             mix_feats = extractor.features(self._check_input(mix_images), [*names, LOGITS])
             mix_pred = mix_feats[LOGITS].argmax(1)
-            separation = {}  # breaks ties in the error count (a MobileNet's features.2 and .3 tied at 13.6 %)
-            for name in names:
-                svdd = self._svdd().fit(train_feats[name], train_pred, self.n_classes_)
-                val_s = svdd.score_samples(val_feats[name], val_pred)
-                mix_s = svdd.score_samples(mix_feats[name], mix_pred)
-                tau = per_class_thresholds(val_s, val_pred, self.n_classes_, self.tpr, self.min_samples)
-                errors = np.sum(val_s < tau[val_pred]) + np.sum(mix_s >= tau[mix_pred])
-                self.layer_errors_[name] = float(errors / (len(val_s) + len(mix_s)))
-                separation[name] = roc_auc_score(np.r_[np.ones(len(val_s)), np.zeros(len(mix_s))], np.r_[val_s, mix_s])
+            self.layer_errors_, separation = mix_set_errors(
+                self._svdd, names, (train_feats, train_pred), (val_feats, val_pred), (mix_feats, mix_pred),
+                self.n_classes_, self.tpr, self.min_samples)
             self.mdl_ = most_discriminative(self.layer_errors_, separation)
         else:
             self.mdl_ = self.layer
