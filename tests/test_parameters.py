@@ -183,3 +183,13 @@ def test_a_refused_beta_or_nu_changes_nothing(fitted, tiny_model, tmp_path):
     with pytest.raises(NotFittedError, match="nu=0.2: a detector loaded from a file keeps no training features"):
         loaded.set_nu(0.2)
     assert loaded.nu == 0.1 and loaded.set_beta((0.0, 1.0)).beta == (0.0, 1.0, 0.0)  # beta needs no refit
+
+
+def test_an_svdd_saved_without_its_kernel_width_is_refused_on_load():
+    """An SVM fitted before gamma was resolved publicly holds "scale": loading it says to refit, not a wrong score."""
+    X, classes = np.random.default_rng(0).normal(size=(60, 4)), np.repeat(np.arange(3), 20)
+    state = ClassConditionalSVDD(gamma=0.5).fit(X, classes, n_classes=3).get_state()
+    assert ClassConditionalSVDD().set_state(state).gammas_[0] == 0.5
+    state["pooled"].gamma = "scale"
+    with pytest.raises(ValueError, match="earlier version of the detector"):
+        ClassConditionalSVDD().set_state(state)
