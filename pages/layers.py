@@ -14,7 +14,10 @@ st.title("Layers")
 st.caption("Step 1 of the method: a per-class SVDD on every candidate layer, thresholds at 95 % TPR of held-out ID "
            "data; the **MDL** is the layer with the fewest errors on held-out ID plus a generated *mix* set "
            "(shuffled, blurred, inverted, tiled and blended ID images; no evaluated set). The AUROCs show each "
-           "layer's SVDD alone on your anomaly sets (per-class weighted, %); the logit row is the second detector.")
+           "layer's SVDD alone on your anomaly sets (per-class weighted, %); the logit row is the second detector. "
+           "*reduction* says how a layer's output became one vector per input: each channel's mean over the "
+           "image (the paper's), with its spread (std) too for a block whose output is signed (a MobileNet's "
+           "linear bottleneck), a transformer's class token or token mean.")
 
 key = ("layer_table", ctx.ids)
 notice = st.empty()

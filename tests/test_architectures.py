@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from detector.method.features import (CHANNELS_LAST_MEAN, CLASS_TOKEN, LOGITS, SPATIAL_MEAN, TOKEN_MEAN,
-                                      FeatureExtractor, block_layers, layer_reductions)
+from detector.method.features import (CHANNELS_LAST_MEAN, CLASS_TOKEN, LOGITS, SPATIAL_MEAN, SPATIAL_MEAN_STD,
+                                      TOKEN_MEAN, FeatureExtractor, block_layers, layer_reductions)
 from detector.method.structure import residual_blocks
 from detector.method.uniform import UniformDetector
 from detector.models.classifiers import prepare_classifier
@@ -32,18 +32,20 @@ def timm_swin() -> nn.Module:
                              depths=(2, 2), num_heads=(1, 2), num_classes=10)
 
 
-ARCHITECTURES = {  # builder, the candidates (logits aside), the reduction of the first one
+# builder, the candidates (logits aside), their reductions: a signed block output wider than one position
+# (an inverted residual's linear bottleneck, a Hardswish or SiLU stem) keeps its spread, a ReLU's keeps the mean
+ARCHITECTURES = {
     "mobilenet_v3_small": (lambda: torchvision.models.mobilenet_v3_small(num_classes=10),
-                           [f"features.{i}" for i in range(13)], SPATIAL_MEAN),
+                           [f"features.{i}" for i in range(13)], [SPATIAL_MEAN_STD] * 9 + [SPATIAL_MEAN] * 4),
     "efficientnet_b0": (lambda: torchvision.models.efficientnet_b0(num_classes=10),
-                        ["features.0", *EFFICIENTNET_BLOCKS, "features.8"], SPATIAL_MEAN),
+                        ["features.0", *EFFICIENTNET_BLOCKS, "features.8"], [SPATIAL_MEAN_STD] * 12 + [SPATIAL_MEAN] * 6),
     "resnet18": (lambda: torchvision.models.resnet18(num_classes=10),
-                 [f"layer{stage}.{block}" for stage in range(1, 5) for block in range(2)], SPATIAL_MEAN),
+                 [f"layer{stage}.{block}" for stage in range(1, 5) for block in range(2)], [SPATIAL_MEAN] * 8),
     "vgg11": (lambda: torchvision.models.vgg11(num_classes=10),  # a plain CNN: its pooling stages
-              ["features.2", "features.5", "features.10", "features.15", "features.20", "avgpool"], SPATIAL_MEAN),
-    "vit": (vit, ["encoder.layers.encoder_layer_0", "encoder.layers.encoder_layer_1"], CLASS_TOKEN),
+              ["features.2", "features.5", "features.10", "features.15", "features.20", "avgpool"], [SPATIAL_MEAN] * 6),
+    "vit": (vit, ["encoder.layers.encoder_layer_0", "encoder.layers.encoder_layer_1"], [CLASS_TOKEN] * 2),
     "timm-swin": (timm_swin, [f"layers.{stage}.blocks.{block}" for stage in range(2) for block in range(2)],
-                  CHANNELS_LAST_MEAN),
+                  [CHANNELS_LAST_MEAN] * 4),
 }
 
 
@@ -61,11 +63,11 @@ def build(name: str):
 
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_candidates_are_the_stage_and_block_outputs_and_the_detector_runs(name, images):
-    _, expected, reduction = ARCHITECTURES[name]
+    _, expected, reductions = ARCHITECTURES[name]
     model = build(name)
     layers = block_layers(model.module, SHAPE)
     assert [layer.name for layer in layers] == [*expected, LOGITS]
-    assert layers[0].reduction == reduction and layers[-1].reduction == "as is"
+    assert [layer.reduction for layer in layers] == [*reductions, "as is"]
     named = dict(model.module.named_modules())
     inside = (torchvision.ops.SqueezeExcitation, nn.MultiheadAttention, timm.models.swin_transformer.WindowAttention)
     for layer in layers[:-1]:  # never a layer inside a squeeze-excitation or attention branch
@@ -98,6 +100,26 @@ def test_a_vits_blocks_are_read_at_their_class_token():
                                  num_classes=10, global_pool="avg").eval()
     assert layer_reductions(averaged, SHAPE, ["blocks.1", "patch_embed"]) == {"blocks.1": TOKEN_MEAN,
                                                                            "patch_embed": TOKEN_MEAN}
+
+
+def test_a_linear_bottleneck_keeps_each_channels_mean_and_spread():
+    """An inverted residual ends with a BatchNorm (no activation): its features are each channel's spatial
+    mean, then its standard deviation over the positions; a block after a ReLU keeps the paper's means only."""
+    model = build("mobilenet_v3_small")
+    images = np.random.default_rng(3).uniform(0, 1, (4, *SHAPE)).astype(np.float32)
+    name = "features.1"
+    feats = FeatureExtractor(model).features(images, [name], cached=False)[name]
+    captured = []
+    handle = dict(model.module.named_modules())[name].register_forward_hook(lambda _m, _i, output: captured.append(output))
+    with torch.no_grad():
+        model.module(torch.from_numpy(images).to(next(model.module.parameters()).device))
+    handle.remove()
+    maps = captured[0].cpu().numpy()  # (4, 16, 8, 8), signed
+    assert maps.min() < 0 and feats.shape == (4, 32)
+    np.testing.assert_allclose(feats, np.c_[maps.mean((2, 3)), maps.std((2, 3))], rtol=1e-4, atol=1e-6)
+    relu_block = build("resnet18")
+    assert layer_reductions(relu_block.module, SHAPE, ["layer1.0", "layer4.1"]) == {"layer1.0": SPATIAL_MEAN,
+                                                                                   "layer4.1": SPATIAL_MEAN}
 
 
 def test_channels_last_maps_are_averaged_over_their_spatial_dims():
@@ -196,7 +218,7 @@ def test_the_layers_page_lists_a_user_architectures_blocks(name, tmp_path, monke
     expected = [*ARCHITECTURES[name][1], LOGITS]
     table = at.dataframe[0].value
     assert list(table["layer"]) == [*expected, "confidence"]
-    assert list(table["reduction"])[:-2] == [ARCHITECTURES[name][2]] * (len(expected) - 1)
+    assert list(table["reduction"])[:-2] == ARCHITECTURES[name][2]
     picker = [option.split()[0] for option in at.selectbox(key="layers_pick").options]  # "name  ★ MDL"
     assert set(expected[:-1]) <= set(picker) and LOGITS not in picker
 

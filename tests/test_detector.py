@@ -202,6 +202,20 @@ def test_a_detector_saved_before_the_confidence_term_still_loads(fitted, tiny_mo
         loaded.with_beta((1, 1, 1))
 
 
+def test_a_detector_fitted_on_another_reduction_of_its_layer_is_refused_on_load(fitted, tiny_model, digits, tmp_path):
+    """A file from before a layer's reduction changed (a block's signed map keeps its spread since issue 26)
+    holds SVDDs of another width: refused on load with a hint to refit, not a failure at the first score."""
+    old = copy.copy(fitted)
+    feats = FeatureExtractor(tiny_model).features(digits["train"].images, [fitted.mdl_, "logits"])
+    width = feats[fitted.mdl_].shape[1]
+    narrow = fitted._svdd().fit(feats[fitted.mdl_][:, :width // 2], feats["logits"].argmax(1), fitted.n_classes_)
+    old.svdd_ = {**fitted.svdd_, fitted.mdl_: narrow}
+    old.save(tmp_path / "old.skops")
+    with pytest.raises(ValueError, match=rf"fitted on {width // 2} features of layer '{fitted.mdl_}'.*reduces that "
+                                         rf"layer to {width} .*fit a new detector"):
+        UniformDetector.load(tmp_path / "old.skops", tiny_model)
+
+
 def test_choose_beta_weighs_every_kind_of_generated_anomaly():
     from detector.method.scores import choose_beta, simplex_grid
 

@@ -73,6 +73,19 @@ def load_detector(cls, path: str | Path, model, cache_key: dict | None = None):
         # a detector saved before the confidence term has two columns: it loads, with beta_3 = 0 only
         detector.val_scores_ = LayerScores(state["val_predicted"], *state["val_scores"].T)
         detector.val_predicted_ = state["val_predicted"]
-        return detector._fit_thresholds()
+        detector._fit_thresholds()
+        fitted_widths = {name: svdd.scaler_.n_features_in_ for name, svdd in detector.svdd_.items()}
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:
         raise ValueError(f"cannot load detector from {path}: malformed state ({type(error).__name__}: {error})") from None
+    _check_feature_widths(detector, fitted_widths, path)
+    return detector
+
+
+def _check_feature_widths(detector, fitted_widths: dict[str, int], path: Path) -> None:
+    """Refuse a detector whose SVDDs were fitted on features of another width than this code extracts for
+    their layers: one saved before a block's signed map kept its spread (issue 26) would fail at scoring."""
+    layers = {info.name: info for info in detector.extractor.valid_layers}
+    for name, width in fitted_widths.items():
+        if name in layers and layers[name].feature_dim != width:
+            raise ValueError(f"{path} was fitted on {width} features of layer {name!r}; this version reduces that "
+                             f"layer to {layers[name].feature_dim} ({layers[name].reduction}): fit a new detector")
