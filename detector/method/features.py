@@ -1,7 +1,8 @@
 """Find the layers of any ``nn.Module``, hook them, and extract per-layer features.
 
 Convolutional maps (N, C, H, W) are reduced to one mean per channel (paper, Sec. 4:
-the SVDD does poorly in high dimension); other outputs are flattened. The logit
+the SVDD does poorly in high dimension), a block's signed map also to each channel's spread;
+tokens to their class token or mean; other outputs are flattened (:data:`REDUCTIONS`). The logit
 layer is the model's output and is always available under the name ``"logits"``.
 Features of named sets (dataset splits, anomaly sets) are cached on disk keyed by the
 model's weights hash, the images' content hash, the layer name and the code (:func:`detector.cache.code_hash`); a user's new inputs
