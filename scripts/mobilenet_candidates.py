@@ -44,15 +44,16 @@ def split(name: str, part: str, limit: int | None) -> Dataset:
     return Dataset(name, part, to_input_shape(data.images[keep], SHAPE, f"{name}/{part}"), data.labels[keep])
 
 
-def trained_network(train: Dataset, epochs: int, weights: Path) -> torch.nn.Module:
+def trained_network(train: Dataset, epochs: int, weights: Path, seed: int = 0) -> torch.nn.Module:
     """The network with ``weights`` when the file exists, else trained (seeded, on the CPU) and saved there."""
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     network = torchvision.models.mobilenet_v3_small(num_classes=10)
     if weights.exists():
         load_checkpoint(network, weights)
     else:
         network = train_classifier(network, train.images, train.labels, epochs=epochs, batch_size=128, lr=3e-3,
-                                   schedule="one-cycle", augment="none", device="cpu", desc="training MobileNetV3-small")
+                                   schedule="one-cycle", augment="none", device="cpu", seed=seed,
+                                   desc="training MobileNetV3-small")
         save_checkpoint(network, weights)
     return recalibrated(network, train.images[:5000])
 
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=20000, help="training images (also those the detector fits on)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--test", type=int, default=2000, help="ID test images and MNIST images")
+    parser.add_argument("--seed", type=int, default=0, help="torch's seed for the initial weights and the training order")
     parser.add_argument("--each-layer", action="store_true",
                         help="also the per-class AUROC of every candidate as the MDL (beta 0.5, 0.5)")
     parser.add_argument("--weights", type=Path, default=Path("mobilenet_v3_small-fashion-mnist.pt"),
@@ -89,7 +91,7 @@ def main() -> None:
                  AnomalySet("distorted", "near-ood", distorted_images(test.images, len(test.labels))),
                  AnomalySet("letters", "near-ood", to_input_shape(rendered_letters(len(test.labels)), SHAPE, "letters")),
                  AnomalySet("digits", "ood", split("digits", "test", None).images)]
-    model = prepare_classifier("mobilenet_v3_small", trained_network(train, args.epochs, args.weights), SHAPE, "fashion-mnist")
+    model = prepare_classifier("mobilenet_v3_small", trained_network(train, args.epochs, args.weights, args.seed), SHAPE, "fashion-mnist")
     experiment = Experiment(model, "fashion-mnist", train, val, test)
     print(f"test accuracy {100 * check_accuracy(experiment).accuracy:.2f} % ({len(test.labels)} images)")
     named = dict(model.module.named_modules())
