@@ -99,10 +99,12 @@ def cmd_layers(args) -> None:
 
     extractor = FeatureExtractor(load_model(args.model, args.weights, args.id_dataset, progress=True))
     tried = {layer.name for layer in extractor.candidates("blocks")}
-    print(f"{'layer':<28} {'type':<14} {'output shape':<18} {'reduction':<29} features")
-    for layer in extractor.valid_layers:
-        mark = " *" if layer.name in tried and layer.name != "logits" else ""
-        print(f"{layer.name:<28} {layer.kind:<14} {str(layer.output_shape):<18} {layer.reduction:<29} {layer.feature_dim}{mark}")
+    rows = [(layer.name, layer.kind, str(layer.output_shape), layer.reduction, f"{layer.feature_dim}"
+             + (" *" if layer.name in tried and layer.name != "logits" else "")) for layer in extractor.valid_layers]
+    header = ("layer", "type", "output shape", "reduction", "features")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]  # torchvision's kinds are long
+    for row in [header, *rows]:
+        print(" ".join(f"{cell:<{width}}" for cell, width in zip(row, widths)), row[4])
     print("* tried as MDL by default (--candidates blocks: stage and block outputs); --candidates all tries every layer")
     print("reduction: how a layer's output becomes one feature vector per input")
 
