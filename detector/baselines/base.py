@@ -28,7 +28,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .. import cache
 from ..anomalies.noise import mix_set
-from ..method.features import LOGITS, layer_reductions, reduce_output
+from ..method.features import LOGITS, layer_reductions
+from ..method.reductions import reduce_output
 from ..runtime import batched, forward_hooks, is_lazy, model_device
 
 class NotApplicable(ValueError):
@@ -165,7 +166,7 @@ def penultimate(experiment, images: np.ndarray) -> np.ndarray:
 
 
 def layer_function(module: nn.Module, layer: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """x -> reduced features of ``layer`` (see :func:`detector.method.features.reduce_output`), differentiable."""
+    """x -> reduced features of ``layer`` (see :func:`detector.method.reductions.reduce_output`), differentiable."""
     if layer == LOGITS:
         return module
     named = dict(module.named_modules())

@@ -28,7 +28,7 @@ def methods_epilog() -> str:
 
 
 def _beta(text: str) -> tuple[float, ...]:
-    """Two or three numbers; their values are checked with the other parameters (see _check_detector_params)."""
+    """Two or three numbers; their values are checked with the other parameters (see checks.check_detector_params)."""
     try:
         values = tuple(float(part) for part in text.split(","))
     except ValueError:

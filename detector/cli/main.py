@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -14,51 +13,14 @@ from ..errors import DataError, LayerError, ModelError
 from ..inputs.images import image_file_bytes, require_file
 from ..inputs.uploads import INVERT
 from .arguments import attach_negative_values, build_parser
-
-
-def _check_detector_params(args) -> None:
-    """beta and nu are checked before any model or cache is touched (a bad beta once deleted a cached detector)."""
-    from ..method.uniform import UniformDetector
-
-    UniformDetector.check_beta(args.beta)
-    UniformDetector.check_nu(args.nu)
+from .checks import (check_anomalies, check_detector_params, check_inputs, check_output, read_inputs,
+                     report_outputs)
 
 
 def _candidates(args) -> dict:
     """``candidates`` for fit_uniform: none for the default, so that cached detectors and benchmark
     cells keyed before the option existed are found again."""
     return {} if args.candidates == "blocks" else {"candidates": args.candidates}
-
-
-def _check_output(path: str | Path | None) -> None:
-    """Refuse an output file that cannot be written before a long run, not after it."""
-    if path is None:
-        return
-    path = Path(path)
-    if path.is_dir():
-        raise DataError(f"output {path} is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise DataError(f"cannot write {path}: the folder {path.parent} does not exist")
-    if path.exists():  # written in place (truncated): the file itself must be writable
-        if not os.access(path, os.W_OK):
-            raise DataError(f"cannot write {path}: the file is not writable")
-    elif not os.access(path.parent, os.W_OK):
-        raise DataError(f"cannot write {path}: the folder {path.parent} is not writable")
-
-
-def _report_outputs(output: str) -> list[Path]:
-    """The files ``report -o output`` writes (write_report): the Markdown and the .csv and .json beside it."""
-    path = Path(output)
-    if path.suffix.lower() in (".csv", ".json"):
-        raise DataError(f"-o {output}: give the Markdown file (e.g. {path.with_suffix('.md')}); "
-                        "the .csv and .json are written beside it")
-    return [path, path.with_suffix(".csv"), path.with_suffix(".json")]
-
-
-def _check_inputs(paths, what: str = "file") -> None:
-    """Every input file exists and is a regular file, before any model is loaded or fitted."""
-    for path in paths:
-        require_file(path, what)
 
 
 def cmd_anomalies(args) -> None:
@@ -73,11 +35,11 @@ def cmd_anomalies(args) -> None:
     if args.action == "export":
         if output.suffix != ".npz":
             output = output.with_name(output.name + ".npz")  # numpy adds it anyway: say so
-        _check_output(output)
+        check_output(output)
     if args.action == "show":
         if args.count < 1:
             raise DataError(f"--count must be at least 1, got {args.count}")
-        _check_output(output)
+        check_output(output)
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
     images = experiment.anomaly(args.name).images
     if args.action == "export":
@@ -109,31 +71,14 @@ def cmd_layers(args) -> None:
     print("reduction: how a layer's output becomes one feature vector per input")
 
 
-def _check_anomalies(args) -> None:
-    if not args.anomaly and not args.anomaly_file:
-        raise DataError("give at least one --anomaly NAME or --anomaly-file NAME=path.npz")
-    kinds = anomaly_kinds()
-    unknown = [name for name in args.anomaly if name not in kinds]
-    if unknown:
-        raise DataError(f"unknown anomaly set(s) {', '.join(unknown)}; valid names: {', '.join(kinds)}")
-    names = [*args.anomaly, *(name for name, _path in args.anomaly_file)]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:  # rows are keyed by name: the second set's rows were the first's, printed twice
-        raise DataError(f"anomaly set name(s) given more than once: {', '.join(twice)}; "
-                        "give each --anomaly / --anomaly-file NAME=path.npz its own name")
-    for name, path in args.anomaly_file:  # a folder of pictures, or an .npz file
-        if not Path(path).is_dir():
-            require_file(path, f"--anomaly-file {name}")
-
-
 def cmd_evaluate(args) -> None:
     from ..evaluation.benchmark import expand_methods, run_benchmark
     from ..evaluation.experiment import check_accuracy, load_experiment
 
     methods = expand_methods(args.method or ["ours"])
-    _check_anomalies(args)
-    _check_detector_params(args)
-    _check_output(args.json)
+    check_anomalies(args)
+    check_detector_params(args)
+    check_output(args.json)
     started = time.time()
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
                                  test_limit=args.test_limit, class_names=args.class_names)
@@ -177,25 +122,6 @@ def cmd_evaluate(args) -> None:
         Path(args.json).write_text(json.dumps(result, indent=2))
 
 
-def _read_inputs(paths: list[str], input_shape, invert: bool | None, mnist_style: bool = True
-                 ) -> list[tuple[str, "np.ndarray"]]:
-    """(file name, images) per file, all read before the detector is fitted or loaded; notes go to stderr."""
-    from ..inputs.images import load_image_file
-    from ..inputs.uploads import read_upload
-
-    inputs = []
-    for path in map(require_file, paths):
-        if path.suffix.lower() == ".npz":
-            images, notes = load_image_file(path, input_shape), []
-        else:
-            images, notes = read_upload(str(path), path.read_bytes(), input_shape, invert, max_bytes=None,
-                                        mnist_style=mnist_style)
-        for note in notes:
-            print(f"{path}: {note}", file=sys.stderr)
-        inputs.append((str(path), images))
-    return inputs
-
-
 def cmd_check(args) -> None:
     import csv
 
@@ -203,29 +129,29 @@ def cmd_check(args) -> None:
     from ..method.uniform import UniformDetector
 
     invert = INVERT[args.invert]
-    _check_detector_params(args)
-    _check_output(args.csv)
-    _check_inputs(args.files)
+    check_detector_params(args)
+    check_output(args.csv)
+    check_inputs(args.files)
     experiment = None
     if args.detector and not args.neighbours:
         require_file(args.detector, "detector file")
         from ..models.classifiers import load_model
 
         model = load_model(args.model, args.weights, args.id_dataset, progress=True)
-        inputs = _read_inputs(args.files, model.input_shape, invert, args.mnist_style)
+        inputs = read_inputs(args.files, model.input_shape, invert, args.mnist_style)
         detector = UniformDetector.load(args.detector, model)
     elif args.detector:  # the neighbours come from the training split
         require_file(args.detector, "detector file")
         from ..evaluation.experiment import load_experiment
 
         experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
-        inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)
+        inputs = read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)
         detector = UniformDetector.load(args.detector, experiment.model)
     else:
         from ..evaluation.experiment import check_accuracy, fit_uniform, load_experiment
 
         experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
-        inputs = _read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
+        inputs = read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
         if warning := check_accuracy(experiment).warning():
             print(f"WARNING: {warning}", file=sys.stderr)
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **_candidates(args))
@@ -287,9 +213,9 @@ def cmd_report(args) -> None:
 
     methods = expand_methods(args.methods)
     if args.anomaly or args.anomaly_file:
-        _check_anomalies(args)
-    for path in _report_outputs(args.output):  # the .csv and .json go beside it
-        _check_output(path)
+        check_anomalies(args)
+    for path in report_outputs(args.output):  # the .csv and .json go beside it
+        check_output(path)
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
                                  test_limit=args.test_limit, class_names=args.class_names)
     if not args.anomaly and not args.anomaly_file:
