@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
-from detector.method.features import (CHANNELS_LAST_MEAN, CLASS_TOKEN, LOGITS, SPATIAL_MEAN, SPATIAL_MEAN_STD,
-                                      TOKEN_MEAN, FeatureExtractor, block_layers, layer_reductions)
+from detector.method.features import LOGITS, FeatureExtractor, block_layers, layer_reductions
+from detector.method.reductions import CHANNELS_LAST_MEAN, CLASS_TOKEN, SPATIAL_MEAN, SPATIAL_MEAN_STD, TOKEN_MEAN
 from detector.method.structure import residual_blocks
 from detector.method.uniform import UniformDetector
 from detector.models.classifiers import prepare_classifier
@@ -241,3 +241,17 @@ class KeywordNet(OwnNet):
 def test_a_block_called_with_keyword_arguments_does_not_stop_the_search():
     """A pre-hook sees no positional input then: that block's sum is not found, the others are."""
     assert residual_blocks(KeywordNet().eval(), SHAPE) == ["first"]
+
+
+def test_the_layers_command_keeps_its_columns_aligned_for_long_layer_types(tmp_path, capsys):
+    """torchvision's kinds (Conv2dNormActivation) are longer than LeNet's: each column starts where its header does."""
+    from detector.cli.main import main
+
+    (tmp_path / "arch.py").write_text(ARCHITECTURE_FILE.format(name="mobilenet", builder=BUILDERS["mobilenet_v3_small"]))
+    assert main(["layers", "--model", f"{tmp_path / 'arch.py'}:make_mobilenet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("layer "))
+    rows = [line for line in lines if line.startswith("features.")]
+    assert any("Conv2dNormActivation" in row for row in rows)
+    assert all(row[header.index("output shape"):].startswith("(") for row in rows)
+    assert all(row[header.index("reduction"):].startswith("spatial mean") for row in rows)
