@@ -163,14 +163,15 @@ def _numbers(project: Path, cache_folder: Path) -> dict:
 @pytest.mark.slow
 def test_a_code_change_changes_the_numbers_on_a_warm_cache_as_on_an_empty_one(tmp_path):
     """A copy of the project, its cache warmed, then MSP's max turned into a min and the channel mean
-    of conv maps into a max: the warm cache must give what an empty one gives (issue 23)."""
+    of conv maps into a max (in reductions.py, which features.py imports): the warm cache must give what an
+    empty one gives (issue 23)."""
     project = tmp_path / "project"
     shutil.copytree(ROOT / "detector", project / "detector", ignore=shutil.ignore_patterns("__pycache__"))
     warm = tmp_path / "warm"
     before = _numbers(project, warm)
     assert _numbers(project, warm) == before  # warm and unchanged: the same numbers
     for path, old, new in [("baselines/msp.py", "axis=1).max(1)", "axis=1).min(1)"),
-                           ("method/features.py", "return output.mean(dim=(2, 3))", "return output.amax(dim=(2, 3))")]:
+                           ("method/reductions.py", "return output.mean(dim=(2, 3))", "return output.amax(dim=(2, 3))")]:
         file = project / "detector" / path
         assert old in file.read_text(), f"{path} no longer holds {old!r}: update this test"
         file.write_text(file.read_text().replace(old, new))
