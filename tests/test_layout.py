@@ -3,6 +3,8 @@ module imports itself back through others (read from the import statements, as t
 versions are: detector.cache._imports)."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from detector import cache
@@ -77,3 +79,18 @@ def test_the_cycle_finder_finds_one():
 def test_few_modules_at_the_top_of_the_package():
     top = [path.name for path in (ROOT / "detector").glob("*.py")]
     assert len(top) <= 12, top
+
+
+def test_a_low_layer_imports_without_the_layers_above():
+    """The package's ``__init__`` loads its public names on first use (PEP 562): importing the input gate
+    loads no module of the layers above it, and ``detector.UniformDetector`` still works."""
+    code = ("import sys, detector.inputs.images; "
+            "print(' '.join(m for m in sys.modules if m.startswith('detector.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert "detector.inputs.images" in loaded
+    above = [m for m in loaded if layer(m) > RANK["inputs"]]
+    assert not above, f"import detector.inputs.images loaded {above}"
+    import detector
+    from detector.method.uniform import UniformDetector
+
+    assert detector.UniformDetector is UniformDetector and "load_experiment" in dir(detector)
