@@ -1,12 +1,12 @@
 """What each benchmarked method is, in one line with its reference (from the method's class, see
-:class:`detector.baselines.base.Method`), and why our figure may be far from the paper's (no
+:class:`detector.method.api.MethodInfo`), and why our figure may be far from the paper's (no
 Streamlit). The Benchmark page shows both; the numbers come from detector/."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from detector.evaluation.benchmark import METHODS, MethodName
+from detector.evaluation.registry import MethodName
 
 README = "README, section *Comparison with other detectors*"
 FAR = 5.0  # points between our figure and the paper's beyond which a note says why
@@ -24,7 +24,7 @@ DEFAULT_WHY = ("our protocol fits thresholds on held-out ID data only and our Le
 def describe(method: str) -> str:
     """``method``: what it scores (reference)."""
     name = MethodName.parse(method)
-    what, ref = METHODS[name.base].description, METHODS[name.base].reference  # each method's class says it
+    what, ref = name.cls.info.description, name.cls.info.reference  # each method's class says it
     suffix = ", trained on the evaluated attack" if name.known else ""
     suffix += ", on the classifier fine-tuned with Outlier Exposure" if name.oe else ""
     return f"**{method}**: {what}{suffix} ({ref})" if ref else f"**{method}**: {what}{suffix}"

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
-    from detector.baselines import fit_baseline
+    from detector.evaluation.registry import fit_method
     from detector.evaluation.experiment import load_experiment
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--anomaly", default="fashion-mnist")
     args = parser.parse_args()
     experiment = load_experiment(args.model)
-    msp = fit_baseline(experiment, "msp")
+    msp = fit_method(experiment, "msp")
     normal = msp.score_samples(experiment.test.images)
     anomalous = msp.score_samples(experiment.anomaly(args.anomaly).images)
     threshold = np.quantile(normal, 0.05)

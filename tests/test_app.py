@@ -319,7 +319,7 @@ def test_method_descriptions_and_gap_notes():
     from detector.evaluation.benchmark import METHODS
 
     for name, cls in METHODS.items():  # every registered method is explained, from its class
-        assert methods.describe(name) == f"**{name}**: {cls.description} ({cls.reference})"
+        assert methods.describe(name) == f"**{name}**: {cls.info.description} ({cls.info.reference})"
     assert methods.describe("msp+oe").startswith("**msp+oe**: the largest softmax probability, on the classifier")
     ours = pd.DataFrame({"fashion-mnist": [76.2, 99.8], "gaussian": [100.0, 100.0]}, index=["msp", "ours"])
     paper = pd.DataFrame({"fashion-mnist": [97.9, 99.72]}, index=["msp", "ours"])

@@ -1,6 +1,8 @@
 """One contract for every registered method (scikit-learn's check_estimator idea), and
 hand-computed cases. Uses the tiny digits CNN of conftest.py: seconds per method."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -8,10 +10,11 @@ from scipy.stats import spearmanr
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from detector.baselines import NotApplicable, final_linear, make_baseline, penultimate
+from detector.baselines import NotApplicable, final_linear, penultimate
 from detector.baselines.lid import lid_mle
 from detector.baselines.msp import MSP
-from detector.evaluation.benchmark import METHODS, fit_method
+from detector.evaluation.registry import ATTACK_TRAINED, METHODS, MethodName, fit_method, make_method
+from detector.method.api import Method, MethodInfo
 from detector.evaluation.evaluate import evaluate_method
 
 
@@ -28,12 +31,22 @@ MONTE_CARLO = ("kd-bu", "mcd")
 
 
 @pytest.mark.parametrize("name", list(METHODS))
-def test_every_method_keeps_the_protocol(name, tiny_experiment, blank):
-    """scikit-learn's check_estimator idea over the registry: what the class says, clone, the
-    unfitted error, params untouched by fit, one finite score per input in the inputs' order."""
+def test_every_method_keeps_the_protocol(name, tiny_experiment, blank, tmp_path):
+    """scikit-learn's check_estimator idea over the registry: every method is the abstract base's, with
+    its signatures and its typed info; clone keeps every option; the unfitted error; params untouched by
+    fit; one finite score per input in the inputs' order; save and load where the method saves."""
     cls = METHODS[name]
-    assert cls.name == name and cls.description and cls.reference and isinstance(cls.streams, bool)
-    assert "\n" not in cls.description and set(cls.options) <= {"layer", "beta", "nu", "candidates"}
+    info = cls.info
+    assert issubclass(cls, Method) and not inspect.isabstract(cls) and isinstance(info, MethodInfo)
+    assert info.name == name and info.description and info.reference and isinstance(info.streams, bool)
+    assert "\n" not in info.description and set(info.options) <= {"layer", "beta", "nu", "candidates"}
+    assert set(info.options) <= set(cls._get_param_names())
+    for verb in ("fit", "score_samples"):  # one signature for every method: the abstract base's
+        ours, base = inspect.signature(getattr(cls, verb)), inspect.signature(getattr(Method, verb))
+        assert [(p.name, p.default) for p in ours.parameters.values()] == [
+            (p.name, p.default) for p in base.parameters.values()], f"{name}.{verb}{ours}"
+    for param in cls._get_param_names():  # the constructor stores every option as given, and clone keeps it
+        assert clone(cls(**{param: f"<{param}>"})).get_params()[param] == f"<{param}>", param
     method = cls()
     params = method.get_params()
     twin = clone(method)
@@ -43,20 +56,40 @@ def test_every_method_keeps_the_protocol(name, tiny_experiment, blank):
     assert method.fit(tiny_experiment) is method
     assert method.get_params() == params  # learned state lives in attributes ending in _
     test = tiny_experiment.test.images[:120]
-    scores = method.score_samples(test)
+    scores = method.score_samples(test, cached=True)
     assert scores.shape == (len(test),) and np.all(np.isfinite(scores))
     noise_scores = method.score_samples(blank)
     assert noise_scores.shape == (len(blank),) and np.all(np.isfinite(noise_scores))
     # higher = more normal: ID inputs rank above obvious noise on average
     assert np.median(scores) > np.median(noise_scores), name
     # warm: the second call comes from the disk cache and is identical
-    np.testing.assert_array_equal(method.score_samples(test), scores)
-    # the order of the inputs: reversed inputs, reversed scores
+    np.testing.assert_array_equal(method.score_samples(test, cached=True), scores)
+    # the order of the inputs: reversed inputs, reversed scores; new inputs (not cached) score alike
     reversed_scores = method.score_samples(test[::-1].copy())[::-1]
     if name in MONTE_CARLO:
         assert spearmanr(reversed_scores, scores).statistic > 0.5  # unrelated orders: about 0
     else:
         np.testing.assert_allclose(reversed_scores, scores, rtol=1e-4, atol=1e-5 * np.abs(scores).max())
+    if hasattr(cls, "save"):
+        method.save(tmp_path / "method.skops")
+        loaded = cls.load(tmp_path / "method.skops", tiny_experiment)
+        assert type(loaded) is cls
+        np.testing.assert_allclose(loaded.score_samples(test), method.score_samples(test), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ATTACK_TRAINED)
+def test_known_is_the_attack_option_which_clone_keeps(name):
+    """``NAME+known`` is the method with ``attack=`` the evaluated attack, a constructor parameter."""
+    method = make_method(f"{name}+known", attack="cw")
+    assert type(method) is METHODS[name] and clone(method).get_params()["attack"] == "cw"
+
+
+def test_one_parser_for_the_names_and_suffixes():
+    assert MethodName.parse("lid+known+oe") == MethodName("lid", known=True, oe=True)
+    assert MethodName.parse("ours+knn+oe").cls is METHODS["ours+knn"]
+    for bad in ("msp+known", "ours+oe+known", "nope"):
+        with pytest.raises(ValueError, match="valid methods"):
+            make_method(bad)
 
 
 def test_evaluate_method_accepts_a_baseline(tiny_experiment, blank):
@@ -108,11 +141,11 @@ def test_not_applicable_without_final_linear():
 
 def test_unfitted_and_unknown():
     with pytest.raises(NotFittedError):
-        make_baseline("msp").score_samples(np.zeros((1, 1, 28, 28), np.float32))
+        make_method("msp").score_samples(np.zeros((1, 1, 28, 28), np.float32))
     with pytest.raises(ValueError, match="valid"):
-        make_baseline("nope")
+        make_method("nope")
     with pytest.raises(ValueError, match="valid"):
-        make_baseline("msp+known")
+        make_method("msp+known")  # msp is trained on no attack
 
 
 def test_wrong_image_shape_is_refused(tiny_experiment):

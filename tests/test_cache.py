@@ -135,7 +135,6 @@ def test_code_hash_follows_imports_found_in_the_source(tmp_path, monkeypatch, fr
 RUN = """
 import json, sys
 import torch, torch.nn as nn
-from detector.baselines import fit_baseline
 from detector.evaluation.benchmark import run_benchmark
 from detector.data.loading import load_dataset
 from detector.evaluation.experiment import Experiment, fit_uniform

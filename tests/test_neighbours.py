@@ -13,6 +13,7 @@ from detector.evaluation.ours import OursKNN, fit_uniform_knn
 from detector.method.features import LOGITS
 from detector.method.neighbours import KNN_KS, UniformKNNDetector, penultimate_layer
 from detector.method.scores import LayerScores, check_beta, simplex_grid
+from detector.method.uniform import UniformDetector
 
 LAYER = "features.4"  # a fixed MDL: no mix-set search, fast
 
@@ -46,8 +47,25 @@ def test_from_detector_equals_a_fresh_fit(fitted, tiny_model, digits):
     images = digits["test"].images[:100]
     np.testing.assert_allclose(rebuilt.score_samples(images), fitted.score_samples(images))
     np.testing.assert_allclose(rebuilt.norm_min_[:, :3], base.norm_min_)  # the three terms stay ours+conf's
-    with pytest.raises(NotImplementedError, match="from_detector"):
-        fitted.save("x.skops")
+
+
+def test_the_four_term_detector_saves_and_loads(fitted, tiny_model, digits, tmp_path):
+    """The k-NN term's training features go into the file and its KNN is rebuilt from them; a file of
+    the plain detector is refused as a four-term one, and the reverse."""
+    path = tmp_path / "knn.skops"
+    fitted.with_beta((0.1, 0.2, 0.3, 0.4)).save(path)
+    loaded = UniformKNNDetector.load(path, tiny_model)
+    assert loaded.get_params() == {**fitted.get_params(), "beta": (0.1, 0.2, 0.3, 0.4)}
+    images = np.concatenate([digits["test"].images[:60], np.random.default_rng(0).uniform(size=(20, 1, 28, 28))])
+    images = images.astype(np.float32)
+    np.testing.assert_allclose(loaded.score_samples(images), fitted.with_beta((0.1, 0.2, 0.3, 0.4)).score_samples(images))
+    np.testing.assert_array_equal(loaded.thresholds_, fitted.with_beta((0.1, 0.2, 0.3, 0.4)).thresholds_)
+    with pytest.raises(ValueError, match="not a UniformDetector"):
+        UniformDetector.load(path, tiny_model)
+    plain = tmp_path / "plain.skops"
+    UniformDetector(tiny_model, layer=LAYER).fit(digits["train"].images, digits["val"].images).save(plain)
+    with pytest.raises(ValueError, match="not a UniformKNNDetector"):
+        UniformKNNDetector.load(plain, tiny_model)
 
 
 def test_beta_and_k_are_chosen_on_generated_anomalies_and_on_the_simplex(fitted, digits):
@@ -79,7 +97,7 @@ def test_three_terms_stay_three():
 
 
 def test_ours_knn_is_registered_and_chooses_without_evaluated_sets(tiny_experiment, monkeypatch):
-    assert METHODS["ours+knn"] is OursKNN and "Sun et al." in OursKNN.reference
+    assert METHODS["ours+knn"] is OursKNN and "Sun et al." in OursKNN.info.reference
     monkeypatch.setattr(Experiment, "anomaly", lambda *a, **k: pytest.fail("an evaluated set was read"))
     method = fit_method(tiny_experiment, "ours+knn", layer=LAYER)
     detector = method.detector_
@@ -136,7 +154,7 @@ def test_evaluate_help_lists_ours_knn(capsys):
 
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
-    assert f"ours+knn         {OursKNN.description}" in " ".join(capsys.readouterr().out.split("\n"))
+    assert f"ours+knn         {OursKNN.info.description}" in " ".join(capsys.readouterr().out.split("\n"))
 
 
 @pytest.mark.slow

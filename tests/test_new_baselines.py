@@ -7,7 +7,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from detector.baselines import ATTACK_TRAINED, BASELINES, final_linear, make_baseline
+from detector.baselines import final_linear
+from detector.evaluation.registry import ATTACK_TRAINED, METHODS, make_method
 from detector.baselines.feature_squeezing import FeatureSqueezing, squeezers
 from detector.baselines.godin import EPSILONS, DeConfHead, choose_epsilon, godin_scores, with_deconf_head
 from detector.baselines.nnif import neighbour_ranks, nnif_features, tracin_influence
@@ -17,9 +18,9 @@ from detector.runtime import model_device
 
 
 def test_registered():
-    assert {"fs", "godin", "nnif"} <= set(BASELINES)
+    assert {"fs", "godin", "nnif"} <= set(METHODS)
     assert "nnif" in ATTACK_TRAINED
-    assert make_baseline("nnif+known", attack="cw").attack == "cw"
+    assert make_method("nnif+known", attack="cw").attack == "cw"
 
 
 # --------------------------------------------------------------------------- Feature Squeezing
@@ -44,7 +45,7 @@ def test_fs_squeezers_follow_xu_et_al():
 
 def test_fs_is_zero_where_squeezing_changes_nothing(tiny_experiment):
     """Black and white images survive 1-bit depth and the median filter: distance 0, the top score."""
-    detector = make_baseline("fs").fit(tiny_experiment)
+    detector = make_method("fs").fit(tiny_experiment)
     fixed = np.stack([np.zeros((1, 28, 28)), np.ones((1, 28, 28))]).astype(np.float32)
     np.testing.assert_array_equal(detector.score_samples(fixed), [0.0, 0.0])
     grey = np.random.default_rng(0).uniform(0.3, 0.7, (20, 1, 28, 28)).astype(np.float32)
@@ -85,10 +86,9 @@ def test_choose_epsilon_maximises_the_mean_score():
 def test_godin_chooses_epsilon_on_id_validation_only(tiny_model, digits):
     """Fitted without any test split or anomaly set: eps maximises the mean score on val."""
     experiment = Experiment(tiny_model, "digits", digits["train"], digits["val"], test=None)
-    detector = make_baseline("godin").fit(experiment)
+    detector = make_method("godin").fit(experiment)
     scores = detector.score_samples(digits["val"].images[:50])
     assert scores.shape == (50,) and np.all(np.abs(scores) <= 1 + 1e-6)  # max of cosines
-    detector._ensure_fitted()  # cached scores skip the fine-tuned network: load it to recompute eps here
     means = {e: godin_scores(detector.module_, detector.head_, digits["val"].images, e).mean() for e in EPSILONS}
     assert detector.epsilon_ == max(means, key=means.get)
     np.testing.assert_allclose([detector.tuning_[e] for e in EPSILONS], [means[e] for e in EPSILONS], rtol=1e-6)
@@ -97,10 +97,9 @@ def test_godin_chooses_epsilon_on_id_validation_only(tiny_model, digits):
 def test_godin_checkpoint_is_cached_and_user_weights_kept(tiny_experiment):
     from detector.models.classifiers import weights_hash
 
-    first = make_baseline("godin").fit(tiny_experiment)
-    first._ensure_fitted()
-    again = make_baseline("godin").fit(tiny_experiment)
-    again._ensure_fitted()  # loads the cached checkpoint instead of training
+    first = make_method("godin").fit(tiny_experiment)
+    again = make_method("godin").fit(tiny_experiment)
+    # the second fit loads the cached checkpoint instead of training
     for a, b in zip(first.module_.state_dict().values(), again.module_.state_dict().values()):
         torch.testing.assert_close(a, b)
     assert weights_hash(tiny_experiment.model.module) == tiny_experiment.model.weights_hash
@@ -141,7 +140,7 @@ def test_tracin_is_the_final_layer_gradient_dot_product():
 def test_nnif_separates_fgsm_from_clean_on_held_out_inputs(tiny_experiment):
     from detector.anomalies.attacks import cached_adversarial
 
-    detector = make_baseline("nnif", n_helpful=10, per_class=40).fit(tiny_experiment)
+    detector = make_method("nnif", n_helpful=10, per_class=40).fit(tiny_experiment)
     test = tiny_experiment.test
     clean = test.images[:150]
     model = tiny_experiment.model

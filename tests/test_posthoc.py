@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 from scipy.special import softmax
 
-from detector.baselines import BASELINES, make_baseline
+from detector.evaluation.registry import METHODS, make_method
 from detector.baselines.posthoc_model import conv_layers
 from detector.cli.main import main
 from detector.evaluation.benchmark import fit_method, run_benchmark
@@ -18,7 +18,7 @@ ISSUE_27 = ("fdbd", "nnguide", "nci", "scale", "she", "klm", "rmds", "gram", "gr
 
 
 def test_issue_27_names_are_registered():
-    assert set(ISSUE_27) <= set(BASELINES)
+    assert set(ISSUE_27) <= set(METHODS)
 
 
 def test_entropy_is_the_negated_shannon_entropy(tiny_experiment):
@@ -93,7 +93,7 @@ def test_a_method_that_cannot_apply_says_why(digits):
 
 def test_unknown_names_list_the_new_ones():
     with pytest.raises(ValueError, match="gradnorm"):
-        make_baseline("gradnorms")
+        make_method("gradnorms")
 
 
 @pytest.mark.slow  # the built-in LeNet's training split through every new detector

@@ -1,19 +1,17 @@
 """What every baseline shares: the fit/score contract, the score cache and model access.
 
-A baseline is a small class with scikit-learn's shape: ``__init__`` only stores its
-parameters, ``fit(experiment)`` returns ``self`` and ``score_samples(images)`` returns one
-score per image, **higher = more normal** (the direction of our own detector and of
-scikit-learn's ``OneClassSVM``). Subclasses implement two methods:
+A baseline is a :class:`~detector.method.api.Method` (scikit-learn's shape: ``__init__`` only stores
+its parameters, ``fit(experiment)`` learns and returns ``self``, ``score_samples(images)`` returns one
+score per image, **higher = more normal**). Subclasses implement two methods:
 
 ``_fit(experiment)``   learn the state (ending in ``_``) from the ID training split,
                        the held-out validation split and, for the methods that the
                        original authors tune on OOD data, the generated *mix* set;
 ``_score(images)``     the scores of a batch, with the fitted state.
 
-Scores are cached on disk (``cache/scores/``) keyed by the method, its parameters, the
-model's weights hash, the hashes of the splits it was fitted on and of the scored
-images; fitting is *lazy*: it runs on the first score that is not in the cache, so a
-warm benchmark table neither refits nor rescores anything.
+The scores of named sets (``cached=True``) are kept on disk (``cache/scores/``), keyed by the
+method's class and parameters, the model's weights hash, the hashes of the splits it was fitted
+on and of the scored images.
 """
 
 from __future__ import annotations
@@ -23,87 +21,54 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from .. import cache
 from ..anomalies.noise import mix_set
+from ..method.api import Method, NotApplicable
 from ..method.features import LOGITS, layer_reductions
 from ..method.reductions import reduce_output
 from ..runtime import batched, forward_hooks, is_lazy, model_device
 
-class NotApplicable(ValueError):
-    """The method needs something the model does not have (e.g. a final linear layer)."""
-
-
-class Method(BaseEstimator):
-    """What every registered method is: ours, ours+conf and each baseline.
-
-    A scikit-learn estimator (``__init__`` stores its parameters, so ``sklearn.base.clone``
-    works) with ``fit(experiment) -> self`` and ``score_samples(images)``, higher = more normal;
-    scoring before ``fit`` raises :class:`~sklearn.exceptions.NotFittedError`. Like
-    pytorch-ood's ``Detector.info``, each class says what it is: the registry, the command
-    line's help and the dashboard's Benchmark page read these attributes and nothing else.
-    """
-
-    #: the registry name
-    name = "method"
-    #: what it scores, in one line
-    description = ""
-    #: the paper (or project) it comes from, in one line
-    reference = ""
-    #: True where scoring reaches the pixels only through the model's features or logits, one batch at a
-    #: time, so that an image folder's split streams from disk; the others (input steps, squeezers, MC
-    #: dropout...) get it in memory. Every method scores each input on its own, never against the others
-    #: of its batch (LID's neighbours are a fixed reference batch of ID training inputs).
-    streams = False
-    #: the command line's detector options (``--layer``, ``--beta``, ``--nu``, ``--candidates``) that are
-    #: parameters of this method; the benchmark passes it those and no others
-    options: tuple[str, ...] = ()
+__all__ = ["Baseline", "Method", "NotApplicable", "adversarial_classifier", "adversarial_training_set",
+           "final_linear", "layer_function", "penultimate"]
 
 
 class Baseline(Method):
     """Base class of the baselines (see the module docstring)."""
 
-    name = "baseline"
-
     # ------------------------------------------------------------------ contract
     def fit(self, experiment) -> "Baseline":
-        """Remember the experiment; the learning itself runs on the first uncached score."""
+        """Learn from the experiment's ID splits (and, for the methods tuned on OOD data, the mix set)."""
         self.experiment_ = experiment
         self.model_ = experiment.model
-        self.fit_key_ = {
-            "method": self.name, "class": type(self).__name__, "params": self.get_params(),
-            "model": experiment.model.weights_hash, "train": cache.hash_array(experiment.train.images),
-            "val": cache.hash_array(experiment.val.images),
+        self.fit_key_ = {  # what the fitted state and the scores depend on (tuning steps cache under it too)
+            "class": type(self).__name__, "params": self.get_params(), "model": experiment.model.weights_hash,
+            "train": cache.hash_array(experiment.train.images), "val": cache.hash_array(experiment.val.images),
         }
-        self._fitted = False
+        self._fit(experiment)
+        self.fitted_ = True
         return self
 
     def _check_fitted(self) -> None:
-        check_is_fitted(self, "experiment_", msg="this %(name)s is not fitted yet: call fit(experiment) first")
+        check_is_fitted(self, "fitted_", msg="this %(name)s is not fitted yet: call fit(experiment) first")
 
-    def _ensure_fitted(self) -> None:
-        self._check_fitted()
-        if not self._fitted:
-            self._fit(self.experiment_)
-            self._fitted = True
-
-    def score_samples(self, images: np.ndarray) -> np.ndarray:
-        """One score per image, higher = more normal (cached on disk)."""
+    def score_samples(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
+        """One score per image, higher = more normal; ``cached=True``: a named set, its scores kept on disk."""
         self._check_fitted()
         lazy = is_lazy(images)
         if not lazy:
             images = np.ascontiguousarray(images, dtype=np.float32)
         if images.ndim != 4 or tuple(images.shape[1:]) != tuple(self.model_.input_shape):
             raise ValueError(f"images must have shape (N, {', '.join(map(str, self.model_.input_shape))}), got {images.shape}")
-        key = {**self.fit_key_, "what": "baseline-scores", "data": cache.hash_array(images)}
 
         def compute() -> dict[str, np.ndarray]:
-            self._ensure_fitted()
-            pixels = np.asarray(images) if lazy and not self.streams else images  # a folder: at most MAX_VALUES
+            pixels = np.asarray(images) if lazy and not self.info.streams else images  # a folder: at most MAX_VALUES
             return {"scores": np.asarray(self._score(pixels), dtype=np.float64)}
 
+        if not cached:
+            return compute()["scores"]
+        key = {**self.fit_key_, "what": "baseline-scores", "data": cache.hash_array(images)}
         return cache.cached_arrays("scores", key, compute, code=type(self).__module__)["scores"]
 
     def _fit(self, experiment) -> None:  # pragma: no cover - abstract
@@ -194,7 +159,7 @@ def adversarial_training_set(experiment, attack: str = "fgsm") -> tuple[np.ndarr
 
     model, val = experiment.model, experiment.val
     adversarial = cached_adversarial(attack, model.module, model.weights_hash, val.images, val.labels,
-                                     progress=getattr(experiment, "progress", False), dataset=experiment.id_dataset)
+                                     progress=experiment.bars, dataset=experiment.id_dataset)
     return val.images, adversarial.images
 
 

@@ -9,6 +9,7 @@ from sklearn.svm import OneClassSVM
 from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import subsample
 from ..method.svdd import ClassConditionalSVDD, rbf_gamma
+from ..method.api import MethodInfo
 from .base import Baseline
 
 
@@ -51,10 +52,12 @@ class ELO(Baseline):
     (the paper's [1], "ELO").
     """
 
-    name = "elo"
-    description = "one class-agnostic one-class SVM on an early layer"
-    reference = "Abdelzad et al., 2019"
-    streams = True  # through the feature extractor only
+    info = MethodInfo(
+        name="elo",
+        description="one class-agnostic one-class SVM on an early layer",
+        reference="Abdelzad et al., 2019",
+        streams=True,
+    )
 
     def __init__(self, nu=0.001, gamma="scale", max_samples=2000, layers=None, random_state=0):
         self.nu = nu

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from ..runtime import batched, model_device
+from ..method.api import MethodInfo
 from .base import Baseline
 
 
@@ -63,10 +64,12 @@ class FeatureSqueezing(Baseline):
     array([-0.4, -0.8])
     """
 
-    name = "fs"
-    description = ("Feature Squeezing: the largest L1 change of the softmax under bit-depth reduction and "
-                   "median smoothing")
-    reference = "Xu et al., NDSS 2018 (ART's squeezers)"
+    info = MethodInfo(
+        name="fs",
+        description=("Feature Squeezing: the largest L1 change of the softmax under bit-depth reduction and median "
+                     "smoothing"),
+        reference="Xu et al., NDSS 2018 (ART's squeezers)",
+    )
 
     def __init__(self, bit_depth=None, median_window=2):
         self.bit_depth = bit_depth

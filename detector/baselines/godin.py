@@ -18,6 +18,7 @@ from .. import cache
 from ..models.classifiers import load_cached_checkpoint, save_cached_checkpoint
 from ..models.training import train_classifier
 from ..runtime import batched, model_device
+from ..method.api import MethodInfo
 from .base import Baseline, final_linear, penultimate
 
 #: Hsu et al.'s search grid for the perturbation size (pixel units in [0, 1])
@@ -169,10 +170,11 @@ class GODIN(Baseline):
     (the paper's [12], "G-ODIN").
     """
 
-    name = "godin"
-    description = ("Generalized ODIN: max h(x) of a decomposed-confidence (cosine) head fine-tuned on ID "
-                   "data")
-    reference = "Hsu et al., CVPR 2020"
+    info = MethodInfo(
+        name="godin",
+        description="Generalized ODIN: max h(x) of a decomposed-confidence (cosine) head fine-tuned on ID data",
+        reference="Hsu et al., CVPR 2020",
+    )
 
     def __init__(self, epochs=3, lr=1e-3, epsilon="auto", seed=0):
         self.epochs = epochs

@@ -10,6 +10,7 @@ from sklearn.neighbors import KernelDensity
 
 from ..anomalies.attacks import params_family
 from ..runtime import batched, model_device
+from ..method.api import MethodInfo
 from .base import Baseline, adversarial_classifier, adversarial_training_set, penultimate
 
 #: Feinman et al.'s kernel bandwidths on the last hidden layer, by input family
@@ -111,10 +112,11 @@ class KDBU(Baseline):
     arXiv 2017. https://arxiv.org/abs/1703.00410 (the paper's [7], "KD+BU").
     """
 
-    name = "kd-bu"
-    description = ("kernel density plus MC-dropout uncertainty, combined by a logistic regression trained on "
-                   "FGSM")
-    reference = "Feinman et al., 2017"
+    info = MethodInfo(
+        name="kd-bu",
+        description="kernel density plus MC-dropout uncertainty, combined by a logistic regression trained on FGSM",
+        reference="Feinman et al., 2017",
+    )
 
     def __init__(self, attack="fgsm", bandwidth=None, mc_samples=20):
         self.attack = attack

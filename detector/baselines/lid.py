@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.metrics.pairwise import euclidean_distances
 
 from ..runtime import subsample
+from ..method.api import MethodInfo
 from .base import Baseline, adversarial_classifier, adversarial_training_set
 
 
@@ -58,10 +59,12 @@ class LID(Baseline):
     ICLR 2018. https://arxiv.org/abs/1801.02613 (the paper's [20], "LID").
     """
 
-    name = "lid"
-    description = "local intrinsic dimensionality of every layer, logistic regression trained on FGSM"
-    reference = "Ma et al., ICLR 2018"
-    streams = True  # through the feature extractor only
+    info = MethodInfo(
+        name="lid",
+        description="local intrinsic dimensionality of every layer, logistic regression trained on FGSM",
+        reference="Ma et al., ICLR 2018",
+        streams=True,
+    )
 
     def __init__(self, attack="fgsm", k=20, batch_size=100, layers=None, random_state=0):
         self.attack = attack

@@ -13,6 +13,7 @@ from .. import cache
 from ..method.features import LOGITS
 from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import batched, model_device
+from ..method.api import MethodInfo
 from .base import Baseline, layer_function
 from .odin import EPSILONS
 
@@ -60,9 +61,11 @@ class Mahalanobis(Baseline):
     (the paper's [18], "MD").
     """
 
-    name = "mahalanobis"
-    description = "Mahalanobis distance to the closest class mean of the penultimate features"
-    reference = "Lee et al., NeurIPS 2018"
+    info = MethodInfo(
+        name="mahalanobis",
+        description="Mahalanobis distance to the closest class mean of the penultimate features",
+        reference="Lee et al., NeurIPS 2018",
+    )
 
     def __init__(self, layer=LOGITS, epsilon=0.0, ensemble=False):
         self.layer = layer
@@ -150,8 +153,11 @@ class Mahalanobis(Baseline):
 class MahalanobisPre(Mahalanobis):
     """Mahalanobis with its input pre-processing (eps tuned on the mix set)."""
 
-    name = "mahalanobis+pre"
-    description = "Mahalanobis with input pre-processing"
+    info = MethodInfo(
+        name="mahalanobis+pre",
+        description="Mahalanobis with input pre-processing",
+        reference="Lee et al., NeurIPS 2018",
+    )
 
     def __init__(self, layer=LOGITS, epsilon="auto", ensemble=False):
         super().__init__(layer, epsilon, ensemble)
@@ -160,8 +166,11 @@ class MahalanobisPre(Mahalanobis):
 class MahalanobisEnsemble(Mahalanobis):
     """Mahalanobis's feature ensemble: every layer, combined by a logistic regression."""
 
-    name = "mahalanobis+ens"
-    description = "Mahalanobis on every layer, combined by a logistic regression (feature ensemble)"
+    info = MethodInfo(
+        name="mahalanobis+ens",
+        description="Mahalanobis on every layer, combined by a logistic regression (feature ensemble)",
+        reference="Lee et al., NeurIPS 2018",
+    )
 
     def __init__(self, layer=LOGITS, epsilon=0.0, ensemble=True):
         super().__init__(layer, epsilon, ensemble)

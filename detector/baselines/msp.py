@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import softmax
 
+from ..method.api import MethodInfo
 from .base import Baseline
 
 
@@ -25,10 +26,12 @@ class MSP(Baseline):
     array([0.881, 0.5  ])
     """
 
-    name = "msp"
-    description = "the largest softmax probability"
-    reference = "Hendrycks & Gimpel, ICLR 2017"
-    streams = True  # through the feature extractor only
+    info = MethodInfo(
+        name="msp",
+        description="the largest softmax probability",
+        reference="Hendrycks & Gimpel, ICLR 2017",
+        streams=True,
+    )
 
     def __init__(self):
         pass

@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from .. import cache
 from ..runtime import model_device
+from ..method.api import MethodInfo
 from .base import Baseline, adversarial_classifier, adversarial_training_set, final_linear
 
 
@@ -148,10 +149,12 @@ class NNIF(Baseline):
     gradient descent (TracIn). NeurIPS 2020. https://arxiv.org/abs/2002.08484
     """
 
-    name = "nnif"
-    description = ("nearest neighbours among the most helpful / harmful training inputs (TracIn influence), "
-                   "logistic regression trained on FGSM")
-    reference = "Cohen et al., CVPR 2020 (Captum)"
+    info = MethodInfo(
+        name="nnif",
+        description=("nearest neighbours among the most helpful / harmful training inputs (TracIn influence), "
+                     "logistic regression trained on FGSM"),
+        reference="Cohen et al., CVPR 2020 (Captum)",
+    )
 
     def __init__(self, attack="fgsm", n_helpful=20, per_class=300, layers=None, random_state=0):
         self.attack = attack
@@ -182,7 +185,7 @@ class NNIF(Baseline):
 
     def characteristics(self, images: np.ndarray) -> np.ndarray:
         """The NNIF features of ``images`` (cached): shape (N, layers * 4 * n_helpful)."""
-        self._ensure_fitted()
+        self._check_fitted()
         return self._characteristics(np.ascontiguousarray(images, dtype=np.float32))
 
     def _characteristics(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:

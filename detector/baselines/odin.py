@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from .. import cache
 from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import batched, model_device
+from ..method.api import MethodInfo
 from .base import Baseline
 
 TEMPERATURES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -66,9 +67,11 @@ class ODIN(Baseline):
     in neural networks. ICLR 2018. https://arxiv.org/abs/1706.02690 (the paper's [19]).
     """
 
-    name = "odin"
-    description = "softmax with temperature T (tuned on the mix set)"
-    reference = "Liang et al., ICLR 2018"
+    info = MethodInfo(
+        name="odin",
+        description="softmax with temperature T (tuned on the mix set)",
+        reference="Liang et al., ICLR 2018",
+    )
 
     def __init__(self, temperature="auto", epsilon=0.0):
         self.temperature = temperature
@@ -106,8 +109,11 @@ class ODIN(Baseline):
 class ODINPre(ODIN):
     """ODIN with its input pre-processing: T and eps both tuned on the mix set."""
 
-    name = "odin+pre"
-    description = "ODIN with its input perturbation ε (T and ε tuned on the mix set)"
+    info = MethodInfo(
+        name="odin+pre",
+        description="ODIN with its input perturbation ε (T and ε tuned on the mix set)",
+        reference="Liang et al., ICLR 2018",
+    )
 
     def __init__(self, temperature="auto", epsilon="auto"):
         super().__init__(temperature, epsilon)
@@ -116,8 +122,11 @@ class ODINPre(ODIN):
 class ODINOriginal(ODIN):
     """ODIN as Liang et al. ran it (T = 1000, eps = 0.0014), not tuned here."""
 
-    name = "odin+orig"
-    description = "ODIN with the original paper's T = 1000, ε = 0.0014"
+    info = MethodInfo(
+        name="odin+orig",
+        description="ODIN with the original paper's T = 1000, ε = 0.0014",
+        reference="Liang et al., ICLR 2018",
+    )
 
     def __init__(self, temperature=1000, epsilon=0.0014):
         super().__init__(temperature, epsilon)

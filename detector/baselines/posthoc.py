@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..runtime import model_device
+from ..method.api import MethodInfo
 from .base import Baseline, final_linear, penultimate
 
 
@@ -53,8 +54,6 @@ class PyTorchOOD(Baseline):
     >>> detector.score_samples(experiment.test.images)             # doctest: +SKIP
     """
 
-    name = "pytorch-ood"
-    streams = True  # logits and penultimate features only
     #: "logits", "features" or "maps" (see the module docstring)
     reads = "logits"
 
@@ -110,9 +109,12 @@ class PyTorchOOD(Baseline):
 
 # --------------------------------------------------------------------------- on the logits
 class Energy(PyTorchOOD):
-    name = "energy"
-    description = "the free energy of the logits, −T·logsumexp(f/T)"
-    reference = "Liu et al., NeurIPS 2020 (pytorch-ood)"
+    info = MethodInfo(
+        name="energy",
+        description="the free energy of the logits, −T·logsumexp(f/T)",
+        reference="Liu et al., NeurIPS 2020 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self, t=1.0):
         self.t = t
@@ -124,9 +126,12 @@ class Energy(PyTorchOOD):
 
 
 class MaxLogit(PyTorchOOD):
-    name = "maxlogit"
-    description = "the largest logit"
-    reference = "Hendrycks et al., ICML 2022 (pytorch-ood)"
+    info = MethodInfo(
+        name="maxlogit",
+        description="the largest logit",
+        reference="Hendrycks et al., ICML 2022 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self):
         pass
@@ -138,9 +143,12 @@ class MaxLogit(PyTorchOOD):
 
 
 class GEN(PyTorchOOD):
-    name = "gen"
-    description = "generalised entropy of the softmax"
-    reference = "Liu, Lochman, Zach, CVPR 2023 (pytorch-ood)"
+    info = MethodInfo(
+        name="gen",
+        description="generalised entropy of the softmax",
+        reference="Liu, Lochman, Zach, CVPR 2023 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self, gamma=0.1, M=None):  # noqa: N803 - the library's name
         self.gamma = gamma
@@ -153,9 +161,12 @@ class GEN(PyTorchOOD):
 
 
 class Entropy(PyTorchOOD):
-    name = "entropy"
-    description = "the Shannon entropy of the softmax"
-    reference = "Chan, Rottmann, Gottschalk, ICCV 2021 (pytorch-ood)"
+    info = MethodInfo(
+        name="entropy",
+        description="the Shannon entropy of the softmax",
+        reference="Chan, Rottmann, Gottschalk, ICCV 2021 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self):
         pass
@@ -167,10 +178,13 @@ class Entropy(PyTorchOOD):
 
 
 class KLMatching(PyTorchOOD):
-    name = "klm"
-    description = ("KL divergence of the softmax to the mean softmax of its predicted class (class means from "
-                   "held-out ID validation inputs)")
-    reference = "Hendrycks et al., ICML 2022 (pytorch-ood)"
+    info = MethodInfo(
+        name="klm",
+        description=("KL divergence of the softmax to the mean softmax of its predicted class (class means from "
+                     "held-out ID validation inputs)"),
+        reference="Hendrycks et al., ICML 2022 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self):
         pass
@@ -182,9 +196,12 @@ class KLMatching(PyTorchOOD):
 
 
 class TemperatureScaling(PyTorchOOD):
-    name = "temperature"
-    description = "the largest softmax probability at the temperature that calibrates held-out ID validation inputs"
-    reference = "Guo et al., ICML 2017 (pytorch-ood)"
+    info = MethodInfo(
+        name="temperature",
+        description="the largest softmax probability at the temperature that calibrates held-out ID validation inputs",
+        reference="Guo et al., ICML 2017 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self):
         pass
@@ -196,9 +213,12 @@ class TemperatureScaling(PyTorchOOD):
 
 
 class OpenMax(PyTorchOOD):
-    name = "openmax"
-    description = "Weibull model of the logits' distance to their class's mean logit vector (OpenMax)"
-    reference = "Bendale & Boult, CVPR 2016 (pytorch-ood)"
+    info = MethodInfo(
+        name="openmax",
+        description="Weibull model of the logits' distance to their class's mean logit vector (OpenMax)",
+        reference="Bendale & Boult, CVPR 2016 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self, tailsize=25, alpha=10, euclid_weight=1.0):
         self.tailsize = tailsize

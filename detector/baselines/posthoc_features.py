@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from ..method.api import MethodInfo
 from .posthoc import PyTorchOOD
 
 
@@ -20,9 +21,12 @@ def _flat(head: torch.nn.Linear):
 
 # --------------------------------------------------------------------------- on the penultimate features
 class KNN(PyTorchOOD):
-    name = "knn"
-    description = "distance to the k-th nearest training feature"
-    reference = "Sun et al., ICML 2022 (pytorch-ood)"
+    info = MethodInfo(
+        name="knn",
+        description="distance to the k-th nearest training feature",
+        reference="Sun et al., ICML 2022 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self, k=50, normalize=True):  # k: the paper's CIFAR-10 value, capped by the training size
@@ -38,9 +42,12 @@ class KNN(PyTorchOOD):
 
 
 class ViM(PyTorchOOD):
-    name = "vim"
-    description = "virtual logit from the residual of the principal feature space"
-    reference = "Wang et al., CVPR 2022 (pytorch-ood)"
+    info = MethodInfo(
+        name="vim",
+        description="virtual logit from the residual of the principal feature space",
+        reference="Wang et al., CVPR 2022 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self, d=None):  # None: D // 2 (the principal subspace must be smaller than the dimension D)
@@ -56,9 +63,12 @@ class ViM(PyTorchOOD):
 
 
 class DICE(PyTorchOOD):
-    name = "dice"
-    description = "energy with sparsified last-layer weights"
-    reference = "Sun & Li, ECCV 2022 (pytorch-ood)"
+    info = MethodInfo(
+        name="dice",
+        description="energy with sparsified last-layer weights",
+        reference="Sun & Li, ECCV 2022 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self, p=0.7):
@@ -72,10 +82,13 @@ class DICE(PyTorchOOD):
 
 
 class FDBD(PyTorchOOD):
-    name = "fdbd"
-    description = ("mean distance of the features to the decision boundaries, over their distance to the "
-                   "training mean")
-    reference = "Liu & Qin, ICML 2024 (pytorch-ood)"
+    info = MethodInfo(
+        name="fdbd",
+        description=("mean distance of the features to the decision boundaries, over their distance to the training "
+                     "mean"),
+        reference="Liu & Qin, ICML 2024 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self):
@@ -88,9 +101,12 @@ class FDBD(PyTorchOOD):
 
 
 class NNGuide(PyTorchOOD):
-    name = "nnguide"
-    description = "energy times the similarity to the k nearest energy-scaled training features"
-    reference = "Park et al., ICCV 2023 (pytorch-ood)"
+    info = MethodInfo(
+        name="nnguide",
+        description="energy times the similarity to the k nearest energy-scaled training features",
+        reference="Park et al., ICCV 2023 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self, k=10):
@@ -103,9 +119,12 @@ class NNGuide(PyTorchOOD):
 
 
 class NCI(PyTorchOOD):
-    name = "nci"
-    description = "cosine between the centred features and the predicted class's weight vector (neural collapse)"
-    reference = "Liu & Qin, CVPR 2025 (pytorch-ood)"
+    info = MethodInfo(
+        name="nci",
+        description="cosine between the centred features and the predicted class's weight vector (neural collapse)",
+        reference="Liu & Qin, CVPR 2025 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self, alpha=0.0):
@@ -118,10 +137,12 @@ class NCI(PyTorchOOD):
 
 
 class SHE(PyTorchOOD):
-    name = "she"
-    description = ("similarity of the features to the mean feature of their predicted class (modern Hopfield "
-                   "energy)")
-    reference = "Zhang et al., ICLR 2023 (pytorch-ood)"
+    info = MethodInfo(
+        name="she",
+        description="similarity of the features to the mean feature of their predicted class (modern Hopfield energy)",
+        reference="Zhang et al., ICLR 2023 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self):
@@ -134,9 +155,12 @@ class SHE(PyTorchOOD):
 
 
 class RMD(PyTorchOOD):
-    name = "rmds"
-    description = "relative Mahalanobis distance: class-conditional minus class-agnostic Gaussian distance"
-    reference = "Ren et al., arXiv 2021 (pytorch-ood)"
+    info = MethodInfo(
+        name="rmds",
+        description="relative Mahalanobis distance: class-conditional minus class-agnostic Gaussian distance",
+        reference="Ren et al., arXiv 2021 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self):
@@ -149,9 +173,12 @@ class RMD(PyTorchOOD):
 
 
 class LTS(PyTorchOOD):
-    name = "lts"
-    description = "energy of the logits scaled by the ratio of the features' total to their top-p share"
-    reference = "Djurisic et al., Machine Vision and Applications 2025 (pytorch-ood)"
+    info = MethodInfo(
+        name="lts",
+        description="energy of the logits scaled by the ratio of the features' total to their top-p share",
+        reference="Djurisic et al., Machine Vision and Applications 2025 (pytorch-ood)",
+        streams=True,
+    )
     reads = "features"
 
     def __init__(self, p=0.05):
@@ -165,9 +192,12 @@ class LTS(PyTorchOOD):
 
 # --------------------------------------------------------------------------- shaping the penultimate activations
 class ReAct(PyTorchOOD):
-    name = "react"
-    description = "energy after clipping high activations"
-    reference = "Sun, Guo, Li, NeurIPS 2021 (pytorch-ood)"
+    info = MethodInfo(
+        name="react",
+        description="energy after clipping high activations",
+        reference="Sun, Guo, Li, NeurIPS 2021 (pytorch-ood)",
+        streams=True,
+    )
     reads = "maps"
 
     def __init__(self, percentile=0.9):
@@ -184,9 +214,12 @@ class ReAct(PyTorchOOD):
 
 
 class ASH(PyTorchOOD):
-    name = "ash"
-    description = "energy after pruning and rescaling activations (ASH-S)"
-    reference = "Djurisic et al., ICLR 2023 (pytorch-ood)"
+    info = MethodInfo(
+        name="ash",
+        description="energy after pruning and rescaling activations (ASH-S)",
+        reference="Djurisic et al., ICLR 2023 (pytorch-ood)",
+        streams=True,
+    )
     reads = "maps"
 
     def __init__(self, variant="ash-s", percentile=0.65):
@@ -200,9 +233,12 @@ class ASH(PyTorchOOD):
 
 
 class SCALE(PyTorchOOD):
-    name = "scale"
-    description = "energy of the activations scaled by the ratio of their total to their top share (no pruning)"
-    reference = "Xu et al., ICLR 2024 (pytorch-ood)"
+    info = MethodInfo(
+        name="scale",
+        description="energy of the activations scaled by the ratio of their total to their top share (no pruning)",
+        reference="Xu et al., ICLR 2024 (pytorch-ood)",
+        streams=True,
+    )
     reads = "maps"
 
     def __init__(self, percentile=0.65):
@@ -215,9 +251,12 @@ class SCALE(PyTorchOOD):
 
 
 class VRA(PyTorchOOD):
-    name = "vra"
-    description = "energy after clipping each activation to its ID quantile range (variational rectification)"
-    reference = "Xu et al., NeurIPS 2023 (pytorch-ood)"
+    info = MethodInfo(
+        name="vra",
+        description="energy after clipping each activation to its ID quantile range (variational rectification)",
+        reference="Xu et al., NeurIPS 2023 (pytorch-ood)",
+        streams=True,
+    )
     reads = "maps"
 
     def __init__(self, lower_percentile=0.01, upper_percentile=0.99):

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from ..runtime import batched, batches, forward_hooks, model_device
+from ..method.api import MethodInfo
 from .base import NotApplicable
 from .posthoc import PyTorchOOD
 
@@ -28,9 +29,12 @@ class _ModelDetector(PyTorchOOD):
 
 
 class GradNorm(_ModelDetector):
-    name = "gradnorm"
-    description = "L1 norm of the gradient of the KL divergence between the softmax and the uniform distribution"
-    reference = "Huang, Geng, Li, NeurIPS 2021 (pytorch-ood)"
+    info = MethodInfo(
+        name="gradnorm",
+        description="L1 norm of the gradient of the KL divergence between the softmax and the uniform distribution",
+        reference="Huang, Geng, Li, NeurIPS 2021 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self, temperature=1.0):  # the library's default: the gradients of every parameter
         self.temperature = temperature
@@ -42,9 +46,12 @@ class GradNorm(_ModelDetector):
 
 
 class GradUncertainty(_ModelDetector):
-    name = "graduncertainty"
-    description = "squared gradient norm of the loss towards an all-ones 'confounding' label"
-    reference = "Lee & AlRegib, ICIP 2020 (pytorch-ood)"
+    info = MethodInfo(
+        name="graduncertainty",
+        description="squared gradient norm of the loss towards an all-ones 'confounding' label",
+        reference="Lee & AlRegib, ICIP 2020 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self):
         pass
@@ -79,10 +86,13 @@ class _Batches:
 
 
 class Gram(_ModelDetector):
-    name = "gram"
-    description = ("deviation of the feature maps' higher-order Gram matrices from their per-class ID range, over "
-                   "every convolutional layer")
-    reference = "Sastry & Oore, ICML 2020 (pytorch-ood)"
+    info = MethodInfo(
+        name="gram",
+        description=("deviation of the feature maps' higher-order Gram matrices from their per-class ID range, over "
+                     "every convolutional layer"),
+        reference="Sastry & Oore, ICML 2020 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self, num_poles_list=None, random_state=0):
         self.num_poles_list = num_poles_list
@@ -114,9 +124,12 @@ class Gram(_ModelDetector):
 
 
 class MCD(_ModelDetector):
-    name = "mcd"
-    description = "variance of the softmax over forward passes with dropout on (Monte-Carlo dropout)"
-    reference = "Gal & Ghahramani, ICML 2016 (pytorch-ood)"
+    info = MethodInfo(
+        name="mcd",
+        description="variance of the softmax over forward passes with dropout on (Monte-Carlo dropout)",
+        reference="Gal & Ghahramani, ICML 2016 (pytorch-ood)",
+        streams=True,
+    )
 
     def __init__(self, samples=30, mode="var", random_state=0):
         self.samples = samples

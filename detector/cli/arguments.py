@@ -6,8 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..anomalies import anomaly_kinds
-from ..baselines import ATTACK_TRAINED
-from ..evaluation.benchmark import METHODS
+from ..evaluation.registry import ATTACK_TRAINED, METHODS
 from ..method.features import CANDIDATES
 from ..inputs.uploads import INVERT
 from ..models.classifiers import BUILTIN
@@ -23,7 +22,7 @@ METHOD_HELP = (f"method, repeatable or comma-separated: {', '.join(METHODS)}, "
 def methods_epilog() -> str:
     """Every registered method in one line each, as its class describes it, then :data:`EPILOG`."""
     width = max(map(len, METHODS))
-    lines = [f"  {name:<{width}}  {cls.description} ({cls.reference})" for name, cls in METHODS.items()]
+    lines = [f"  {name:<{width}}  {cls.info.description} ({cls.info.reference})" for name, cls in METHODS.items()]
     return "methods:\n" + "\n".join(lines) + "\n\n" + EPILOG
 
 

@@ -65,6 +65,7 @@ def evaluate_authors(experiment: Experiment, method: str, detector, anomalies, t
     id_pred = experiment.predictions(experiment.test.images)
     ours = method.startswith("ours")  # ours, ours+conf, and their +oe rows
     if ours:
+        detector = detector.detector_  # fitted by Ours.fit_authors
         id_layers = detector.layer_scores(experiment.test.images, cached=True)
     else:
         id_scores = named_scores(detector, experiment.test.images)

@@ -5,9 +5,7 @@ global weighting). Cells are cached on disk, keyed by the model, the data, the m
 parameters and the version of the detection code, so ``report``, ``evaluate`` and the
 dashboard's Benchmark page share them, and only missing cells are computed.
 
-Method names are parsed here and nowhere else (:class:`MethodName`): a registry name
-(``ours``, a baseline such as ``odin+pre``), optionally ``+known`` (KD+BU and LID trained on
-the evaluated attack) and ``+oe`` (the method on the Outlier-Exposure fine-tuned model).
+Method names are read by :class:`~detector.evaluation.registry.MethodName` (the one registry and parser).
 """
 
 from __future__ import annotations
@@ -19,66 +17,14 @@ import numpy as np
 import pandas as pd
 
 from .. import cache
-from .authors import check_protocol, evaluate_authors, fit_uniform_authors
-from ..baselines import ATTACK_TRAINED, BASELINES, Method, NotApplicable, fit_baseline
+from ..method.api import NotApplicable
+from .authors import check_protocol, evaluate_authors
 from .evaluate import METRIC_COLUMNS, Row, evaluate_method
 from .experiment import Experiment
-from .ours import OURS_METHODS, Ours, OursKNN
+from .registry import METHODS, OURS, MethodName, expand_methods, fit_method, make_method, method_params
 
-#: registry name -> method class (:class:`detector.baselines.base.Method`): ours, ours+conf, ours+conf-equal, the baselines
-METHODS: dict[str, type[Method]] = {**{cls.name: cls for cls in OURS_METHODS}, **BASELINES}
-OURS = tuple(cls.name for cls in OURS_METHODS)
-KNOWN, OE = "+known", "+oe"
-
-
-def fit_method(experiment: Experiment, name: str, **params) -> Method:
-    """The registered method ``name`` (``NAME+known`` too: ``attack=``) made with ``params`` and fitted."""
-    if name.endswith(KNOWN):
-        return fit_baseline(experiment, name, **params)
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
-    return METHODS[name](**params).fit(experiment)
-
-
-def method_params(name: str, options: dict) -> dict:
-    """Those of the command line's detector ``options`` that method ``name`` takes (its ``options``)."""
-    return {k: v for k, v in options.items() if k in METHODS[name].options}
-
-
-
-@dataclass(frozen=True)
-class MethodName:
-    """A method as written in tables and on the command line, e.g. ``lid+known+oe``."""
-
-    base: str  # the registry name
-    known: bool = False
-    oe: bool = False
-
-    @classmethod
-    def parse(cls, text: str) -> "MethodName":
-        rest, oe = (text[: -len(OE)], True) if text.endswith(OE) else (text, False)
-        base, known = (rest[: -len(KNOWN)], True) if rest.endswith(KNOWN) else (rest, False)
-        if base not in METHODS or (known and base not in ATTACK_TRAINED):
-            raise ValueError(f"unknown method {text!r}; valid methods: {', '.join(METHODS)}, all "
-                             f"(suffix {KNOWN} for {', '.join(ATTACK_TRAINED)}; suffix {OE} for any)")
-        return cls(base, known, oe)
-
-    @property
-    def plain(self) -> str:
-        """The name without ``+oe``: the method as run on its (possibly fine-tuned) model."""
-        return self.base + (KNOWN if self.known else "")
-
-    def __str__(self) -> str:
-        return self.plain + (OE if self.oe else "")
-
-
-def expand_methods(methods: list[str]) -> list[str]:
-    """``all`` -> every registered method; commas split; unknown names raise ValueError."""
-    names: list[str] = []
-    for item in methods:
-        for name in filter(None, (part.strip() for part in item.split(","))):
-            names += list(METHODS) if name == "all" else [str(MethodName.parse(name))]
-    return list(dict.fromkeys(names))
+__all__ = ["METHODS", "OURS", "Benchmark", "MethodName", "cached_cell", "expand_methods", "fit_method",
+           "run_benchmark", "wide_tables"]
 
 
 # --------------------------------------------------------------------------- the cell cache
@@ -144,16 +90,8 @@ class Benchmark:
 
 
 def _fit(experiment: Experiment, method: MethodName, protocol: str, params: dict, attack: str | None):
-    if method.known:
-        return fit_baseline(experiment, method.plain, attack=attack)
-    detector = METHODS[method.base](**params)
-    if protocol == "authors" and isinstance(detector, OursKNN):
-        raise NotApplicable("the authors' protocol refits the paper's terms on the evaluation data; the k-NN term "
-                            "has no counterpart in their code")
-    if protocol == "authors" and isinstance(detector, Ours):  # the authors' fitting, with the method's own beta
-        beta = detector.beta if "beta" in detector.options else detector.fit(experiment).detector_.beta
-        return fit_uniform_authors(experiment, beta=beta, nu=detector.nu)
-    return detector.fit(experiment)
+    detector = make_method(method.plain, **params, **({"attack": attack} if method.known else {}))
+    return detector.fit_authors(experiment) if protocol == "authors" else detector.fit(experiment)
 
 
 def _method_rows(experiment: Experiment, method: MethodName, sets: list, protocol: str, params: dict) -> tuple[list[Row], float]:

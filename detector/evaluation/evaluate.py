@@ -21,8 +21,6 @@ from sklearn.metrics import roc_curve
 
 from ..method.metrics import auroc, global_metrics, per_class_metrics, per_class_thresholds
 from ..method.scores import LayerScores, thresholds_for
-from ..method.uniform import UniformDetector
-from .ours import Ours
 
 METRIC_COLUMNS = ("TNR@95TPR", "AUROC")
 
@@ -56,11 +54,9 @@ def metric_rows(method: str, anomaly, id_scores, id_pred, scores, pred, threshol
 
 
 def named_scores(detector, images: np.ndarray) -> np.ndarray:
-    """Scores of a named set (a dataset split, an anomaly set), which is scored again later: ours
-    keeps its features on disk for it (new inputs are not cached); baselines cache every score."""
-    if isinstance(detector, (UniformDetector, Ours)):
-        return detector.score_samples(images, cached=True)
-    return detector.score_samples(images)
+    """Scores of a named set (a dataset split, an anomaly set), which is scored again later: what they
+    cost is kept on disk (``cached=True``, as every method and ``UniformDetector.score_samples`` take it)."""
+    return detector.score_samples(images, cached=True)
 
 
 def evaluate_method(experiment, method: str, detector, anomalies: list, tpr: float = 0.95) -> list[Row]:

@@ -1,22 +1,25 @@
-"""Our detectors as registered methods: the same protocol as every baseline.
+"""Our detectors as registered methods, behind the abstract base of every method (:class:`~detector.method.api.Method`).
 
 ``Ours().fit(experiment)`` fits (or loads from the disk cache) the paper's
 :class:`~detector.method.uniform.UniformDetector` through :func:`.experiment.fit_uniform`;
 ``score_samples`` is that detector's. The fitted detector is ``detector_`` (its MDL, β,
 thresholds). The command line's ``--layer``, ``--beta``, ``--nu`` and ``--candidates`` are
-parameters here (:attr:`~detector.baselines.base.Method.options`).
+parameters here (:attr:`~detector.method.api.MethodInfo.options`).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .. import cache
-from ..baselines.base import Method
+from ..method.api import Method, MethodInfo, NotApplicable
 from ..method.neighbours import UniformKNNDetector
 from ..method.scores import CONF_BETA
 from ..method.uniform import UniformDetector
+from .authors import fit_uniform_authors
 from .experiment import _detector_key, fit_uniform, fit_uniform_conf
 
 #: grid step 1/10 on the four-term simplex (286 points): 1/20 has 1,771, six times the time for a finer beta
@@ -37,12 +40,14 @@ class Ours(Method):
         The fitted detector.
     """
 
-    name = "ours"
-    description = ("per-class SVDDs on the MDL and the logits, min-max normalised, g = β₁·MDL + β₂·logit; τ_i "
-                   "per class")
-    reference = "Zhao et al., A Uniform Framework for Anomaly Detection in DNNs"
-    streams = True  # through the feature extractor only
-    options = ("layer", "beta", "nu", "candidates")
+    info = MethodInfo(
+        name="ours",
+        description=("per-class SVDDs on the MDL and the logits, min-max normalised, g = β₁·MDL + β₂·logit; τ_i per "
+                     "class"),
+        reference="Zhao et al., A Uniform Framework for Anomaly Detection in DNNs",
+        streams=True,
+        options=("layer", "beta", "nu", "candidates"),
+    )
 
     def __init__(self, layer="auto", beta=(0.5, 0.5), nu=0.1, candidates=None):
         self.layer = layer
@@ -52,7 +57,7 @@ class Ours(Method):
 
     def _detector_params(self) -> dict:
         # candidates=None is left out, so that detectors cached before the option existed are found again
-        params = {name: getattr(self, name) for name in self.options}
+        params = {name: getattr(self, name) for name in self.info.options}
         return {k: v for k, v in params.items() if not (k == "candidates" and v is None)}
 
     def _fit_detector(self, experiment) -> UniformDetector:
@@ -62,21 +67,49 @@ class Ours(Method):
         self.detector_ = self._fit_detector(experiment)
         return self
 
+    def fit_authors(self, experiment) -> "Ours":
+        """The authors' fitting (:func:`.authors.fit_uniform_authors`) with this method's beta (for ours+conf,
+        the one its own fit picks)."""
+        beta = self.beta if "beta" in self.get_params() else self._fit_detector(experiment).beta
+        self.detector_ = fit_uniform_authors(experiment, beta=beta, nu=self.nu)
+        return self
+
     def score_samples(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """Higher = more normal; ``cached``: keep the features of a named set on disk (see
         :meth:`UniformDetector.score_samples`)."""
         check_is_fitted(self, "detector_")
         return self.detector_.score_samples(images, cached=cached)
 
+    # ------------------------------------------------------------------ persistence
+    _detector_class = UniformDetector
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted detector (:meth:`UniformDetector.save`)."""
+        check_is_fitted(self, "detector_")
+        self.detector_.save(path)
+
+    @classmethod
+    def load(cls, path: str | Path, experiment) -> "Ours":
+        """The method fitted as saved by :meth:`save`, for the experiment's model; its parameters are the
+        saved detector's."""
+        detector = cls._detector_class.load(path, experiment.model)
+        saved = detector.get_params()
+        method = cls(**{name: saved[name] for name in cls._get_param_names() if name in saved})
+        method.detector_ = detector
+        return method
+
 
 class OursConf(Ours):
     """Ours with a third term, the classifier's confidence; β picked on generated anomalies."""
 
-    name = "ours+conf"
-    description = ("ours plus a third term, the classifier's confidence normalised per class; β picked on generated "
-                   "anomalies only (mix set and boundary blends)")
-    reference = "this project (README, Results)"
-    options = ("layer", "nu", "candidates")
+    info = MethodInfo(
+        name="ours+conf",
+        description=("ours plus a third term, the classifier's confidence normalised per class; β picked on "
+                     "generated anomalies only (mix set and boundary blends)"),
+        reference="this project (README, Results)",
+        streams=True,
+        options=("layer", "nu", "candidates"),
+    )
 
     def __init__(self, layer="auto", nu=0.1, candidates=None):
         self.layer = layer
@@ -90,8 +123,13 @@ class OursConf(Ours):
 class OursConfEqual(OursConf):
     """Ours with the confidence term and equal weights (:data:`detector.method.scores.CONF_BETA`)."""
 
-    name = "ours+conf-equal"
-    description = "ours+conf with equal weights β = (1/3, 1/3, 1/3)"
+    info = MethodInfo(
+        name="ours+conf-equal",
+        description="ours+conf with equal weights β = (1/3, 1/3, 1/3)",
+        reference="this project (README, Results)",
+        streams=True,
+        options=("layer", "nu", "candidates"),
+    )
 
     def _fit_detector(self, experiment) -> UniformDetector:
         return fit_uniform(experiment, **self._detector_params(), beta=CONF_BETA)
@@ -119,20 +157,30 @@ def fit_uniform_knn(experiment, k="auto", **params) -> UniformKNNDetector:
 
 
 class OursKNN(OursConf):
-    """Ours+conf with a fourth term, the k-NN distance in the penultimate features (near-OOD, issue 27)."""
+    """Ours+conf with a fourth term, the k-NN distance in the penultimate features (near-OOD)."""
 
-    name = "ours+knn"
-    description = ("ours+conf plus a fourth term, the distance to the k-th nearest training input in the "
-                   "L2-normalised penultimate features, normalised per class; k and β (on the simplex over the four "
-                   "terms) picked on generated anomalies only, look-alikes included")
-    reference = "this project (README, Near-OOD); the k-NN term: Sun et al., ICML 2022"
+    info = MethodInfo(
+        name="ours+knn",
+        description=("ours+conf plus a fourth term, the distance to the k-th nearest training input in the "
+                     "L2-normalised penultimate features, normalised per class; k and β (on the simplex over the "
+                     "four terms) picked on generated anomalies only, look-alikes included"),
+        reference="this project (README, Near-OOD); the k-NN term: Sun et al., ICML 2022",
+        streams=True,
+        options=("layer", "nu", "candidates"),
+    )
 
     def __init__(self, layer="auto", nu=0.1, candidates=None, k="auto"):
         super().__init__(layer, nu, candidates)
         self.k = k
 
+    _detector_class = UniformKNNDetector
+
     def _fit_detector(self, experiment) -> UniformKNNDetector:
         return fit_uniform_knn(experiment, k=self.k, **self._detector_params())
+
+    def fit_authors(self, experiment) -> "OursKNN":
+        raise NotApplicable("the authors' protocol refits the paper's terms on the evaluation data; the k-NN term "
+                            "has no counterpart in their code")
 
 
 OURS_METHODS = (Ours, OursConf, OursConfEqual, OursKNN)

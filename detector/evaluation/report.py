@@ -18,7 +18,8 @@ from pathlib import Path
 
 from ..anomalies import REPORT_KINDS, report_kind
 from .authors import DESCRIPTIONS
-from .benchmark import OURS, Benchmark, MethodName
+from .benchmark import Benchmark
+from .registry import OURS, MethodName
 from .paper import paper_figure
 
 KIND_TITLES = {"near-ood": "Near-OOD (look-alike inputs)", "far-ood": "Far-OOD (other datasets, paper Tables 2 and 5)",

@@ -68,6 +68,8 @@ class UniformKNNDetector(UniformDetector):
     ----------
     knn_ : pytorch_ood.detector.KNN
         Fitted on the L2-normalised penultimate features of the ID training inputs.
+    knn_train_ : ndarray of shape (n_train, n_features)
+        Those features, as saved by :meth:`save` (the KNN is rebuilt from them on load).
     penultimate_ : str
         The layer it reads.
 
@@ -93,14 +95,26 @@ class UniformKNNDetector(UniformDetector):
         """pytorch-ood's KNN with ``k`` neighbours on the training inputs' penultimate features."""
         from pytorch_ood.detector import KNN
 
-        train = _as_cpu(self._train[0][self.penultimate_])
+        train = torch.from_numpy(self.knn_train_)
         return KNN(None, k=min(k, len(train) - 1), normalize=True).fit_features(
             train, torch.zeros(len(train), dtype=torch.long))
 
     def _fit_ranges(self) -> "UniformKNNDetector":
         self.penultimate_ = penultimate_layer(self.extractor)
+        self.knn_train_ = _as_cpu(self._train[0][self.penultimate_]).numpy()
         self.knn_ = self._knn(self.k)
         return super()._fit_ranges()
+
+    def _extra_state(self) -> dict:
+        """The k-NN term's layer and training features: pytorch-ood's KNN is rebuilt from them on load."""
+        return {"penultimate": self.penultimate_, "knn_train": self.knn_train_}
+
+    def _load_extra_state(self, state: dict) -> None:
+        if "knn_train" not in state:
+            raise ValueError("it holds no k-NN term")
+        self.penultimate_ = str(state["penultimate"])
+        self.knn_train_ = np.asarray(state["knn_train"], dtype=np.float32)
+        self.knn_ = self._knn(self.k)
 
     @staticmethod
     def _knn_term(knn, feats) -> np.ndarray:
@@ -153,7 +167,3 @@ class UniformKNNDetector(UniformDetector):
             feats = new.extractor.features(new._check_input(images), layers)
             setattr(new, name, (feats, feats[LOGITS].argmax(1)))
         return new._fit_ranges()
-
-    def save(self, path) -> None:
-        raise NotImplementedError("ours+knn's detector is not saved: save its UniformDetector and rebuild it "
-                                  "with UniformKNNDetector.from_detector (the k-NN term refits in a second)")

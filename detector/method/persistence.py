@@ -10,7 +10,7 @@ from .scores import LayerScores
 
 FORMAT = "uniform-detector/1"
 STATE_KEYS = ("model_hash", "params", "mdl", "layer_errors", "n_classes", "svdd", "norm_min", "norm_max", "val_scores",
-              "val_predicted")  # what save_detector writes and load_detector reads
+              "val_predicted")  # what save_detector writes and load_detector reads (and the subclass's extra state)
 
 
 def save_detector(detector, path: str | Path, cache_key: dict | None = None) -> None:
@@ -21,10 +21,10 @@ def save_detector(detector, path: str | Path, cache_key: dict | None = None) -> 
     state = {
         "format": FORMAT,
         "model_hash": detector.model.weights_hash,
-        "params": {"layer": detector.layer, "beta": list(detector.check_beta(detector.beta)), "nu": detector.nu,
-                   "gamma": detector.gamma, "tpr": detector.tpr, "candidates": detector.candidates,
-                   "max_samples_per_class": detector.max_samples_per_class, "min_samples": detector.min_samples,
-                   "random_state": detector.random_state, "confidence": detector.confidence},
+        "class": type(detector).__name__,
+        # every constructor parameter but the model (the file is tagged with its weights hash instead)
+        "params": {**{k: v for k, v in detector.get_params().items() if k != "model"},
+                   "beta": list(detector.check_beta(detector.beta))},
         "mdl": detector.mdl_,
         "layer_errors": detector.layer_errors_,
         "n_classes": detector.n_classes_,
@@ -32,6 +32,7 @@ def save_detector(detector, path: str | Path, cache_key: dict | None = None) -> 
         "norm_min": detector.norm_min_, "norm_max": detector.norm_max_,
         "val_scores": detector.val_scores_.terms()[:, :detector.norm_min_.shape[1]],
         "val_predicted": detector.val_predicted_,
+        **detector._extra_state(),
     }
     if cache_key is not None:
         state["cache_key"] = cache.canonical(cache_key)
@@ -51,6 +52,8 @@ def load_detector(cls, path: str | Path, model, cache_key: dict | None = None):
         state = sio.load(path)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError("it is not a saved UniformDetector")
+        if state.get("class", "UniformDetector") != cls.__name__:  # files written before the key held one
+            raise ValueError(f"it holds a {state['class']}, not a {cls.__name__}")
         if missing := [key for key in STATE_KEYS if key not in state]:
             raise ValueError(f"it lacks {', '.join(missing)}")
         if cache_key is not None and state.get("cache_key") != cache.canonical(cache_key):
@@ -73,6 +76,7 @@ def load_detector(cls, path: str | Path, model, cache_key: dict | None = None):
         # a detector saved before the confidence term has two columns: it loads, with beta_3 = 0 only
         detector.val_scores_ = LayerScores(state["val_predicted"], *state["val_scores"].T)
         detector.val_predicted_ = state["val_predicted"]
+        detector._load_extra_state(state)
         detector._fit_thresholds()
         fitted_widths = {name: svdd.scaler_.n_features_in_ for name, svdd in detector.svdd_.items()}
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as error:

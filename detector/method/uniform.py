@@ -332,6 +332,13 @@ class UniformDetector(DetectorParameters):
         return self.decision_function(images, cached) < 0
 
     # ------------------------------------------------------------------ persistence
+    def _extra_state(self) -> dict:
+        """What a subclass's extra term saves beside the state every detector saves (none here)."""
+        return {}
+
+    def _load_extra_state(self, state: dict) -> None:
+        """Set the extra term's fitted state from a saved ``state`` (nothing here)."""
+
     def save(self, path: str | Path) -> None:
         """Write the fitted state with skops (no pickle), tagged with the model's weights hash."""
         save_detector(self, path)
