@@ -115,7 +115,7 @@ def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: 
         if progress:
             progress(k / len(layers), f"layer {getattr(info, 'name', 'confidence')} ({k + 1}/{len(layers)})")
         if info is None:
-            rows.append({"layer": "confidence", "type": f"softmax ({detector.confidence})", "features": 1,
+            rows.append({"layer": "confidence", "type": f"softmax ({detector.confidence_})", "features": 1,
                          "reduction": "max probability", "MDL": "",
                          "mix error %": np.nan, **_aurocs(score_data(experiment, detector, anomalies), (0, 0, 1))})
             continue

@@ -254,14 +254,30 @@ def test_beta_from_generated_is_on_the_simplex_and_leaves_the_detector_alone(fit
     assert fitted.check_beta(fitted.beta) == (0.5, 0.5, 0.0)
 
 
-def test_set_params_beta_refits_the_thresholds_that_pair_with_it(fitted):
+def test_set_params_only_stores_and_takes_effect_at_the_next_fit(fitted, digits, tmp_path):
+    """scikit-learn's set_params: the fitted state keeps pairing with the choices made at fit (beta_, tpr_,
+    confidence_) until the next fit; set_beta is the live change, at the fitted tpr_."""
     detector = copy.copy(fitted)
-    detector.set_params(beta=(0.2, 0.8))
-    np.testing.assert_array_equal(detector.thresholds_, fitted.thresholds_for((0.2, 0.8)))
-    assert detector.beta == (0.2, 0.8, 0.0) and detector.get_params()["beta"] == (0.2, 0.8, 0.0)
-    with pytest.raises(ValueError, match="non-negative"):
-        detector.set_params(beta=(-1.0, 2.0))  # refused like set_beta
-    np.testing.assert_array_equal(detector.thresholds_, fitted.thresholds_for((0.2, 0.8)))
+    images = digits["test"].images[:60]
+    scores, thresholds = detector.score_samples(images), detector.thresholds_.copy()
+    detector.set_params(beta=(0.2, 0.8), tpr=0.5, confidence="maxlogit")
+    assert detector.get_params()["beta"] == (0.2, 0.8) and detector.tpr == 0.5
+    assert detector.beta_ == (0.5, 0.5, 0.0) and detector.tpr_ == 0.95 and detector.confidence_ == "msp"
+    np.testing.assert_array_equal(detector.score_samples(images), scores)  # not rescored against msp's ranges
+    np.testing.assert_array_equal(detector.thresholds_, thresholds)
+    # the live change: thresholds for the new weights at the fitted pass rate (not the tpr set since)
+    np.testing.assert_array_equal(detector.set_beta((0.3, 0.7)).thresholds_, fitted.thresholds_for((0.3, 0.7)))
+    assert detector.beta_ == detector.beta == (0.3, 0.7, 0.0)
+    # saved as it scores: the fitted choices, not the values set since
+    detector.save(tmp_path / "d.skops")
+    loaded = UniformDetector.load(tmp_path / "d.skops", fitted.model)
+    assert (loaded.tpr, loaded.confidence, loaded.beta) == (0.95, "msp", (0.3, 0.7, 0.0))
+    np.testing.assert_array_equal(loaded.thresholds_, detector.thresholds_)
+    # the next fit takes them
+    detector.set_params(beta=(0.2, 0.8)).fit(digits["train"].images, digits["val"].images)
+    assert (detector.beta_, detector.tpr_, detector.confidence_) == ((0.2, 0.8, 0.0), 0.5, "maxlogit")
+    val = detector.score_samples(digits["val"].images)
+    assert np.mean(val >= detector.thresholds_[detector.val_predicted_]) == pytest.approx(0.5, abs=0.1)
     unfitted = UniformDetector(fitted.model).set_params(beta=(1.0, 0.0), nu=0.2)
     assert unfitted.beta == (1.0, 0.0) and unfitted.nu == 0.2
     with pytest.raises(NotFittedError, match="not fitted yet"):

@@ -74,7 +74,7 @@ def evaluate_authors(experiment: Experiment, method: str, detector, anomalies, t
         pred = experiment.predictions(anomaly.images)
         if ours:
             combined = renormalised_on(id_layers, detector.layer_scores(anomaly.images, cached=True), n_classes).combine(
-                detector.check_beta(detector.beta))
+                detector.beta_)
             id_scores, scores = combined[: len(id_pred)], combined[len(id_pred):]
         else:
             scores = named_scores(detector, anomaly.images)

@@ -119,7 +119,7 @@ def score_data(experiment, detector, anomalies: dict) -> ScoreData:
     test = ScoreSet(f"{experiment.id_dataset} (ID)", "id", detector.layer_scores(experiment.test.images, cached=True),
                     experiment.test.labels)
     sets = {name: ScoreSet(name, a.kind, detector.layer_scores(a.images, cached=True)) for name, a in anomalies.items()}
-    return ScoreData(detector.mdl_, float(detector.nu), detector.n_classes_, val, test, sets, detector.tpr,
+    return ScoreData(detector.mdl_, float(detector.nu), detector.n_classes_, val, test, sets, detector.tpr_,
                      detector.min_samples)
 
 

@@ -157,9 +157,11 @@ class UniformKNNDetector(UniformDetector):
         cache): only the k-NN term and the ranges are fitted, on the same training and validation
         images. The same as fitting it anew, without the SVDDs' cost."""
         detector._check_fitted()
-        params = {**detector.get_params(), "beta": (0.25, 0.25, 0.25, 0.25), "k": k}
+        params = {**detector.get_params(), "tpr": detector.tpr_, "confidence": detector.confidence_,
+                  "beta": (0.25, 0.25, 0.25, 0.25), "k": k}
         new = cls(**params)
         new._validate_params()
+        new._fix_choices()
         new.mdl_, new.layer_errors_, new.n_classes_ = detector.mdl_, dict(detector.layer_errors_), detector.n_classes_
         new.svdd_ = detector.svdd_
         layers = new._scored_layers()

@@ -22,9 +22,10 @@ def save_detector(detector, path: str | Path, cache_key: dict | None = None) -> 
         "format": FORMAT,
         "model_hash": detector.model.weights_hash,
         "class": type(detector).__name__,
-        # every constructor parameter but the model (the file is tagged with its weights hash instead)
+        # every constructor parameter but the model (the file is tagged with its weights hash instead), with the
+        # fitted choices in place of values set since the last fit: the file scores as the detector does
         "params": {**{k: v for k, v in detector.get_params().items() if k != "model"},
-                   "beta": list(detector.check_beta(detector.beta))},
+                   "beta": list(detector.beta_), "tpr": detector.tpr_, "confidence": detector.confidence_},
         "mdl": detector.mdl_,
         "layer_errors": detector.layer_errors_,
         "n_classes": detector.n_classes_,
@@ -73,6 +74,7 @@ def load_detector(cls, path: str | Path, model, cache_key: dict | None = None):
         detector.mdl_, detector.layer_errors_, detector.n_classes_ = state["mdl"], dict(state["layer_errors"]), state["n_classes"]
         detector.svdd_ = {name: detector._svdd().set_state(s) for name, s in state["svdd"].items()}
         detector.norm_min_, detector.norm_max_ = state["norm_min"], state["norm_max"]
+        detector._fix_choices()
         # a detector saved before the confidence term has two columns: it loads, with beta_3 = 0 only
         detector.val_scores_ = LayerScores(state["val_predicted"], *state["val_scores"].T)
         detector.val_predicted_ = state["val_predicted"]

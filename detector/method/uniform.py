@@ -86,8 +86,13 @@ class UniformDetector(DetectorParameters):
         Keyed by the MDL name and ``"logits"``.
     norm_min_, norm_max_ : ndarray of shape (n_classes, 3)
         Per-class min-max ranges of the (MDL, logit, confidence) raw scores on validation ID data.
+    beta_, tpr_, confidence_ :
+        The weights, the ID pass rate and the confidence score the fitted state pairs with: what
+        scoring uses. ``set_params`` only stores a new value (scikit-learn's way), which takes effect
+        at the next :meth:`fit`; :meth:`set_beta`, :meth:`with_beta` and :meth:`set_nu` are the live
+        changes (new thresholds, or the SVDDs refitted, at once).
     thresholds_ : ndarray of shape (n_classes,)
-        tau_i for the current ``beta``.
+        tau_i for ``beta_`` and ``tpr_``.
 
     Examples
     --------
@@ -137,17 +142,6 @@ class UniformDetector(DetectorParameters):
         """What check_is_fitted asks: fitted once the thresholds are set (by fit or load)."""
         return hasattr(self, "thresholds_")
 
-    def set_params(self, **params) -> "UniformDetector":
-        """scikit-learn's ``set_params``; a new ``beta`` on a fitted detector refits the thresholds
-        tau_i that pair with it (from the validation scores kept at fit time), so that ``beta`` and
-        ``thresholds_`` never disagree; a bad one is refused then, and nothing is changed. Other
-        parameters are checked, and take effect, at the next ``fit``."""
-        if "beta" in params and self.__sklearn_is_fitted__():
-            beta = self.check_beta(params.pop("beta"))  # before any other parameter is set
-            super().set_params(**params)
-            return self.set_beta(beta)
-        return super().set_params(**params)
-
     # ------------------------------------------------------------------ fitting
     def _svdd(self) -> ClassConditionalSVDD:
         return ClassConditionalSVDD(self.nu, self.gamma, self.max_samples_per_class, self.min_samples, self.random_state)
@@ -161,6 +155,7 @@ class UniformDetector(DetectorParameters):
         make its class blends cross class boundaries).
         """
         self._validate_params()
+        self._fix_choices()
         train_images, val_images = self._check_input(train_images), self._check_input(val_images)
         if len(val_images) < self.min_samples:  # one image once gave all thresholds 0, silently
             raise ValueError(f"need at least min_samples={self.min_samples} held-out validation images for the score "
@@ -192,7 +187,7 @@ class UniformDetector(DetectorParameters):
             mix_pred = mix_feats[LOGITS].argmax(1)
             self.layer_errors_, separation = mix_set_errors(
                 self._svdd, names, (train_feats, train_pred), (val_feats, val_pred), (mix_feats, mix_pred),
-                self.n_classes_, self.tpr, self.min_samples)
+                self.n_classes_, self.tpr_, self.min_samples)
             self.mdl_ = most_discriminative(self.layer_errors_, separation)
         else:
             self.mdl_ = self.layer
@@ -224,13 +219,19 @@ class UniformDetector(DetectorParameters):
         self.val_predicted_ = val_pred
         return self._fit_thresholds()
 
+    def _fix_choices(self) -> None:
+        """Store the parameters that scoring reads (the weights, the ID pass rate, the confidence score): from
+        here on a ``set_params`` does not reach the fitted state until the next fit."""
+        self.beta_, self.tpr_, self.confidence_ = self.check_beta(self.beta), float(self.tpr), self.confidence
+
     def _fit_thresholds(self) -> "UniformDetector":
-        self.thresholds_ = self.thresholds_for(self.beta)
+        self.thresholds_ = self.thresholds_for(self.beta_)
         return self
 
     def thresholds_for(self, beta) -> np.ndarray:
-        """tau_i for ``beta`` from the validation scores kept at fit time; the detector is not changed."""
-        return thresholds_for(self.val_scores_, beta, self.n_classes_, self.tpr, self.min_samples)
+        """tau_i for ``beta`` (at the fitted ``tpr_``) from the validation scores kept at fit time; the detector
+        is not changed."""
+        return thresholds_for(self.val_scores_, beta, self.n_classes_, self.tpr_, self.min_samples)
 
     def with_beta(self, beta) -> "UniformDetector":
         """A copy with other weights (and their thresholds); this detector is left as it is,
@@ -243,7 +244,7 @@ class UniformDetector(DetectorParameters):
         that is refused (here, or by a detector saved without the confidence term) changes nothing."""
         self._check_fitted()
         beta = self.check_beta(beta)
-        self.thresholds_, self.beta = self.thresholds_for(beta), beta
+        self.thresholds_, self.beta, self.beta_ = self.thresholds_for(beta), beta, beta
         return self
 
     def set_nu(self, nu) -> "UniformDetector":
@@ -292,7 +293,7 @@ class UniformDetector(DetectorParameters):
         classes = torch.as_tensor(predicted, device=device)
         svdd = [self.svdd_[name].score_tensor(torch.as_tensor(feats[name], device=device), classes)
                 for name in (self.mdl_, LOGITS)]
-        confidence = CONFIDENCES[self.confidence](to_numpy(feats[LOGITS]))
+        confidence = CONFIDENCES[self.confidence_](to_numpy(feats[LOGITS]))
         return np.concatenate([torch.stack(svdd, 1).cpu().numpy(), confidence[:, None]], 1)
 
     def features(self, images: np.ndarray, cached: bool = False) -> dict[str, np.ndarray]:
@@ -321,11 +322,11 @@ class UniformDetector(DetectorParameters):
 
     def score_samples(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """g_i(x): higher = more normal."""
-        return self.layer_scores(images, cached).combine(self.check_beta(self.beta))
+        return self.layer_scores(images, cached).combine(self.beta_)
 
     def decision_function(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """g_i(x) - tau_i: negative = anomaly."""
-        return self.layer_scores(images, cached).decision(self.check_beta(self.beta), self.thresholds_)
+        return self.layer_scores(images, cached).decision(self.beta_, self.thresholds_)
 
     def predict(self, images: np.ndarray, cached: bool = False) -> np.ndarray:
         """True where the input is an anomaly (paper Eq. 4)."""
