@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from detector.evaluation import evaluate as evaluation, projection
 from detector.data.loading import dataset_available as _dataset_available
+from detector.evaluation import evaluate as evaluation, projection
 from detector.evaluation.experiment import AccuracyCheck, check_accuracy, fit_uniform, load_experiment
 from detector.evaluation.first_use import estimate_first_use, estimate_layer_table
 from detector.method.verdicts import Explainer

@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 
 from detector.data.datasets import DATASET_NAMES
-from detector.errors import DataError
+from detector.errors import DataError, ModelError
 from detector.models.classifiers import BUILTIN
-from detector.errors import ModelError
 
 MODEL_DIR_ENV = "DASHBOARD_MODEL_DIR"
 DATA_DIR_ENV = "DASHBOARD_DATA_DIR"

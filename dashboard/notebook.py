@@ -112,7 +112,8 @@ class Tuner(widgets.VBox):
                                                continuous_update=False, layout=_WIDE, style=_STYLE)
         self.conf_slider = widgets.FloatSlider(conf_weight, min=0, max=1, step=0.05, description="β₃ confidence weight",
                                                continuous_update=False, layout=_WIDE, style=_STYLE)
-        self.nu_slider = widgets.SelectionSlider(options=sorted({*views.NU_CHOICES, float(detector.nu)}), value=float(detector.nu),
+        self.nu_slider = widgets.SelectionSlider(options=sorted({*views.NU_CHOICES, float(detector.nu)}),
+                                                 value=float(detector.nu),
                                                  description="ν (refits the SVDDs)", continuous_update=False,
                                                  layout=_WIDE, style=_STYLE)
         self.caption, self.metrics = widgets.HTML(), widgets.HTML()

@@ -80,8 +80,8 @@ def _first_chart() -> None:
 
 def preload() -> dict[str, float]:
     """Load the default experiment, detector, anomaly sets, Explore points and projections into the
-    server's caches, then import what the pages import; returns the seconds of each step (logged). Errors are logged, not raised: the
-    session that asks then shows them as it always did."""
+    server's caches, then import what the pages import; returns the seconds of each step (logged). Errors
+    are logged, not raised: the session that asks then shows them as it always did."""
     steps: dict[str, float] = {}
     start = last = time.perf_counter()
 

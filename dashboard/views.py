@@ -19,8 +19,8 @@ from detector.anomalies import anomaly_kinds
 from detector.anomalies.grid import to_uint8_hwc
 from detector.evaluation.evaluate import ScoreData, metrics_table, score_data
 from detector.method.features import LOGITS
-from detector.runtime import subsample
 from detector.method.scores import KNN_TERM, TERMS, LayerScores, check_beta
+from detector.runtime import subsample
 
 Progress = Callable[[float, str], None]
 NU_CHOICES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # the values of nu offered by the Tune page and the notebook

@@ -23,8 +23,8 @@ import secrets
 import sys
 import time
 import zipfile
-from importlib import metadata
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 

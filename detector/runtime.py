@@ -38,7 +38,7 @@ def forward_hooks(modules: dict[str, nn.Module], record: Callable[[str, nn.Modul
 
     One model serves every dashboard session, and a hook on a shared module fires in every thread's
     forward pass: unfiltered, two sessions extracting at once recorded each other's batches (7,000 of
-    12,000 cached rows wrong, or a broadcast error with other batch sizes; issue 23). The filter keeps
+    12,000 cached rows wrong, or a broadcast error with other batch sizes). The filter keeps
     the sessions' forward passes running side by side, where a lock around hook-forward-unhook would
     queue them all behind the slowest extraction.
     """

@@ -7,8 +7,8 @@ from dashboard.glossary import explain
 from dashboard.page_helpers import enlarge_tooltip_images, need_anomalies
 from dashboard.sidebar import context
 from detector.evaluation import projection
-from detector.method.features import LOGITS
 from detector.inputs.images import image_file_bytes as images_npz
+from detector.method.features import LOGITS
 
 ctx = context()
 need_anomalies(ctx)
@@ -79,8 +79,9 @@ st.session_state["explore_selection"] = {"points": points_id, "rows": sorted(sel
 for col, layer in zip(st.columns(2), layers):
     name = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else layer
     frame = frames[layer]
-    chart = projection_charts.projection(frame.assign(image=images, selected=frame.index.isin(selection)), colour_by, ctx.class_names,
-                               f"{name} per predicted class" if by_class else name, by_class=by_class)
+    chart = projection_charts.projection(frame.assign(image=images, selected=frame.index.isin(selection)), colour_by,
+                                         ctx.class_names, f"{name} per predicted class" if by_class else name,
+                                         by_class=by_class)
     col.altair_chart(chart, key=keys[layer], on_select="rerun", width="content" if by_class else "stretch")
 
 st.subheader("Selected inputs")

@@ -53,7 +53,8 @@ minimal = [name for name in data.anomalies if name in ("cw", "jsma", "bim-a", "d
 st.markdown("Some attacks (CW, JSMA, BIM-a) change an input just enough to cross the decision boundary. The result "
             "sits inside the new class's cluster at every layer, so neither SVDD sees it; but the classifier is "
             "unsure of it. Beyond the paper, a third score, the softmax probability normalised per class like the "
-            "other two, catches them (β₃ on the Tune page; `ours+conf` in the benchmark picks β on generated anomalies, among them blends of two images moved just across the boundary, never on an evaluated set). "
+            "other two, catches them (β₃ on the Tune page; `ours+conf` in the benchmark picks β on generated "
+            "anomalies, among them blends of two images moved just across the boundary, never on an evaluated set). "
             "Median of each normalised score per set:" + ("" if minimal else " (add **cw** or **jsma** in the sidebar "
                                                           "to see such inputs)"))
 st.dataframe(views.term_medians(data).style.format(precision=3), hide_index=True, key="walk_terms")

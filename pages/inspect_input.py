@@ -5,8 +5,7 @@ import streamlit as st
 from dashboard import figures, inputs, loaders, projection_charts, views
 from dashboard.page_helpers import enlarge_tooltip_images
 from dashboard.sidebar import context
-from detector.evaluation import evaluate as ev
-from detector.evaluation import projection
+from detector.evaluation import evaluate as ev, projection
 from detector.method.scores import TERMS
 
 ctx = context()

@@ -18,7 +18,8 @@ st.markdown(
     f"**{ctx.experiment.id_dataset}**) and tells whether an input is *normal*, like its training data, or an "
     "*anomaly*: another dataset, noise or an adversarial example, which the classifier would still label "
     "confidently. For each class it learns what normal looks like at an early layer and at the logits, and combines "
-    "those two scores (and, when β₃ > 0, the classifier's own confidence) with weights β into one score g. An input predicted as class i is flagged when g falls below "
+    "those two scores (and, when β₃ > 0, the classifier's own confidence) with weights β into one score g. An input "
+    "predicted as class i is flagged when g falls below "
     "that class's threshold τ_i (Zhao et al., *A Uniform Framework for Anomaly Detection in Deep Neural Networks*).")
 
 st.subheader("Three steps")

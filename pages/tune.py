@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from dashboard import figures, views
+from dashboard import figures, loaders as load, views
 from dashboard.glossary import explain
-from dashboard import loaders as load
 from dashboard.loaders import DEFAULT_NU
 from dashboard.page_helpers import need_anomalies, tuned_path
 from dashboard.sidebar import context
@@ -96,7 +95,7 @@ def beta_view():
 
 beta_view()
 
-with st.expander("ours+knn's weights (four terms, issue 27)"):
+with st.expander("ours+knn's weights (four terms)"):
     st.caption("ours+knn adds a fourth term, the distance to the k-th nearest training input in the penultimate "
                "features; k and β are picked on generated anomalies only. Its β is fixed: the sliders above move the "
                "three-term detector.")

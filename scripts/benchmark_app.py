@@ -38,8 +38,8 @@ from browser_sessions import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, fresh_cache, 
 def server_side_beta(repeats: int = 20) -> float:
     """Median seconds of one beta update's computations and figures (what the fragment reruns)."""
     from dashboard import figures as charts
-    from detector.evaluation import evaluate as dd
     from detector.data.datasets import class_names
+    from detector.evaluation import evaluate as dd
     from detector.evaluation.experiment import fit_uniform, load_experiment
 
     experiment = load_experiment("lenet-mnist")
@@ -89,7 +89,7 @@ def server_side_pages(points: int) -> None:
     PagesManager.__init__ = init
     for path, _ in PAGES:
         script = f"pages/{path or 'start'}.py"
-        for attempt in range(2):  # the first run fills the caches
+        for _ in range(2):  # the first run fills the caches
             at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
             at.run()
             if path:

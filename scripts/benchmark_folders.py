@@ -13,8 +13,8 @@ that its peak resident memory is its own:
   500 other pictures held in memory.
 
 It prints pictures per second of each pass and the peak resident memory (``ru_maxrss``) of the
-process (at the end, and after the feature extraction) and of its DataLoader workers. The goal: less than 100 MB between 2,000 and 20,000
-pictures (held in memory, 20,000 would be 983 MB as float32) and time linear in N.
+process (at the end, and after the feature extraction) and of its DataLoader workers. The goal: less than 100 MB
+between 2,000 and 20,000 pictures (held in memory, 20,000 would be 983 MB as float32) and time linear in N.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ def small_cnn():
 def child(folder: Path, count: int) -> dict:
     """One measurement, in its own process."""
     from detector.data import folders
-    from detector.method.features import LOGITS, FeatureExtractor
     from detector.data.folders import FolderImages
-    from detector.models.classifiers import prepare_classifier
+    from detector.method.features import LOGITS, FeatureExtractor
     from detector.method.uniform import UniformDetector
+    from detector.models.classifiers import prepare_classifier
 
     files = sorted(folders.picture_files(folder))
     if len(files) < count + 500:

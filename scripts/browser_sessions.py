@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dashboard.server import (CHROMIUM, CHROMIUM_ARGS, IDLE_JS, PAGES, ROOT, RUNNING_JS, idle_arg,  # noqa: E402,F401
-                              running_app, wait_idle)
+from dashboard.server import CHROMIUM, CHROMIUM_ARGS, IDLE_JS, PAGES, ROOT, RUNNING_JS, idle_arg, running_app, wait_idle  # noqa: E402,F401
 
 #: the cache families a benchmark reuses from the project's cache (projections/ is the caller's choice)
 REUSED = ("datasets", "models", "features", "detectors", "scores", "adversarial", "fooling", "baselines", "benchmark")

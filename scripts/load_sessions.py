@@ -35,8 +35,17 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from browser_sessions import (CHROMIUM, CHROMIUM_ARGS, IDLE_JS, ROOT, RUNNING_JS, fresh_cache, idle_arg,  # noqa: E402
-                              log_errors, running_app)
+from browser_sessions import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IDLE_JS,
+    ROOT,
+    RUNNING_JS,
+    fresh_cache,
+    idle_arg,
+    log_errors,
+    running_app,
+)
 
 from detector.evaluation.evaluate import beta_of  # noqa: E402  (the β caption a move must bring)
 

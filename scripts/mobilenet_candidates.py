@@ -91,7 +91,8 @@ def main() -> None:
                  AnomalySet("distorted", "near-ood", distorted_images(test.images, len(test.labels))),
                  AnomalySet("letters", "near-ood", to_input_shape(rendered_letters(len(test.labels)), SHAPE, "letters")),
                  AnomalySet("digits", "ood", split("digits", "test", None).images)]
-    model = prepare_classifier("mobilenet_v3_small", trained_network(train, args.epochs, args.weights, args.seed), SHAPE, "fashion-mnist")
+    network = trained_network(train, args.epochs, args.weights, args.seed)
+    model = prepare_classifier("mobilenet_v3_small", network, SHAPE, "fashion-mnist")
     experiment = Experiment(model, "fashion-mnist", train, val, test)
     print(f"test accuracy {100 * check_accuracy(experiment).accuracy:.2f} % ({len(test.labels)} images)")
     named = dict(model.module.named_modules())

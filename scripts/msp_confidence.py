@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
-    from detector.evaluation.registry import fit_method
     from detector.evaluation.experiment import load_experiment
+    from detector.evaluation.registry import fit_method
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="lenet-mnist")

@@ -30,11 +30,11 @@ import torch.nn as nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from detector import cache  # noqa: E402
-from detector.anomalies.attacks import predict  # noqa: E402
 from detector.anomalies import AnomalySet  # noqa: E402
-from detector.evaluation.benchmark import fit_method  # noqa: E402
+from detector.anomalies.attacks import predict  # noqa: E402
 from detector.data.datasets import Dataset  # noqa: E402
 from detector.data.loading import load_dataset
+from detector.evaluation.benchmark import fit_method  # noqa: E402
 from detector.evaluation.evaluate import evaluate_method  # noqa: E402
 from detector.evaluation.experiment import Experiment  # noqa: E402
 from detector.models.classifiers import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint

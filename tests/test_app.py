@@ -432,8 +432,8 @@ def test_a_typed_path_outside_the_model_folder_is_never_imported(tmp_path, monke
 
 
 def test_tune_saves_the_tuned_detector():
-    from detector.models.classifiers import load_model
     from detector.method.uniform import UniformDetector
+    from detector.models.classifiers import load_model
 
     at = open_page("tune")
     at.slider(key="_beta").set_value(0.25).run()
@@ -482,8 +482,9 @@ def test_projection_chart_selection_and_hover_images():
     images[2, 0, 3, 4] = 1.0
     urls = views.image_urls(images)
     assert all(u.startswith("data:image/png;base64,") for u in urls)
-    from PIL import Image
     import base64
+
+    from PIL import Image
 
     decoded = np.asarray(Image.open(io.BytesIO(base64.b64decode(urls[2].split(",", 1)[1]))))
     assert decoded.shape == (28, 28) and decoded[3, 4] == 255 and decoded.sum() == 255

@@ -13,9 +13,9 @@ from sklearn.exceptions import NotFittedError
 from detector.baselines import NotApplicable, final_linear, penultimate
 from detector.baselines.lid import lid_mle
 from detector.baselines.msp import MSP
+from detector.evaluation.evaluate import evaluate_method
 from detector.evaluation.registry import ATTACK_TRAINED, METHODS, MethodName, fit_method, make_method
 from detector.method.api import Method, MethodInfo
-from detector.evaluation.evaluate import evaluate_method
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.server import CHROMIUM, CHROMIUM_ARGS, PAGES, ROOT, ServerError, running_app
-from dashboard.server import wait_idle as server_wait_idle
+from dashboard.server import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PAGES,
+    ROOT,
+    ServerError,
+    running_app,
+    wait_idle as server_wait_idle,
+)
 
 SLOW = 600_000  # ms: a fresh server may train the model and compute projections
 
@@ -234,7 +241,8 @@ def test_inspect_a_digit_drawn_with_the_mouse_is_judged_normal(server, page):
     verdict = page.locator('[data-testid="stAlert"]', has_text=re.compile("Normal|Anomaly")).inner_text()
     assert prediction.inner_text() == "7", (prediction.inner_text(), verdict)
     assert verdict.startswith("Normal"), verdict
-    captions = page.locator('[data-testid="stImage"]').all_inner_texts() + page.locator('[data-testid="stCaptionContainer"]').all_inner_texts()
+    captions = (page.locator('[data-testid="stImage"]').all_inner_texts()
+                + page.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
     assert any("as drawn" in c for c in captions) and any("MNIST-style" in c for c in captions), captions
     page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=60_000)  # the score plane with the drawing on it
     shoot(page, "inspect-drawn")

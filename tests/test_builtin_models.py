@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from detector import cache
+from detector.evaluation.first_use import estimate_first_use
+from detector.method.features import block_layers
 from detector.models import classifiers as models, training
 from detector.models.architectures import SmallResNet
-from detector.method.features import block_layers
-from detector.evaluation.first_use import estimate_first_use
 from tests.test_app import few_points, navigation_pages  # noqa: F401  (AppTest fixtures)
 from tests.test_hostile_input import SmallNet
 

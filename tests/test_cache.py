@@ -96,7 +96,8 @@ def test_hash_array_sees_content_dtype_and_shape():
     assert cache.hash_array(a) == cache.hash_array(a.copy())
     assert cache.hash_array(a) != cache.hash_array(a.reshape(3, 2))
     assert cache.hash_array(a) != cache.hash_array(a.astype(np.float64))
-    b = a.copy(); b[0, 0] = 1
+    b = a.copy()
+    b[0, 0] = 1
     assert cache.hash_array(a) != cache.hash_array(b)
 
 

@@ -2,7 +2,6 @@
 gives the model's output order; a model that scores low on its own ID data is flagged, and a confusion
 matrix that is a permutation of the classes gets the order that fits printed, with how to pass it."""
 
-import numpy as np
 import pytest
 
 from detector.data.folders import class_order, folder_splits

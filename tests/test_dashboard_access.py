@@ -14,10 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.model_folder import (DATA_DIR_ENV, MODEL_DIR_ENV, dashboard_folder, dashboard_id_dataset, dashboard_model,
-                                    dashboard_model_help)
-from detector.errors import DataError
-from detector.errors import ModelError
+from dashboard.model_folder import (
+    DATA_DIR_ENV,
+    MODEL_DIR_ENV,
+    dashboard_folder,
+    dashboard_id_dataset,
+    dashboard_model,
+    dashboard_model_help,
+)
+from detector.errors import DataError, ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 

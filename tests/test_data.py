@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from detector.errors import DataError
 from detector.data.loading import load_dataset
-
+from detector.errors import DataError
 from detector.inputs.images import load_image_file, to_input_shape
 
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 import torchvision
 
-from detector.models.architectures import VGG16, ResNet18
 from detector.method.features import LOGITS, FeatureExtractor, block_layers, candidate_layers
-from detector.models.classifiers import prepare_classifier
 from detector.method.uniform import UniformDetector
+from detector.models.architectures import VGG16, ResNet18
+from detector.models.classifiers import prepare_classifier
 
 RESNET_BLOCKS = [f"layer{stage}.{block}" for stage in range(1, 5) for block in range(2)]
 VGG_POOLS = ["features.6", "features.13", "features.23", "features.33", "features.43"]  # after conv 2, 4, 7, 10, 13

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from detector.errors import DataError
+from detector.errors import DataError, LayerError
 from detector.method.features import FeatureExtractor
-from detector.errors import LayerError
 from detector.method.metrics import auroc
 from detector.method.scores import LayerScores
 from detector.method.uniform import UniformDetector

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.evaluation import evaluate as ev
 from detector.anomalies import AnomalySet
+from detector.evaluation import evaluate as ev
 from detector.evaluation.authors import renormalised_on
-from detector.evaluation.benchmark import MethodName, fit_method, cached_cell, run_benchmark, wide_tables
+from detector.evaluation.benchmark import MethodName, cached_cell, fit_method, run_benchmark, wide_tables
 from detector.evaluation.experiment import fit_uniform
 from detector.method.uniform import LayerScores
 
@@ -112,8 +112,8 @@ def test_cached_cells_equal_fresh_ones_and_skip_the_fit(tiny_experiment, monkeyp
 def test_a_cell_recomputed_after_a_code_change_keeps_its_first_time(tiny_experiment, monkeypatch):
     # a code change makes every cell stale; recomputing one from cached attacks, features or scores
     # takes a fraction of the first computation, which is what "time per method" reports
-    from detector.evaluation import benchmark
     from detector import cache
+    from detector.evaluation import benchmark
 
     first = run_benchmark(tiny_experiment, ["energy"], ["gaussian", "uniform"], echo=lambda _: None)
     code_hash = cache.code_hash

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from detector.method.features import LOGITS, FeatureExtractor, candidate_layers, extract
 from detector.errors import LayerError
+from detector.method.features import LOGITS, FeatureExtractor, candidate_layers, extract
 from detector.runtime import model_device
 
 

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from detector.data import folders
-from detector.evaluation.benchmark import run_benchmark
-from detector.errors import DataError
 from detector.data.folders import load_image_folder
+from detector.errors import DataError
+from detector.evaluation.benchmark import run_benchmark
 
 
 @pytest.fixture
@@ -60,12 +60,12 @@ def test_a_folder_is_an_anomaly_set_of_the_benchmark(tiny_experiment, picture_fo
 
 
 # ---------------------------------------------------------------- an ID dataset as an image folder
-from detector.method import features as features_module  # noqa: E402
 from detector.cli.main import main  # noqa: E402
+from detector.data.folders import FolderImages, folder_splits  # noqa: E402
 from detector.data.loading import load_dataset  # noqa: E402
 from detector.evaluation.experiment import load_experiment  # noqa: E402
+from detector.method import features as features_module  # noqa: E402
 from detector.method.features import FeatureExtractor  # noqa: E402
-from detector.data.folders import FolderImages, folder_splits  # noqa: E402
 
 CLASSES = ("cat", "dog", "owl")
 MODEL_FILE = '''

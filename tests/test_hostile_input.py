@@ -22,13 +22,13 @@ import torch
 import torch.nn as nn
 
 from detector import cache
-from detector.models import classifiers as models
 from detector.cli.main import main
 from detector.errors import DataError
 from detector.inputs.images import MAX_VALUES, load_image_file
 from detector.inputs.uploads import read_upload
-from detector.method.verdicts import judge
 from detector.method.uniform import UniformDetector
+from detector.method.verdicts import judge
+from detector.models import classifiers as models
 
 USER_MODEL = """
 import torch.nn as nn
@@ -147,7 +147,8 @@ def test_report_refuses_duplicate_names_too(tmp_path, no_experiment, capsys):
 
 # ---------------------------------------------------------------- 3. a bad beta keeps the cache
 @pytest.mark.parametrize("command", [["evaluate", "--anomaly", "gaussian"], ["check", "x.npy"]])
-@pytest.mark.parametrize("value, message", [("--beta=0,0", "not all zero"), ("--nu=1.5", "'nu' parameter of UniformDetector must be")])
+@pytest.mark.parametrize("value, message", [("--beta=0,0", "not all zero"),
+                                            ("--nu=1.5", "'nu' parameter of UniformDetector must be")])
 def test_bad_beta_or_nu_is_refused_before_the_cache_is_touched(command, value, message, no_experiment, capsys):
     assert main([command[0], "--model", "lenet-mnist", value, *command[1:]]) == 2
     assert message in one_error_line(capsys)

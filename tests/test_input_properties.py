@@ -8,12 +8,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from detector.errors import DataError
-
 from detector.inputs.images import check_images, load_image_file, standardise_layout, to_input_shape
 from detector.inputs.uploads import read_upload
 
@@ -87,7 +85,8 @@ def test_load_image_file(content, shape):
 def _picture_bytes(pixels: np.ndarray, mode: str, fmt: str) -> bytes:
     from PIL import Image
 
-    picture = Image.fromarray(pixels[..., 0] if mode in ("L", "P") else pixels[..., : len(mode)], mode="L" if mode == "P" else None)
+    picture = Image.fromarray(pixels[..., 0] if mode in ("L", "P") else pixels[..., : len(mode)],
+                              mode="L" if mode == "P" else None)
     if mode == "P":
         picture = picture.convert("P")
     if fmt == "JPEG" and mode in ("RGBA", "P"):

@@ -8,11 +8,11 @@ import torch
 import torch.nn as nn
 
 from detector.baselines import final_linear
-from detector.evaluation.registry import ATTACK_TRAINED, METHODS, make_method
 from detector.baselines.feature_squeezing import FeatureSqueezing, squeezers
 from detector.baselines.godin import EPSILONS, DeConfHead, choose_epsilon, godin_scores, with_deconf_head
 from detector.baselines.nnif import neighbour_ranks, nnif_features, tracin_influence
 from detector.evaluation.experiment import Experiment
+from detector.evaluation.registry import ATTACK_TRAINED, METHODS, make_method
 from detector.method.metrics import auroc
 from detector.runtime import model_device
 

@@ -7,11 +7,11 @@ import torch
 import torch.nn as nn
 from scipy.special import softmax
 
-from detector.evaluation.registry import METHODS, make_method
 from detector.baselines.posthoc_model import conv_layers
 from detector.cli.main import main
 from detector.evaluation.benchmark import fit_method, run_benchmark
 from detector.evaluation.experiment import Experiment
+from detector.evaluation.registry import METHODS, make_method
 from detector.models.classifiers import prepare_classifier, weights_hash
 
 ISSUE_27 = ("fdbd", "nnguide", "nci", "scale", "she", "klm", "rmds", "gram", "gradnorm", "vra", "entropy", "temperature")

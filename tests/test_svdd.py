@@ -7,9 +7,9 @@ from sklearn.svm import OneClassSVM
 
 from detector import cache
 from detector.method.features import LOGITS
-from detector.method.verdicts import judge
 from detector.method.svdd import ClassConditionalSVDD, fitted_gamma, log_score, rbf_gamma
 from detector.method.uniform import UniformDetector
+from detector.method.verdicts import judge
 
 
 @pytest.fixture(scope="module")

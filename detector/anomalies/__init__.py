@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..data.datasets import DATASET_NAMES
-from ..errors import DataError
 from ..data.loading import load_dataset
-
+from ..errors import DataError
 from ..inputs.images import load_image_file, to_input_shape
 from ..runtime import is_lazy, subsample
 from .lookalikes import distorted_images, rendered_letters
@@ -45,8 +44,8 @@ LOOK_ALIKES = {"mnist": ("digits",), "digits": ("mnist",)}
 def report_kind(name: str, kind: str, id_dataset: str | None) -> str:
     """Where a set stands in the reports: near-ood, far-ood, noise, adversarial or file (user files).
 
-    >>> report_kind("fashion-mnist", "ood", "mnist"), report_kind("digits", "ood", "mnist"), report_kind("cw", "adversarial", "mnist")
-    ('far-ood', 'near-ood', 'adversarial')
+    >>> [report_kind(name, kind, "mnist") for name, kind in [("fashion-mnist", "ood"), ("digits", "ood"), ("cw", "adversarial")]]
+    ['far-ood', 'near-ood', 'adversarial']
     """
     if kind == "ood":
         return "near-ood" if name in LOOK_ALIKES.get(id_dataset, ()) else "far-ood"

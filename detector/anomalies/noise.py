@@ -26,7 +26,8 @@ def shuffle_tiles(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     grid = images[:, :, : 4 * th, : 4 * tw].reshape(n, c, 4, th, 4, tw).transpose(0, 2, 4, 1, 3, 5).reshape(n, 16, c, th, tw)
     grid = np.take_along_axis(grid, rng.random((n, 16)).argsort(-1)[:, :, None, None, None], 1)
     shuffled = np.zeros_like(images)
-    shuffled[:, :, : 4 * th, : 4 * tw] = grid.reshape(n, 4, 4, c, th, tw).transpose(0, 3, 1, 4, 2, 5).reshape(n, c, 4 * th, 4 * tw)
+    tiles = grid.reshape(n, 4, 4, c, th, tw).transpose(0, 3, 1, 4, 2, 5)
+    shuffled[:, :, : 4 * th, : 4 * tw] = tiles.reshape(n, c, 4 * th, 4 * tw)
     return shuffled
 
 
@@ -62,7 +63,8 @@ def mix_set(id_images: np.ndarray, id_labels: np.ndarray, seed: int = 1) -> np.n
     tiled = shuffle_tiles(pick(), rng)
 
     first = rng.choice(n, part)
-    other = np.array([rng.choice(np.flatnonzero(id_labels != id_labels[i]) if np.any(id_labels != id_labels[i]) else np.arange(n)) for i in first])
+    other = np.array([rng.choice(np.flatnonzero(id_labels != id_labels[i]) if np.any(id_labels != id_labels[i])
+                                 else np.arange(n)) for i in first])
     blends = 0.5 * id_images[first] + 0.5 * id_images[other]
 
     return np.concatenate([shuffled, blobs, inverted, tiled, blends]).astype(np.float32)

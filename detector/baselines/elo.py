@@ -6,10 +6,10 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-from ..method.metrics import auroc, tnr_at_tpr
-from ..runtime import subsample
-from ..method.svdd import ClassConditionalSVDD, rbf_gamma
 from ..method.api import MethodInfo
+from ..method.metrics import auroc, tnr_at_tpr
+from ..method.svdd import ClassConditionalSVDD, rbf_gamma
+from ..runtime import subsample
 from .base import Baseline
 
 

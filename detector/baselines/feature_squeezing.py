@@ -6,8 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..runtime import batched, model_device
 from ..method.api import MethodInfo
+from ..runtime import batched, model_device
 from .base import Baseline
 
 

@@ -15,10 +15,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import cache
+from ..method.api import MethodInfo
 from ..models.classifiers import load_cached_checkpoint, save_cached_checkpoint
 from ..models.training import train_classifier
 from ..runtime import batched, model_device
-from ..method.api import MethodInfo
 from .base import Baseline, final_linear, penultimate
 
 #: Hsu et al.'s search grid for the perturbation size (pixel units in [0, 1])

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from sklearn.neighbors import KernelDensity
 
 from ..anomalies.attacks import params_family
-from ..runtime import batched, model_device
 from ..method.api import MethodInfo
+from ..runtime import batched, model_device
 from .base import Baseline, adversarial_classifier, adversarial_training_set, penultimate
 
 #: Feinman et al.'s kernel bandwidths on the last hidden layer, by input family

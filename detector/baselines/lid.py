@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics.pairwise import euclidean_distances
 
-from ..runtime import subsample
 from ..method.api import MethodInfo
+from ..runtime import subsample
 from .base import Baseline, adversarial_classifier, adversarial_training_set
 
 

@@ -10,10 +10,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .. import cache
+from ..method.api import MethodInfo
 from ..method.features import LOGITS
 from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import batched, model_device
-from ..method.api import MethodInfo
 from .base import Baseline, layer_function
 from .odin import EPSILONS
 

@@ -8,8 +8,8 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from .. import cache
-from ..runtime import model_device
 from ..method.api import MethodInfo
+from ..runtime import model_device
 from .base import Baseline, adversarial_classifier, adversarial_training_set, final_linear
 
 

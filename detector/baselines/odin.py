@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import cache
+from ..method.api import MethodInfo
 from ..method.metrics import auroc, tnr_at_tpr
 from ..runtime import batched, model_device
-from ..method.api import MethodInfo
 from .base import Baseline
 
 TEMPERATURES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)

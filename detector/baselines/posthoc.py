@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..runtime import model_device
 from ..method.api import MethodInfo
+from ..runtime import model_device
 from .base import Baseline, final_linear, penultimate
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..runtime import batched, batches, forward_hooks, model_device
 from ..method.api import MethodInfo
+from ..runtime import batched, batches, forward_hooks, model_device
 from .base import NotApplicable
 from .posthoc import PyTorchOOD
 

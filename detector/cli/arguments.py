@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..anomalies import anomaly_kinds
 from ..evaluation.registry import ATTACK_TRAINED, METHODS
-from ..method.features import CANDIDATES
 from ..inputs.uploads import INVERT
+from ..method.features import CANDIDATES
 from ..models.classifiers import BUILTIN
 
 BETA_HELP = ("weights of the MDL, logit and confidence scores, 'a,b' (the paper's two terms) or 'a,b,c' "
@@ -89,7 +89,8 @@ FOLDER_LAYOUT = ("one sub-folder of PNG / JPEG pictures per class (ImageFolder l
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m detector", description="Uniform anomaly detection for DNN classifiers.", epilog=EPILOG)
+    parser = argparse.ArgumentParser(prog="python -m detector", description="Uniform anomaly detection for DNN classifiers.",
+                                     epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def model_args(sub):

@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..anomalies import anomaly_kinds
 from ..errors import DataError
 from ..inputs.images import require_file
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def check_detector_params(args) -> None:

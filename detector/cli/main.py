@@ -13,8 +13,7 @@ from ..errors import DataError, LayerError, ModelError
 from ..inputs.images import image_file_bytes, require_file
 from ..inputs.uploads import INVERT
 from .arguments import attach_negative_values, build_parser
-from .checks import (check_anomalies, check_detector_params, check_inputs, check_output, read_inputs,
-                     report_outputs)
+from .checks import check_anomalies, check_detector_params, check_inputs, check_output, read_inputs, report_outputs
 
 
 def _candidates(args) -> dict:
@@ -125,8 +124,8 @@ def cmd_evaluate(args) -> None:
 def cmd_check(args) -> None:
     import csv
 
-    from ..method.verdicts import judge
     from ..method.uniform import UniformDetector
+    from ..method.verdicts import judge
 
     invert = INVERT[args.invert]
     check_detector_params(args)
@@ -151,7 +150,8 @@ def cmd_check(args) -> None:
         from ..evaluation.experiment import check_accuracy, fit_uniform, load_experiment
 
         experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
-        inputs = read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)  # bad files fail before a long fit
+        # bad files fail before a long fit
+        inputs = read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)
         if warning := check_accuracy(experiment).warning():
             print(f"WARNING: {warning}", file=sys.stderr)
         detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **_candidates(args))
@@ -199,7 +199,8 @@ def _print_why(detector, experiment, inputs, k: int) -> None:
                 print("    " + ", ".join(f"#{i}: {d:.2f} ({names[labels[i]]})" for i, d in zip(near.indices, near.distances)))
             if why.ink is not None:
                 (area, width), ((area_lo, area_hi), (width_lo, width_hi)) = why.ink, why.ink_range
-                print(f"  ink area {100 * area:.1f} % (middle 98 % of training: {100 * area_lo:.1f}-{100 * area_hi:.1f} %), stroke width "
+                print(f"  ink area {100 * area:.1f} % (middle 98 % of training: {100 * area_lo:.1f}-{100 * area_hi:.1f} %), "
+                      "stroke width "
                       f"{width:.1f} px (middle 98 %: {width_lo:.1f}-{width_hi:.1f} px)")
             for note in why.notes:
                 print(f"  note: {note}")

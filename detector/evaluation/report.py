@@ -19,8 +19,8 @@ from pathlib import Path
 from ..anomalies import REPORT_KINDS, report_kind
 from .authors import DESCRIPTIONS
 from .benchmark import Benchmark
-from .registry import OURS, MethodName
 from .paper import paper_figure
+from .registry import OURS, MethodName
 
 KIND_TITLES = {"near-ood": "Near-OOD (look-alike inputs)", "far-ood": "Far-OOD (other datasets, paper Tables 2 and 5)",
                "noise": "Noise (NS, paper Tables 4 and 7)", "adversarial": "Adversarial (AD, paper Tables 3 and 6)",

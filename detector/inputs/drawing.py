@@ -4,8 +4,8 @@ MNIST's digits were (1) cut to the bounding box of their ink, (2) scaled to fit 
 keeping the aspect ratio, anti-aliased into grey levels, and (3) pasted into 28x28 so that
 their centre of mass sits at the centre. A digit drawn on a 280x280 canvas and merely shrunk
 to 28x28 keeps its own margins, position and crisp edges; the early layers (the MDL) then see
-an input unlike every training digit, and the detector calls a clean "7" an anomaly (issue 15:
-30 of 30 mouse-drawn digits without this step, 23 of 30 passed with it).
+an input unlike every training digit, and the detector calls a clean "7" an anomaly (30 of 30
+mouse-drawn digits were flagged without this step; 23 of 30 passed with it).
 
 :func:`mnist_style` is a pure function on arrays; :func:`applies_to` says for which models it
 is meant (28x28 grey inputs, i.e. MNIST-like training data).

@@ -12,10 +12,15 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-
-from .images import (LAYOUT_CHANNELS, check_images, picture_values, read_array_header, require_numpy_format,
-    standardise_layout, to_input_shape)
 from .drawing import applies_to, mnist_style as fit_like_mnist
+from .images import (
+    LAYOUT_CHANNELS,
+    picture_values,
+    read_array_header,
+    require_numpy_format,
+    standardise_layout,
+    to_input_shape,
+)
 
 MAX_BYTES = 20 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 8, 4096

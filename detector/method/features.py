@@ -4,8 +4,8 @@ Each layer's output becomes one vector per input as :mod:`detector.method.reduct
 one mean per channel, the paper's). The logit
 layer is the model's output and is always available under the name ``"logits"``.
 Features of named sets (dataset splits, anomaly sets) are cached on disk keyed by the
-model's weights hash, the images' content hash, the layer name and the code (:func:`detector.cache.code_hash`); a user's new inputs
-are extracted with ``cached=False``: neither hashed nor written.
+model's weights hash, the images' content hash, the layer name and the code (:func:`detector.cache.code_hash`);
+a user's new inputs are extracted with ``cached=False``: neither hashed nor written.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .. import cache
 from ..errors import LayerError
 from ..models.classifiers import ClassifierInfo
 from ..runtime import batches, forward_hooks, model_device
-from .reductions import AS_IS, FLATTEN, reduction_rule, reduce_output
+from .reductions import AS_IS, FLATTEN, reduce_output, reduction_rule
 from .structure import structural_blocks
 
 LOGITS = "logits"
@@ -165,7 +165,7 @@ def extract(
     if unknown:
         raise LayerError(f"unknown layer(s) {', '.join(unknown)}; valid layers: {', '.join(n for n in named if n)}, {LOGITS}")
     # written in place, batch after batch: small per-batch parts kept alive between the big transient
-    # buffers of a streamed folder pinned the heap (peak memory grew by 128 kB a picture, issue 14)
+    # buffers of a streamed folder pinned the heap (peak memory grew by 128 kB a picture)
     found: dict[str, np.ndarray | torch.Tensor] = {}
     current: dict[str, torch.Tensor] = {}
     dev = model_device(module)
@@ -259,7 +259,7 @@ class FeatureExtractor:
 
     def features(self, images: np.ndarray, layers: list[str], cached: bool = True) -> dict[str, np.ndarray]:
         """Features of ``layers`` for ``images``; ``cached=False`` for inputs that are not a named
-        set: hashing and writing them was part of a scoring cost of 10x the forward pass (issue 14)."""
+        set: hashing and writing them was part of a scoring cost of 10x the forward pass."""
         for name in layers:
             self.check_layer(name)
         if not cached:
@@ -283,7 +283,7 @@ class FeatureExtractor:
 
     def device_features(self, images: np.ndarray, layers: list[str]) -> dict[str, torch.Tensor]:
         """Features of ``layers`` for new inputs as float32 tensors on the model's device: not
-        cached, and a GPU scores them where they are (issue 14)."""
+        cached, and a GPU scores them where they are."""
         for name in layers:
             self.check_layer(name)
         return self._extract(images, layers, on_device=True)

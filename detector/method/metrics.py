@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
+
 def threshold_at_tpr(id_scores: np.ndarray, tpr: float = 0.95) -> float:
     """The largest threshold that keeps at least ``tpr`` of ``id_scores`` (score >= tau)."""
     ordered = np.sort(np.asarray(id_scores, dtype=np.float64))

@@ -10,8 +10,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
 
 from ..errors import LayerError
-from .features import CANDIDATES, LOGITS
 from ..models.classifiers import ClassifierInfo
+from .features import CANDIDATES, LOGITS
 from .scores import CONFIDENCES, check_beta
 from .svdd import GAMMA, MAX_SAMPLES, MIN_SAMPLES, NU
 

@@ -89,7 +89,7 @@ def load_detector(cls, path: str | Path, model, cache_key: dict | None = None):
 
 def _check_feature_widths(detector, fitted_widths: dict[str, int], path: Path) -> None:
     """Refuse a detector whose SVDDs were fitted on features of another width than this code extracts for
-    their layers: one saved before a block's signed map kept its spread (issue 26) would fail at scoring."""
+    their layers: one saved before a block's signed map kept its spread would fail at scoring."""
     layers = {info.name: info for info in detector.extractor.valid_layers}
     for name, width in fitted_widths.items():
         if name in layers and layers[name].feature_dim != width:

@@ -37,12 +37,12 @@ from sklearn.utils.validation import check_is_fitted
 from ..anomalies.noise import generated_anomalies, mix_set
 from ..errors import DataError
 from ..inputs.images import check_images
+from ..models.classifiers import ClassifierInfo
+from ..runtime import model_device, to_numpy
 from .features import LOGITS, FeatureExtractor
 from .mdl import mix_set_errors, most_discriminative
-from ..models.classifiers import ClassifierInfo
 from .parameters import DetectorParameters
 from .persistence import load_detector, save_detector
-from ..runtime import model_device, to_numpy
 from .scores import CONFIDENCES, LayerScores, choose_beta, min_max_normalise, min_max_ranges, thresholds_for
 from .svdd import ClassConditionalSVDD
 
@@ -125,7 +125,8 @@ class UniformDetector(DetectorParameters):
     def _check_input(self, images: np.ndarray) -> np.ndarray:
         images = check_images(images)
         if tuple(images.shape[1:]) != tuple(self.model.input_shape):
-            raise DataError(f"images have shape (C,H,W)={tuple(images.shape[1:])}, the model expects {tuple(self.model.input_shape)}")
+            raise DataError(f"images have shape (C,H,W)={tuple(images.shape[1:])}, the model expects "
+                            f"{tuple(self.model.input_shape)}")
         return images
 
     @property

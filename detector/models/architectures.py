@@ -1,12 +1,13 @@
 """Network definitions: the paper's LeNet (the authors' Keras MNIST CNN), a small residual
-network for 28x28 grey images, and ResNet18 / VGG16 for 32x32 RGB inputs. Each takes float images in [0, 1] of shape (N, C, H, W), normalises
-them itself and returns logits."""
+network for 28x28 grey images, and ResNet18 / VGG16 for 32x32 RGB inputs. Each takes float images in [0, 1] of
+shape (N, C, H, W), normalises them itself and returns logits."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
 
 class LeNet(nn.Module):
     """The authors' LeNet: Keras's classic MNIST CNN (their MDL was the first conv layer)."""

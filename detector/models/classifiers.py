@@ -19,11 +19,11 @@ import torch
 import torch.nn as nn
 
 from .. import cache
-from ..errors import ModelError
-from .architectures import LeNet, SmallResNet
 from ..data.loading import is_image_folder, load_dataset
+from ..errors import ModelError
 from ..inputs.images import require_file
 from ..runtime import default_device, model_device
+from .architectures import LeNet, SmallResNet
 from .training import train_classifier
 
 log = logging.getLogger(__name__)
