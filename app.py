@@ -6,7 +6,7 @@ each page in pages/ only draws what detector/ and dashboard/ compute.
 
 import streamlit as st
 
-from dashboard import sidebar
+from dashboard import sidebar, state
 
 st.set_page_config(page_title="Uniform anomaly detection", page_icon=":material/radar:", layout="wide")
 
@@ -21,6 +21,6 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-st.session_state["_context"] = sidebar.sidebar()
-st.session_state["_app_ran"] = True
+state.CONTEXT.set(sidebar.sidebar())
+state.APP_RAN.set(True)
 navigation.run()

@@ -12,11 +12,10 @@ from detector.data.datasets import DATASET_NAMES
 from detector.errors import DataError, LayerError, ModelError
 from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_weights
 
-from . import loaders
+from . import loaders, state
 from .loaders import Ids
 from .model_folder import DATA_DIR_ENV, dashboard_data_help, dashboard_model_help
 from .progress import is_ready, train_with_bar, with_status
-from .state import keep, persistent
 
 DEFAULT_MODEL = "lenet-mnist"
 USER_MODEL = "user model (file.py:factory)"
@@ -33,8 +32,7 @@ def pick_model() -> Ids | None:
     """Model, weights and ID dataset from the sidebar; None (with a hint) while a user model is incomplete."""
     bar = st.sidebar
     options = [*BUILTIN, USER_MODEL]
-    choice = bar.selectbox("Model", options, index=options.index(persistent("model", DEFAULT_MODEL)),
-                           key="_model", on_change=keep, args=("_model", "model"))
+    choice = bar.selectbox("Model", options, index=options.index(state.MODEL.value()), **state.MODEL.widget_args())
     if choice != USER_MODEL:
         origin = "shipped trained weights" if shipped_weights(choice) else "trained here on first use"
         bar.caption(f"ID dataset: **{BUILTIN[choice].dataset}** ({origin})")

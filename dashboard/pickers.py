@@ -7,11 +7,10 @@ import streamlit as st
 from detector.data.datasets import DATASET_NAMES
 from detector.errors import DataError
 
-from . import loaders, views
+from . import loaders, state, views
 from .loaders import Ids
 from .model_folder import dashboard_data_help, dashboard_folder
 from .progress import with_status
-from .state import keep, persistent
 
 DEFAULT_SETS = ("fashion-mnist", "mnist", "gaussian")
 
@@ -46,10 +45,10 @@ def pick_anomalies(ids: Ids) -> tuple[tuple[str, ...], tuple[tuple[str, str], ..
     sidebar warning."""
     choices = views.anomaly_choices(ids.id_dataset)
     default = default_anomalies(ids.id_dataset)
-    key = f"sets:{ids.model}"
-    chosen = st.sidebar.multiselect("Anomaly sets", list(choices), default=persistent(key, default),
-                                    format_func=lambda n: f"{n} ({choices[n]})", key=f"_{key}", on_change=keep,
-                                    args=(f"_{key}", key), help="OOD datasets, noise, fooling images and adversarial "
+    kept = state.anomaly_choice(ids.model, default)
+    chosen = st.sidebar.multiselect("Anomaly sets", list(choices), default=kept.value(),
+                                    format_func=lambda n: f"{n} ({choices[n]})", **kept.widget_args(),
+                                    help="OOD datasets, noise, fooling images and adversarial "
                                     "attacks. Attacks are computed on first use (minutes) and cached.")
     loaded = []
     for name in chosen:
@@ -75,16 +74,16 @@ def pick_anomalies(ids: Ids) -> tuple[tuple[str, ...], tuple[tuple[str, str], ..
 
 def pick_layer(ids: Ids, experiment, auto_mdl: str) -> str:
     layers = views.candidate_layers(experiment)
-    key = f"_layer:{ids.model}"
-    if st.session_state.get(key) not in layers:
-        st.session_state[key] = auto_mdl
+    choice = state.layer_choice(ids.model)
+    if choice.get() not in layers:
+        choice.set(auto_mdl)
     # the box shows the layer's own name (a ResNet's MDL is e.g. layer2.0, which the label "layer 1" contradicted)
     return st.sidebar.selectbox("MDL (Most Discriminative Layer)", layers,
-                                format_func=lambda n: f"{n}  ★ MDL" if n == auto_mdl else n, key=key,
+                                format_func=lambda n: f"{n}  ★ MDL" if n == auto_mdl else n, key=choice.name,
                                 help="the Most Discriminative Layer, whose SVDD gives the MDL score; ★ marks the layer "
                                      "chosen on the mix set (fewest errors); pick another to compare.")
 
 
 def set_layer(ctx, widget_key: str) -> None:
     """Callback: make the layer picked in ``widget_key`` the sidebar's MDL choice."""
-    st.session_state[f"_layer:{ctx.ids.model}"] = st.session_state[widget_key]
+    state.layer_choice(ctx.ids.model).set(state.widget_value(widget_key))

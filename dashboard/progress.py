@@ -14,7 +14,8 @@ import time
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-BAR_KEY = "_folder_bar"  # session state: this run's bar for passes over image folders
+from .state import FOLDER_BAR
+
 _READY: set = set()  # keys of resources already loaded in this server process
 
 
@@ -56,7 +57,7 @@ class FolderBar:
 
 def start_folder_bar() -> None:
     """At the top of a run: the slot where this run's passes over image folders draw their bar."""
-    st.session_state[BAR_KEY] = FolderBar(st.empty())
+    FOLDER_BAR.set(FolderBar(st.empty()))
 
 
 def report_folder_pass(done: int, total: int, what: str) -> None:
@@ -67,7 +68,7 @@ def report_folder_pass(done: int, total: int, what: str) -> None:
     this run, not to the cached result, so it is drawn by a short thread given this run's context, where
     no recording is under way (how docs.streamlit.io/develop/concepts/design/multithreading shows drawing
     from another thread; the run waits for it, so only one thread draws at a time)."""
-    bar = st.session_state.get(BAR_KEY)
+    bar = FOLDER_BAR.get()
     if bar is None:
         return
     drawer = threading.Thread(target=bar.draw, args=(done, total, what), name="folder-bar")

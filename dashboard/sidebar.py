@@ -8,27 +8,48 @@ The steps live by concern: :mod:`~dashboard.model_loading`, :mod:`~dashboard.pic
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from . import loaders
-from .loaders import DEFAULT_NU, POINTS, Ids
+from . import loaders, state
+from .loaders import DEFAULT_NU, Ids
 from .model_loading import load_model, pick_model
 from .pickers import pick_anomalies, pick_layer
 from .progress import start_folder_bar, with_status
-from .state import Context, keep, persistent
+from .state import Context
 
 
 def navigation_only() -> None:
-    """Switch off Streamlit's old "pages directory" layout.
+    """Switch off Streamlit's old "pages directory" layout: the one use of a Streamlit internal for it.
 
     Our pages live in pages/ (the project's layout), which Streamlit also reads as that old
     layout: until st.navigation is first called in a server, a request for /tune would run
-    pages/tune.py on its own, without app.py. Checked with Streamlit 1.67: still so. This is
-    called when this module is imported (by app.py and every page), and by the AppTest tests,
-    whose runner resets the flag before every run.
+    pages/tune.py on its own, without app.py. Checked with Streamlit 1.67: still so, and no public
+    option switches it off. This is called when this module is imported (by app.py and every page);
+    :func:`context` reruns a page that ran before it through app.py, and AppTest runs go through
+    :func:`navigation_only_in_apptest`.
     """
     PagesManager.uses_pages_directory = False
+
+
+@contextmanager
+def navigation_only_in_apptest() -> Iterator[None]:
+    """While it lasts, AppTest runs the app as a server does once st.navigation has been called: its runner
+    makes a new PagesManager before every run, which turns the old layout on again."""
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        navigation_only()
+
+    PagesManager.__init__ = init
+    try:
+        yield
+    finally:
+        PagesManager.__init__ = original
 
 
 navigation_only()
@@ -36,7 +57,7 @@ navigation_only()
 
 def _detector(ids: Ids):
     """The detector of ``ids``; its first fit in this session is shown as a status box."""
-    fitted = st.session_state.setdefault("_fitted", set())
+    fitted = state.FITTED.setdefault()
     if ids.layer == "auto" or (ids.layer, ids.nu) in fitted:
         return loaders.detector(ids)
     slot = st.empty()
@@ -53,24 +74,24 @@ def sidebar() -> Context | None:
     loaders.warm_numba()
     st.sidebar.header("Experiment")
     model_ids = pick_model()
-    if model_ids and st.session_state.get("_shown_model", model_ids) != model_ids:
+    if model_ids and state.SHOWN_MODEL.present and state.SHOWN_MODEL.get() != model_ids:
         # another model: the old one's charts would stay greyed (stale) for the minutes its load takes
         st.html('<style>[data-testid="stMain"] [data-stale="true"] {display: none !important;}</style>')
-    st.session_state["_shown_model"] = model_ids
+    state.SHOWN_MODEL.set(model_ids)
     loaded = model_ids and load_model(model_ids)
     if not loaded:
         return None
     experiment, auto = loaded
     anomalies, anomaly_files = pick_anomalies(model_ids)
     layer = pick_layer(model_ids, experiment, auto.mdl_)
-    points = st.sidebar.slider("Points per set (projections)", 50, 1000, persistent("points", POINTS), 50,
-                               key="_points", on_change=keep, args=("_points", "points"))
-    nu = float(persistent("nu", DEFAULT_NU))
+    points = st.sidebar.slider("Points per set (projections)", 50, 1000, state.POINTS.value(), 50,
+                               **state.POINTS.widget_args())
+    nu = float(state.NU.value())
     same_as_auto = layer == auto.mdl_ and nu == DEFAULT_NU
     ids = model_ids._replace(layer="auto" if same_as_auto else layer, nu=nu, anomalies=anomalies,
                              anomaly_files=anomaly_files)
     detector = _detector(ids)
-    persistent("beta_weight", 0.5), persistent("conf_weight", 0.0)
+    state.BETA_WEIGHT.value(), state.CONF_WEIGHT.value()
     check = with_status("Classifying the ID test split (first time only)…", ("accuracy", *model_ids[:3]),
                         lambda: loaders.accuracy_check(model_ids))
     st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * check.accuracy:.1f} % · β is set on the Tune page")
@@ -81,13 +102,13 @@ def sidebar() -> Context | None:
 
 def context() -> Context:
     """The context app.py built for this run (pages call this first)."""
-    if st.session_state.pop("_app_ran", False):
-        ctx = st.session_state.get("_context")
-    elif not st.session_state.get("_rerouted"):  # a page run without app.py (see navigation_only):
-        st.session_state["_rerouted"] = True  # run again, now through app.py's st.navigation
+    if state.APP_RAN.pop():
+        ctx = state.CONTEXT.get()
+    elif not state.REROUTED.get():  # a page run without app.py (see navigation_only):
+        state.REROUTED.set(True)  # run again, now through app.py's st.navigation
         st.rerun()
     else:
-        ctx = st.session_state["_context"] = sidebar()
+        ctx = state.CONTEXT.set(sidebar())
     if ctx is None:
         st.stop()
     return ctx

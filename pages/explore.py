@@ -6,6 +6,7 @@ from dashboard import loaders, projection_charts, views
 from dashboard.glossary import explain
 from dashboard.page_helpers import enlarge_tooltip_images, need_anomalies
 from dashboard.sidebar import context
+from dashboard.state import EXPLORE_SEEN, EXPLORE_SELECTION, chart_selection
 from detector.evaluation import projection
 from detector.inputs.images import image_file_bytes as images_npz
 from detector.method.features import LOGITS
@@ -65,16 +66,15 @@ by_class = view == VIEWS[1]
 frames = {layer: projected(layer, by_class) for layer in layers}
 keys = {layer: f"umap_{'class_' if by_class else ''}{layer}" for layer in layers}
 points_id = repr(points.key)
-kept = st.session_state.get("explore_selection", {})
+kept = EXPLORE_SELECTION.get()
 selection = set(kept.get("rows", ())) if kept.get("points") == points_id else set()
-seen, last_seen = {}, st.session_state.get("_explore_seen", {})
+seen, last_seen = {}, EXPLORE_SEEN.get()
 for layer, key in keys.items():
-    state = st.session_state.get(key) or {}
-    seen[key] = sorted(set(projection_charts.selected_rows(state.get("selection", {}), frames[layer])))
+    seen[key] = sorted(set(projection_charts.selected_rows(chart_selection(key).get("selection", {}), frames[layer])))
     if seen[key] != last_seen.get(key, []):
         selection = set(seen[key])
-st.session_state["_explore_seen"] = seen  # charts not drawn this run start empty when drawn again
-st.session_state["explore_selection"] = {"points": points_id, "rows": sorted(selection)}
+EXPLORE_SEEN.set(seen)  # charts not drawn this run start empty when drawn again
+EXPLORE_SELECTION.set({"points": points_id, "rows": sorted(selection)})
 
 for col, layer in zip(st.columns(2), layers):
     name = f"{layer} (MDL)" if layer == ctx.detector.mdl_ else layer
@@ -102,7 +102,7 @@ else:
                           "selection.csv", help="set, classes, normalised scores, τ and verdict of each input",
                           key="explore_csv", on_click="ignore")
     if st.button("Clear selection", key="explore_clear"):
-        st.session_state["explore_selection"] = {}
+        EXPLORE_SELECTION.set({})
         st.rerun()
     st.image(views.display_images(points.images[shown.index.to_numpy()]), width=84,
              caption=[f"{'✗' if r.verdict == 'anomaly' else '✓'} {r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, "

@@ -4,11 +4,12 @@ import streamlit as st
 
 from dashboard.glossary import TERMS, explain
 from dashboard.sidebar import context
+from dashboard.state import INSPECT_SOURCE
 
 
 def draw_on_inspect() -> None:
     """Step 3's button: open Inspect with the drawing canvas chosen."""
-    st.session_state["inspect_source"] = "draw"
+    INSPECT_SOURCE.set("draw")
 
 
 ctx = context()

@@ -7,7 +7,7 @@ from dashboard.glossary import explain
 from dashboard.loaders import DEFAULT_NU
 from dashboard.page_helpers import need_anomalies, tuned_path
 from dashboard.sidebar import context
-from dashboard.state import keep, persistent
+from dashboard.state import BETA_WEIGHT, CONF_WEIGHT, NU, TUNE_BEFORE, TUNE_SHOWN
 from detector.evaluation import evaluate as ev
 
 ctx = context()
@@ -20,47 +20,48 @@ st.caption("g_i(x) = β₁·MDL score + β₂·logit score + β₃·confidence s
 with st.expander("What do β, τ, ν and the metrics mean?"):
     st.markdown(explain("β", "τ", "ν", "SVDD", "TNR at 95 % TPR", "TPR", "AUROC", "γ"))
 
-nu = persistent("nu", DEFAULT_NU)
+nu = NU.value()
 st.select_slider("ν — SVDD slack bound (refits the SVDDs of both layers; cached afterwards)", views.NU_CHOICES,
-                 value=nu if nu in views.NU_CHOICES else DEFAULT_NU, key="_nu", on_change=keep, args=("_nu", "nu"))
+                 value=nu if nu in views.NU_CHOICES else DEFAULT_NU, **NU.widget_args())
 data = load.score_data(ctx.ids)
 curve = load.auroc_curve(ctx.ids)
 simplex = load.auroc_simplex(ctx.ids)
 
 
-WEIGHTS = {"_beta": "beta_weight", "_beta_conf": "conf_weight"}  # slider key -> the key kept across pages
+WEIGHTS = (BETA_WEIGHT, CONF_WEIGHT)  # the two sliders, kept across pages
 
 
-def weights_moved(moved: str, other: str) -> None:
+def weights_moved(moved, other) -> None:
     """The slider just moved keeps its value and the other gives way, so that β₂ + β₃ ≤ 1: the
     sliders always read the β in force (0.50 and 1.00 once stood for β = (0, 0.33, 0.67))."""
-    if st.session_state[moved] + st.session_state[other] > 1:
-        st.session_state[other] = round(1.0 - st.session_state[moved], 2)
-    for widget, state in WEIGHTS.items():
-        keep(widget, state)
+    if moved.widget_value() + other.widget_value() > 1:
+        other.set_widget(round(1.0 - moved.widget_value(), 2))
+    for weight in WEIGHTS:
+        weight.keep()
 
 
 @st.fragment
 def beta_view():
-    if any(widget not in st.session_state for widget in WEIGHTS):  # seeded here, not by value=: the callback moves them
-        _, weight, conf = ev.beta_of(persistent("beta_weight", 0.5), persistent("conf_weight", 0.0))
-        st.session_state.update({"_beta": weight, "_beta_conf": conf})
+    if any(not weight.kept_in_widget() for weight in WEIGHTS):  # seeded here, not by value=: the callback moves them
+        _, weight, conf = ev.beta_of(BETA_WEIGHT.value(), CONF_WEIGHT.value())
+        BETA_WEIGHT.set_widget(weight)
+        CONF_WEIGHT.set_widget(conf)
     left, right = st.columns(2)
-    weight = left.slider("β₂ — weight of the logit score (0 = no logits)", 0.0, 1.0, step=0.05, key="_beta",
-                         on_change=weights_moved, args=("_beta", "_beta_conf"))
+    weight = left.slider("β₂ — weight of the logit score (0 = no logits)", 0.0, 1.0, step=0.05,
+                         key=BETA_WEIGHT.widget, on_change=weights_moved, args=(BETA_WEIGHT, CONF_WEIGHT))
     conf = right.slider("β₃ — weight of the classifier's confidence (0 = the paper's detector)", 0.0, 1.0, step=0.05,
-                        key="_beta_conf", on_change=weights_moved, args=("_beta_conf", "_beta"))
+                        key=CONF_WEIGHT.widget, on_change=weights_moved, args=(CONF_WEIGHT, BETA_WEIGHT))
     beta = ev.beta_of(weight, conf)
     st.caption(f"β = ({beta[0]:.2f}, {beta[1]:.2f}, {beta[2]:.2f}): β₁ = 1 − β₂ − β₃ weighs the MDL score; moving one "
                "slider past the other lowers the other, so that the three sum to 1")
     table = ev.metrics_table(data, beta)
     heads = {weighting: ev.summary(table, weighting) for weighting in ("per-class", "global")}
     # deltas against the last other setting shown (beta, or nu and the sets): a rerun with the same one keeps them
-    shown = st.session_state.get("_tune_shown")
+    shown = TUNE_SHOWN.get()
     if shown and shown[0] != (ctx.ids, beta):
-        st.session_state["_tune_before"] = shown
-    st.session_state["_tune_shown"] = ((ctx.ids, beta), heads)
-    before = st.session_state.get("_tune_before")
+        TUNE_BEFORE.set(shown)
+    TUNE_SHOWN.set(((ctx.ids, beta), heads))
+    before = TUNE_BEFORE.get()
     since = f"change since β = ({', '.join(f'{b:.2f}' for b in before[0][1])})" if before else ""
     cols = st.columns(4)
     for col, (weighting, head) in zip((cols[:2], cols[2:]), heads.items()):

@@ -74,31 +74,23 @@ def server_side_beta(repeats: int = 20) -> float:
 
 def server_side_pages(points: int) -> None:
     """Seconds of one warm script run per page (AppTest, in process: no browser, no network)."""
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
-    from dashboard.sidebar import navigation_only
+    from dashboard.sidebar import navigation_only_in_apptest
 
     os.environ["DASHBOARD_POINTS"] = str(points)
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):  # as in tests/test_app.py: the server's state after st.navigation
-        original(self, *args, **kwargs)
-        navigation_only()
-
-    PagesManager.__init__ = init
-    for path, _ in PAGES:
-        script = f"pages/{path or 'start'}.py"
-        for _ in range(2):  # the first run fills the caches
-            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-            at.run()
-            if path:
-                at.switch_page(script)
-            start = time.perf_counter()
-            at.run()
-            seconds = time.perf_counter() - start
-        print(f"warm page run, server side {path or 'start'}: {seconds:.2f} s")
-    PagesManager.__init__ = original
+    with navigation_only_in_apptest():
+        for path, _ in PAGES:
+            script = f"pages/{path or 'start'}.py"
+            for _ in range(2):  # the first run fills the caches
+                at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+                at.run()
+                if path:
+                    at.switch_page(script)
+                start = time.perf_counter()
+                at.run()
+                seconds = time.perf_counter() - start
+            print(f"warm page run, server side {path or 'start'}: {seconds:.2f} s")
 
 
 def load(tab, url: str, path: str, title: str, charts: bool = True) -> float:

@@ -194,21 +194,13 @@ async def run(url: str, sessions: int, seconds: float, seed: int, times: dict, s
 def reference(keys: list[tuple], points: int) -> dict[tuple, tuple]:
     """The metrics a single session alone shows for each (sets, β₂, β₃, ν): AppTest, in this process,
     in a fresh cache where only datasets/ and models/ are linked."""
-    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
     from dashboard.model_loading import DEFAULT_MODEL
-    from dashboard.sidebar import navigation_only
+    from dashboard.sidebar import navigation_only_in_apptest
 
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):  # as in tests/test_app.py: the server's state after st.navigation
-        original(self, *args, **kwargs)
-        navigation_only()
-
-    PagesManager.__init__ = init
     found = {}
-    with fresh_cache(reused=("datasets", "models")) as cache_dir:
+    with fresh_cache(reused=("datasets", "models")) as cache_dir, navigation_only_in_apptest():
         os.environ.update(ANOMALY_CACHE_DIR=str(cache_dir), DASHBOARD_POINTS=str(points))
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
         at.run()
@@ -221,7 +213,6 @@ def reference(keys: list[tuple], points: int) -> dict[tuple, tuple]:
             at.select_slider(key="_nu").set_value(float(nu))
             at.run()
             found[key] = tuple(m.value for m in at.metric) if not at.exception else ("exception", at.exception[0].value)
-    PagesManager.__init__ = original
     return found
 
 

@@ -28,24 +28,12 @@ def few_points(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def navigation_pages(monkeypatch):
-    """Run the app as a server does once st.navigation has been called.
+def navigation_pages():
+    """Run the app as a server does once st.navigation has been called (see dashboard.sidebar.navigation_only)."""
+    from dashboard.sidebar import navigation_only_in_apptest
 
-    Our pages live in pages/, which Streamlit also reads as its old "pages directory"
-    layout. A server switches that off at the first st.navigation call; AppTest resets it
-    before every run, which would run pages/x.py without app.py. Keep it off.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    from dashboard.sidebar import navigation_only
-
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        navigation_only()
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
+    with navigation_only_in_apptest():
+        yield
 
 
 @pytest.fixture(scope="module", autouse=True)

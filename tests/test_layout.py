@@ -94,3 +94,18 @@ def test_a_low_layer_imports_without_the_layers_above():
     from detector.method.uniform import UniformDetector
 
     assert detector.UniformDetector is UniformDetector and "load_experiment" in dir(detector)
+
+
+def _python_files(*folders: str) -> list[Path]:
+    return [path for folder in folders for path in sorted((ROOT / folder).rglob("*.py"))] + [ROOT / "app.py"]
+
+
+def test_session_state_and_the_pages_switch_each_have_one_home():
+    """Pages and the dashboard reach st.session_state only through dashboard/state.py's typed keys, and
+    Streamlit's pages-directory switch (an internal) is touched in dashboard/sidebar.py alone."""
+    raw = [str(path.relative_to(ROOT)) for path in _python_files("pages", "dashboard", "scripts")
+           if "session_state[" in path.read_text() or "session_state.get(" in path.read_text()]
+    assert raw == ["dashboard/state.py"], raw
+    switch = [str(path.relative_to(ROOT)) for path in _python_files("pages", "dashboard", "scripts", "tests")
+              if "PagesManager" in path.read_text() and path.name != "test_layout.py"]
+    assert switch == ["dashboard/sidebar.py"], switch
