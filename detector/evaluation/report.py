@@ -147,7 +147,7 @@ def losses(bench: Benchmark, weighting: str = "per-class") -> list[str]:
             for metric, title in (("tnr_at_95_tpr", "TNR@95TPR"), ("auroc", "AUROC")):
                 # ours against the detectors on the same classifier; ours+oe against the other +oe rows
                 others = [r for r in rows if r.anomaly == anomaly and r.method not in own_rows
-                          and r.method.endswith("+oe") == ours.endswith("+oe")
+                          and MethodName.parse(r.method).oe == MethodName.parse(ours).oe
                           and getattr(r, metric) > getattr(own, metric)]
                 if others:
                     top = max(others, key=lambda r: getattr(r, metric))
