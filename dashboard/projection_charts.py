@@ -21,7 +21,7 @@ COLOUR_BY = {"set": "the set each input comes from", "true class": "the ID label
              "score": "distance past the threshold, g − τ of the predicted class: white at τ, red below (anomaly), "
                       "green above; the ends are clipped (see the legend)"}
 #: The g - tau scale's colours at its low end, at 0 (= tau) and at its high end: a diverging scale
-#: pinned at tau (a colour scheme spread over [low, high] put its midpoint near -0.7, issue 28)
+#: pinned at tau (a colour scheme spread over [low, high] put its midpoint near -0.7)
 MARGIN_COLOURS = ("#d73027", "#f7f7f7", "#1a9850")
 #: Legends list every entry (10 classes + "anomaly" were cut after the 7th) in rows of this many
 LEGEND_COLUMNS = 6

@@ -224,7 +224,7 @@ def selection_table(meta: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 def sample_selection(rows: pd.DataFrame, k: int = 60, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
     """At most ``k`` of the selected ``rows``, drawn from every set in proportion to its share (at
     least one each, seeded), and the count of selected inputs per set. The first ``k`` in set
-    order showed 59 MNIST images and 1 Fashion-MNIST for a box over mostly Fashion-MNIST (issue 28).
+    order showed 59 MNIST images and 1 Fashion-MNIST for a box over mostly Fashion-MNIST.
 
     >>> rows = pd.DataFrame({"set": ["id"] * 10 + ["ood"] * 90})
     >>> shown, counts = sample_selection(rows, 20)

@@ -4,7 +4,7 @@
 
 - fit time (cold: empty feature cache in a temporary folder; warm: features cached),
 - scoring cost as a ratio to a bare forward pass of the classifier (batches of 1,000 and 10,000;
-  on the CPU, and on CUDA when there is a GPU; the goal of issue 14 is at most 1.5x),
+  on the CPU, and on CUDA when there is a GPU; the goal is at most 1.5x),
 - time to re-combine with a new beta (thresholds only),
 - time to refit for a new nu (SVDDs only, the MDL kept).
 """

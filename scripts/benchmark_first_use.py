@@ -8,7 +8,7 @@ Prints the estimate given beforehand beside the measured times.
     python scripts/benchmark_first_use.py [--models lenet-mnist resnet-fashion-mnist]
 
 Each run is its own process with a fresh temporary cache (datasets parsed anew too).
-Goal (issue 25, this 2-core CPU): `evaluate` well under 2.5 min end to end, nothing trained.
+Goal (this 2-core CPU): `evaluate` well under 2.5 min end to end, nothing trained.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Time the first Explore view of a fresh server (issue 15: <= 5 s when requested 15 s after it is healthy).
+"""Time the first Explore view of a fresh server (goal: <= 5 s when requested 15 s after it is healthy).
 
     .venv/bin/python scripts/benchmark_first_view.py [--runs 3] [--wait 15] [--empty-projections] [--no-preload]
-    .venv/bin/python scripts/benchmark_first_view.py --empty-cache --wait 0   # as after install (issue 25: <= 30 s)
+    .venv/bin/python scripts/benchmark_first_view.py --empty-cache --wait 0   # as after install (goal: <= 30 s)
 
 Each run starts a fresh ``python -m dashboard`` on a free port, with a cache folder linking to the
 project's cache (or $ANOMALY_CACHE_DIR): the model trained, the detector fitted, features and

@@ -1,4 +1,4 @@
-"""Memory and speed of a pass over a folder of pictures (issue 14). Prints, never asserts.
+"""Memory and speed of a pass over a folder of pictures. Prints, never asserts.
 
     OMP_NUM_THREADS=1 nice .venv/bin/python scripts/benchmark_folders.py [--folder DIR] [--counts 2000 20000]
 

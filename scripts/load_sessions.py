@@ -1,4 +1,4 @@
-"""A classroom on one dashboard server: N browser sessions at once (issue 23).
+"""A classroom on one dashboard server: N browser sessions at once.
 
     .venv/bin/python scripts/load_sessions.py [--sessions 20] [--seconds 60] [--seed 0] [--points 300] [--log FILE]
 

@@ -1,4 +1,4 @@
-"""What makes ours uniform on near-OOD (issue 27)? Per-class AUROC of each candidate idea.
+"""What makes ours uniform on near-OOD? Per-class AUROC of each candidate idea.
 
     .venv/bin/python scripts/near_ood.py [--models lenet-mnist ...] [--all-kinds]
 
