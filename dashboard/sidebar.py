@@ -75,7 +75,8 @@ def sidebar() -> Context | None:
     st.sidebar.header("Experiment")
     model_ids = pick_model()
     if model_ids and state.SHOWN_MODEL.present and state.SHOWN_MODEL.get() != model_ids:
-        # another model: the old one's charts would stay greyed (stale) for the minutes its load takes
+        # another model: the old one's charts would stay greyed (stale) for the minutes its load takes, and no
+        # public API hides a previous run's elements before this run reaches them: CSS on Streamlit's markup
         st.html('<style>[data-testid="stMain"] [data-stale="true"] {display: none !important;}</style>')
     state.SHOWN_MODEL.set(model_ids)
     loaded = model_ids and load_model(model_ids)
