@@ -15,9 +15,7 @@ import importlib
 import sys
 import threading
 import time
-from pathlib import Path
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
+from .app_files import app_dir, config_flags
 
 
 def _preload(timeout: float = 120.0) -> None:
@@ -44,7 +42,9 @@ def main(argv: list[str] | None = None) -> None:
 
     warm_up_in_background()
     threading.Thread(target=_preload, name="preload", daemon=True).start()
-    sys.argv = ["streamlit", "run", str(APP), *(sys.argv[1:] if argv is None else argv)]
+    folder = app_dir()
+    sys.argv = ["streamlit", "run", str(folder / "app.py"), *config_flags(folder),
+                *(sys.argv[1:] if argv is None else argv)]
     sys.exit(cli.main())
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import importlib
 import os
 import time
-from pathlib import Path
 
 from streamlit.logger import get_logger
 
+from .app_files import app_dir
+
 log = get_logger(__name__)  # Streamlit's handler: the line shows in the server's output
-ROOT = Path(__file__).resolve().parent.parent
 ENV = "DASHBOARD_PRELOAD"
 
 
@@ -39,7 +39,8 @@ def page_modules() -> list[str]:
     import importlib.util
 
     names: list[str] = []
-    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
+    root = app_dir()
+    for path in [root / "app.py", *sorted((root / "pages").glob("*.py"))]:
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.Import):
                 names += [alias.name for alias in node.names]

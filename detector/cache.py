@@ -34,13 +34,26 @@ log = logging.getLogger(__name__)
 
 CACHE_ENV = "ANOMALY_CACHE_DIR"
 PACKAGE_DIR = Path(__file__).resolve().parent  # detector/
+DISTRIBUTION = "uniform-anomaly-detection"  # pyproject.toml's name, also the user cache folder's
 ORPHAN_SECONDS = 24 * 3600  # a temporary file this old has lost its writer
 
 
+def default_cache_dir() -> Path:
+    """``cache/`` at the root of a checkout (a folder with pyproject.toml beside this package);
+    installed elsewhere, the user's cache folder (platformdirs: ``~/.cache/uniform-anomaly-detection``
+    on Linux), never inside the package, which may be read-only or shared by several users."""
+    root = PACKAGE_DIR.parent
+    if (root / "pyproject.toml").is_file():
+        return root / "cache"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(DISTRIBUTION))
+
+
 def cache_root() -> Path:
-    """The cache directory: ``$ANOMALY_CACHE_DIR`` or ``cache/`` at the project root."""
+    """The cache directory: ``$ANOMALY_CACHE_DIR``, else :func:`default_cache_dir`."""
     root = os.environ.get(CACHE_ENV)
-    path = Path(root) if root else PACKAGE_DIR.parent / "cache"
+    path = Path(root) if root else default_cache_dir()
     path.mkdir(parents=True, exist_ok=True)
     _remove_orphans(str(path.resolve()))
     return path

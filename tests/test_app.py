@@ -579,7 +579,9 @@ def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
     with pytest.raises(SystemExit):
         launcher.main(["--server.port", "9999"])
     argv, thread = calls[0]
-    assert argv == ["streamlit", "run", str(ROOT / "app.py"), "--server.port", "9999"]
+    # .streamlit/config.toml's settings as flags (they hold from any folder), the caller's after them (they win)
+    assert argv == ["streamlit", "run", str(ROOT / "app.py"), "--server.address=localhost",
+                    "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal", "--server.port", "9999"]
     assert thread is not None and thread.daemon  # running before streamlit was called
     assert projection.warm_up_in_background() is thread  # once per process
     release.set()
