@@ -8,10 +8,10 @@ import pandas as pd
 
 from detector.evaluation.registry import MethodName
 
-README = "README, section *Comparison with other detectors*"
+README = "documentation: docs/comparison.md, *Comparison with other detectors*"
 FAR = 5.0  # points between our figure and the paper's beyond which a note says why
 
-#: why a method's figure may differ from the paper's (the README has the measurements)
+#: why a method's figure may differ from the paper's (docs/comparison.md has the measurements)
 WHY = {
     "msp": "our LeNet saw 3,500 MNIST training images, not 60,000: it is unsure of more of its own test images, so "
            "the threshold keeping 95 % of them (MSP ≥ 0.914) lets many anomalies through",

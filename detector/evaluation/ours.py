@@ -106,7 +106,7 @@ class OursConf(Ours):
         name="ours+conf",
         description=("ours plus a third term, the classifier's confidence normalised per class; β picked on "
                      "generated anomalies only (mix set and boundary blends)"),
-        reference="this project (README, Results)",
+        reference="this project (docs/results.md)",
         streams=True,
         options=("layer", "nu", "candidates"),
     )
@@ -126,7 +126,7 @@ class OursConfEqual(OursConf):
     info = MethodInfo(
         name="ours+conf-equal",
         description="ours+conf with equal weights β = (1/3, 1/3, 1/3)",
-        reference="this project (README, Results)",
+        reference="this project (docs/results.md)",
         streams=True,
         options=("layer", "nu", "candidates"),
     )
@@ -164,7 +164,7 @@ class OursKNN(OursConf):
         description=("ours+conf plus a fourth term, the distance to the k-th nearest training input in the "
                      "L2-normalised penultimate features, normalised per class; k and β (on the simplex over the "
                      "four terms) picked on generated anomalies only, look-alikes included"),
-        reference="this project (README, Near-OOD); the k-NN term: Sun et al., ICML 2022",
+        reference="this project (docs/near-ood.md); the k-NN term: Sun et al., ICML 2022",
         streams=True,
         options=("layer", "nu", "candidates"),
     )
