@@ -79,7 +79,8 @@ def on_config(config):
     listed = _files_in(nav)
     results = _section(nav, REPORTS_SECTION)
     for name, path in reports():
-        results.append({f"Report: {_title(path).removeprefix('Benchmark: ')}": f"reports/{name}.md"})
+        label = name.removesuffix("-oe") + (", Outlier Exposure" if name.endswith("-oe") else "")
+        results.append({f"Report: {label}": f"reports/{name}.md"})
     for path in sorted(DOCS.glob("*.md")):
         if path.name in listed or path.name.startswith("results-"):
             continue
