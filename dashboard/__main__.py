@@ -15,6 +15,7 @@ import importlib
 import sys
 import threading
 import time
+
 from .app_files import app_dir, config_flags
 
 

@@ -7,8 +7,8 @@ Nothing generated is committed, so the site cannot drift from what it describes:
 - in ``cli.md``, the marker ``<!-- generated: cli-help -->``: the ``--help`` of every command, from the
   parser in :mod:`detector.cli.arguments`;
 - in ``methods.md``, the marker ``<!-- generated: methods -->``: one row per registered method, from
-  :data:`detector.evaluation.benchmark.METHODS` (the classes' own ``name``, ``description``,
-  ``reference``, ``reads``, ``streams``).
+  :data:`detector.evaluation.registry.METHODS` (each class's own ``info``: name, description,
+  reference, whether it streams; and ``reads`` where a class says what it reads).
 
 Pages that other parts of the project write into docs/ (teaching, security notes, ...) are put into
 the navigation when they exist, so that a strict build never fails on a page it does not list.
@@ -78,7 +78,7 @@ def on_config(config):
     nav = config["nav"]
     listed = _files_in(nav)
     results = _section(nav, REPORTS_SECTION)
-    for name, path in reports():
+    for name, _ in reports():
         label = name.removesuffix("-oe") + (", Outlier Exposure" if name.endswith("-oe") else "")
         results.append({f"Report: {label}": f"reports/{name}.md"})
     for path in sorted(DOCS.glob("*.md")):
@@ -151,14 +151,15 @@ def _cell(text: str) -> str:
 
 
 def methods_table() -> str:
-    from detector.evaluation.benchmark import METHODS
+    from detector.evaluation.registry import METHODS
 
     rows = ["| name | what it scores | reference | reads | streams a folder |", "|---|---|---|---|---|"]
     for name, cls in METHODS.items():
-        reads = getattr(cls, "reads", None) or ("features and logits, batch by batch" if cls.streams
+        info = cls.info
+        reads = getattr(cls, "reads", None) or ("features and logits, batch by batch" if info.streams
                                                 else "the split's pixels, in memory")
-        rows.append(f"| `{name}` | {_cell(cls.description)} | {_cell(cls.reference)} | {_cell(reads)} "
-                    f"| {'yes' if cls.streams else 'no'} |")
+        rows.append(f"| `{name}` | {_cell(info.description)} | {_cell(info.reference)} | {_cell(reads)} "
+                    f"| {'yes' if info.streams else 'no'} |")
     return "\n".join(rows) + "\n"
 
 
