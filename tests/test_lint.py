@@ -1,4 +1,4 @@
-"""ruff (lint and import order, configured in ruff.toml) is clean over the code: part of the test command."""
+"""ruff (lint and import order, configured in pyproject.toml) is clean over the code: part of the test command."""
 
 import shutil
 import subprocess
