@@ -6,6 +6,7 @@ Nothing generated is committed, so the site cannot drift from what it describes:
 - ``tour.md``: ``docs/tour.ipynb`` converted to Markdown with nbconvert (committed without outputs);
 - in ``cli.md``, the marker ``<!-- generated: cli-help -->``: the ``--help`` of every command, from the
   parser in :mod:`detector.cli.arguments`;
+- links from a page to ``results-NAME.md`` lead to its page, ``reports/NAME.md``;
 - in ``methods.md``, the marker ``<!-- generated: methods -->``: one row per registered method, from
   :data:`detector.evaluation.registry.METHODS` (each class's own ``info``: name, description,
   reference, whether it streams; and ``reads`` where a class says what it reads).
@@ -166,8 +167,15 @@ def methods_table() -> str:
 GENERATED = {"cli-help": cli_help, "methods": methods_table}
 
 
+#: a link from a page in docs/ to a committed report's Markdown, which the site shows under reports/
+REPORT_LINK = re.compile(r"\]\((?:\./)?results-([a-z0-9-]+)\.md(#[^)]*)?\)")
+
+
 def on_page_markdown(markdown, page, config, files):
     def fill(match: re.Match) -> str:
         return GENERATED[match.group(1)]()
 
-    return re.sub(r"<!-- generated: ([a-z-]+) -->", fill, markdown)
+    markdown = re.sub(r"<!-- generated: ([a-z-]+) -->", fill, markdown)
+    if "/" not in page.file.src_uri:  # pages at the top of docs/, beside the reports
+        markdown = REPORT_LINK.sub(lambda m: f"](reports/{m.group(1)}.md{m.group(2) or ''})", markdown)
+    return markdown
