@@ -8,8 +8,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from detector.anomalies import attacks
-from detector.anomalies.attacks import ATTACKS, attack_params, cached_adversarial, generate_adversarial
+from detector.anomalies import adversarial, attacks
+from detector.anomalies.adversarial import cached_adversarial, generate_adversarial
+from detector.anomalies.attack_params import attack_params
+from detector.anomalies.attacks import ATTACKS
 from detector.anomalies.fooling import cached_fooling, generate_fooling
 from detector.anomalies.grid import save_grid
 
@@ -139,13 +141,13 @@ def test_unknown_parameter_or_attack(digits):
 def test_cache_keyed_on_params(digits, tmp_cache, monkeypatch):
     model, x, y = digits
     calls = []
-    real = attacks.generate_adversarial
+    real = adversarial.generate_adversarial
 
     def counting(*args, **kw):
         calls.append(kw.get("params"))
         return real(*args, **kw)
 
-    monkeypatch.setattr(attacks, "generate_adversarial", counting)
+    monkeypatch.setattr(adversarial, "generate_adversarial", counting)
     first = cached_adversarial("fgsm", model, "model-a", x, y, progress=False)
     again = cached_adversarial("fgsm", model, "model-a", x, y, progress=False)
     assert len(calls) == 1 and not first.cached and again.cached

@@ -138,7 +138,7 @@ def test_tracin_is_the_final_layer_gradient_dot_product():
 
 
 def test_nnif_separates_fgsm_from_clean_on_held_out_inputs(tiny_experiment):
-    from detector.anomalies.attacks import cached_adversarial
+    from detector.anomalies.adversarial import cached_adversarial
 
     detector = make_method("nnif", n_helpful=10, per_class=40).fit(tiny_experiment)
     test = tiny_experiment.test

@@ -77,7 +77,7 @@ def load_anomaly(name: str, experiment) -> AnomalySet:
         result = cached_fooling(model.module, model.weights_hash, n, shape, model.n_classes, seed=0, progress=experiment.bars)
         return AnomalySet(name, "noise", result.confident_images())  # the paper keeps those >= the target confidence
     if name in ATTACK_NAMES:
-        from .attacks import cached_adversarial
+        from .adversarial import cached_adversarial
 
         result = cached_adversarial(name, model.module, model.weights_hash, experiment.test.images, experiment.test.labels,
                                     progress=experiment.bars, dataset=experiment.id_dataset)

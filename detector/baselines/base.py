@@ -155,7 +155,7 @@ def adversarial_training_set(experiment, attack: str = "fgsm") -> tuple[np.ndarr
     The attack runs on the *validation* split (never on the evaluated test images), through
     the same cached generator as the evaluated attack sets.
     """
-    from ..anomalies.attacks import cached_adversarial
+    from ..anomalies.adversarial import cached_adversarial
 
     model, val = experiment.model, experiment.val
     adversarial = cached_adversarial(attack, model.module, model.weights_hash, val.images, val.labels,

@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.neighbors import KernelDensity
 
-from ..anomalies.attacks import params_family
+from ..anomalies.attack_params import params_family
 from ..method.api import MethodInfo
 from ..runtime import batched, model_device
 from .base import Baseline, adversarial_classifier, adversarial_training_set, penultimate
