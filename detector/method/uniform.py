@@ -25,29 +25,31 @@ scores (normalisation, beta, thresholds) lives in :mod:`detector.method.scores`.
 
 from __future__ import annotations
 
-import copy
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ..anomalies.noise import generated_anomalies, mix_set
+from ..anomalies.noise import mix_set
 from ..errors import DataError
 from ..inputs.images import check_images
 from ..models.classifiers import ClassifierInfo
 from ..runtime import model_device, to_numpy
+from .choices import GeneratedChoices
 from .features import LOGITS, FeatureExtractor
+from .live import LiveChanges
 from .mdl import mix_set_errors, most_discriminative
 from .parameters import DetectorParameters
 from .persistence import load_detector, save_detector
-from .scores import CONFIDENCES, LayerScores, choose_beta, min_max_normalise, min_max_ranges, thresholds_for
+from .scores import CONFIDENCES, LayerScores, min_max_normalise, min_max_ranges, thresholds_for
 from .svdd import ClassConditionalSVDD
 
 log = logging.getLogger(__name__)
-class UniformDetector(DetectorParameters):
+
+
+class UniformDetector(LiveChanges, GeneratedChoices, DetectorParameters):
     """Uniform anomaly detector (OOD, adversarial and noise) for a trained classifier.
 
     Parameters
@@ -87,10 +89,8 @@ class UniformDetector(DetectorParameters):
     norm_min_, norm_max_ : ndarray of shape (n_classes, 3)
         Per-class min-max ranges of the (MDL, logit, confidence) raw scores on validation ID data.
     beta_, tpr_, confidence_ :
-        The weights, the ID pass rate and the confidence score the fitted state pairs with: what
-        scoring uses. ``set_params`` only stores a new value (scikit-learn's way), which takes effect
-        at the next :meth:`fit`; :meth:`set_beta`, :meth:`with_beta` and :meth:`set_nu` are the live
-        changes (new thresholds, or the SVDDs refitted, at once).
+        The choices the fitted state pairs with, which scoring reads: ``set_params`` only stores (the next
+        :meth:`fit` takes it); :meth:`set_beta`, :meth:`with_beta` and :meth:`set_nu` act at once.
     thresholds_ : ndarray of shape (n_classes,)
         tau_i for ``beta_`` and ``tpr_``.
 
@@ -103,9 +103,8 @@ class UniformDetector(DetectorParameters):
     >>> detector = UniformDetector(model).fit(train.images, val.images)     # doctest: +SKIP
     >>> detector.predict(images)            # True = anomaly                # doctest: +SKIP
 
-    The parameters are checked at the start of :meth:`fit`
-    (:class:`~detector.method.parameters.DetectorParameters`); a bad value raises a ValueError (scikit-learn's
-    ``InvalidParameterError`` for a type or a range) that names the parameter.
+    The parameters are checked at the start of :meth:`fit` (:class:`~detector.method.parameters.DetectorParameters`):
+    a bad value raises a ValueError (scikit-learn's ``InvalidParameterError`` for a type or a range) naming it.
     """
 
     def __init__(self, model: ClassifierInfo, layer="auto", beta=(0.5, 0.5), nu=0.1, gamma="scale", tpr=0.95,
@@ -233,56 +232,6 @@ class UniformDetector(DetectorParameters):
         """tau_i for ``beta`` (at the fitted ``tpr_``) from the validation scores kept at fit time; the detector
         is not changed."""
         return thresholds_for(self.val_scores_, beta, self.n_classes_, self.tpr_, self.min_samples)
-
-    def with_beta(self, beta) -> "UniformDetector":
-        """A copy with other weights (and their thresholds); this detector is left as it is,
-        so that one fitted detector can be shared, e.g. by the dashboard's sessions."""
-        self._check_fitted()
-        return copy.copy(self).set_beta(beta)
-
-    def set_beta(self, beta) -> "UniformDetector":
-        """New weights: only the thresholds change (from cached validation scores), no refit. A beta
-        that is refused (here, or by a detector saved without the confidence term) changes nothing."""
-        self._check_fitted()
-        beta = self.check_beta(beta)
-        self.thresholds_, self.beta, self.beta_ = self.thresholds_for(beta), beta, beta
-        return self
-
-    def set_nu(self, nu) -> "UniformDetector":
-        """New nu: refit the SVDDs on the features kept from ``fit``; the MDL stays.
-
-        Not on a detector from :meth:`load`: the file keeps the SVDDs, not the training features they
-        were fitted on, so it is refused (NotFittedError, nothing changed); fit one with the new nu."""
-        self._check_fitted()
-        nu = self.check_nu(nu)
-        if not hasattr(self, "_train"):
-            raise NotFittedError(f"cannot refit the SVDDs with nu={nu:g}: a detector loaded from a file keeps no "
-                                 "training features; fit a new one with this nu (UniformDetector(..., nu=...).fit)")
-        self.nu = nu
-        return self._fit_svdds()
-
-    def beta_from_generated(self, val_images: np.ndarray, val_labels: np.ndarray | None = None, steps: int = 20):
-        """The beta that ``ours+conf`` uses: picked on generated anomalies only, never on an evaluated set.
-
-        The generated kinds are the five parts of the mix set (the one that chose the MDL) and
-        blends of two validation images moved just across a decision boundary
-        (:func:`detector.anomalies.noise.generated_anomalies`); :func:`detector.method.scores.choose_beta`
-        takes the point of the simplex with the best mean per-class AUROC over the kinds,
-        against the held-out ID scores kept at fit time. ``val_images`` must be the validation
-        images given to :meth:`fit`. The detector is not changed: pass the result to
-        :meth:`with_beta`. Returns ``(beta, {kind: n inputs})``.
-        """
-        self._check_fitted()
-        parts = self.generated_anomalies(val_images, val_labels)
-        beta, _ = choose_beta(self.val_scores_, {name: self.layer_scores(images) for name, images in parts.items()}, steps)
-        return beta, {name: len(images) for name, images in parts.items()}
-
-    def generated_anomalies(self, val_images: np.ndarray, val_labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """The generated kinds that :meth:`beta_from_generated` picks beta on, by name."""
-        val_images = self._check_input(val_images)
-        labels = self.val_predicted_ if val_labels is None else val_labels
-        return generated_anomalies(val_images, labels, lambda x: self.extractor.logits(x, cached=False).argmax(1),
-                                   seed=self.random_state + 1)
 
     # ------------------------------------------------------------------ scoring
     def _raw_scores(self, feats: dict, predicted) -> np.ndarray:
