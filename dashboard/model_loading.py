@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from detector.data import folders
+from detector.data import id_folders
 from detector.data.datasets import DATASET_NAMES
 from detector.errors import DataError, LayerError, ModelError
 from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_weights
@@ -43,7 +43,7 @@ def pick_model() -> Ids | None:
     id_dataset = bar.selectbox("ID dataset", [*DATASET_NAMES, ID_FOLDER], key="user_id_dataset")
     if id_dataset == ID_FOLDER:
         id_dataset = bar.text_input("ID image folder", key="user_id_folder", placeholder="flowers",
-                                    help=f"{folders.LAYOUT_HELP}. {dashboard_data_help()}").strip()
+                                    help=f"{id_folders.LAYOUT_HELP}. {dashboard_data_help()}").strip()
     if not model:
         st.info("Give the model as `path/to/file.py:factory` in the sidebar (the factory returns a torch.nn.Module).")
         return None

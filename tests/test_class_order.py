@@ -4,7 +4,7 @@ matrix that is a permutation of the classes gets the order that fits printed, wi
 
 import pytest
 
-from detector.data.folders import class_order, folder_splits
+from detector.data.id_folders import class_order, folder_splits
 from detector.errors import DataError
 from detector.evaluation.experiment import AccuracyCheck, check_accuracy, load_experiment
 from tests.test_app import navigation_pages  # noqa: F401  (AppTest fixture)

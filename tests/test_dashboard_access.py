@@ -98,7 +98,7 @@ def data_dir(tmp_path, monkeypatch):
 ], ids=["class-folder", "picture", "nested-folder"])
 def test_a_nested_link_out_of_the_data_folder_is_refused(data_dir, link, target):
     """A top-level link out was refused, a class folder that is one was read."""
-    from detector.data.folders import folder_splits
+    from detector.data.id_folders import folder_splits
 
     path = data_dir / link
     if path.is_dir():

@@ -94,7 +94,8 @@ def test_a_16_bit_grey_png_reads_as_its_grey_not_white(tmp_path):
     """PIL's convert("L") clips 16-bit values: a 0.4 grey read as 1.0 and the verdict flipped."""
     from PIL import Image
 
-    from detector.data.folders import folder_input_shape, load_image_folder
+    from detector.data.folders import load_image_folder
+    from detector.data.id_folders import folder_input_shape
     from detector.inputs.uploads import read_picture, read_upload
 
     deep = Image.fromarray(np.full((28, 28), 26214, np.uint16))  # 26214 / 65535 = 0.4

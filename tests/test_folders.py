@@ -61,7 +61,8 @@ def test_a_folder_is_an_anomaly_set_of_the_benchmark(tiny_experiment, picture_fo
 
 # ---------------------------------------------------------------- an ID dataset as an image folder
 from detector.cli.main import main  # noqa: E402
-from detector.data.folders import FolderImages, folder_splits  # noqa: E402
+from detector.data.folders import FolderImages  # noqa: E402
+from detector.data.id_folders import folder_splits  # noqa: E402
 from detector.data.loading import load_dataset  # noqa: E402
 from detector.evaluation.experiment import load_experiment  # noqa: E402
 from detector.method import features as features_module  # noqa: E402

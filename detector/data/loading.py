@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 from .datasets import DATASET_NAMES, LOADERS, Dataset, _check_split
-from .folders import folder_input_shape, folder_splits
+from .id_folders import folder_input_shape, folder_splits
 
 
 def is_image_folder(name: str) -> bool:

@@ -17,7 +17,7 @@ from sklearn.metrics import confusion_matrix
 from .. import cache
 from ..anomalies import AnomalySet, load_anomaly, load_anomaly_file
 from ..data.datasets import SPLITS, Dataset, class_names as dataset_class_names
-from ..data.folders import CLASS_ORDER_FILE
+from ..data.id_folders import CLASS_ORDER_FILE
 from ..data.loading import is_image_folder, load_dataset
 from ..errors import DataError, ModelError
 from ..inputs.images import to_input_shape
@@ -164,12 +164,12 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
     test split (anomaly sets are as large as the test split).
 
     ``id_dataset``: a built-in name or a folder of pictures, one sub-folder per class
-    (:data:`detector.data.folders.LAYOUT_HELP`), read in the model's input shape; its train and test
+    (:data:`detector.data.id_folders.LAYOUT_HELP`), read in the model's input shape; its train and test
     splits stay on disk and stream through the model. ``progress``: True for tqdm bars (and a built-in
     model's first use announced with an estimate of its time), or a callback(done, total, what) that
     every pass over an image folder of this experiment calls after each batch (the dashboard's bar).
     ``class_names``: an image folder's class sub-folders in the model's output order (as its classes.txt
-    gives them; default: classes.txt, else sorted names; see :func:`detector.data.folders.class_order`).
+    gives them; default: classes.txt, else sorted names; see :func:`detector.data.id_folders.class_order`).
     """
     if progress is True and model in BUILTIN and not builtin_is_trained(model):
         print(estimate_first_use(model).describe(), file=sys.stderr, flush=True)
@@ -189,7 +189,7 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
             raise ValueError(f"--{split}-limit must be at least {10 * info.n_classes} (10 per class), got {limit}")
     folder = None
     if is_image_folder(dataset):
-        from ..data.folders import folder_splits
+        from ..data.id_folders import folder_splits
 
         folder = folder_splits(dataset, info.input_shape, progress=progress, class_names=class_names)
         if len(folder["train"].classes) != info.n_classes:

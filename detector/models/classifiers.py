@@ -317,7 +317,7 @@ def _input_shape_of(dataset: str | None) -> tuple[int, int, int]:
     if dataset is None:
         raise ModelError("a user model needs --id-dataset (or an `input_shape` attribute on the module)")
     if is_image_folder(dataset):  # a folder: its first picture's shape (reading the whole split would cost more)
-        from ..data.folders import folder_input_shape
+        from ..data.id_folders import folder_input_shape
 
         return folder_input_shape(dataset)
     sample = load_dataset(dataset, "val").images
