@@ -31,7 +31,8 @@ from detector.evaluation.experiment import Experiment, check_accuracy
 from detector.inputs.images import to_input_shape
 from detector.method.features import _POOLS, candidate_layers
 from detector.method.uniform import UniformDetector
-from detector.models.classifiers import load_checkpoint, prepare_classifier, save_checkpoint
+from detector.models.checkpoints import load_checkpoint, save_checkpoint
+from detector.models.classifiers import prepare_classifier
 from detector.models.training import train_classifier
 from detector.runtime import subsample
 

@@ -37,7 +37,8 @@ from detector.data.loading import load_dataset
 from detector.evaluation.benchmark import fit_method  # noqa: E402
 from detector.evaluation.evaluate import evaluate_method  # noqa: E402
 from detector.evaluation.experiment import Experiment  # noqa: E402
-from detector.models.classifiers import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
+from detector.models.checkpoints import load_cached_checkpoint, save_cached_checkpoint
+from detector.models.classifiers import prepare_classifier
 from detector.models.training import train_classifier  # noqa: E402
 
 METHOD_NAMES = ("ours", "ours+conf", "ours+conf-equal", "msp")

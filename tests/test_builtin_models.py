@@ -11,7 +11,7 @@ import torch
 from detector import cache
 from detector.evaluation.first_use import estimate_first_use
 from detector.method.features import block_layers
-from detector.models import classifiers as models, training
+from detector.models import checkpoints, classifiers as models, training
 from detector.models.architectures import SmallResNet
 from tests.test_app import few_points, navigation_pages  # noqa: F401  (AppTest fixtures)
 from tests.test_hostile_input import SmallNet
@@ -177,8 +177,8 @@ def test_damaged_shipped_weights_fall_back_to_training_with_a_warning(tmp_path, 
     trained = models.train_builtin("small-digits", progress=False)
     monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path)
     monkeypatch.setattr(models, "SHIPPED_MANIFEST", tmp_path / "manifest.json")
-    models.save_checkpoint(trained, tmp_path / "small-digits.pt")
-    entry = {"file": "small-digits.pt", "sha256": models._digest(tmp_path / "small-digits.pt"), "weights_hash": "x"}
+    checkpoints.save_checkpoint(trained, tmp_path / "small-digits.pt")
+    entry = {"file": "small-digits.pt", "sha256": checkpoints.digest(tmp_path / "small-digits.pt"), "weights_hash": "x"}
     (tmp_path / "manifest.json").write_text(json.dumps({"small-digits": entry}))
     assert models.shipped_weights("small-digits") == tmp_path / "small-digits.pt"
     if damage == "flipped":

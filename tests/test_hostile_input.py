@@ -28,7 +28,7 @@ from detector.inputs.images import MAX_VALUES, load_image_file
 from detector.inputs.uploads import read_upload
 from detector.method.uniform import UniformDetector
 from detector.method.verdicts import judge
-from detector.models import classifiers as models
+from detector.models import checkpoints, classifiers as models
 
 USER_MODEL = """
 import torch.nn as nn
@@ -98,13 +98,13 @@ def test_damaged_builtin_checkpoint_is_retrained_with_a_warning(quick_builtin, c
     first = models.load_builtin(quick_builtin, progress=False)
     path = models.builtin_checkpoint_path(quick_builtin)
     digest = path.with_name(path.name + ".sha256")
-    assert digest.read_text().strip() == models._digest(path)
+    assert digest.read_text().strip() == checkpoints.digest(path)
     flip_bytes(path)
     with caplog.at_level(logging.WARNING):
         again = models.load_builtin(quick_builtin, progress=False)
     assert "does not match its SHA-256" in caplog.text and "retraining" in caplog.text
     assert again.weights_hash == first.weights_hash  # seeded training gives the same weights back
-    assert digest.read_text().strip() == models._digest(path)
+    assert digest.read_text().strip() == checkpoints.digest(path)
 
 
 def test_checkpoint_cached_before_digests_is_adopted_when_its_crcs_pass(quick_builtin, caplog):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .. import cache
 from ..method.api import MethodInfo
-from ..models.classifiers import load_cached_checkpoint, save_cached_checkpoint
+from ..models.checkpoints import load_cached_checkpoint, save_cached_checkpoint
 from ..models.training import train_classifier
 from ..runtime import batched, model_device
 from .base import Baseline, final_linear, penultimate

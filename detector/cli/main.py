@@ -238,7 +238,7 @@ def cmd_train(args) -> None:
     import torch
 
     from ..data.loading import load_dataset
-    from ..models import classifiers as models
+    from ..models import checkpoints, classifiers as models
     from ..runtime import batched, model_device
 
     if args.threads:
@@ -262,11 +262,11 @@ def cmd_train(args) -> None:
               f"{shipped['torch']}): training repeats exactly only on the same CPU kind, thread count and torch build")
     if args.ship:
         path = models.SHIPPED_DIR / f"{args.model}.pt"
-        models.save_checkpoint(module, path)
+        checkpoints.save_checkpoint(module, path)
         recipe = models.BUILTIN[args.model]
         manifest = models.shipped_manifest()
         manifest[args.model] = {
-            "file": path.name, "sha256": models._digest(path), "weights_hash": info.weights_hash,
+            "file": path.name, "sha256": checkpoints.digest(path), "weights_hash": info.weights_hash,
             "recipe": {"architecture": recipe.architecture.__name__, "dataset": recipe.dataset, "epochs": recipe.epochs,
                        "batch_size": recipe.batch_size, "lr": recipe.lr, "schedule": recipe.schedule,
                        "augment": recipe.augment, "seed": 0},

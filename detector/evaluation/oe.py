@@ -27,7 +27,8 @@ from .. import cache
 from ..anomalies.noise import shuffle_tiles
 from ..data.loading import load_dataset
 from ..inputs.images import to_input_shape
-from ..models.classifiers import load_cached_checkpoint, prepare_classifier, save_cached_checkpoint
+from ..models.checkpoints import load_cached_checkpoint, save_cached_checkpoint
+from ..models.classifiers import prepare_classifier
 from ..models.training import train_classifier
 from .experiment import Experiment
 
