@@ -109,3 +109,13 @@ def test_session_state_and_the_pages_switch_each_have_one_home():
     switch = [str(path.relative_to(ROOT)) for path in _python_files("pages", "dashboard", "scripts", "tests")
               if "PagesManager" in path.read_text() and path.name != "test_layout.py"]
     assert switch == ["dashboard/sidebar.py"], switch
+
+
+MAX_LINES = 300
+
+
+def test_no_module_of_the_package_the_dashboard_or_the_pages_is_over_300_lines():
+    """A module answers "what is this?" in one phrase; past 300 lines it is split by concern."""
+    long = {str(path.relative_to(ROOT)): n for folder in ("detector", "dashboard", "pages")
+            for path in sorted((ROOT / folder).rglob("*.py")) if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"over {MAX_LINES} lines: {long}"
