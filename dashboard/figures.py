@@ -242,28 +242,34 @@ def score_plane(scores: pd.DataFrame, line, title: str, marker: tuple[float, flo
     return fig
 
 
-def term_bars(values: list[float], taus: list[float], names: list[str], floor: float = -1.5) -> go.Figure:
-    """One bar per term (and g) with its own threshold τ as a black tick: red below it, green above.
+def term_bars(values: list[float], taus: list[float], names: list[str], weights: list[float] | None = None,
+              floor: float = -1.5) -> go.Figure:
+    """One bar per term (and g) with its own threshold τ as a black tick: red below it, green above;
+    a term of weight 0 (``weights``, one per bar) is grey and named as not counting, whatever its value.
 
     Values below ``floor`` are drawn at the floor (the hover tells the true value)."""
+    weights = [1.0] * len(values) if weights is None else list(weights)
     shown = [max(v, floor) for v in values]
     below = [v < t for v, t in zip(values, taus)]
     words = [f"{v:.3f}, {'below' if b else 'above'} its τ {t:.3f} by {abs(v - t):.3f}"
-             for v, t, b in zip(values, taus, below)]
+             + ("" if w else "; weight 0: does not count")
+             for v, t, b, w in zip(values, taus, below, weights)]
+    colours = [IGNORED_COLOUR if not w else "#d62728" if b else ID_COLOUR for b, w in zip(below, weights)]
+    labels = [name if w else f"{name} (weight 0: does not count)" for name, w in zip(names, weights)]
     fig = go.Figure([
-        go.Bar(y=names, x=shown, orientation="h", name="value", customdata=words, hovertemplate="%{customdata}<extra></extra>",
-               marker_color=["#d62728" if b else ID_COLOUR for b in below], text=[f"{v:.2f}" for v in values],
-               textposition="outside", cliponaxis=False),
-        go.Scatter(y=names, x=taus, mode="markers", name="its τ_i", hoverinfo="skip",
+        go.Bar(y=labels, x=shown, orientation="h", name="value", customdata=words, hovertemplate="%{customdata}<extra></extra>",
+               marker_color=colours, text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False),
+        go.Scatter(y=labels, x=taus, mode="markers", name="its τ_i", hoverinfo="skip",
                    marker=dict(symbol="line-ns", size=26, line=dict(width=3, color="black"))),
     ])
-    fig.update_layout(title="Each term against its own threshold (red: below it)", height=80 + 45 * len(names),
+    fig.update_layout(title="Each term against its own threshold (red: below it; grey: weight 0)", height=80 + 45 * len(names),
                       xaxis=dict(range=[min(floor, *shown) - 0.1, 1.3], title="normalised score (1 = most typical)"),
                       yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=40, b=10), showlegend=True,
                       legend=dict(orientation="h", y=-0.35))
     return fig
 
 
+IGNORED_COLOUR = "#bdbdbd"  # a term that does not count (weight 0)
 BEST = "font-weight:bold;color:#1b5e20"
 
 

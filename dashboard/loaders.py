@@ -16,8 +16,9 @@ import streamlit as st
 
 from detector.data.loading import dataset_available as _dataset_available
 from detector.evaluation import evaluate as evaluation, projection
-from detector.evaluation.experiment import AccuracyCheck, check_accuracy, fit_uniform, load_experiment
+from detector.evaluation.experiment import AccuracyCheck, check_accuracy, fit_uniform, fit_uniform_conf, load_experiment
 from detector.evaluation.first_use import estimate_first_use, estimate_layer_table
+from detector.evaluation.judging import DEFAULT_METHOD
 from detector.method.verdicts import Explainer
 from detector.models.classifiers import builtin_is_trained, load_builtin
 
@@ -94,18 +95,33 @@ def knn_detector(ids: Ids):
     return _knn_detector(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
 
 
+@st.cache_resource(show_spinner="Fitting ours+conf: β on generated anomalies (first time: seconds)…")
+def _conf_detector(model: str, weights: str, id_dataset: str, layer: str, nu: float):
+    return fit_uniform_conf(_experiment(model, weights, id_dataset), layer=layer, nu=nu)
+
+
+def judging_detector(ids: Ids, method: str):
+    """The fitted detector of ``method`` (one of :data:`INSPECT_METHODS`) on ``ids`` (shared: never mutate it);
+    ``ours`` is the paper's detector, judged with the β set on Tune."""
+    fit = {"ours": _detector, "ours+conf": _conf_detector, "ours+knn": _knn_detector}[method]
+    return fit(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
+
+
+#: the detectors Inspect offers: the default first, then the paper's and ours+conf (their verdicts come term by term)
+INSPECT_METHODS = tuple(dict.fromkeys((DEFAULT_METHOD, "ours", "ours+conf", "ours+knn")))
 NEIGHBOURS = 5  # training inputs shown per space on Inspect
 
 
 @st.cache_resource(show_spinner="Indexing the training inputs for “why this verdict” (first time: seconds)…")
-def _explainer(model: str, weights: str, id_dataset: str, layer: str, nu: float):
-    return Explainer(_detector(model, weights, id_dataset, layer, nu), n_neighbors=NEIGHBOURS).fit(
+def _explainer(model: str, weights: str, id_dataset: str, layer: str, nu: float, method: str):
+    ids = Ids(model, weights, id_dataset, layer, nu)
+    return Explainer(judging_detector(ids, method), n_neighbors=NEIGHBOURS).fit(
         _experiment(model, weights, id_dataset).train.images)
 
 
-def explainer(ids: Ids):
-    """The nearest training inputs and ink ranges of ``detector(ids)`` (shared; never mutate it)."""
-    return _explainer(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
+def explainer(ids: Ids, method: str = "ours"):
+    """The nearest training inputs and ink ranges of ``method``'s detector (shared; never mutate it)."""
+    return _explainer(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu, method)
 
 
 @st.cache_resource(show_spinner=False)
@@ -139,8 +155,8 @@ def dataset_available(name: str) -> bool:
 
 
 @st.cache_data(show_spinner="Scoring every set with the detector…", max_entries=32)
-def score_data(ids: Ids) -> evaluation.ScoreData:
-    return evaluation.score_data(experiment(ids), detector(ids), anomalies(ids))
+def score_data(ids: Ids, method: str = "ours") -> evaluation.ScoreData:
+    return evaluation.score_data(experiment(ids), judging_detector(ids, method), anomalies(ids))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -68,11 +68,11 @@ def term_medians(data: ScoreData) -> pd.DataFrame:
                          "logit score": medians[:, 1], "confidence score": medians[:, 2]})
 
 
-def decision_line(tau: float, beta, conf: float = 1.0) -> tuple[np.ndarray, np.ndarray] | None:
-    """Points of beta_1 * m + beta_2 * l + beta_3 * conf = tau in the (MDL score, logit score)
-    plane, for inputs whose confidence score is ``conf``."""
-    b1, b2, b3 = check_beta(beta)
-    tau = tau - b3 * conf
+def decision_line(tau: float, beta, conf: float = 1.0, knn: float = 0.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Points of beta_1 * m + beta_2 * l + beta_3 * conf [+ beta_4 * knn] = tau in the (MDL score, logit
+    score) plane, for inputs whose confidence score is ``conf`` (and k-NN term ``knn``)."""
+    b1, b2, b3, *b4 = check_beta(beta)
+    tau = tau - b3 * conf - (b4[0] * knn if b4 else 0.0)
     if b2 > 1e-9:
         m = np.array([-2.0, 1.2])
         return m, (tau - b1 * m) / b2

@@ -6,7 +6,7 @@ from dashboard import figures, inputs, loaders, projection_charts, views
 from dashboard.page_helpers import enlarge_tooltip_images
 from dashboard.sidebar import context
 from detector.evaluation import evaluate as ev, projection
-from detector.method.scores import TERMS
+from detector.evaluation.judging import DEFAULT_METHOD
 
 ctx = context()
 st.title("Inspect an input")
@@ -24,10 +24,16 @@ else:
     picked = (inputs.from_canvas if source == "draw" else inputs.from_upload)(shape, mnist_style)
 image, notes = picked.image, picked.notes
 
+method = st.selectbox("Detector", loaders.INSPECT_METHODS, key="inspect_method", format_func=lambda m: {
+    DEFAULT_METHOD: f"{m} (the default: the best here on drawn and look-alike inputs)",
+    "ours": "ours (the paper's detector, with β from Tune)"}.get(m, m))
+
 if image is not None:
-    beta = ctx.beta
-    why = loaders.explainer(ctx.ids).explain(image, ctx.class_names, beta)[0]
+    beta = ctx.beta if method == "ours" else None  # the others judge with their own β
+    detector = loaders.judging_detector(ctx.ids, method)
+    why = loaders.explainer(ctx.ids, method).explain(image, ctx.class_names, beta)[0]
     verdict = why.verdict
+    beta = verdict.beta
     left, right = st.columns([1, 2])
     shown = [views.display_images(image)[0]]
     captions = ["model input" + ("; " + "; ".join(notes) if notes else "")]
@@ -37,32 +43,39 @@ if image is not None:
     label = ctx.class_names[verdict.predicted]
     right.metric("Prediction", f"{label}", f"{100 * verdict.probability:.2f} % softmax", delta_color="off", delta_arrow="off")
     if verdict.is_anomaly:
-        right.error(f"**Anomaly**: g = {verdict.score:.3f} < τ_{label} = {verdict.tau:.3f}")
+        right.error(f"**Anomaly** ({method}): g = {verdict.score:.3f} < τ_{label} = {verdict.tau:.3f}")
     else:
-        right.success(f"**Normal**: g = {verdict.score:.3f} ≥ τ_{label} = {verdict.tau:.3f}")
-    cols = right.columns(4)  # short labels (a long one was cut); the formula is in the help and the caption
-    cols[0].metric("MDL score", f"{verdict.mdl:.3f}", help=f"the SVDD score on {ctx.detector.mdl_}, normalised per class")
-    cols[1].metric("logit score", f"{verdict.logit:.3f}", help="the SVDD score on the logits, normalised per class")
-    cols[2].metric("confidence", f"{verdict.conf:.3f}", help="the softmax probability, normalised per class")
-    formula = f"g = {beta[0]:.2f}·MDL + {beta[1]:.2f}·logit + {beta[2]:.2f}·confidence"
-    cols[3].metric("g", f"{verdict.score:.3f}", help=formula)
+        right.success(f"**Normal** ({method}): g = {verdict.score:.3f} ≥ τ_{label} = {verdict.tau:.3f}")
+    helps = {"MDL": f"the SVDD score on {detector.mdl_}, normalised per class",
+             "logit": "the SVDD score on the logits, normalised per class",
+             "confidence": "the softmax probability, normalised per class",
+             "kNN": "minus the distance to the k-th nearest training input in the penultimate features, normalised per class"}
+    cols = right.columns(len(verdict.terms) + 1)  # short labels (a long one was cut); the formula is in the help and the caption
+    for col, (name, value, weight) in zip(cols, verdict.terms):
+        col.metric(name, f"{value:.3f}", help=helps[name] + ("" if weight else "; weight 0: does not count"))
+    formula = "g = " + " + ".join(f"{weight:.2f}·{name}" for name, _, weight in verdict.terms)
+    cols[-1].metric("g", f"{verdict.score:.3f}", help=formula)
     right.caption(f"{formula} = {verdict.score:.3f}; g − τ = {verdict.score - verdict.tau:+.3f} "
                   "(how far past the threshold, negative = anomaly)")
-    scores = ev.scores_frame(loaders.score_data(ctx.ids), beta, ctx.class_names)
+    scores = ev.scores_frame(loaders.score_data(ctx.ids, method), beta, ctx.class_names)
     scores = scores[scores["predicted"] == verdict.predicted]
-    st.plotly_chart(figures.score_plane(scores, views.decision_line(verdict.tau, beta, verdict.conf),
+    st.plotly_chart(figures.score_plane(scores, views.decision_line(verdict.tau, beta, verdict.conf, verdict.knn),
                                        f"Where it lands among inputs predicted as {label} (below the line: anomaly)",
                                        (verdict.mdl, verdict.logit)), key="inspect_plane")
 
     st.subheader("Why this verdict")
-    for note in why.notes:
-        st.warning(note)
+    head, *details = why.notes
+    (st.warning if verdict.is_anomaly else st.success)(head)
+    for note in details:
+        st.text(f"• {note}")  # literal: class names are the user's
     if why.ink is not None:
         (area, width), ((area_lo, area_hi), (width_lo, width_hi)) = why.ink, why.ink_range
         st.caption(f"Ink area {100 * area:.1f} % of the pixels (training {label}s, middle 98 %: {100 * area_lo:.1f}–"
                    f"{100 * area_hi:.1f} %); stroke width {width:.1f} px ({width_lo:.1f}–{width_hi:.1f} px).")
-    st.plotly_chart(figures.term_bars([verdict.mdl, verdict.logit, verdict.conf, verdict.score], [*why.term_taus, verdict.tau],
-                                      [f"{TERMS[0]} ({ctx.detector.mdl_})", *TERMS[1:], "g (combined)"]), key="inspect_terms")
+    names = [f"{name} ({detector.mdl_})" if name == "MDL" else name for name, _, _ in verdict.terms]
+    st.plotly_chart(figures.term_bars([*(value for _, value, _ in verdict.terms), verdict.score], [*why.term_taus, verdict.tau],
+                                      [*names, "g (combined)"], [*(weight for _, _, weight in verdict.terms), 1.0]),
+                    key="inspect_terms")
     train = ctx.experiment.train
     for near in why.neighbours:
         st.markdown(f"**Nearest training inputs predicted as {label}, in {near.layer}** (distance on the standardised "
@@ -79,7 +92,7 @@ if image is not None:
                                    projection.DEFAULT_MIN_DIST)
         slot.empty()
         enlarge_tooltip_images()
-        frame = views.with_scores(frame, points, beta, ctx.detector.thresholds_for(beta))
+        frame = views.with_scores(frame, points, ctx.beta, ctx.detector.thresholds_for(ctx.beta))  # the points: ours
         frame["image"] = [*loaders.explore_image_urls(ctx.ids, (ctx.detector.mdl_,), ctx.points), ""]
         st.altair_chart(projection_charts.placed(frame, ctx.class_names, f"{ctx.detector.mdl_}: this input among {ctx.points} "
                                       "inputs of each set (hover to see them)"), key="inspect_umap_chart", width="stretch")

@@ -9,6 +9,7 @@ from dashboard.page_helpers import need_anomalies, tuned_path
 from dashboard.sidebar import context
 from dashboard.state import BETA_WEIGHT, CONF_WEIGHT, NU, TUNE_BEFORE, TUNE_SHOWN
 from detector.evaluation import evaluate as ev
+from detector.evaluation.judging import DEFAULT_METHOD
 
 ctx = context()
 need_anomalies(ctx)
@@ -17,6 +18,8 @@ st.caption("g_i(x) = β₁·MDL score + β₂·logit score + β₃·confidence s
            "input predicted as class i is an anomaly when g_i(x) < τ_i, "
            "τ_i keeping 95 % of held-out ID inputs of class i. **per-class**: the paper's weighted metrics with τ_i; "
            "**global**: one threshold over all ID test scores. Values in %.")
+st.info(f"Inspect and `check` judge with **{DEFAULT_METHOD}** by default (its own weights, picked on generated "
+        "anomalies); the β set here is the paper's detector's (`ours`), one choice away on Inspect.")
 with st.expander("What do β, τ, ν and the metrics mean?"):
     st.markdown(explain("β", "τ", "ν", "SVDD", "TNR at 95 % TPR", "TPR", "AUROC", "γ"))
 

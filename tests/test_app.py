@@ -97,7 +97,8 @@ def test_tune_beta_slider_changes_metrics():
     assert not problems(at), problems(at)
     assert after != before
     assert float(after["per-class AUROC"]) < float(before["per-class AUROC"])
-    at.switch_page("pages/inspect_input.py").run()  # beta is kept across pages
+    at.switch_page("pages/inspect_input.py").run()  # beta is kept across pages, for the paper's detector
+    at.selectbox(key="inspect_method").set_value("ours").run()
     assert any("0.00·MDL + 1.00·logit" in c.value for c in at.caption)  # the formula under the metrics
     assert any(m.label == "g" and "1.00·logit" in m.help for m in at.metric)
     at.switch_page("pages/tune.py").run()  # and the slider reads it again on return
@@ -231,13 +232,39 @@ def test_inspect_says_why_a_thin_drawing_is_an_anomaly():
     assert metrics(at)["Prediction"] == "2" and at.error and "Anomaly" in at.error[0].value
     assert all(len(m.label) <= 16 for m in at.metric)  # labels short enough not to be cut
     assert "Why this verdict" in [h.value for h in at.subheader]
-    assert any(w.value.startswith("its stroke width") and "thinner" in w.value for w in at.warning)
+    assert any(t.value.startswith("• its stroke width") and "thinner" in t.value for t in at.text)
     images = at.get("image")
     assert len(images) == 3 and all(len(i.captions) == 5 for i in images[1:])  # the input, then 5 neighbours per space
     spaces = [m.value for m in at.markdown if m.value.startswith("**Nearest training inputs")]
     assert len(spaces) == 2 and "relu1" in spaces[0] and "logits" in spaces[1]
     bars = [c for c in at.get("plotly_chart") if c.proto.id and "inspect_terms" in c.proto.id]
     assert bars, "the term bars"
+
+
+def test_inspect_judges_with_the_default_detector_and_the_papers_one_choice_away():
+    """The default detector is named and used; "why" agrees with the verdict; a term of weight 0 does not count."""
+    import json
+
+    from detector.evaluation.judging import DEFAULT_METHOD
+    from tests.drawn_digits import draw_digit
+
+    at = open_page("inspect_input")
+    assert at.selectbox(key="inspect_method").value == DEFAULT_METHOD
+    assert at.selectbox(key="inspect_method").options[0].startswith(f"{DEFAULT_METHOD} (the default")
+    at.radio(key="inspect_source").set_value("upload").run()
+    at.file_uploader(key="inspect_upload").upload("seven.png", draw_digit(7, 18), "image/png").run()
+    assert not problems(at), problems(at)
+    verdict = (at.error or at.success)[0].value
+    assert f"({DEFAULT_METHOD})" in verdict
+    head = (at.warning if "Anomaly" in verdict else at.success)[-1].value  # "why this verdict" says the same
+    assert head.startswith("anomaly:" if "Anomaly" in verdict else "normal:")
+    at.selectbox(key="inspect_method").set_value("ours").run()  # the paper's detector: beta (0.5, 0.5, 0)
+    assert not problems(at), problems(at)
+    assert "(ours)" in (at.error or at.success)[0].value
+    assert any("confidence term: weight 0, does not count" in t.value for t in at.text)
+    bars = [c for c in at.get("plotly_chart") if c.proto.id and "inspect_terms" in c.proto.id][0]
+    labels = json.loads(bars.proto.spec)["data"][0]["y"]
+    assert "confidence (weight 0: does not count)" in labels
 
 
 @pytest.mark.parametrize("name, content", [

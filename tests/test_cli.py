@@ -1,6 +1,7 @@
 """The command line: error paths on a tiny setup, and end-to-end runs on the real default."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -139,11 +140,29 @@ def test_check_judges_pictures_arrays_and_npz_and_writes_csv(tmp_path, session_c
     assert np.mean([int(row["predicted"]) for row in digit_rows] == test.labels[:200]) >= 0.95
     assert sum(row["verdict"] == "normal" for row in digit_rows) >= 180  # thresholds keep ~95 % of ID inputs
     assert all(row["verdict"] == "anomaly" for row in noise_rows)
-    for row in rows:  # the verdict is g < tau, g = 0.5 * MDL + 0.5 * logit
-        g = 0.5 * float(row["mdl_score"]) + 0.5 * float(row["logit_score"])
+    # judged by the default detector, named on the first line with its weights
+    from detector.evaluation.judging import DEFAULT_METHOD
+
+    head = done.stdout.splitlines()[0]
+    assert head.startswith(f"detector {DEFAULT_METHOD} (the default; --method ours for the paper's detector)")
+    weights = dict((term, float(b)) for b, term in re.findall(r"([\d.]+) \* (MDL|logit|confidence|kNN)", head))
+    columns = {"MDL": "mdl_score", "logit": "logit_score", "confidence": "conf_score", "kNN": "knn_score"}
+    for row in rows:  # the verdict is g < tau, g = the weighted sum of the terms
+        g = sum(b * float(row[columns[term]]) for term, b in weights.items())
         assert abs(g - float(row["g"])) < 1e-3
         assert (row["verdict"] == "anomaly") == (float(row["g"]) < float(row["tau"]))
     assert f"{sum(row['verdict'] == 'anomaly' for row in rows)} of 206 inputs are anomalies" in done.stdout
+
+    # the paper's detector is one option away, with its beta; --beta with the default is refused
+    done = run_cli("check", "--model", "lenet-mnist", "--method", "ours", files[1], "--csv", str(tmp_path / "o.csv"),
+                   cache_dir=session_cache)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("detector ours | MDL relu1 | nu 0.1 | anomaly when g = 0.5 * MDL + 0.5 * logit + "
+                                  "0 * confidence")
+    for row in csv.DictReader(open(tmp_path / "o.csv")):
+        assert abs(0.5 * float(row["mdl_score"]) + 0.5 * float(row["logit_score"]) - float(row["g"])) < 1e-3
+    done = run_cli("check", "--model", "lenet-mnist", "--beta", "0.2,0.8", files[1], cache_dir=session_cache)
+    assert done.returncode == 2 and "--beta sets the paper's detector's weights: add --method ours" in done.stderr
 
 
 def test_check_with_a_saved_detector_and_bad_files(tmp_path, session_cache, capsys, monkeypatch):
@@ -157,7 +176,7 @@ def test_check_with_a_saved_detector_and_bad_files(tmp_path, session_cache, caps
     done = run_cli("check", "--model", "lenet-mnist", "--detector", str(tmp_path / "tuned.skops"),
                    str(tmp_path / "digits.npy"), cache_dir=session_cache)
     assert done.returncode == 0, done.stderr
-    assert "beta (0.2, 0.8, 0)" in done.stdout
+    assert "g = 0.2 * MDL + 0.8 * logit + 0 * confidence" in done.stdout.splitlines()[0]
     verdicts = [line.split()[-1] for line in done.stdout.splitlines() if line.startswith(str(tmp_path))]
     assert verdicts == ["anomaly" if flag else "normal" for flag in detector.predict(experiment.test.images[:10])]
 
@@ -209,7 +228,7 @@ def test_check_neighbours_says_why(tmp_path, session_cache, capsys):
 
 def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch):
     """A user model without --weights is an untrained net: say so before anything is fitted."""
-    import detector.evaluation.experiment
+    import detector.evaluation.judging
 
     (tmp_path / "net.py").write_text("import torch\nimport torch.nn as nn\n\ndef make():\n    torch.manual_seed(0)\n"
                                      "    return nn.Sequential(nn.Flatten(), nn.Linear(784, 10))\n")
@@ -218,7 +237,7 @@ def test_check_warns_when_the_model_is_near_chance(tmp_path, capsys, monkeypatch
     def stop(*args, **kwargs):
         raise RuntimeError("stopped before the fit")
 
-    monkeypatch.setattr(detector.evaluation.experiment, "fit_uniform", stop)
+    monkeypatch.setattr(detector.evaluation.judging, "fit_method", stop)
     assert main(["check", "--model", f"{tmp_path / 'net.py'}:make", "--id-dataset", "digits", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err
     assert "WARNING: test accuracy" in err and "is the model trained? pass --weights" in err and "stopped" in err

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..anomalies import anomaly_kinds
+from ..evaluation.judging import DEFAULT_METHOD
 from ..evaluation.registry import ATTACK_TRAINED, METHODS
 from ..inputs.uploads import INVERT
 from ..method.features import CANDIDATES
@@ -156,9 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     model_args(check)
     check.add_argument("files", nargs="+", help="PNG or JPEG pictures, .npy arrays ((H,W), (C,H,W), (H,W,C) or (N,C,H,W)), "
                                                 ".npz files with an array 'images' (as written by 'anomalies export')")
+    check.add_argument("--method", help=f"the detector to judge with: {', '.join(METHODS)} (default {DEFAULT_METHOD}: "
+                                        "the best here on drawn and near-OOD inputs; ours: the paper's detector, with "
+                                        "--beta); fitted once, then cached")
     check.add_argument("--detector", help="a saved detector (Tune page 'Save', or UniformDetector.save); "
-                                          "it then sets layer, beta and nu; default: fit one with --layer, --beta, --nu (cached)")
+                                          "it then sets the method, layer, beta and nu")
     detector_args(check)
+    check.set_defaults(beta=None)  # --beta is the paper's detector's: given with another method, it is refused
     check.add_argument("--invert", choices=list(INVERT), default="auto",
                        help="invert pictures' colours; auto: when the border is light (dark ink on paper)")
     check.add_argument("--mnist-style", action=argparse.BooleanOptionalAction, default=True,

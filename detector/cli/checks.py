@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+def candidates_option(args) -> dict:
+    """``candidates`` for fit_uniform: none for the default, so that cached detectors and benchmark
+    cells keyed before the option existed are found again."""
+    return {} if args.candidates == "blocks" else {"candidates": args.candidates}
+
+
 def check_detector_params(args) -> None:
     """beta and nu are checked before any model or cache is touched (a bad beta once deleted a cached detector)."""
     from ..method.uniform import UniformDetector

@@ -10,16 +10,10 @@ from pathlib import Path
 
 from ..anomalies import anomaly_kinds
 from ..errors import DataError, LayerError, ModelError
-from ..inputs.images import image_file_bytes, require_file
-from ..inputs.uploads import INVERT
+from ..inputs.images import image_file_bytes
 from .arguments import attach_negative_values, build_parser
-from .checks import check_anomalies, check_detector_params, check_inputs, check_output, read_inputs, report_outputs
-
-
-def _candidates(args) -> dict:
-    """``candidates`` for fit_uniform: none for the default, so that cached detectors and benchmark
-    cells keyed before the option existed are found again."""
-    return {} if args.candidates == "blocks" else {"candidates": args.candidates}
+from .check import cmd_check
+from .checks import candidates_option, check_anomalies, check_detector_params, check_output, report_outputs
 
 
 def cmd_anomalies(args) -> None:
@@ -82,7 +76,7 @@ def cmd_evaluate(args) -> None:
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
                                  test_limit=args.test_limit, class_names=args.class_names)
     bench = run_benchmark(experiment, methods, args.anomaly, model_name=args.model, anomaly_files=args.anomaly_file,
-                          ours_params={"layer": args.layer, "beta": args.beta, "nu": args.nu, **_candidates(args)},
+                          ours_params={"layer": args.layer, "beta": args.beta, "nu": args.nu, **candidates_option(args)},
                           protocol=args.protocol, echo=lambda text: print(text, file=sys.stderr))
     rows = bench.rows
     accuracy = experiment.test_accuracy
@@ -95,7 +89,7 @@ def cmd_evaluate(args) -> None:
     if {"ours", "ours+conf", "ours+conf-equal"} & set(methods) and args.protocol == "held-out":  # they share the MDL
         from ..evaluation.experiment import fit_uniform, fit_uniform_conf
 
-        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **_candidates(args))  # cached
+        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **candidates_option(args))  # cached
         beta = ", ".join(f"{b:.3g}" for b in detector.check_beta(detector.beta))
         print(f"MDL {detector.mdl_} | beta ({beta}) | nu {detector.nu}")
         if "ours+conf" in methods:
@@ -119,91 +113,6 @@ def cmd_evaluate(args) -> None:
         result = {"model": args.model, "id_dataset": experiment.id_dataset, "test_accuracy": round(accuracy, 4),
                   "mdl": detector.mdl_ if detector is not None else None, "rows": [row.as_json() for row in rows]}
         Path(args.json).write_text(json.dumps(result, indent=2))
-
-
-def cmd_check(args) -> None:
-    import csv
-
-    from ..method.uniform import UniformDetector
-    from ..method.verdicts import judge
-
-    invert = INVERT[args.invert]
-    check_detector_params(args)
-    check_output(args.csv)
-    check_inputs(args.files)
-    experiment = None
-    if args.detector and not args.neighbours:
-        require_file(args.detector, "detector file")
-        from ..models.classifiers import load_model
-
-        model = load_model(args.model, args.weights, args.id_dataset, progress=True)
-        inputs = read_inputs(args.files, model.input_shape, invert, args.mnist_style)
-        detector = UniformDetector.load(args.detector, model)
-    elif args.detector:  # the neighbours come from the training split
-        require_file(args.detector, "detector file")
-        from ..evaluation.experiment import load_experiment
-
-        experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
-        inputs = read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)
-        detector = UniformDetector.load(args.detector, experiment.model)
-    else:
-        from ..evaluation.experiment import check_accuracy, fit_uniform, load_experiment
-
-        experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, class_names=args.class_names)
-        # bad files fail before a long fit
-        inputs = read_inputs(args.files, experiment.model.input_shape, invert, args.mnist_style)
-        if warning := check_accuracy(experiment).warning():
-            print(f"WARNING: {warning}", file=sys.stderr)
-        detector = fit_uniform(experiment, layer=args.layer, beta=args.beta, nu=args.nu, **_candidates(args))
-    header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "conf_score", "g", "tau", "verdict"]
-    rows = [[name, index, verdict.predicted, round(verdict.probability, 4), round(verdict.mdl, 4), round(verdict.logit, 4),
-             round(verdict.conf, 4), round(verdict.score, 4), round(verdict.tau, 4),
-             "anomaly" if verdict.is_anomaly else "normal"]
-            for name, images in inputs for index, verdict in enumerate(judge(detector, images))]
-    width = max(len(row[0]) for row in rows)
-    beta = ", ".join(f"{b:.3g}" for b in detector.check_beta(detector.beta))
-    print(f"MDL {detector.mdl_} | beta ({beta}) | nu {detector.nu} | anomaly when g = beta_1 * MDL score + "
-          "beta_2 * logit score + beta_3 * confidence score < tau of the predicted class")
-    print(f"{'file':<{width}} {'#':>5} {'pred':>4} {'softmax':>8} {'MDL':>7} {'logit':>7} {'conf':>7} {'g':>7} {'tau':>7}  "
-          "verdict")
-    for name, index, predicted, probability, mdl, logit, conf, score, tau, verdict in rows:
-        print(f"{name:<{width}} {index:>5} {predicted:>4} {100 * probability:>7.2f}% {mdl:>7.3f} {logit:>7.3f} "
-              f"{conf:>7.3f} {score:>7.3f} {tau:>7.3f}  {verdict}")
-    anomalies = sum(row[-1] == "anomaly" for row in rows)
-    print(f"{anomalies} of {len(rows)} inputs are anomalies")
-    if args.neighbours:
-        _print_why(detector, experiment, inputs, args.neighbours)
-    if args.csv:
-        with open(args.csv, "w", newline="") as handle:
-            csv.writer(handle).writerows([header] + rows)
-        print(f"wrote {args.csv}")
-
-
-def _print_why(detector, experiment, inputs, k: int) -> None:
-    """``check --neighbours K``: why each verdict (:class:`detector.method.verdicts.Explainer`)."""
-    from ..method.scores import TERMS
-    from ..method.verdicts import Explainer
-
-    explainer = Explainer(detector, n_neighbors=k).fit(experiment.train.images)
-    names, labels = experiment.class_names, experiment.train.labels
-    for name, images in inputs:
-        for index, why in enumerate(explainer.explain(images, names)):
-            verdict = why.verdict
-            print(f"\nwhy {name} #{index}: predicted {names[verdict.predicted]}, "
-                  f"{'anomaly' if verdict.is_anomaly else 'normal'} (g - tau = {verdict.score - verdict.tau:+.3f})")
-            for term, value, tau in zip(TERMS, (verdict.mdl, verdict.logit, verdict.conf), why.term_taus):
-                print(f"  {term + ' score':<17} {value:>7.3f}  its own tau {tau:>7.3f}  ({value - tau:+.3f})")
-            for near in why.neighbours:
-                print(f"  nearest training inputs predicted as {names[verdict.predicted]} in {near.layer} "
-                      f"(training index: distance, true class):")
-                print("    " + ", ".join(f"#{i}: {d:.2f} ({names[labels[i]]})" for i, d in zip(near.indices, near.distances)))
-            if why.ink is not None:
-                (area, width), ((area_lo, area_hi), (width_lo, width_hi)) = why.ink, why.ink_range
-                print(f"  ink area {100 * area:.1f} % (middle 98 % of training: {100 * area_lo:.1f}-{100 * area_hi:.1f} %), "
-                      "stroke width "
-                      f"{width:.1f} px (middle 98 %: {width_lo:.1f}-{width_hi:.1f} px)")
-            for note in why.notes:
-                print(f"  note: {note}")
 
 
 def cmd_report(args) -> None:

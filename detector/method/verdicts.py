@@ -1,10 +1,11 @@
 """The detector's verdict on a user's own inputs, term by term (what Inspect and ``check`` show), and
 why: :class:`Explainer` finds the nearest training inputs of the predicted class, each term against
-its own threshold and a drawing's stroke width or ink area unlike the training data's."""
+its own threshold and a drawing's stroke width or ink area unlike the training data's;
+:func:`verdict_notes` says it in words that always agree with the verdict."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -13,7 +14,10 @@ from .. import cache
 from ..inputs.drawing import ink_measures
 from ..inputs.images import check_images
 from ..runtime import batches
-from .scores import TERMS
+from .scores import KNN_TERM, TERMS, check_beta
+
+#: every term's name, in the order of ``LayerScores.terms()`` and of beta
+TERM_NAMES = (*TERMS, KNN_TERM)
 
 
 @dataclass
@@ -23,14 +27,23 @@ class Verdict:
     mdl: float  # normalised MDL score
     logit: float  # normalised logit score
     conf: float  # normalised confidence score (NaN for a detector saved without it)
-    score: float  # g = beta_1 * mdl + beta_2 * logit + beta_3 * conf
+    score: float  # g = beta_1 * mdl + beta_2 * logit + beta_3 * conf [+ beta_4 * knn]
     tau: float  # threshold of the predicted class
     is_anomaly: bool
+    knn: float = np.nan  # normalised k-NN term (ours+knn only)
+    beta: tuple = field(default_factory=tuple)  # the weight of each term in force, one per term; () when g has no terms
+
+    @property
+    def terms(self) -> list[tuple[str, float, float]]:
+        """(name, normalised value, weight) of each term that g is made of."""
+        values = (self.mdl, self.logit, self.conf, self.knn)
+        return [(name, float(value), float(weight)) for name, value, weight in zip(TERM_NAMES, values, self.beta)]
 
 
 def judge(detector, images: np.ndarray) -> list[Verdict]:
     """The detector's verdict on each image (N, C, H, W), with its own beta and thresholds
-    (for another beta, judge with ``detector.with_beta(beta)``)."""
+    (for another beta, judge with ``detector.with_beta(beta)``); works for the three-term
+    detector and for ours+knn's four-term one."""
     import torch
 
     from .features import LOGITS
@@ -42,9 +55,19 @@ def judge(detector, images: np.ndarray) -> list[Verdict]:
     combined = scores.combine(detector.beta)
     probabilities = torch.softmax(torch.from_numpy(feats[LOGITS]), 1).numpy()
     terms = scores.terms()
-    return [Verdict(int(p), float(probabilities[i, p]), *(float(t) for t in terms[i]), float(combined[i]),
-                    float(tau[p]), bool(combined[i] < tau[p]))
+    beta = (*check_beta(detector.beta), 0.0)[:terms.shape[1]]  # a weight for every term the scores have
+    return [Verdict(int(p), float(probabilities[i, p]), *(float(t) for t in terms[i, :3]), float(combined[i]),
+                    float(tau[p]), bool(combined[i] < tau[p]), float(terms[i, 3]) if terms.shape[1] > 3 else np.nan,
+                    tuple(float(b) for b in beta))
             for i, p in enumerate(scores.predicted)]
+
+
+def judge_scores(scores: np.ndarray, predicted: np.ndarray, probabilities: np.ndarray,
+                 thresholds: np.ndarray) -> list[Verdict]:
+    """Verdicts of a detector that gives one score per input and no terms (a baseline): anomaly when
+    the score falls below the threshold of the predicted class."""
+    return [Verdict(int(p), float(probabilities[i]), np.nan, np.nan, np.nan, float(scores[i]), float(thresholds[p]),
+                    bool(scores[i] < thresholds[p])) for i, p in enumerate(np.asarray(predicted))]
 
 
 # --------------------------------------------------------------------------- why this verdict
@@ -59,11 +82,11 @@ class Neighbours:
 @dataclass
 class Explanation:
     verdict: Verdict
-    term_taus: np.ndarray  # (3,) tau_i of each term alone: the value that keeps tpr of class i's held-out inputs
+    term_taus: np.ndarray  # (3,) or (4,): tau_i of each term alone: the value that keeps tpr of class i's held-out inputs
     neighbours: list[Neighbours]  # in the MDL, then in the logits
     ink: np.ndarray | None  # (ink area, stroke width in px) of the input; None for colour models
     ink_range: np.ndarray | None  # (2, 2): the 1st and 99th percentiles of each among the class's training inputs
-    notes: list[str]  # in words: what lies outside the training data
+    notes: list[str]  # in words, agreeing with the verdict: each term against its threshold, what lies outside training
 
 
 INK_NAMES = ("ink area", "stroke width")
@@ -127,11 +150,12 @@ class Explainer(BaseEstimator):
             key = {"what": "ink-measures", "images": cache.hash_array(train_images)}
             self.ink_ = cache.cached_arrays("explain", key, lambda: {"ink": np.concatenate(
                 [ink_measures(batch) for batch in batches(train_images, what="ink")])}, code=__name__)["ink"]
-        self.term_taus_ = np.stack([self._term_taus(term) for term in range(len(TERMS))], 1)
+        n_terms = detector.val_scores_.n_terms
+        self.term_taus_ = np.stack([self._term_taus(term, n_terms) for term in range(n_terms)], 1)
         return self
 
-    def _term_taus(self, term: int) -> np.ndarray:
-        beta = np.eye(len(TERMS))[term]
+    def _term_taus(self, term: int, n_terms: int) -> np.ndarray:
+        beta = np.eye(n_terms)[term]
         if term == 2 and self.detector.val_scores_.conf is None:  # saved before the confidence term
             return np.full(self.detector.n_classes_, np.nan)
         return self.detector.thresholds_for(beta)
@@ -163,25 +187,66 @@ class Explainer(BaseEstimator):
             own_ink = None if ink is None else ink[row]
             label = str(class_names[i]) if class_names is not None else str(i)
             explained.append(Explanation(verdict, self.term_taus_[i], found, own_ink, ink_range,
-                                         self._notes(label, found, own_ink, ink_range)))
+                                         verdict_notes(verdict, self.term_taus_[i], label, found, own_ink, ink_range,
+                                                       self.percentiles)))
         return explained
 
-    def _notes(self, label: str, found: list[Neighbours], ink, ink_range) -> list[str]:
-        low, high = self.percentiles
-        notes = []
-        if ink is not None and ink_range is not None:
-            words = {"ink area": (lambda v: f"{100 * v:.1f} %", "smaller", "larger"),
-                     "stroke width": (lambda v: f"{v:.1f} px", "thinner", "thicker")}
-            for name, value, (lowest, highest) in zip(INK_NAMES, ink, ink_range):
-                show, below, above = words[name]
-                if value < lowest or value > highest:
-                    notes.append(f"its {name} ({show(value)}) is {below if value < lowest else above} than "
-                                 f"{100 - low if value < lowest else high:g} % of the training inputs predicted as "
-                                 f"{label} (the middle {high - low:g} %: {show(lowest)} to {show(highest)}): "
-                                 f"the network has seen no {name} like it")
-        for near in found:
-            if len(near.distances) and near.distances[0] > near.usual:
-                notes.append(f"in {near.layer}, its nearest training input predicted as {label} lies at "
-                             f"{near.distances[0]:.2f}, farther than 99 % of those inputs lie from their own nearest "
-                             f"neighbour ({near.usual:.2f}): nothing like it was seen in training")
-        return notes
+
+# --------------------------------------------------------------------------- in words
+def term_notes(verdict: Verdict, term_taus) -> list[str]:
+    """Each term of g against the threshold it would have alone: passes or fails, by how much; a
+    term of weight 0 does not count, whatever its value."""
+    notes = []
+    for (name, value, weight), tau in zip(verdict.terms, term_taus):
+        if weight == 0:
+            notes.append(f"{name} term: weight 0, does not count (its value {value:.3f} is shown for reference only)")
+        elif np.isnan(tau) or np.isnan(value):
+            notes.append(f"{name} term: weight {weight:.2f}, no threshold of its own")
+        else:
+            passed = value >= tau
+            notes.append(f"{name} term: {value:.3f} {'passes' if passed else 'fails'} its own threshold {tau:.3f} "
+                         f"by {abs(value - tau):.3f} (weight {weight:.2f})")
+    return notes
+
+
+def verdict_notes(verdict: Verdict, term_taus, label: str, found: list[Neighbours] = (), ink=None, ink_range=None,
+                  percentiles=(1, 99)) -> list[str]:
+    """The notes of :class:`Explanation`, which never contradict the verdict: first the verdict with
+    its margin and each term's part in it (:func:`term_notes`); then what lies outside the training
+    data, said as the reason for an anomaly, and as something unusual that the terms outweigh for a
+    normal input."""
+    margin = verdict.score - verdict.tau
+    counted = [(name, value >= tau) for (name, value, weight), tau in zip(verdict.terms, term_taus)
+               if weight > 0 and not np.isnan(tau) and not np.isnan(value)]
+    failed = [name for name, passed in counted if not passed]
+    if verdict.is_anomaly:
+        head = f"anomaly: g = {verdict.score:.3f} falls {abs(margin):.3f} below τ of {label} ({verdict.tau:.3f})"
+        if counted and not failed:
+            head += "; every counted term passes its own threshold, but their weighted sum does not"
+        elif failed:
+            head += f"; failing: {', '.join(failed)}"
+    else:
+        head = f"normal: g = {verdict.score:.3f} passes τ of {label} ({verdict.tau:.3f}) by {margin:.3f}"
+        if failed:
+            head += f"; {', '.join(failed)} {'fails' if len(failed) == 1 else 'fail'} alone, outweighed by the other terms"
+    notes = [head, *term_notes(verdict, term_taus)]
+    low, high = percentiles
+    if ink is not None and ink_range is not None:
+        words = {"ink area": (lambda v: f"{100 * v:.1f} %", "smaller", "larger"),
+                 "stroke width": (lambda v: f"{v:.1f} px", "thinner", "thicker")}
+        for name, value, (lowest, highest) in zip(INK_NAMES, ink, ink_range):
+            show, below, above = words[name]
+            if value < lowest or value > highest:
+                why = ("the network has seen no " + name + " like it" if verdict.is_anomaly
+                       else "unusual, but the detector's score still passes")
+                notes.append(f"its {name} ({show(value)}) is {below if value < lowest else above} than "
+                             f"{100 - low if value < lowest else high:g} % of the training inputs predicted as "
+                             f"{label} (the middle {high - low:g} %: {show(lowest)} to {show(highest)}): {why}")
+    for near in found:
+        if len(near.distances) and near.distances[0] > near.usual:
+            why = ("nothing like it was seen in training" if verdict.is_anomaly
+                   else "unusual in this layer, but the detector's score still passes")
+            notes.append(f"in {near.layer}, its nearest training input predicted as {label} lies at "
+                         f"{near.distances[0]:.2f}, farther than 99 % of those inputs lie from their own nearest "
+                         f"neighbour ({near.usual:.2f}): {why}")
+    return notes
