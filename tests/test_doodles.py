@@ -45,3 +45,20 @@ def test_the_default_detector_flags_most_held_out_doodles_and_passes_most_digits
     judge = fit_judge(load_experiment("lenet-mnist"), DEFAULT_METHOD)
     figures = drawn_figures(judge, drawn_set("held-out", per_shape=2, per_digit=3))
     assert figures["doodles flagged %"] >= 80 and figures["digits pass %"] >= 80, figures
+
+
+@pytest.mark.parametrize("method", ["ours", "knn", "msp"])
+def test_judging_with_any_method_agrees_with_its_scores_and_thresholds(tiny_experiment, method):
+    """check --method NAME: the ours family term by term, a baseline (which may hold a detector_ of its own,
+    as pytorch-ood's KNN) by its one score against the per-class tau of the held-out inputs."""
+    from detector.evaluation.judging import TERMWISE, fit_judge
+
+    judge = fit_judge(tiny_experiment, method)
+    images = np.concatenate([tiny_experiment.test.images[:20], np.random.default_rng(0).random((5, 1, 28, 28),
+                                                                                              dtype=np.float32)])
+    verdicts = judge.judge(images)
+    scores = judge.fitted.score_samples(images)
+    assert np.allclose([v.score for v in verdicts], scores, atol=1e-6)
+    assert [v.is_anomaly for v in verdicts] == [s < judge.thresholds[v.predicted] for s, v in zip(scores, verdicts)]
+    assert (judge.detector is not None) == (method in TERMWISE)
+    assert all(np.isnan(v.mdl) and v.terms == [] for v in verdicts) == (method not in TERMWISE)

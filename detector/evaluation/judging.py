@@ -56,8 +56,8 @@ def fit_judge(experiment, method: str = DEFAULT_METHOD, **params) -> Judge:
     keep 95 % of the held-out ID inputs of each predicted class. ``params``: the method's options
     (``layer``, ``beta``, ``nu``, ``candidates`` where it takes them)."""
     fitted = fit_method(experiment, check_method(method), **params)
-    detector = getattr(fitted, "detector_", None)
-    if detector is not None:
+    if method in TERMWISE:  # a baseline may hold a detector_ of its own (pytorch-ood's)
+        detector = fitted.detector_
         return Judge(method, fitted, detector, np.asarray(detector.thresholds_), experiment)
     val = experiment.val
     thresholds = per_class_thresholds(named_scores(fitted, val.images), experiment.predictions(val.images),
