@@ -265,10 +265,15 @@ def entry_path(kind: str, key: dict, *, code: str | None, suffix: str = ".npz") 
 
 
 def cached_arrays(kind: str, key: dict, compute: Callable[[], dict[str, np.ndarray]], *,
-                  code: str | None) -> dict[str, np.ndarray]:
-    """Load the arrays cached under ``key`` (and ``code``'s version) or compute, store and return them."""
+                  code: str | None, valid: Callable[[dict], bool] | None = None) -> dict[str, np.ndarray]:
+    """Load the arrays cached under ``key`` (and ``code``'s version) or compute, store and return them.
+    ``valid`` says whether loaded arrays are what ``compute`` makes (names, shapes); when they are not
+    (an entry crafted or written by other code under the right key), they are recomputed."""
     found = entry(kind, key, code=code)
     arrays = found.load()
+    if arrays is not None and valid is not None and not valid(arrays):
+        _warn_once(found.path, "does not hold the arrays asked for; recomputed")
+        arrays = None
     if arrays is None:
         arrays = {name: np.asarray(value) for name, value in compute().items()}
         found.save(arrays)

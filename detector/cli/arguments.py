@@ -51,8 +51,14 @@ def _positive(text: str) -> int:
 
 def _class_names(text: str) -> list[str]:
     """'a,b,c', or a file with one name a line (a classes.txt)."""
+    from ..data.id_folders import read_text_file
+    from ..errors import DataError
+
     path = Path(text)
-    names = path.read_text(encoding="utf-8").splitlines() if path.is_file() else text.split(",")
+    try:
+        names = read_text_file(path).splitlines() if path.is_file() else text.split(",")
+    except DataError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     names = [name.strip() for name in names if name.strip()]
     if not names:
         raise argparse.ArgumentTypeError(f"--class-names takes names 'a,b,c' or a file with one name a line, got {text!r}")
@@ -65,6 +71,8 @@ def _anomaly_file(text: str) -> tuple[str, str]:
     name, path = text.split("=", 1)
     if not name:
         raise argparse.ArgumentTypeError(f"--anomaly-file takes NAME=path.npz or NAME=FOLDER with a name, got {text!r}")
+    if not path.strip():
+        raise argparse.ArgumentTypeError(f"--anomaly-file {name}=: the path is missing; give NAME=path.npz or NAME=FOLDER")
     return name, path
 
 

@@ -85,7 +85,7 @@ def cmd_check(args) -> None:
     if args.csv:
         header = ["file", "index", "predicted", "softmax", "mdl_score", "logit_score", "conf_score", "knn_score", "g",
                   "tau", "verdict"]
-        with open(args.csv, "w", newline="") as handle:
+        with open(args.csv, "w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows([header] + rows)
         print(f"wrote {args.csv}")
 

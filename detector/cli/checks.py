@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..anomalies import anomaly_kinds
-from ..errors import DataError
+from ..errors import DataError, printable
 from ..inputs.images import require_file
 
 if TYPE_CHECKING:
@@ -81,17 +81,17 @@ def check_anomalies(args) -> None:
 def read_inputs(paths: list[str], input_shape, invert: bool | None, mnist_style: bool = True
                  ) -> list[tuple[str, "np.ndarray"]]:
     """(file name, images) per file, all read before the detector is fitted or loaded; notes go to stderr."""
-    from ..inputs.images import load_image_file
-    from ..inputs.uploads import read_upload
+    from ..inputs.images import load_image_file, numpy_format
+    from ..inputs.uploads import read_file, read_upload
 
     inputs = []
     for path in map(require_file, paths):
-        if path.suffix.lower() == ".npz":
+        data = read_file(path)  # sizes from the file's size and header before it is read
+        if numpy_format(data[:8]) == ".npz":
             images, notes = load_image_file(path, input_shape), []
         else:
-            images, notes = read_upload(str(path), path.read_bytes(), input_shape, invert, max_bytes=None,
-                                        mnist_style=mnist_style)
+            images, notes = read_upload(str(path), data, input_shape, invert, max_bytes=None, mnist_style=mnist_style)
         for note in notes:
-            print(f"{path}: {note}", file=sys.stderr)
-        inputs.append((str(path), images))
+            print(f"{printable(path)}: {note}", file=sys.stderr)
+        inputs.append((printable(path), images))
     return inputs

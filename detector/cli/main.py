@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from ..anomalies import anomaly_kinds
-from ..errors import DataError, LayerError, ModelError
+from ..errors import DataError, LayerError, ModelError, printable
 from ..inputs.images import image_file_bytes
 from .arguments import attach_negative_values, build_parser
 from .check import cmd_check
@@ -192,6 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         {"layers": cmd_layers, "evaluate": cmd_evaluate, "check": cmd_check, "anomalies": cmd_anomalies,
          "report": cmd_report, "train": cmd_train}[args.command](args)
     except (DataError, ModelError, LayerError, ValueError, RuntimeError, OSError) as error:  # OSError: disk full...
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error)}", file=sys.stderr)  # one line, whatever a file name holds
         return 2
     return 0

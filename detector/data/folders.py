@@ -151,7 +151,8 @@ class FolderImages:
             digest = hashlib.sha256(f"folder-images/{code_hash(__name__)}{self.shape}".encode())
             for path in self.files:
                 stat = path.stat()
-                digest.update(f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                # a name's own bytes: a name that is not UTF-8 cannot be encoded as text
+                digest.update(os.fsencode(os.path.abspath(path)) + f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
             self._hash = digest.hexdigest()[:20]
         return self._hash
 

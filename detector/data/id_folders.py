@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, printable
 from ..inputs.images import GREY_MODES, MAX_VALUES
 from ..runtime import Progress, subsample
 from .datasets import SEED, SPLITS, Dataset, _stratified_split
@@ -61,6 +61,20 @@ def _sub_folders(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.is_dir() and not path.name.startswith("."))
 
 
+def read_text_file(path: str | Path, what: str = "a text file of names, one a line") -> str:
+    """A small UTF-8 text file (a classes.txt); DataError naming it when it is not one."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > 1 << 20:
+            raise DataError(f"{printable(path)}: {path.stat().st_size:,} bytes is too large for {what}")
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{printable(path)}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                        f"{error.start}); expected {what}") from None
+    except OSError as error:
+        raise DataError(f"{printable(path)}: cannot read it ({error.strerror or error})") from None
+
+
 def class_order(folder: str | Path, class_names: list[str] | None = None) -> list[str] | None:
     """The model's class order for an ID folder: ``class_names`` when given, else the names in the folder's
     ``classes.txt`` (one sub-folder name a line), else None (sorted names, torchvision's ImageFolder order).
@@ -73,8 +87,8 @@ def class_order(folder: str | Path, class_names: list[str] | None = None) -> lis
         path = folder / CLASS_ORDER_FILE
         if not path.is_file():
             return None
-        class_names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        source = str(path)
+        class_names = [line.strip() for line in read_text_file(path).splitlines() if line.strip()]
+        source = printable(path)
     names = [str(name) for name in class_names]
     found = _sub_folders(folder / "train" if has_split_folders(folder) else folder)
     problems = [f"{label}: {', '.join(items)}" for label, items in (

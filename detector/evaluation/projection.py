@@ -131,13 +131,16 @@ def fit_umap(features: np.ndarray, n_neighbors: int = DEFAULT_NEIGHBORS, min_dis
     return reducer.fit_transform(features).astype(np.float32)
 
 
-def _cached_projection(full: dict, compute) -> np.ndarray:
-    """The projection of ``full`` from the disk cache, computed by one thread at a time (the server's
-    preload, ``dashboard/preload.py``, and a first session may ask for it together)."""
+def _cached_projection(full: dict, compute, n: int) -> np.ndarray:
+    """The projection of ``full`` (``n`` points) from the disk cache, computed by one thread at a time (the
+    server's preload, ``dashboard/preload.py``, and a first session may ask for it together)."""
+    def valid(arrays: dict) -> bool:
+        return "xy" in arrays and arrays["xy"].shape == (n, 2) and arrays["xy"].dtype.kind == "f"
+
     with _key_locks_lock:
         lock = _key_locks.setdefault(cache.hash_key(full), threading.Lock())
     with lock:
-        return cache.cached_arrays("projections", full, compute, code=__name__)["xy"]
+        return cache.cached_arrays("projections", full, compute, code=__name__, valid=valid)["xy"]
 
 
 def is_cached(key: dict, layer: str, features: np.ndarray, n_neighbors: int, min_dist: float, seed: int = 0,
@@ -150,7 +153,7 @@ def project(features: np.ndarray, key: dict, layer: str, n_neighbors: int = DEFA
             min_dist: float = DEFAULT_MIN_DIST, seed: int = 0) -> np.ndarray:
     """One projection of all points, cached. ``key`` names the inputs (model hash, set hashes)."""
     full = _key("umap", key, layer, features, n_neighbors, min_dist, seed)
-    return _cached_projection(full, lambda: {"xy": fit_umap(features, n_neighbors, min_dist, seed)})
+    return _cached_projection(full, lambda: {"xy": fit_umap(features, n_neighbors, min_dist, seed)}, len(features))
 
 
 def project_per_class(features: np.ndarray, classes: np.ndarray, key: dict, layer: str,
@@ -172,4 +175,4 @@ def project_per_class(features: np.ndarray, classes: np.ndarray, key: dict, laye
             progress(1.0, f"{layer}: done")
         return {"xy": xy}
 
-    return _cached_projection(full, compute)
+    return _cached_projection(full, compute, len(features))

@@ -225,6 +225,8 @@ def read_array_header(handle, source: str) -> tuple[tuple[int, ...], np.dtype]:
         raise DataError(f"{source}: not a readable .npy array ({str(error).splitlines()[0][:120]})") from None
     if dtype.hasobject:
         raise DataError(f"{source}: the array holds Python objects, not pixel values")
+    if dtype.kind not in "iuf":  # before its bytes are read: a void dtype's item can be gigabytes
+        raise DataError(f"{source}: images must hold real numbers (uint8 0-255 or floats in [0, 1]), got dtype {dtype}")
     values = int(np.prod(shape, dtype=object))
     if values > MAX_VALUES:
         raise DataError(f"{source}: the array of shape {shape} has {values:,} values; "

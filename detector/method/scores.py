@@ -29,6 +29,9 @@ TERMS = ("MDL", "logit", "confidence")
 KNN_TERM = "kNN"  # the fourth term, of ours+knn only
 
 
+MIN_BETA_SUM, MAX_BETA_SUM = 1e-6, 1e6  # beyond these, g's products lose their digits or overflow
+
+
 def check_beta(beta) -> tuple[float, ...]:
     """(beta_MDL, beta_logit, beta_conf[, beta_kNN]) from two to four non-negative numbers, not all
     zero; a fourth weight is kept only when it is not 0, so that three terms stay three.
@@ -44,9 +47,27 @@ def check_beta(beta) -> tuple[float, ...]:
                          f"got {beta!r}")
     if not all(np.isfinite(values)) or min(values) < 0 or sum(values) == 0:
         raise ValueError(f"beta must be non-negative numbers, not all zero, got {beta!r}")
+    if not MIN_BETA_SUM <= sum(values) <= MAX_BETA_SUM:  # 1e308 + 1e308 overflowed g to inf
+        raise ValueError(f"beta's weights sum to {sum(values):.3g}; only their ratios matter (tau_i is refitted for "
+                         f"each beta), so give them on a usual scale, summing to between {MIN_BETA_SUM:g} and "
+                         f"{MAX_BETA_SUM:g} (e.g. to 1); got {beta!r}")
     if len(values) == 4 and values[3] == 0:
         values = values[:3]
     return (*values, 0.0) if len(values) == 2 else values
+
+
+def require_finite(features: dict[str, np.ndarray], split: str) -> None:
+    """ModelError when a layer's features hold NaN or infinite values: a model that outputs them
+    cannot be scored (scikit-learn's SVM then failed on a NaN kernel width, naming neither)."""
+    from ..errors import ModelError
+    from .features import LOGITS
+
+    for name, values in features.items():
+        bad = ~np.isfinite(np.asarray(values)).all(axis=tuple(range(1, np.ndim(values))))
+        if bad.any():
+            what = "the logits" if name == LOGITS else f"layer {name}"
+            raise ModelError(f"the model outputs NaN or infinite values ({what}, on {int(bad.sum())} of {len(bad)} "
+                             f"{split} inputs): check its weights and forward; no detector can be fitted on them")
 
 
 # --------------------------------------------------------------------------- the confidence term

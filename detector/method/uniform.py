@@ -43,7 +43,7 @@ from .live import LiveChanges
 from .mdl import mix_set_errors, most_discriminative
 from .parameters import DetectorParameters
 from .persistence import load_detector, save_detector
-from .scores import CONFIDENCES, LayerScores, min_max_normalise, min_max_ranges, thresholds_for
+from .scores import CONFIDENCES, LayerScores, min_max_normalise, min_max_ranges, require_finite, thresholds_for
 from .svdd import ClassConditionalSVDD
 
 log = logging.getLogger(__name__)
@@ -171,8 +171,8 @@ class UniformDetector(LiveChanges, GeneratedChoices, DetectorParameters):
             names = [self.layer]
         # one forward pass per image set gives the logits and every layer needed
         extra = [name for name in self._term_layers() if name not in names]
-        train_feats = extractor.features(train_images, [*names, LOGITS, *extra])
-        val_feats = extractor.features(val_images, [*names, LOGITS, *extra])
+        train_feats, val_feats = (extractor.features(images, [*names, LOGITS, *extra]) for images in (train_images, val_images))
+        require_finite(train_feats, "training"), require_finite(val_feats, "validation")
         train_pred, val_pred = train_feats[LOGITS].argmax(1), val_feats[LOGITS].argmax(1)
         if few := [i for i in range(self.n_classes_) if np.sum(val_pred == i) < self.min_samples]:
             log.warning("class(es) %s: fewer than %d held-out validation inputs predicted as them; they use the "

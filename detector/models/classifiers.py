@@ -70,8 +70,30 @@ def prepare_classifier(name: str, module: nn.Module, input_shape, id_dataset: st
     module = module.to(default_device()).eval()  # eval: BatchNorm uses running stats, Dropout is off
     for parameter in module.parameters():
         parameter.requires_grad_(False)
-    n_classes = _infer_io(module, tuple(input_shape))
-    return ClassifierInfo(name, module, tuple(input_shape), n_classes, id_dataset, weights_hash(module))
+    input_shape = _check_input_shape(input_shape, name)
+    n_classes = _infer_io(module, input_shape)
+    if n_classes < 2:  # one output: every input is "predicted" as it, and nothing can be told apart
+        raise ModelError(f"{name}: the model returns {n_classes} logit(s) per input; a classifier needs at least 2 classes")
+    return ClassifierInfo(name, module, input_shape, n_classes, id_dataset, weights_hash(module))
+
+
+def _check_input_shape(shape, name: str) -> tuple[int, int, int]:
+    """(C, H, W) as three positive whole numbers; ModelError saying what was found instead."""
+    from numbers import Integral
+
+    from ..inputs.uploads import MAX_SIDE
+
+    try:
+        values = tuple(shape)
+        ok = len(values) == 3 and all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in values)
+    except TypeError:  # not a sequence
+        ok = False
+    if not ok:
+        raise ModelError(f"{name}: input_shape must be three positive whole numbers (channels, height, width), "
+                         f"got {shape!r}")
+    if max(values[1:]) > MAX_SIDE:
+        raise ModelError(f"{name}: input_shape {values} has a side over {MAX_SIDE}, the largest picture read")
+    return tuple(int(v) for v in values)
 
 
 
