@@ -7,6 +7,7 @@ each page in pages/ only draws what detector/ and dashboard/ compute.
 import streamlit as st
 
 from dashboard import sidebar, state
+from dashboard.messages import errors_shown
 
 st.set_page_config(page_title="Uniform anomaly detection", page_icon=":material/radar:", layout="wide")
 
@@ -21,6 +22,9 @@ PAGES = [
 ]
 
 navigation = st.navigation(PAGES)
-state.CONTEXT.set(sidebar.sidebar())
+state.CONTEXT.set(None)  # a sidebar that fails leaves no context of an earlier run to the page
+with errors_shown("building the sidebar"):  # one line and an id in the browser, the traceback in the log
+    state.CONTEXT.set(sidebar.sidebar())
 state.APP_RAN.set(True)
-navigation.run()
+with errors_shown("drawing this page"):
+    navigation.run()

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from detector.errors import DataError
 from detector.inputs.drawing import applies_to
-from detector.inputs.uploads import INVERT, read_upload
+from detector.inputs.uploads import INVERT, MAX_BYTES, PICTURE_FORMATS, file_format, read_picture, read_upload
+
+from .messages import show_error
+from .views import display_images
 
 CANVAS = 280  # 10x the 28x28 input, as most MNIST drawing demos
 STROKE = 18  # pen width on the canvas; the MNIST-style fit makes the result hardly depend on it
@@ -38,14 +40,16 @@ def from_set(sets: dict) -> Picked:
 def _read(name: str, data: bytes, input_shape, invert, mnist_style: bool) -> Picked:
     try:
         images, notes = read_upload(name, data, input_shape, invert, mnist_style=mnist_style)
-    except DataError as error:
-        st.error(f"Cannot use this file: {error}")
+        # shown as decoded (upright, 16 bits scaled to 8, transparency on white): st.image cannot write
+        # every picture it is given (a 16-bit PNG as JPEG), and the bytes would be shown unturned
+        original = display_images(read_picture(data, name))[0] if file_format(data[:16]) in PICTURE_FORMATS else None
+    except Exception as error:
+        show_error(error, "reading an upload", "Cannot use this file: ")
         return Picked()
     index = 0
     if len(images) > 1:
         index = int(st.number_input(f"Image in the file (it holds {len(images)})", 0, len(images) - 1, 0,
                                     key="inspect_upload_index"))
-    original = data if not name.endswith(".npy") else None
     return Picked(images[index:index + 1], notes, original)
 
 
@@ -61,7 +65,9 @@ def mnist_style_toggle(input_shape) -> bool:
 
 
 def from_upload(input_shape, mnist_style: bool) -> Picked:
-    upload = st.file_uploader("Image or array", type=["png", "jpg", "jpeg", "npy"], key="inspect_upload")
+    # the limit is also server.maxUploadSize (.streamlit/config.toml), so a larger file is refused before it is received
+    upload = st.file_uploader("Image or array", type=["png", "jpg", "jpeg", "npy"], key="inspect_upload",
+                              max_upload_size=MAX_BYTES // 2**20)
     invert = st.radio("Invert colours", list(INVERT), horizontal=True, key="inspect_invert")
     if upload is None:
         return Picked()

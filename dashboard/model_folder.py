@@ -64,10 +64,19 @@ def dashboard_folder(name: str) -> str:
         raise DataError(f"image folders are off in this dashboard; whoever starts the server can allow the folders "
                         f"inside one folder with {DATA_DIR_ENV}=/path/to/pictures")
     folder = Path(root).resolve()
-    path = _inside(folder, name.strip(), "picture", DataError)
-    if not path.is_dir():
-        raise DataError(f"image folder not found: {name} (inside {folder})")
-    _no_links_out(path, folder, name.strip())
+    name = name.strip()
+    try:
+        path = _inside(folder, name, "picture", DataError)
+        if not path.is_dir():
+            raise DataError(f"image folder not found: {name} (inside {folder})")
+        _no_links_out(path, folder, name)
+    except ValueError as error:  # DataError, or a NUL in the name
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{name}: not a usable folder name ({error})") from None
+    except (OSError, RuntimeError) as error:  # a loop of symbolic links, a name longer than the system allows...
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).split(":")[0]
+        raise DataError(f"{name}: cannot be opened ({reason})") from None
     return str(path)
 
 

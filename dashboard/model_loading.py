@@ -3,24 +3,24 @@ with a progress bar; a user model's errors shown, not raised)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from detector.data import id_folders
 from detector.data.datasets import DATASET_NAMES
-from detector.errors import DataError, LayerError, ModelError
 from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_weights
 
 from . import loaders, state
 from .loaders import Ids
+from .messages import literal, show_error
 from .model_folder import DATA_DIR_ENV, dashboard_data_help, dashboard_model_help
 from .progress import is_ready, train_with_bar, with_status
 
 DEFAULT_MODEL = "lenet-mnist"
 USER_MODEL = "user model (file.py:factory)"
 ID_FOLDER = "image folder…"
-LOAD_ERRORS = (ModelError, DataError, LayerError, ValueError, RuntimeError)
+# a user model's own mistakes (a forward that does not fit the input shape) come as these: their first
+# line is shown, for the model's author to read
+QUOTED = (ValueError, RuntimeError, TypeError)
 
 
 def default_model() -> Ids:
@@ -61,21 +61,11 @@ def load_model(ids: Ids):
         if ids.model in BUILTIN and not is_ready(("experiment", *ids[:3])) and not builtin_is_trained(ids.model):
             train_with_bar(ids.model, loaders.first_use_estimate(ids.model),
                            lambda on_step: loaders.train_builtin(ids.model, on_step))
-        experiment = with_status(f"Loading {ids.model} and {ids.id_dataset}…", ("experiment", *ids[:3]),
+        experiment = with_status(f"Loading {literal(ids.model)} and {literal(ids.id_dataset)}…", ("experiment", *ids[:3]),
                                  lambda: loaders.experiment(ids))
         auto = with_status("Choosing the MDL and fitting the per-class SVDDs (first time only; cached on disk)…",
                            ("detector", *ids[:3]), lambda: loaders.detector(ids))
-    except LOAD_ERRORS as error:
-        st.error(f"Cannot load this model: {error}{_searched(ids)}")
-        return None
-    except Exception as error:  # a user's factory can raise anything; show it, not a traceback
-        st.error(f"Cannot load this model: {type(error).__name__}: {error}{_searched(ids)}")
+    except Exception as error:  # a user's model can raise anything: one line here, the traceback in the log
+        show_error(error, f"loading {ids.model}", "Cannot load this model: ", quoted=QUOTED)
         return None
     return experiment, auto
-
-
-def _searched(ids: Ids) -> str:
-    """For a user model: the folder its relative paths were read from."""
-    if ids.model in BUILTIN:
-        return ""
-    return f" (relative paths are read from the folder `{Path.cwd()}`)"

@@ -9,6 +9,7 @@ from detector.errors import DataError
 
 from . import loaders, state, views
 from .loaders import Ids
+from .messages import literal, show_warning
 from .model_folder import dashboard_data_help, dashboard_folder
 from .progress import with_status
 
@@ -35,8 +36,8 @@ def _folder_sets(choices) -> list[tuple[str, str]]:
             if name in choices or name in dict(found):
                 raise DataError(f"the name {name} is taken; give this folder another one")
             found.append((name, dashboard_folder(folder)))
-        except DataError as error:
-            st.sidebar.warning(f"**{line}**: {error}")
+        except Exception as error:  # a loop of links, a name too long for the system...: one line each
+            show_warning(error, "checking an anomaly folder", f"**{literal(line)}**: ", st.sidebar)
     return found
 
 
@@ -53,22 +54,20 @@ def pick_anomalies(ids: Ids) -> tuple[tuple[str, ...], tuple[tuple[str, str], ..
     loaded = []
     for name in chosen:
         try:
-            with_status(f"Loading the anomaly set {name} (attacks and fooling images take minutes the first time; "
+            with_status(f"Loading the anomaly set {literal(name)} (attacks and fooling images take minutes the first time; "
                         "cached on disk)…", ("anomaly", *ids[:3], name), lambda: loaders.anomaly(ids, name))
             loaded.append(name)
-        except DataError as error:
-            st.sidebar.warning(f"**{name}**: {error}")
         except Exception as error:  # an anomaly generator that fails must not take the page down
-            st.sidebar.warning(f"**{name}** could not be computed: {type(error).__name__}: {error}")
+            show_warning(error, f"computing the anomaly set {name}", f"**{literal(name)}**: ", st.sidebar)
     files = []
     for name, folder in _folder_sets(choices):
         try:
-            with_status(f"Reading the folder {name}…", ("anomaly", *ids[:3], name, folder),
+            with_status(f"Reading the folder {literal(name)}…", ("anomaly", *ids[:3], name, folder),
                         lambda: loaders.anomaly(ids._replace(anomaly_files=((name, folder),)), name))
             loaded.append(name)
             files.append((name, folder))
-        except DataError as error:
-            st.sidebar.warning(f"**{name}**: {error}")
+        except Exception as error:  # a broken picture in it, a file removed since it was listed...
+            show_warning(error, f"reading the anomaly folder {name}", f"**{literal(name)}**: ", st.sidebar)
     return tuple(loaded), tuple(files)
 
 

@@ -14,6 +14,7 @@ import time
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from .messages import literal
 from .state import FOLDER_BAR
 
 _READY: set = set()  # keys of resources already loaded in this server process
@@ -51,8 +52,8 @@ class FolderBar:
             self.slot.empty()
             return
         rate = done / (time.perf_counter() - begun)
-        self.slot.progress(done / total, text=f"{what}: {done:,} / {total:,} pictures · {rate:,.0f} per second · "
-                                              f"about {(total - done) / rate:,.0f} s left")
+        self.slot.progress(done / total, text=literal(f"{what}: {done:,} / {total:,} pictures · {rate:,.0f} per second · "
+                                                      f"about {(total - done) / rate:,.0f} s left"))
 
 
 def start_folder_bar() -> None:

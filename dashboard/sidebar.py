@@ -16,6 +16,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from . import loaders, state
 from .loaders import DEFAULT_NU, Ids
+from .messages import literal
 from .model_loading import load_model, pick_model
 from .pickers import pick_anomalies, pick_layer
 from .progress import start_folder_bar, with_status
@@ -61,7 +62,7 @@ def _detector(ids: Ids):
     if ids.layer == "auto" or (ids.layer, ids.nu) in fitted:
         return loaders.detector(ids)
     slot = st.empty()
-    with slot.status(f"Fitting the SVDDs on {ids.layer} and the logits (ν = {ids.nu:g})…", expanded=False):
+    with slot.status(f"Fitting the SVDDs on {literal(ids.layer)} and the logits (ν = {ids.nu:g})…", expanded=False):
         detector = loaders.detector(ids)
     slot.empty()
     fitted.add((ids.layer, ids.nu))
@@ -97,7 +98,7 @@ def sidebar() -> Context | None:
                         lambda: loaders.accuracy_check(model_ids))
     st.sidebar.caption(f"ν = {nu:g} · test accuracy {100 * check.accuracy:.1f} % · β is set on the Tune page")
     if warning := check.warning(dashboard=True):  # on every page, above its content
-        st.error(f"**{check.title}**: {warning}", icon=":material/warning:")
+        st.error(f"**{check.title}**: {literal(warning)}", icon=":material/warning:")
     return Context(ids, experiment, detector, auto.mdl_, loaders.anomalies(ids), experiment.class_names, points)
 
 

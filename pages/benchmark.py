@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import figures, methods
+from dashboard.messages import literal
 from dashboard.page_helpers import need_anomalies
 from dashboard.sidebar import context
 from detector.evaluation.benchmark import METHODS, cached_cell, run_benchmark, wide_tables
@@ -38,7 +39,7 @@ def compute(cells: list[tuple[str, str]]) -> None:
     with st.status(f"Computing {len(cells)} cell(s)…", expanded=True) as status:
         bar = st.progress(0.0)
         for k, (method, name) in enumerate(cells):
-            bar.progress(k / len(cells), text=f"{method} on {name} ({k + 1}/{len(cells)})")
+            bar.progress(k / len(cells), text=literal(f"{method} on {name} ({k + 1}/{len(cells)})"))
             try:
                 folder = dict(ctx.ids.anomaly_files).get(name)  # an image folder is given by its path
                 notes = run_benchmark(ctx.experiment, [method], [] if folder else [name],

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import loaders, projection_charts, views
 from dashboard.glossary import explain
+from dashboard.messages import literal
 from dashboard.page_helpers import enlarge_tooltip_images, need_anomalies
 from dashboard.sidebar import context
 from dashboard.state import EXPLORE_SEEN, EXPLORE_SELECTION, chart_selection
@@ -15,8 +16,8 @@ ctx = context()
 need_anomalies(ctx)
 enlarge_tooltip_images()
 st.title("Explore layers")
-st.caption(f"UMAP of layer features: {ctx.experiment.id_dataset} test inputs (ID, green) against the chosen anomaly sets, "
-           f"{ctx.points} of each. Each projection is fitted on all the points it shows; the per-class views are "
+st.caption(f"UMAP of layer features: {literal(ctx.experiment.id_dataset)} test inputs (ID, green) against the chosen "
+           f"anomaly sets, {ctx.points} of each. Each projection is fitted on all the points it shows; the per-class views are "
            "fitted per predicted class, as in the paper's Figs 2-6. Hover over a point to see the input; click it "
            "(shift-click for more) or drag a box to show the selected inputs below, highlighted in both layers; "
            "double-click clears. Verdicts and g − τ use β from the Tune page.")
@@ -49,9 +50,9 @@ def projected(layer: str, by_class: bool):
     else:
         what = "one projection per class" if by_class else "one projection"
         slot = st.empty()
-        with slot.status(f"UMAP of {layer}: {what} of {len(feats)} points (first time only; cached)…", expanded=True):
+        with slot.status(f"UMAP of {literal(layer)}: {what} of {len(feats)} points (first time only; cached)…", expanded=True):
             bar = st.progress(0.0)
-            report = lambda f, text: bar.progress(min(1.0, f), text=text)  # noqa: E731
+            report = lambda f, text: bar.progress(min(1.0, f), text=literal(text))  # noqa: E731
             xy = (projection.project_per_class(feats, meta["predicted"].to_numpy(), *args, progress=report) if by_class
                   else projection.project(feats, *args))
         slot.empty()
@@ -92,7 +93,7 @@ else:
     rows = meta.loc[sorted(selection)]
     shown, counts = views.sample_selection(rows, 60)
     left, mid, right = st.columns([3, 1, 1])
-    left.caption(f"{len(rows)} selected ({', '.join(f'{name}: {n}' for name, n in counts.items())}); "
+    left.caption(f"{len(rows)} selected ({', '.join(f'{literal(name)}: {n}' for name, n in counts.items())}); "
                  + (f"showing {len(shown)}, drawn from every set in proportion; " if len(shown) < len(rows) else "")
                  + f"verdicts at β = ({', '.join(f'{b:.2f}' for b in ctx.beta)}): ✓ normal, ✗ anomaly (g < τ).")
     mid.download_button("Images (.npz)", images_npz(points.images[rows.index.to_numpy()]), "selection.npz",
@@ -105,5 +106,6 @@ else:
         EXPLORE_SELECTION.set({})
         st.rerun()
     st.image(views.display_images(points.images[shown.index.to_numpy()]), width=84,
-             caption=[f"{'✗' if r.verdict == 'anomaly' else '✓'} {r.set} #{r.index}: pred {ctx.class_names[r.predicted]}, "
+             caption=[f"{'✗' if r.verdict == 'anomaly' else '✓'} {literal(r.set)} #{r.index}: "
+                      f"pred {literal(ctx.class_names[r.predicted])}, "
                       f"g={r.score:.2f} {'<' if r.verdict == 'anomaly' else '≥'} τ={r.tau:.2f}" for r in shown.itertuples()])

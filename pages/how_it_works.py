@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import figures, loaders, views
+from dashboard.messages import literal
 from dashboard.page_helpers import need_anomalies
 from dashboard.sidebar import context
 from detector.evaluation import evaluate as ev
@@ -10,7 +11,7 @@ from detector.evaluation import evaluate as ev
 ctx = context()
 need_anomalies(ctx)
 st.title("How it works")
-st.markdown(f"The detector wraps the trained classifier **{ctx.ids.model}** without changing it. It looks at two "
+st.markdown(f"The detector wraps the trained classifier **{literal(ctx.ids.model)}** without changing it. It looks at two "
             "layers: an early one, the *Most Discriminative Layer* (MDL), and the logits. Everything below is "
             "computed from the model and data chosen in the sidebar.")
 
@@ -35,8 +36,8 @@ st.plotly_chart(figures.score_plane(scores, None, f"Inputs predicted as {names[p
                 key="walk_plane")
 images = {data.test.name: ctx.experiment.test.images} | {name: a.images for name, a in ctx.anomalies.items()}
 for title, pictures, captions in views.class_examples(data, images, pick, ctx.beta):
-    st.caption(f"{title} (predicted {names[pick]})")
-    st.image(pictures, caption=captions, width=72)
+    st.caption(f"{literal(title)} (predicted {literal(names[pick])})")
+    st.image(pictures, caption=[literal(caption) for caption in captions], width=72)
 
 st.header("3 · Combine the two scores")
 weight = st.slider("β₂ (logit weight)", 0.0, 1.0, ctx.beta_weight, 0.05, key="walk_beta")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import figures, inputs, loaders, projection_charts, views
+from dashboard.messages import literal
 from dashboard.page_helpers import enlarge_tooltip_images
 from dashboard.sidebar import context
 from detector.evaluation import evaluate as ev, projection
@@ -41,11 +42,12 @@ if image is not None:
         shown, captions = [picked.original, *shown], ["as drawn / uploaded", *captions]
     left.image(shown, width=196 if len(shown) == 1 else 140, caption=captions)
     label = ctx.class_names[verdict.predicted]
+    shown_label = literal(label)  # a class is a folder's name: shown as it is, never as Markdown
     right.metric("Prediction", f"{label}", f"{100 * verdict.probability:.2f} % softmax", delta_color="off", delta_arrow="off")
     if verdict.is_anomaly:
-        right.error(f"**Anomaly** ({method}): g = {verdict.score:.3f} < τ_{label} = {verdict.tau:.3f}")
+        right.error(f"**Anomaly** ({method}): g = {verdict.score:.3f} < τ\\_{shown_label} = {verdict.tau:.3f}")
     else:
-        right.success(f"**Normal** ({method}): g = {verdict.score:.3f} ≥ τ_{label} = {verdict.tau:.3f}")
+        right.success(f"**Normal** ({method}): g = {verdict.score:.3f} ≥ τ\\_{shown_label} = {verdict.tau:.3f}")
     helps = {"MDL": f"the SVDD score on {detector.mdl_}, normalised per class",
              "logit": "the SVDD score on the logits, normalised per class",
              "confidence": "the softmax probability, normalised per class",
@@ -70,7 +72,7 @@ if image is not None:
         st.text(f"• {note}")  # literal: class names are the user's
     if why.ink is not None:
         (area, width), ((area_lo, area_hi), (width_lo, width_hi)) = why.ink, why.ink_range
-        st.caption(f"Ink area {100 * area:.1f} % of the pixels (training {label}s, middle 98 %: {100 * area_lo:.1f}–"
+        st.caption(f"Ink area {100 * area:.1f} % of the pixels (training {shown_label}s, middle 98 %: {100 * area_lo:.1f}–"
                    f"{100 * area_hi:.1f} %); stroke width {width:.1f} px ({width_lo:.1f}–{width_hi:.1f} px).")
     names = [f"{name} ({detector.mdl_})" if name == "MDL" else name for name, _, _ in verdict.terms]
     st.plotly_chart(figures.term_bars([*(value for _, value, _ in verdict.terms), verdict.score], [*why.term_taus, verdict.tau],
@@ -78,10 +80,11 @@ if image is not None:
                     key="inspect_terms")
     train = ctx.experiment.train
     for near in why.neighbours:
-        st.markdown(f"**Nearest training inputs predicted as {label}, in {near.layer}** (distance on the standardised "
-                    f"features; 99 % of training {label}s have a neighbour within {near.usual:.2f})")
+        st.markdown(f"**Nearest training inputs predicted as {shown_label}, in {literal(near.layer)}** (distance on the "
+                    f"standardised features; 99 % of training {shown_label}s have a neighbour within {near.usual:.2f})")
         st.image(views.display_images(train.images[near.indices]), width=84,
-                 caption=[f"{d:.2f} (a {ctx.class_names[train.labels[i]]})" for i, d in zip(near.indices, near.distances)])
+                 caption=[literal(f"{d:.2f} (a {ctx.class_names[train.labels[i]]})")
+                          for i, d in zip(near.indices, near.distances)])
 
     if st.toggle("Show where it lands in the UMAP of the MDL (refits the projection with this input; seconds)",
                  key="inspect_umap"):
