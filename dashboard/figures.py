@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .messages import chart_text
+
 ID_COLOUR = "#2ca02c"  # the paper's figures: ID green, anomalies yellow
 SET_COLOURS = ["#f5c518", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#1f77b4"]
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -35,10 +37,11 @@ def roc(curves: dict[str, pd.DataFrame], points: dict[str, tuple[float, float]])
     traces = [dict(type="scatter", x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#999"), showlegend=False,
                    hoverinfo="skip")]
     for name, curve in curves.items():
-        traces.append(dict(type="scatter", x=curve["FPR"].to_numpy(), y=curve["TPR"].to_numpy(), mode="lines", name=name,
-                           line=dict(color=colours[name])))
+        traces.append(dict(type="scatter", x=curve["FPR"].to_numpy(), y=curve["TPR"].to_numpy(), mode="lines",
+                           name=chart_text(name), line=dict(color=colours[name])))
         fpr, tpr = points[name]
-        traces.append(dict(type="scatter", x=[fpr], y=[tpr], mode="markers", showlegend=False, name=f"{name}: per-class τ",
+        traces.append(dict(type="scatter", x=[fpr], y=[tpr], mode="markers", showlegend=False,
+                           name=f"{chart_text(name)}: per-class τ",
                            marker=dict(size=10, symbol="star", color=colours[name]),
                            hovertemplate="per-class thresholds τ_i<br>FPR %{x:.3f}, TPR %{y:.3f}<extra></extra>"))
     layout = dict(title=dict(text="ROC (global ranking; ★ = per-class thresholds)"), height=380,
@@ -120,10 +123,10 @@ def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: in
                 continue
             counts = np.histogram(np.clip(chosen, edges[0], edges[-1]), edges)[0]
             share = counts / max(1, counts.sum())
-            traces.append(dict(type="bar", x=centres, y=share, width=size, customdata=counts, name=name, legendgroup=name,
-                               marker=dict(color=colours[name]), opacity=0.6, showlegend=name not in seen,
-                               xaxis=xa, yaxis=ya,
-                               hovertemplate=f"{name}<br>%{{customdata}} inputs (%{{y:.1%}})<extra></extra>"))
+            traces.append(dict(type="bar", x=centres, y=share, width=size, customdata=counts, name=chart_text(name),
+                               legendgroup=name, marker=dict(color=colours[name]), opacity=0.6,
+                               showlegend=name not in seen, xaxis=xa, yaxis=ya,
+                               hovertemplate="%{fullData.name}<br>%{customdata} inputs (%{y:.1%})<extra></extra>"))
             seen.add(name)  # one legend entry per set, wherever it is first drawn
             heights.append(share[1:-1].max())
             cut += [(k, name, share[k]) for k in (0, len(share) - 1) if share[k] > 0]
@@ -140,8 +143,8 @@ def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: in
                            line=dict(color="black", dash="dash", width=1)))
         domain = layout[f"xaxis{xa[1:]}"]["domain"]
         panel_top = layout[f"yaxis{ya[1:]}"]["domain"][1]
-        notes.append(dict(text=f"{names[c]}: τ={tau[c]:.2f}", x=sum(domain) / 2, y=panel_top, xref="paper", yref="paper",
-                          xanchor="center", yanchor="bottom", showarrow=False))
+        notes.append(dict(text=f"{chart_text(names[c])}: τ={tau[c]:.2f}", x=sum(domain) / 2, y=panel_top, xref="paper",
+                          yref="paper", xanchor="center", yanchor="bottom", showarrow=False))
     layout.update(barmode="overlay", height=200 * rows + 100, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
                   annotations=notes, legend=dict(orientation="h", y=-0.12, title=dict(text="set")),
                   title=dict(text="g_i(x) per predicted class (dashed: τ_i; share of each set's inputs "
@@ -153,7 +156,8 @@ def beta_curve(curve: pd.DataFrame, weight: float, weighting: str) -> go.Figure:
     part = curve[curve["weighting"] == weighting]
     colours = set_colours(list(part["anomaly set"].unique()))
     traces = [dict(type="scatter", x=group["logit weight"].to_numpy(), y=group["AUROC"].to_numpy(), mode="lines+markers",
-                   name=name, line=dict(color=colours[name])) for name, group in part.groupby("anomaly set", sort=False)]
+                   name=chart_text(name), line=dict(color=colours[name]))
+              for name, group in part.groupby("anomaly set", sort=False)]
     layout = dict(title=dict(text=f"AUROC against β₂ along the paper's edge, β₃ = 0 (Fig. 7; {weighting})"),
                   xaxis=dict(title=dict(text="β₂ = logit weight (β₁ = 1 − β₂)")), yaxis=dict(title=dict(text="AUROC %")),
                   height=380, margin=dict(l=10, r=10, t=40, b=10),
@@ -185,7 +189,7 @@ def ternary(grid: pd.DataFrame, beta, anomaly: str | None, weighting: str = "per
         dict(type="scatterternary", a=[beta[0]], b=[beta[1]], c=[beta[2]], mode="markers", name="β now",
              marker=dict(size=18, symbol="star", color="red", line=dict(color="white", width=1))),
     ]
-    title = f"AUROC over β ({'mean over the sets' if anomaly is None else anomaly}; {weighting})"
+    title = f"AUROC over β ({'mean over the sets' if anomaly is None else chart_text(anomaly)}; {weighting})"
     layout = dict(title=dict(text=title), height=430, margin=dict(l=40, r=40, t=60, b=30),
                   ternary=dict(aaxis=dict(title=dict(text="β₁ MDL")), baxis=dict(title=dict(text="β₂ logit")),
                                caxis=dict(title=dict(text="β₃ conf."))),
@@ -196,7 +200,7 @@ def ternary(grid: pd.DataFrame, beta, anomaly: str | None, weighting: str = "per
 def layer_bars(table: pd.DataFrame) -> go.Figure:
     part = table.dropna(subset=["mix error %"])
     colours = ["#d62728" if m else "#1f77b4" for m in part["MDL"]]
-    fig = go.Figure(go.Bar(x=part["layer"], y=part["mix error %"], marker_color=colours,
+    fig = go.Figure(go.Bar(x=part["layer"].map(chart_text), y=part["mix error %"], marker_color=colours,
                            text=[f"{v:.1f}" for v in part["mix error %"]], textposition="outside"))
     fig.update_layout(title="Errors on held-out ID + mix set per layer (red: the MDL)", yaxis_title="error %",
                       height=320, margin=dict(l=10, r=10, t=40, b=10))
@@ -208,7 +212,7 @@ def layer_aurocs(table: pd.DataFrame) -> go.Figure:
     cols = [c for c in table.columns if c.startswith("AUROC ")]
     colours = set_colours([c[6:] for c in cols])
     for col in cols:
-        fig.add_trace(go.Scatter(x=table["layer"], y=table[col], mode="lines+markers", name=col[6:],
+        fig.add_trace(go.Scatter(x=table["layer"].map(chart_text), y=table[col], mode="lines+markers", name=chart_text(col[6:]),
                                  line=dict(color=colours[col[6:]])))
     fig.update_layout(title="AUROC of each layer's SVDD alone (per-class weighted)", yaxis_title="AUROC %",
                       height=340, margin=dict(l=10, r=10, t=40, b=10))
@@ -226,7 +230,7 @@ def score_plane(scores: pd.DataFrame, line, title: str, marker: tuple[float, flo
     for name, group in scores.groupby("set", sort=False):
         x, y = group["MDL score"].clip(lower=floor), group["logit score"].clip(lower=floor)
         clipped = (group["MDL score"] < floor) | (group["logit score"] < floor)
-        fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", name=name,
+        fig.add_trace(go.Scattergl(x=x, y=y, mode="markers", name=chart_text(name),
                                    customdata=np.column_stack([group["MDL score"], group["logit score"]]),
                                    hovertemplate="MDL %{customdata[0]:.3f}, logit %{customdata[1]:.3f}<extra></extra>",
                                    marker=dict(size=5, color=colours[name], opacity=0.7,
@@ -249,6 +253,7 @@ def term_bars(values: list[float], taus: list[float], names: list[str], weights:
 
     Values below ``floor`` are drawn at the floor (the hover tells the true value)."""
     weights = [1.0] * len(values) if weights is None else list(weights)
+    names = [chart_text(name) for name in names]
     shown = [max(v, floor) for v in values]
     below = [v < t for v, t in zip(values, taus)]
     words = [f"{v:.3f}, {'below' if b else 'above'} its τ {t:.3f} by {abs(v - t):.3f}"

@@ -15,6 +15,7 @@ what escapes even this.
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import secrets
@@ -44,6 +45,28 @@ def literal(text: object) -> str:
     """
     escaped = _INLINE.sub(lambda match: "\\" + match.group(0), printable(text))
     return _LINE_START.sub(lambda match: match.group(1)[:-1] + "\\" + match.group(1)[-1], escaped)
+
+
+def chart_text(text: object) -> str:
+    """``text`` for a Plotly figure (a trace's name, a category, a title), shown as it is: Plotly reads
+    a few HTML tags (``<a href>``, ``<b>``, ``<br>``) in any text, so ``<``, ``>`` and ``&`` become entities.
+
+    >>> chart_text("<a href='https://x.example'>cats</a> & dogs")
+    "&lt;a href='https://x.example'&gt;cats&lt;/a&gt; &amp; dogs"
+    """
+    return html.escape(printable(text), quote=False)
+
+
+def code(text: object) -> str:
+    """``text`` as inline code: shown as it is, in a fence longer than any run of backticks inside it.
+
+    >>> code("a`b")
+    '``a`b``'
+    """
+    text = printable(text)
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
 
 
 def error_id() -> str:

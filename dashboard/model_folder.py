@@ -75,7 +75,8 @@ def dashboard_folder(name: str) -> str:
             raise
         raise DataError(f"{name}: not a usable folder name ({error})") from None
     except (OSError, RuntimeError) as error:  # a loop of symbolic links, a name longer than the system allows...
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error).split(":")[0]
+        # never the message itself: it names the server's path
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else "a loop of symbolic links"
         raise DataError(f"{name}: cannot be opened ({reason})") from None
     return str(path)
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard import figures, inputs, loaders, projection_charts, views
-from dashboard.messages import literal
+from dashboard.messages import chart_text, literal
 from dashboard.page_helpers import enlarge_tooltip_images
 from dashboard.sidebar import context
 from detector.evaluation import evaluate as ev, projection
@@ -62,12 +62,12 @@ if image is not None:
     scores = ev.scores_frame(loaders.score_data(ctx.ids, method), beta, ctx.class_names)
     scores = scores[scores["predicted"] == verdict.predicted]
     st.plotly_chart(figures.score_plane(scores, views.decision_line(verdict.tau, beta, verdict.conf, verdict.knn),
-                                       f"Where it lands among inputs predicted as {label} (below the line: anomaly)",
+                                       f"Where it lands among inputs predicted as {chart_text(label)} (below the line: anomaly)",
                                        (verdict.mdl, verdict.logit)), key="inspect_plane")
 
     st.subheader("Why this verdict")
     head, *details = why.notes
-    (st.warning if verdict.is_anomaly else st.success)(head)
+    (st.warning if verdict.is_anomaly else st.success)(literal(head))
     for note in details:
         st.text(f"• {note}")  # literal: class names are the user's
     if why.ink is not None:

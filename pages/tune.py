@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import figures, loaders as load, views
 from dashboard.glossary import explain
 from dashboard.loaders import DEFAULT_NU
-from dashboard.messages import literal
+from dashboard.messages import code
 from dashboard.page_helpers import need_anomalies, tuned_path
 from dashboard.sidebar import context
 from dashboard.state import BETA_WEIGHT, CONF_WEIGHT, NU, TUNE_BEFORE, TUNE_SHOWN
@@ -93,7 +93,7 @@ def beta_view():
     with st.expander("Save the tuned detector"):
         if st.button("Save", key="save_tuned"):
             path = views.save_tuned(ctx.detector, beta, tuned_path(ctx, beta))
-            st.success(f"Saved to {literal(path)} (load with `UniformDetector.load(path, model)`).")
+            st.success(f"Saved to {code(path)} (load with `UniformDetector.load(path, model)`).")
             st.download_button("Download", path.read_bytes(), file_name=path.name, key="download_tuned",
                                on_click="ignore")
 

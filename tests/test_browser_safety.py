@@ -161,3 +161,17 @@ def test_literal_escapes_every_markdown_character():
     assert literal("**bold** $x$ :red[r] <b> &lt; `c`") == r"\*\*bold\*\* \$x\$ :red\[r\] \<b\> \&lt; \`c\`"
     assert literal("- item") == r"\- item" and literal("1. item") == r"1\. item" and literal("www.x.example") == r"www\.x.example"
     assert literal(os.fsdecode(b"caf\xe9") + "\n") == r"caf\\xe9\\n"
+
+
+def test_chart_names_are_text_not_plotly_markup():
+    """Plotly reads <a href>, <b> and <br> in any text: a set or class named so is shown as typed."""
+    import pandas as pd
+
+    from dashboard import figures
+
+    name = "<a href='https://track.example'>cats</a>"
+    curve = pd.DataFrame({"FPR": [0.0, 1.0], "TPR": [0.0, 1.0]})
+    figure = figures.roc({name: curve}, {name: (0.1, 0.9)})
+    assert figure.data[1].name == "&lt;a href='https://track.example'&gt;cats&lt;/a&gt;"
+    bars = figures.term_bars([0.5, 0.2], [0.1, 0.1], [name, "g"])
+    assert "<a" not in str(list(bars.data[0].y))

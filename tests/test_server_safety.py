@@ -44,7 +44,7 @@ def port(tmp_path_factory):
 
 def upgrade_status(port: int, host: str, origin: str | None) -> str:
     """The status line the server answers a WebSocket upgrade of its session stream with."""
-    lines = [f"GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
+    lines = ["GET /_stcore/stream HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
              "Sec-WebSocket-Protocol: streamlit"]
     if origin:
