@@ -34,6 +34,8 @@ def config_flags(folder: Path | None = None) -> list[str]:
     flags = []
     for section, options in tomllib.loads(path.read_text()).items():
         for key, value in options.items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            flags.append(f"--{section}.{key}={text}")
+            # a list (server.allowedHosts) is one flag per item, as Streamlit's command line takes it
+            for item in value if isinstance(value, list) else [value]:
+                text = str(item).lower() if isinstance(item, bool) else str(item)
+                flags.append(f"--{section}.{key}={text}")
     return flags

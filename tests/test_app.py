@@ -607,8 +607,11 @@ def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
         launcher.main(["--server.port", "9999"])
     argv, thread = calls[0]
     # .streamlit/config.toml's settings as flags (they hold from any folder), the caller's after them (they win)
-    assert argv == ["streamlit", "run", str(ROOT / "app.py"), "--server.address=localhost",
-                    "--browser.gatherUsageStats=false", "--client.toolbarMode=minimal", "--server.port", "9999"]
+    from dashboard.app_files import config_flags
+
+    assert argv == ["streamlit", "run", str(ROOT / "app.py"), *config_flags(ROOT), "--server.port", "9999"]
+    assert {"--server.address=localhost", "--server.allowedHosts=localhost", "--server.maxUploadSize=20",
+            "--client.showErrorDetails=none", "--browser.gatherUsageStats=false"} <= set(argv)
     assert thread is not None and thread.daemon  # running before streamlit was called
     assert projection.warm_up_in_background() is thread  # once per process
     release.set()

@@ -3,6 +3,7 @@ a page on another site whose name resolves to this machine (DNS rebinding) canno
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -19,12 +20,15 @@ pytestmark = pytest.mark.slow  # starts a server
 
 @pytest.fixture(scope="module")
 def port(tmp_path_factory):
-    """``streamlit run app.py`` from the project root (its .streamlit/config.toml), on a free port."""
+    """``python -m dashboard`` on a free port, started from another folder: the settings of
+    .streamlit/config.toml reach Streamlit as flags, not by its reading the working folder."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w+")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--browser.gatherUsageStats", "false",
-                               "--server.fileWatcherType", "none"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    folder = tmp_path_factory.mktemp("server")
+    log = open(folder / "streamlit.log", "w+")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DASHBOARD_PRELOAD="0")
+    server = subprocess.Popen([sys.executable, "-m", "dashboard", "--server.headless", "true", "--server.port", str(port),
+                               "--server.fileWatcherType", "none"], cwd=folder, env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 90
         while True:
