@@ -146,7 +146,7 @@ def test_report_refuses_duplicate_names_too(tmp_path, no_experiment, capsys):
 
 
 # ---------------------------------------------------------------- 3. a bad beta keeps the cache
-@pytest.mark.parametrize("command", [["evaluate", "--anomaly", "gaussian"], ["check", "x.npy"]])
+@pytest.mark.parametrize("command", [["evaluate", "--anomaly", "gaussian"], ["check", "--method", "ours", "x.npy"]])
 @pytest.mark.parametrize("value, message", [("--beta=0,0", "not all zero"),
                                             ("--nu=1.5", "'nu' parameter of UniformDetector must be")])
 def test_bad_beta_or_nu_is_refused_before_the_cache_is_touched(command, value, message, no_experiment, capsys):
