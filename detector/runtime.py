@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -56,13 +57,61 @@ def forward_hooks(modules: dict[str, nn.Module], record: Callable[[str, nn.Modul
                 record(name, module, output)
         return on_output
 
-    handles = [module.register_forward_pre_hook(hook(name)) if pre else module.register_forward_hook(hook(name))
-               for name, module in modules.items()]
+    with _HOOKS_CHANGING:
+        handles = [module.register_forward_pre_hook(hook(name)) if pre else module.register_forward_hook(hook(name))
+                   for name, module in modules.items()]
     try:
         yield
     finally:
-        for handle in handles:
-            handle.remove()
+        with _HOOKS_CHANGING:
+            for handle in handles:
+                handle.remove()
+
+
+# held while hooks are added or removed and while a module is copied: a copy iterating a module's
+# hook dictionaries while another thread changes them fails ("dictionary changed size during iteration")
+_HOOKS_CHANGING = threading.Lock()
+
+
+def private_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` that shares its parameters and buffers (no memory, no copying of weights) but
+    has modules of its own: a method may switch its modes (dropout on), trace it or hook it, and no other
+    caller of ``module`` sees it. The shared tensors must not be written: no ``.to()``, no BatchNorm in
+    training mode, no optimiser; a method that trains takes ``copy.deepcopy`` instead."""
+    with _HOOKS_CHANGING:
+        tensors = {id(t): t for t in (*module.parameters(), *module.buffers())}
+        return copy.deepcopy(module, memo=tensors)
+
+
+def confined_trace(module: nn.Module, leaves: tuple[type, ...] = ()):
+    """``torch.fx.symbolic_trace(module)`` that other threads do not see.
+
+    While it traces, torch.fx replaces ``nn.Module.__call__`` and ``__getattr__`` for the whole process:
+    another thread's forward pass met the tracer and failed ("Unexpected key", NotImplementedError) or,
+    with shared parameters, received proxies. This tracer hands every other thread's calls back to the
+    ordinary ones. ``leaves``: module types kept as one call in the graph (their forward is not traced).
+    """
+    import torch.fx as fx
+
+    owner = threading.get_ident()
+
+    class Tracer(fx.Tracer):
+        def call_module(self, m, forward, args, kwargs):
+            if threading.get_ident() != owner:
+                return forward(*args, **kwargs)
+            return super().call_module(m, forward, args, kwargs)
+
+        def getattr(self, attr, attr_val, parameter_proxy_cache):
+            if threading.get_ident() != owner:
+                return attr_val
+            return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+        def is_leaf_module(self, m, module_qualified_name):
+            return isinstance(m, leaves) or super().is_leaf_module(m, module_qualified_name)
+
+    tracer = Tracer()
+    graph = tracer.trace(module)
+    return fx.GraphModule(tracer.root, graph, type(module).__name__)
 
 
 def to_numpy(values) -> np.ndarray:

@@ -31,21 +31,19 @@ import torch
 import torch.nn as nn
 import torchattacks
 
-from ..runtime import model_device
+from ..runtime import model_device, private_copy
 
 
 @torch.no_grad()
 def predict(model: nn.Module, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """The model's classes for float32 (N, C, H, W) images, in eval mode."""
-    was_training = model.training
-    model.eval()
+    """The model's classes for float32 (N, C, H, W) images, in eval mode (a model in training mode
+    runs as a private copy: its own mode, seen by other callers, is left alone)."""
+    if any(m.training for m in model.modules()):
+        model = private_copy(model).eval()
     device = model_device(model)
-    try:
-        out = [model(torch.from_numpy(images[i:i + batch_size]).to(device)
-                     .contiguous(memory_format=torch.channels_last)).argmax(1).cpu()
-               for i in range(0, len(images), batch_size)]
-    finally:
-        model.train(was_training)
+    out = [model(torch.from_numpy(images[i:i + batch_size]).to(device)
+                 .contiguous(memory_format=torch.channels_last)).argmax(1).cpu()
+           for i in range(0, len(images), batch_size)]
     return torch.cat(out).numpy().astype(np.int64) if out else np.zeros(0, np.int64)
 
 
@@ -70,7 +68,9 @@ class Attack:
     name = "attack"
 
     def __init__(self, model: nn.Module, **params) -> None:
-        self.model = model
+        # a private copy in eval mode (weights shared): the libraries switch the model's mode
+        # (torchattacks' eval()/train(), ART's), which must not reach other callers of ``model``
+        self.model = private_copy(model).eval()
         self.params = dict(params)
 
     @property
@@ -92,17 +92,17 @@ class Attack:
         # torchattacks' clones keep the layout.
         images = images.contiguous(memory_format=torch.channels_last)
         labels = labels.detach().to(self.device, torch.long)
-        was_training = self.model.training
         grad_flags = [p.requires_grad for p in self.model.parameters()]
-        self.model.eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        frozen = not any(grad_flags)  # a loaded classifier's are: nothing to switch on shared weights
+        if not frozen:
+            for p in self.model.parameters():
+                p.requires_grad_(False)
         try:
             adversarial = self.run(images, labels)
         finally:
-            for p, flag in zip(self.model.parameters(), grad_flags):
-                p.requires_grad_(flag)
-            self.model.train(was_training)
+            if not frozen:
+                for p, flag in zip(self.model.parameters(), grad_flags):
+                    p.requires_grad_(flag)
         adversarial = adversarial.detach().to(self.device, torch.float32).clamp(0.0, 1.0)
         return adversarial.contiguous(memory_format=torch.contiguous_format)
 

@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 
 from ..cache import cached_arrays
-from ..runtime import model_device
+from ..runtime import model_device, private_copy
 from .evolution import evolve
 
 #: Confidence target by input size (Sec. 4.1 of the paper).
@@ -175,22 +175,18 @@ def generate_fooling(model: nn.Module, n: int, input_shape: tuple[int, int, int]
     device = model_device(model)
     generator = torch.Generator().manual_seed(seed)
     chunk = -(-populations_at_once // n_classes) * n_classes  # chunks start at class 0
-    was_training = model.training
-    model.eval()
+    model = private_copy(model).eval()  # its own eval mode: the caller's model is not switched
     start = time.perf_counter()
     images, fitness, generations = [torch.zeros(0, int(np.prod(shape)))], [torch.zeros(0)], [torch.zeros(0, dtype=torch.long)]
-    try:
-        with tqdm(total=n, desc="fooling", unit="img", disable=not progress) as bar:
-            for begin in range(0, n, chunk):
-                best, best_fit, gens = evolve(
-                    model, min(chunk, n - begin), n_classes, shape, **settings, log_goal=float(np.log(goal)),
-                    max_generations=max_generations, generator=generator, device=device,
-                    forward_batch=forward_batch, on_done=bar.update)
-                images.append(best.cpu())
-                fitness.append(best_fit.cpu())
-                generations.append(gens)
-    finally:
-        model.train(was_training)
+    with tqdm(total=n, desc="fooling", unit="img", disable=not progress) as bar:
+        for begin in range(0, n, chunk):
+            best, best_fit, gens = evolve(
+                model, min(chunk, n - begin), n_classes, shape, **settings, log_goal=float(np.log(goal)),
+                max_generations=max_generations, generator=generator, device=device,
+                forward_batch=forward_batch, on_done=bar.update)
+            images.append(best.cpu())
+            fitness.append(best_fit.cpu())
+            generations.append(gens)
     prob = torch.cat(fitness).exp().numpy().astype(np.float32)
     return FoolingSet(images=torch.cat(images).reshape(n, *shape).numpy().astype(np.float32),
                       target_class=(np.arange(n) % n_classes).astype(np.int64), confidence=prob,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -9,7 +11,7 @@ from tqdm.auto import tqdm
 
 from .. import cache
 from ..method.api import MethodInfo
-from ..runtime import model_device
+from ..runtime import model_device, private_copy
 from .base import Baseline, adversarial_classifier, adversarial_training_set, final_linear
 
 
@@ -39,25 +41,17 @@ def tracin_influence(module: nn.Module, head: nn.Linear, reference: tuple[torch.
     from captum.influence import TracInCPFast
     from torch.utils.data import TensorDataset
 
-    parameters = list(module.parameters())
-    frozen = [p.requires_grad for p in parameters]  # Captum switches gradients on; the model is shared
-    tracin = TracInCPFast(_DetachedLogits(module), head, TensorDataset(*reference),
+    # Captum hooks the head and switches its gradients on: it works on a private copy of the model
+    # (weights shared) whose head has weights of its own, so other callers see neither
+    name = next(name for name, sub in module.named_modules() if sub is head)
+    module = private_copy(module)
+    module.set_submodule(name, copy.deepcopy(head))
+    tracin = TracInCPFast(_DetachedLogits(module), module.get_submodule(name), TensorDataset(*reference),
                           checkpoints=["current-weights"], checkpoints_load_func=lambda _model, _path: 1.0,
                           loss_fn=nn.CrossEntropyLoss(reduction="sum"), batch_size=batch_size)
-    captum = [p.requires_grad for p in parameters]
-
-    def set_flags(flags):
-        for parameter, flag in zip(parameters, flags):
-            parameter.requires_grad_(flag)
-
-    set_flags(frozen)
 
     def influence(x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-        set_flags(captum)
-        try:
-            return tracin.influence((x, y)).detach().double().cpu().numpy()
-        finally:
-            set_flags(frozen)
+        return tracin.influence((x, y)).detach().double().cpu().numpy()
 
     return influence
 

@@ -1,0 +1,94 @@
+"""One model serves every session: a method that needs another mode, dropout, hooks or a trace must not
+change what another thread computes with it at the same time."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+
+from detector.anomalies.attacks import FGSM, predict
+from detector.baselines.kd_bu import mc_dropout_uncertainty
+from detector.method.features import extract
+from detector.models.architectures import LeNet
+
+LAYERS = ["fc1", "relu3", "logits"]  # after LeNet's first dropout: dropout on changes all of them
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    module = LeNet().eval()
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    return module
+
+
+def _run_beside(module, work, rounds: int = 4):
+    """Run ``work()`` in a thread, over and over, while this thread extracts features ``rounds`` times;
+    return each extraction and each result of ``work`` (re-raising what either thread raised)."""
+    images = np.random.default_rng(0).random((400, 1, 28, 28), dtype=np.float32)
+    done, started, errors, results = threading.Event(), threading.Event(), [], []
+
+    def other():
+        try:
+            while True:
+                started.set()
+                results.append(work())
+                if done.is_set():
+                    break
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            errors.append(error)
+            started.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    started.wait()
+    extractions = []
+    try:
+        for _ in range(rounds):
+            extractions.append(extract(module, images, LAYERS, batch_size=50))
+    finally:
+        done.set()
+        thread.join()
+    if errors:
+        raise errors[0]
+    return images, extractions, results
+
+
+def test_mc_dropout_and_attacks_beside_extraction_change_nothing_of_it():
+    module = _model()
+    probe = np.random.default_rng(1).random((60, 1, 28, 28), dtype=np.float32)
+    labels = predict(module, probe)
+    solo_bu = mc_dropout_uncertainty(module, probe, samples=5)
+    solo_fgsm = FGSM(module, eps=0.1)(torch.from_numpy(probe), torch.from_numpy(labels)).numpy()
+    assert solo_bu.std() > 0  # the dropout is on in its passes
+
+    def bu_then_fgsm():
+        bu = mc_dropout_uncertainty(module, probe, samples=5)
+        fgsm = FGSM(module, eps=0.1)(torch.from_numpy(probe), torch.from_numpy(labels)).numpy()
+        return bu, fgsm
+
+    images, extractions, results = _run_beside(module, bu_then_fgsm)
+    solo = extract(module, images, LAYERS, batch_size=50)
+    for features in extractions:
+        for name in LAYERS:
+            np.testing.assert_array_equal(features[name], solo[name], err_msg=name)
+    for bu, fgsm in results:  # and the other way round: extraction beside them leaves their numbers alone
+        np.testing.assert_array_equal(bu, solo_bu)
+        np.testing.assert_array_equal(fgsm, solo_fgsm)
+    assert not any(m.training for m in module.modules())
+    assert not any(p.requires_grad for p in module.parameters())
+
+
+def test_mc_dropout_leaves_the_global_random_state_alone():
+    module = _model()
+    torch.manual_seed(123)
+    expected = torch.rand(5)
+    torch.manual_seed(123)
+    first = mc_dropout_uncertainty(module, np.random.default_rng(2).random((20, 1, 28, 28), dtype=np.float32), samples=4)
+    np.testing.assert_array_equal(torch.rand(5).numpy(), expected.numpy())
+    torch.rand(100)  # another caller's draws do not change its numbers either
+    again = mc_dropout_uncertainty(module, np.random.default_rng(2).random((20, 1, 28, 28), dtype=np.float32), samples=4)
+    np.testing.assert_array_equal(first, again)
+
