@@ -171,7 +171,7 @@ def explore_points(experiment, detector, anomalies: dict, layers: list[str], per
     images = np.concatenate(images)
     features = experiment.extractor.features(images, list(layers))
     meta = pd.concat(metas, ignore_index=True)
-    key = {"model": experiment.model.weights_hash, "sets": key_sets}
+    key = {"model": experiment.model.fingerprint, "sets": key_sets}
     return Points(meta, LayerScores.concatenate(scores), images, features, key)
 
 

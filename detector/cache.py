@@ -1,7 +1,8 @@
 """On-disk cache for expensive results (features, scores, attacks, projections, models).
 
-Every entry is keyed by a dictionary describing *everything* that produced it (model weights
-hash, data hash, layer, parameters...) plus the version of the code that computed it:
+Every entry is keyed by a dictionary describing *everything* that produced it (the model's
+fingerprint: its weights and its outputs on a fixed probe batch, so its code too; data hash, layer,
+parameters...) plus the version of the code that computed it:
 :func:`code_hash` of the module that made it, found from its source and the sources it imports
 from this package, with the versions of the libraries they import. The key is hashed into the
 file name and stored inside the entry, and checked on every read: an entry whose stored key is

@@ -82,7 +82,7 @@ def art_attacks(model, images: np.ndarray, labels: np.ndarray) -> dict[str, np.n
     }
     sets = {}
     for name, make in attacks.items():
-        key = {"what": "other-library-attack", "attack": name, "model": model.weights_hash,
+        key = {"what": "other-library-attack", "attack": name, "model": model.fingerprint,
                "data": cache.hash_array(images), "version": 1}
 
         def run(make=make, name=name) -> dict[str, np.ndarray]:

@@ -92,3 +92,83 @@ def test_mc_dropout_leaves_the_global_random_state_alone():
     again = mc_dropout_uncertainty(module, np.random.default_rng(2).random((20, 1, 28, 28), dtype=np.float32), samples=4)
     np.testing.assert_array_equal(first, again)
 
+
+
+# ---------------------------------------------------------------- the model's code in the cache keys
+MODEL_FILE = '''
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    input_shape = (1, 28, 28)
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+
+    def forward(self, x):
+        return self.net({inputs})
+
+
+def make():
+    torch.manual_seed(0)
+    return Net()
+'''
+
+
+def _user_model(path, inputs: str):
+    from detector.models.classifiers import load_user_model
+
+    path.write_text(MODEL_FILE.format(inputs=inputs))
+    return load_user_model(f"{path}:make")
+
+
+def test_a_changed_forward_with_the_same_class_and_weights_gets_new_features_and_attacks(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from detector.anomalies import load_anomaly
+    from detector.anomalies.attacks import generate_adversarial
+    from detector.data.datasets import Dataset
+    from detector.method.features import FeatureExtractor
+
+    monkeypatch.setenv("ANOMALY_CACHE_DIR", str(tmp_path / "cache"))
+    images = np.random.default_rng(4).random((300, 1, 28, 28), dtype=np.float32)
+    old = _user_model(tmp_path / "net.py", "x")
+    new = _user_model(tmp_path / "net.py", "x * 0.8")  # the same file, edited: same class, same weights
+    assert new.weights_hash == old.weights_hash and new.fingerprint != old.fingerprint
+    # inputs both versions classify alike, labelled so: the attacked set and its key's data are the same
+    agree = predict(old.module, images) == predict(new.module, images)
+    images = images[agree]
+    labels = predict(old.module, images)
+
+    for model in (old, new):  # old first: its entries are in the cache when the new version asks
+        features = FeatureExtractor(model).features(images, ["net.1", "logits"])
+        fresh = extract(model.module, images, ["net.1", "logits"])
+        for name in fresh:
+            np.testing.assert_array_equal(features[name], fresh[name], err_msg=name)
+        experiment = SimpleNamespace(model=model, test=Dataset("probe", "test", images, labels), bars=False,
+                                     id_dataset=None)
+        attacked = load_anomaly("fgsm", experiment).images
+        np.testing.assert_array_equal(attacked, generate_adversarial("fgsm", model.module, images, labels,
+                                                                     progress=False).images)
+
+
+def test_the_fingerprint_sees_an_edited_builtin_forward_and_changes_nothing(monkeypatch):
+    from detector.models.architectures import LeNet
+    from detector.models.classifiers import prepare_classifier
+    from detector.models.fingerprint import fingerprint
+
+    before = prepare_classifier("lenet", _model(), (1, 28, 28), "mnist")
+    original = LeNet.forward
+    monkeypatch.setattr(LeNet, "forward", lambda self, x: original(self, x.clamp(0.1, 1)))
+    after = prepare_classifier("lenet", _model(), (1, 28, 28), "mnist")
+    assert after.weights_hash == before.weights_hash and after.fingerprint != before.fingerprint
+
+    module = _model().train()  # neither its mode nor torch's random state moves
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    assert fingerprint(module, (1, 28, 28), "w") == fingerprint(module, (1, 28, 28), "w")
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+    assert all(m.training for m in module.modules())

@@ -74,12 +74,12 @@ def load_anomaly(name: str, experiment) -> AnomalySet:
     if name == "fooling":
         from .fooling import cached_fooling
 
-        result = cached_fooling(model.module, model.weights_hash, n, shape, model.n_classes, seed=0, progress=experiment.bars)
+        result = cached_fooling(model.module, model.fingerprint, n, shape, model.n_classes, seed=0, progress=experiment.bars)
         return AnomalySet(name, "noise", result.confident_images())  # the paper keeps those >= the target confidence
     if name in ATTACK_NAMES:
         from .adversarial import cached_adversarial
 
-        result = cached_adversarial(name, model.module, model.weights_hash, experiment.test.images, experiment.test.labels,
+        result = cached_adversarial(name, model.module, model.fingerprint, experiment.test.images, experiment.test.labels,
                                     progress=experiment.bars, dataset=experiment.id_dataset)
         return AnomalySet(name, "adversarial", result.images)
     if name == "distorted":  # from the training split: the test split stays the ID positives

@@ -1,7 +1,7 @@
 """An attack as an anomaly set (the paper's protocol, Sec. 4.1): attack only the inputs the model
 classifies correctly, keep only the successful examples, report the success rate and the mean
 perturbation (:func:`generate_adversarial`); :func:`cached_adversarial` stores the result in the project
-cache keyed by model weights, attack, parameters and input data.
+cache keyed by the model's fingerprint (weights and code), attack, parameters and input data.
 """
 
 from __future__ import annotations
@@ -195,7 +195,8 @@ def cached_adversarial(name: str, model: nn.Module, model_hash: str, images: np.
     Parameters
     ----------
     model_hash : str
-        Hash of the model weights (any string that changes when the weights do).
+        The model's fingerprint (:attr:`ClassifierInfo.fingerprint`; any string that changes when the
+        weights or the model's code do).
     Others
         As for :func:`generate_adversarial`.
 

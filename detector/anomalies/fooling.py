@@ -201,7 +201,7 @@ def cached_fooling(model: nn.Module, model_hash: str, n: int, input_shape: tuple
     Parameters
     ----------
     model_hash : str
-        Hash of the model weights.
+        The model's fingerprint (:attr:`ClassifierInfo.fingerprint`: weights and code).
     **kw
         Further keyword arguments of :func:`generate_fooling` (``progress`` is not part of the key).
     """

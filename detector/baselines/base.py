@@ -10,7 +10,7 @@ score per image, **higher = more normal**). Subclasses implement two methods:
 ``_score(images)``     the scores of a batch, with the fitted state.
 
 The scores of named sets (``cached=True``) are kept on disk (``cache/scores/``), keyed by the
-method's class and parameters, the model's weights hash, the hashes of the splits it was fitted
+method's class and parameters, the model's fingerprint, the hashes of the splits it was fitted
 on and of the scored images.
 """
 
@@ -43,7 +43,7 @@ class Baseline(Method):
         self.experiment_ = experiment
         self.model_ = experiment.model
         self.fit_key_ = {  # what the fitted state and the scores depend on (tuning steps cache under it too)
-            "class": type(self).__name__, "params": self.get_params(), "model": experiment.model.weights_hash,
+            "class": type(self).__name__, "params": self.get_params(), "model": experiment.model.fingerprint,
             "train": cache.hash_array(experiment.train.images), "val": cache.hash_array(experiment.val.images),
         }
         self._fit(experiment)
@@ -117,7 +117,7 @@ def penultimate(experiment, images: np.ndarray) -> np.ndarray:
     """Inputs of the final linear layer (flattened), cached like the other features."""
     model = experiment.model
     head_name, head = final_linear(model.module, model.input_shape)
-    key = {"what": "penultimate", "model": model.weights_hash, "data": cache.hash_array(images), "head": head_name}
+    key = {"what": "penultimate", "model": model.fingerprint, "data": cache.hash_array(images), "head": head_name}
 
     def compute() -> dict[str, np.ndarray]:
         parts: list[np.ndarray] = []
@@ -158,7 +158,7 @@ def adversarial_training_set(experiment, attack: str = "fgsm") -> tuple[np.ndarr
     from ..anomalies.adversarial import cached_adversarial
 
     model, val = experiment.model, experiment.val
-    adversarial = cached_adversarial(attack, model.module, model.weights_hash, val.images, val.labels,
+    adversarial = cached_adversarial(attack, model.module, model.fingerprint, val.images, val.labels,
                                      progress=experiment.bars, dataset=experiment.id_dataset)
     return val.images, adversarial.images
 

@@ -134,7 +134,7 @@ class GODIN(Baseline):
     Hsu et al. prescribe: neither OOD data nor the mix set is seen. Higher = more normal.
 
     The fine-tuned network is a separate checkpoint under ``cache/models/`` keyed by the
-    base model's weights hash, the training split and every training parameter; the
+    base model's fingerprint, the training split and every training parameter; the
     user's model is never modified.
 
     Deviations: Hsu et al. train from scratch for 200 epochs with SGD (lr 0.1, weight
@@ -202,7 +202,7 @@ class GODIN(Baseline):
     def fine_tuned(self, experiment) -> tuple[nn.Module, DeConfHead]:
         """The network with its DeConf-C head, fine-tuned on ID training data (cached)."""
         model, train = experiment.model, experiment.train
-        key = {"what": "godin", "base": model.weights_hash, "train": cache.hash_array(train.images),
+        key = {"what": "godin", "base": model.fingerprint, "train": cache.hash_array(train.images),
                "labels": cache.hash_array(train.labels), "head": "cosine", "epochs": self.epochs, "lr": self.lr,
                "seed": self.seed}
         path = cache.entry_path("models", key, code=__name__, suffix=".pt")

@@ -183,7 +183,7 @@ class NNIF(Baseline):
         return self._characteristics(np.ascontiguousarray(images, dtype=np.float32))
 
     def _characteristics(self, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-        key = {"what": "nnif-features", "model": self.model_.weights_hash, **self.reference_key_,
+        key = {"what": "nnif-features", "model": self.model_.fingerprint, **self.reference_key_,
                "layers": self.layers_, "n_helpful": int(self.n_helpful), "data": cache.hash_array(images)}
 
         def compute() -> dict[str, np.ndarray]:

@@ -42,7 +42,7 @@ def fit_uniform_authors(experiment: Experiment, beta=(0.5, 0.5), nu=0.1) -> Unif
     other = "mnist" if experiment.id_dataset == "fashion-mnist" else "fashion-mnist"
     ood = experiment.anomaly(other).images
     detector = UniformDetector(experiment.model, layer="auto", beta=beta, nu=nu)
-    key = {"what": "uniform-detector-authors", "model": experiment.model.weights_hash,
+    key = {"what": "uniform-detector-authors", "model": experiment.model.fingerprint,
            "train": cache.hash_array(experiment.train.images), "test": cache.hash_array(experiment.test.images),
            "ood": cache.hash_array(ood), "nu": nu}
     return cached_detector(detector, key, lambda: detector.fit(

@@ -32,12 +32,14 @@ def _cell_entries(experiment: Experiment, method: str, anomaly, protocol: str, p
     """Where a cell's rows lie (stale after any change of the code behind the benchmark) and where the
     seconds it took when it was first computed lie (kept across code changes: a cell recomputed from
     cached attacks, features or scores takes a fraction of the time of the first computation)."""
-    key = {"what": "benchmark-cell", "method": method, "model": experiment.model.weights_hash,
+    key = {"what": "benchmark-cell", "method": method, "model": experiment.model.fingerprint,
            "id": experiment.id_dataset, "train": cache.hash_array(experiment.train.images),
            "test": cache.hash_array(experiment.test.images), "anomaly": anomaly.name,
            "data": cache.hash_array(anomaly.images), "protocol": protocol, "params": params}
     return (cache.entry("benchmark", key, code=__name__),
-            cache.entry("benchmark", {**key, "what": "benchmark-cell-seconds"}, code=None))
+            # the weights, not the fingerprint: a cost outlives a change of the model's code too
+            cache.entry("benchmark", {**key, "what": "benchmark-cell-seconds", "model": experiment.model.weights_hash},
+                        code=None))
 
 
 def cached_cell(experiment: Experiment, method: str, anomaly, protocol: str = "held-out",

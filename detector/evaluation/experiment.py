@@ -210,7 +210,7 @@ def load_experiment(model: str, weights: str | None = None, id_dataset: str | No
 
 def _detector_key(experiment: Experiment, detector: UniformDetector) -> dict:
     """What a fitted detector depends on (not beta: a new beta only moves the thresholds)."""
-    return {"what": "uniform-detector", "model": experiment.model.weights_hash,
+    return {"what": "uniform-detector", "model": experiment.model.fingerprint,
             "train": cache.hash_array(experiment.train.images), "val": cache.hash_array(experiment.val.images),
             "params": {k: v for k, v in detector.get_params().items() if k not in ("model", "beta")}}
 

@@ -46,7 +46,7 @@ def outlier_exposure(experiment: Experiment, *, epochs: int = 5, lam: float = 0.
     """The same experiment with its classifier fine-tuned by Outlier Exposure (cached)."""
     model = experiment.model
     outliers = auxiliary_outliers(model.input_shape, seed)
-    key = {"what": "outlier-exposure", "base": model.weights_hash, "train": cache.hash_array(experiment.train.images),
+    key = {"what": "outlier-exposure", "base": model.fingerprint, "train": cache.hash_array(experiment.train.images),
            "aux": cache.hash_array(outliers), "epochs": epochs, "lam": lam, "lr": lr, "seed": seed}
     path = cache.entry_path("models", key, code=__name__, suffix=".pt")
     module = copy.deepcopy(model.module)

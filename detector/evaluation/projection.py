@@ -5,7 +5,7 @@ anomalies together): UMAP's ``transform`` misplaces points far from its training
 The per-class views fit one projection per predicted class on that class's points only.
 Features are not standardised (as the authors did); their ``min_dist`` was 0.8.
 
-Every projection is stored under ``cache/projections`` keyed by the model's weights hash,
+Every projection is stored under ``cache/projections`` keyed by the model's fingerprint,
 the hashes of the shown inputs, the layer, the UMAP parameters and the features' hash.
 """
 

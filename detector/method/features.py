@@ -4,8 +4,9 @@ Each layer's output becomes one vector per input as :mod:`detector.method.reduct
 one mean per channel, the paper's). The logit
 layer is the model's output and is always available under the name ``"logits"``.
 Features of named sets (dataset splits, anomaly sets) are cached on disk keyed by the
-model's weights hash, the images' content hash, the layer name and the code (:func:`detector.cache.code_hash`);
-a user's new inputs are extracted with ``cached=False``: neither hashed nor written.
+model's fingerprint (its weights and what it computes), the images' content hash, the layer name
+and the code (:func:`detector.cache.code_hash`); a user's new inputs are extracted with
+``cached=False``: neither hashed nor written.
 """
 
 from __future__ import annotations
@@ -265,7 +266,7 @@ class FeatureExtractor:
         if not cached:
             return self._extract(images, layers)
         data_hash = cache.hash_array(images)
-        entries = {name: cache.entry("features", {"what": "features", "model": self.model.weights_hash,
+        entries = {name: cache.entry("features", {"what": "features", "model": self.model.fingerprint,
                                                   "data": data_hash, "layer": name}, code=__name__)
                    for name in layers}
         found = {}

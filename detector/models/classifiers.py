@@ -30,6 +30,7 @@ from .checkpoints import (
     load_checkpoint,
     save_cached_checkpoint,
 )
+from .fingerprint import fingerprint
 from .training import train_classifier
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,10 @@ class ClassifierInfo:
     input_shape: tuple[int, int, int]
     n_classes: int
     id_dataset: str | None
-    weights_hash: str
+    weights_hash: str  # the state dict's (:func:`weights_hash`): what the shipped manifest records
+    # the weights and what the model computes (:func:`detector.models.fingerprint.fingerprint`): the model in
+    # every cache key, so that a change of its code (same class, same weights) is a new key
+    fingerprint: str
 
 
 def weights_hash(module: nn.Module) -> str:
@@ -74,7 +78,9 @@ def prepare_classifier(name: str, module: nn.Module, input_shape, id_dataset: st
     n_classes = _infer_io(module, input_shape)
     if n_classes < 2:  # one output: every input is "predicted" as it, and nothing can be told apart
         raise ModelError(f"{name}: the model returns {n_classes} logit(s) per input; a classifier needs at least 2 classes")
-    return ClassifierInfo(name, module, input_shape, n_classes, id_dataset, weights_hash(module))
+    weights = weights_hash(module)
+    return ClassifierInfo(name, module, input_shape, n_classes, id_dataset, weights,
+                          fingerprint(module, input_shape, weights))
 
 
 def _check_input_shape(shape, name: str) -> tuple[int, int, int]:
