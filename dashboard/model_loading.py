@@ -1,13 +1,21 @@
 """The sidebar's first step: which model and ID dataset, and loading them (a built-in's first use trained
-with a progress bar; a user model's errors shown, not raised)."""
+with a progress bar, never without saying why and how long, and only where the server allows it; a user
+model's errors shown, not raised).
+
+``DASHBOARD_ALLOW_TRAINING=0`` (set by whoever starts the server) forbids training from the dashboard: a
+built-in that is not trained yet, or whose shipped weights are damaged, then shows how to fix it instead."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import streamlit as st
 
 from detector.data import id_folders
 from detector.data.datasets import DATASET_NAMES
-from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_weights
+from detector.models import classifiers
+from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_manifest, shipped_problem
 
 from . import loaders, state
 from .loaders import Ids
@@ -21,6 +29,12 @@ ID_FOLDER = "image folder…"
 # a user model's own mistakes (a forward that does not fit the input shape) come as these: their first
 # line is shown, for the model's author to read
 QUOTED = (ValueError, RuntimeError, TypeError)
+TRAINING_ENV = "DASHBOARD_ALLOW_TRAINING"
+
+
+def training_allowed() -> bool:
+    """Whether a visitor may train a built-in model here (``DASHBOARD_ALLOW_TRAINING=0`` forbids it)."""
+    return os.environ.get(TRAINING_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def default_model() -> Ids:
@@ -34,7 +48,10 @@ def pick_model() -> Ids | None:
     options = [*BUILTIN, USER_MODEL]
     choice = bar.selectbox("Model", options, index=options.index(state.MODEL.value()), **state.MODEL.widget_args())
     if choice != USER_MODEL:
-        origin = "shipped trained weights" if shipped_weights(choice) else "trained here on first use"
+        if choice not in shipped_manifest():
+            origin = "trained here on first use"
+        else:
+            origin = "shipped trained weights" if shipped_problem(choice) is None else "shipped weights damaged"
         bar.caption(f"ID dataset: **{BUILTIN[choice].dataset}** ({origin})")
         return Ids(choice, "", BUILTIN[choice].dataset)
     model = bar.text_input("Model file and factory", key="user_spec", placeholder="path/to/model.py:make_model",
@@ -59,6 +76,8 @@ def load_model(ids: Ids):
     try:
         # once loaded in this server, skip the check (it hashes the checkpoint file)
         if ids.model in BUILTIN and not is_ready(("experiment", *ids[:3])) and not builtin_is_trained(ids.model):
+            if not _may_train(ids.model):
+                return None
             train_with_bar(ids.model, loaders.first_use_estimate(ids.model),
                            lambda on_step: loaders.train_builtin(ids.model, on_step))
         experiment = with_status(f"Loading {literal(ids.model)} and {literal(ids.id_dataset)}…", ("experiment", *ids[:3]),
@@ -69,3 +88,30 @@ def load_model(ids: Ids):
         show_error(error, f"loading {ids.model}", "Cannot load this model: ", quoted=QUOTED)
         return None
     return experiment, auto
+
+
+def _may_train(model: str) -> bool:
+    """Whether to train the built-in ``model`` in this run. A first use trains, saying how long; damaged
+    shipped weights are named, with how long training takes, and training waits for the visitor's click;
+    where the server forbids training, one message says how to fix it."""
+    problem = shipped_problem(model)
+    restore = ""
+    if problem is not None:
+        root = Path(classifiers.__file__).resolve().parents[2]  # the project: detector/models/classifiers.py
+        file = classifiers.SHIPPED_DIR / shipped_manifest()[model]["file"]
+        where = file.relative_to(root) if file.is_relative_to(root) else file
+        restore = (f"Whoever runs the server can restore the file from the project's checkout "
+                   f"(git checkout -- {where.as_posix()}) or by reinstalling the project, then reload this page.")
+    why = f"The shipped weights of {model} cannot be used: {problem}." if problem else ""
+    if not training_allowed():
+        fix = restore or (f"Whoever runs the server can train it once from the command line "
+                          f"(python -m detector layers --model {model}), then reload this page.")
+        st.error(literal(f"{why or f'{model} is not trained on this server.'} Training from the dashboard is "
+                        f"switched off here ({TRAINING_ENV}=0). {fix}"))
+        return False
+    if problem is None:
+        return True  # a first use: train_with_bar says what it does and how long
+    estimate = loaders.first_use_estimate(model)
+    st.warning(literal(f"{why} {restore} Or train it here: {estimate.describe()}"))
+    return st.button(f"Train {model} here (about {estimate.total_duration})", key=f"_train_{model}")
+

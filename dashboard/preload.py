@@ -94,13 +94,19 @@ def preload() -> dict[str, float]:
 
     try:
         from detector.evaluation import projection
-        from detector.models.classifiers import BUILTIN
+        from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_problem
 
         from . import loaders
-        from .model_loading import default_model
+        from .model_loading import TRAINING_ENV, default_model, training_allowed
 
         model = default_model()
-        if model.model in BUILTIN:  # a first use trains under the loaders' lock: a session waits, never trains twice
+        if model.model in BUILTIN and not builtin_is_trained(model.model):
+            # a first use trains under the loaders' lock (a session waits, never trains twice); damaged shipped
+            # weights, or training forbidden, wait for the page to say so (and for a visitor's click)
+            if shipped_problem(model.model) is not None or not training_allowed():
+                log.warning("preload: %s is not trained (%s); nothing preloaded", model.model,
+                            shipped_problem(model.model) or f"{TRAINING_ENV}=0")
+                return steps
             loaders.train_builtin(model.model, on_step=None)
         loaders.experiment(model)
         step("experiment")

@@ -774,6 +774,75 @@ def test_first_use_of_a_builtin_says_how_long_and_trains_with_progress(monkeypat
     assert not [i.value for i in at.info if i.value.startswith("First use")]
 
 
+def _damaged_builtin(tmp_path, monkeypatch, name):
+    """``name`` (a model no other test loads: the server keeps what it loaded) as a built-in whose shipped weights file is damaged (its SHA-256 is not the manifest's);
+    the real built-ins' files stay shipped beside it."""
+    import torch
+
+    from detector.models import checkpoints
+    from detector.models import classifiers as models
+    from tests.test_hostile_input import SmallNet
+
+    recipe = models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=2, batch_size=128, lr=3e-3, schedule="one-cycle",
+                           augment="none")
+    monkeypatch.setitem(models.BUILTIN, name, recipe)
+    manifest = models.shipped_manifest()
+    for entry in manifest.values():
+        (tmp_path / entry["file"]).symlink_to(models.SHIPPED_DIR / entry["file"])
+    torch.manual_seed(0)
+    checkpoints.save_checkpoint(SmallNet(), tmp_path / f"{name}.pt")
+    manifest[name] = {"file": f"{name}.pt", "sha256": "5" * 64, "weights_hash": "0" * 20}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setattr(models, "SHIPPED_MANIFEST", tmp_path / "manifest.json")
+    path = models.builtin_checkpoint_path(name)
+    for stale in (path, path.with_name(path.name + ".sha256")):  # trained by another test
+        stale.unlink(missing_ok=True)
+    return models
+
+
+def _plain(elements) -> list[str]:
+    return [e.value.replace("\\", "") for e in elements]  # the page escapes Markdown in file names
+
+
+def test_damaged_shipped_weights_with_training_forbidden_say_how_to_fix_and_never_train(tmp_path, monkeypatch):
+    models = _damaged_builtin(tmp_path, monkeypatch, "forbidden-digits")
+    monkeypatch.setenv("DASHBOARD_ALLOW_TRAINING", "0")
+    monkeypatch.setattr(models, "train_builtin", lambda *a, **k: pytest.fail("trained though training is forbidden"))
+    at = open_page("start")
+    at.selectbox(key="_model").set_value("forbidden-digits").run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = _plain(at.error)
+    assert len(errors) == 1, errors
+    for part in ("forbidden-digits.pt does not match its SHA-256", "expected 5555555555555555", "found ",
+                 "DASHBOARD_ALLOW_TRAINING=0", "git checkout -- "):
+        assert part in errors[0], (part, errors[0])
+    assert any("shipped weights damaged" in c.value for c in at.sidebar.caption)
+    assert not at.button
+
+
+def test_damaged_shipped_weights_train_only_on_a_click_after_saying_why_and_how_long(tmp_path, monkeypatch):
+    models = _damaged_builtin(tmp_path, monkeypatch, "clicked-digits")
+    monkeypatch.delenv("DASHBOARD_ALLOW_TRAINING", raising=False)
+    calls, train = [], models.train_builtin
+    monkeypatch.setattr(models, "train_builtin", lambda *a, **k: calls.append(1) or train(*a, **k))
+    at = open_page("start")
+    at.selectbox(key="_model").set_value("clicked-digits").run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = [w for w in _plain(at.warning) if "clicked-digits" in w]
+    assert calls == [] and len(warnings) == 1, warnings
+    assert "clicked-digits.pt does not match its SHA-256" in warnings[0] and "First use of clicked-digits" in warnings[0]
+    assert "git checkout -- " in warnings[0]
+    button = at.button(key="_train_clicked-digits")
+    assert "about" in button.label
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert calls == [1] and any("Training took" in i.value for i in at.info)
+    at.run()  # trained now: neither the warning nor the button
+    assert models.builtin_is_trained("clicked-digits") and "_train_clicked-digits" not in [b.key for b in at.button]
+    assert not [w for w in _plain(at.warning) if "clicked-digits" in w]
+
+
 def test_numba_disk_cache_leaves_other_libraries_functions_alone():
     """While UMAP is imported with cached numba functions another thread may import ART, whose
     jitclasses compile functions made from strings: numba cannot cache those (the CI failure)."""

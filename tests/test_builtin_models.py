@@ -171,22 +171,27 @@ def test_shipped_weights_load_without_training_and_match_the_manifest(monkeypatc
     assert set(models.shipped_manifest()) == set(models.BUILTIN)
 
 
-@pytest.mark.parametrize("damage", ["flipped", "missing"])
+@pytest.mark.parametrize("damage", ["flipped", "missing", "other weights"])
 def test_damaged_shipped_weights_fall_back_to_training_with_a_warning(tmp_path, monkeypatch, caplog, damage):
     monkeypatch.setitem(models.BUILTIN, "small-digits", models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=1))
     trained = models.train_builtin("small-digits", progress=False)
     monkeypatch.setattr(models, "SHIPPED_DIR", tmp_path)
     monkeypatch.setattr(models, "SHIPPED_MANIFEST", tmp_path / "manifest.json")
     checkpoints.save_checkpoint(trained, tmp_path / "small-digits.pt")
-    entry = {"file": "small-digits.pt", "sha256": checkpoints.digest(tmp_path / "small-digits.pt"), "weights_hash": "x"}
+    entry = {"file": "small-digits.pt", "sha256": checkpoints.digest(tmp_path / "small-digits.pt"),
+             "weights_hash": models.weights_hash(trained)}
     (tmp_path / "manifest.json").write_text(json.dumps({"small-digits": entry}))
     assert models.shipped_weights("small-digits") == tmp_path / "small-digits.pt"
     if damage == "flipped":
         data = bytearray((tmp_path / "small-digits.pt").read_bytes())
         data[-100] ^= 0xFF
         (tmp_path / "small-digits.pt").write_bytes(bytes(data))
-    else:
+    elif damage == "missing":
         (tmp_path / "small-digits.pt").unlink()
+    else:  # the file is the manifest's, its weights are not: the manifest's weights hash is checked too
+        entry["weights_hash"] = "0" * 20
+        (tmp_path / "manifest.json").write_text(json.dumps({"small-digits": entry}))
+        assert "weights hash: expected 00000000000000000000, found " in models.shipped_problem("small-digits")
     cached = models.builtin_checkpoint_path("small-digits")
     for stale in (cached, cached.with_name(cached.name + ".sha256")):  # trained by another test: not the fallback
         stale.unlink(missing_ok=True)

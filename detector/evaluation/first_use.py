@@ -35,6 +35,11 @@ class FirstUseEstimate:
     def total_s(self) -> float:
         return self.training_s + self.detector_s
 
+    @property
+    def total_duration(self) -> str:
+        """:attr:`total_s` in words: "40 s", "27.3 min"."""
+        return _duration(self.total_s)
+
     def describe(self) -> str:
         """One sentence: what will happen and about how long it takes."""
         recipe = BUILTIN[self.model]

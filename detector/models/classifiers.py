@@ -154,28 +154,60 @@ def shipped_manifest() -> dict:
     return json.loads(SHIPPED_MANIFEST.read_text()) if SHIPPED_MANIFEST.exists() else {}
 
 
+def _short(value: str) -> str:
+    return value[:16] + "…"
+
+
 @functools.lru_cache(maxsize=None)
-def _checked(path: Path, size: int, mtime_ns: int, sha256: str) -> bool:
-    """Whether the file has the SHA-256 (hashed once per file version and process)."""
-    return digest(path) == sha256
+def _problem(name: str, path: Path, size: int, mtime_ns: int, sha256: str, expected: str | None) -> str | None:
+    """What is wrong with this version of a shipped file (hashed and loaded once per version and process)."""
+    found = digest(path)
+    if found != sha256:
+        return (f"{path.name} does not match its SHA-256 in {SHIPPED_MANIFEST.name} (expected {_short(sha256)}, "
+                f"found {_short(found)})")
+    recipe = BUILTIN.get(name)
+    if recipe is None or not expected:
+        return None
+    module = recipe.architecture(in_channels=recipe.input_shape[0])
+    try:
+        load_checkpoint(module, path)
+    except ModelError as error:
+        return str(error)
+    if (loaded := weights_hash(module)) != expected:
+        return (f"the weights in {path.name} are not the ones {SHIPPED_MANIFEST.name} records (weights hash: "
+                f"expected {expected}, found {loaded})")
+    return None
 
 
-def shipped_weights(name: str) -> Path | None:
-    """The shipped weights of the built-in ``name`` when present and intact, else None (a damaged or
-    missing file is logged: the model is then trained on first use, as before weights shipped)."""
+def shipped_problem(name: str) -> str | None:
+    """Why the shipped weights of the built-in ``name`` cannot be used (the file is missing, or damaged: its
+    SHA-256 or, once loaded, its weights hash differs from the manifest's, both named), or None when they
+    are intact or none ship."""
     entry = shipped_manifest().get(name)
     if entry is None:
         return None
     path = SHIPPED_DIR / entry["file"]
     if not path.is_file():
-        log.warning("shipped weights of %s are missing (%s); training %s instead", name, path, name)
-        return None
+        return f"{path.name} is missing from {SHIPPED_DIR}"
     stat = path.stat()
-    if not _checked(path, stat.st_size, stat.st_mtime_ns, entry["sha256"]):
-        log.warning("shipped weights %s do not match their SHA-256 in %s (damaged); training %s instead",
-                    path, SHIPPED_MANIFEST.name, name)
+    return _problem(name, path, stat.st_size, stat.st_mtime_ns, entry["sha256"], entry.get("weights_hash"))
+
+
+_logged: set[tuple[str, str]] = set()
+
+
+def shipped_weights(name: str) -> Path | None:
+    """The shipped weights of the built-in ``name`` when present and intact (:func:`shipped_problem`), else
+    None: a damaged or missing file is logged, and the model is then trained on first use."""
+    entry = shipped_manifest().get(name)
+    if entry is None:
         return None
-    return path
+    if (problem := shipped_problem(name)) is not None:
+        if (name, problem) not in _logged:  # once, not on every page run that asks
+            _logged.add((name, problem))
+            log.warning("shipped weights of %s cannot be used: %s; training %s instead", name, problem, name)
+        return None
+    return SHIPPED_DIR / entry["file"]
 
 
 def builtin_is_trained(name: str) -> bool:
