@@ -775,8 +775,8 @@ def test_first_use_of_a_builtin_says_how_long_and_trains_with_progress(monkeypat
 
 
 def _damaged_builtin(tmp_path, monkeypatch, name):
-    """``name`` (a model no other test loads: the server keeps what it loaded) as a built-in whose shipped weights file is damaged (its SHA-256 is not the manifest's);
-    the real built-ins' files stay shipped beside it."""
+    """``name`` (a model no other test loads: the server keeps what it loaded) as a built-in whose shipped
+    weights file is damaged (its SHA-256 is not the manifest's); the real built-ins' files stay beside it."""
     import torch
 
     from detector.models import checkpoints
