@@ -779,8 +779,7 @@ def _damaged_builtin(tmp_path, monkeypatch, name):
     weights file is damaged (its SHA-256 is not the manifest's); the real built-ins' files stay beside it."""
     import torch
 
-    from detector.models import checkpoints
-    from detector.models import classifiers as models
+    from detector.models import checkpoints, classifiers as models
     from tests.test_hostile_input import SmallNet
 
     recipe = models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=2, batch_size=128, lr=3e-3, schedule="one-cycle",
