@@ -128,7 +128,7 @@ def test_a_changed_forward_with_the_same_class_and_weights_gets_new_features_and
     from types import SimpleNamespace
 
     from detector.anomalies import load_anomaly
-    from detector.anomalies.attacks import generate_adversarial
+    from detector.anomalies.adversarial import generate_adversarial
     from detector.data.datasets import Dataset
     from detector.method.features import FeatureExtractor
 
