@@ -107,7 +107,7 @@ def _may_train(model: str) -> bool:
         fix = restore or (f"Whoever runs the server can train it once from the command line "
                           f"(python -m detector layers --model {model}), then reload this page.")
         st.error(literal(f"{why or f'{model} is not trained on this server.'} Training from the dashboard is "
-                        f"switched off here ({TRAINING_ENV}=0). {fix}"))
+                         f"switched off here ({TRAINING_ENV}=0). {fix}"))
         return False
     if problem is None:
         return True  # a first use: train_with_bar says what it does and how long
