@@ -27,6 +27,7 @@ from ..method.scores import CONF_BETA
 from ..method.uniform import UniformDetector
 from ..models.classifiers import BUILTIN, ClassifierInfo, builtin_is_trained, load_model
 from ..runtime import Progress, is_lazy, subsample
+from . import shipped
 from .first_use import estimate_first_use
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,16 @@ class AccuracyCheck:
 
 
 def check_accuracy(experiment: Experiment) -> AccuracyCheck:
-    """The :class:`AccuracyCheck` of an experiment's classifier on its ID test split."""
+    """The :class:`AccuracyCheck` of an experiment's classifier on its ID test split (a shipped network's is
+    read from its facts file, :mod:`.shipped`, when computed for these weights and this split)."""
+    if (known := shipped.test_accuracy(experiment)) is not None:
+        return AccuracyCheck(known["accuracy"], known["n_classes"], tuple(known["best_order"] or ()) or None,
+                             known["best_accuracy"])
+    return compute_accuracy(experiment)
+
+
+def compute_accuracy(experiment: Experiment) -> AccuracyCheck:
+    """:func:`check_accuracy` computed here: the classifier run over the test split."""
     labels = experiment.test.labels
     predicted = experiment.predictions(experiment.test.images)
     n = experiment.model.n_classes
@@ -216,10 +226,32 @@ def _detector_key(experiment: Experiment, detector: UniformDetector) -> dict:
 
 
 def fit_uniform(experiment: Experiment, layer="auto", beta=(0.5, 0.5), nu=0.1, **params) -> UniformDetector:
-    """Fit the paper's detector, or load it from the disk cache when fitted before."""
+    """Fit the paper's detector, or load it from the disk cache when fitted before. With ``layer="auto"``, a
+    shipped network's MDL choice is read from its facts file (:mod:`.shipped`) when it was made for the same
+    weights, data and parameters: then only the MDL's and the logits' SVDDs are fitted here."""
     detector = UniformDetector(experiment.model, layer=layer, beta=beta, nu=nu, **params)
-    return cached_detector(detector, _detector_key(experiment, detector), lambda: detector.fit(
-        experiment.train.images, experiment.val.images, val_labels=experiment.val.labels))
+    key = _detector_key(experiment, detector)
+    choice = shipped.mdl_choice(experiment.model.name, key) if layer == "auto" else None
+    return cached_detector(detector, key, lambda: _fit(detector, experiment, choice))
+
+
+def fit_uniform_here(experiment: Experiment, **params) -> UniformDetector:
+    """The default detector fitted here from scratch (the MDL chosen anew, nothing read from the disk cache
+    or a shipped file): what :mod:`.shipped`'s facts are computed with, and checked against."""
+    detector = UniformDetector(experiment.model, **params)
+    return _fit(detector, experiment, None)
+
+
+def _fit(detector: UniformDetector, experiment: Experiment, choice) -> UniformDetector:
+    """Fit ``detector``; ``choice``: the (MDL, mix-set errors) of a ``layer="auto"`` detector, known beforehand.
+    The auto fit would give the same detector: its SVDDs read only the MDL and the logits."""
+    fit_args = (experiment.train.images, experiment.val.images)
+    if choice is None:
+        return detector.fit(*fit_args, val_labels=experiment.val.labels)
+    mdl, errors = choice
+    detector.set_params(layer=mdl).fit(*fit_args, val_labels=experiment.val.labels)
+    detector.layer, detector.layer_errors_ = "auto", dict(errors)
+    return detector
 
 
 def fit_uniform_conf(experiment: Experiment, **params) -> UniformDetector:
