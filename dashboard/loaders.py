@@ -16,8 +16,15 @@ import streamlit as st
 
 from detector.data.loading import dataset_available as _dataset_available
 from detector.evaluation import evaluate as evaluation, projection
-from detector.evaluation.experiment import AccuracyCheck, check_accuracy, fit_uniform, fit_uniform_conf, load_experiment
-from detector.evaluation.first_use import estimate_first_use, estimate_layer_table
+from detector.evaluation.experiment import (
+    AccuracyCheck,
+    check_accuracy,
+    fit_plan as plan_fit,
+    fit_uniform,
+    fit_uniform_conf,
+    load_experiment,
+)
+from detector.evaluation.first_use import estimate_first_use, estimate_fit, estimate_layer_table
 from detector.evaluation.judging import DEFAULT_METHOD
 from detector.method.verdicts import Explainer
 from detector.models.classifiers import builtin_is_trained, load_builtin
@@ -80,6 +87,27 @@ def _detector(model: str, weights: str, id_dataset: str, layer: str, nu: float):
 def detector(ids: Ids):
     """The detector of ``ids.layer`` and ``ids.nu`` (shared by every session: never mutate it)."""
     return _detector(ids.model, ids.weights, ids.id_dataset, ids.layer, ids.nu)
+
+
+def fit_plan(ids: Ids):
+    """What loading the default detector of ``ids`` will do here (shipped MDL, on disk, shipped accuracy)."""
+    return plan_fit(experiment(ids), ids.nu)
+
+
+def fit_estimate(ids: Ids, plan):
+    """The steps of that load with their estimated seconds (timed runs of about a second)."""
+    return estimate_fit(experiment(ids), plan)
+
+
+def mdl_features(ids: Ids, mdl: str, progress) -> None:
+    """Features of the training and validation splits at ``mdl`` and the logits into the disk cache, with
+    ``progress(done, total, what)`` after each batch; the detector's fit then reads them from there."""
+    from detector.method.features import LOGITS, FeatureExtractor
+
+    data = experiment(ids)
+    extractor = FeatureExtractor(data.model, progress=progress)
+    for split in (data.train, data.val):
+        extractor.features(split.images, [mdl, LOGITS])
 
 
 @st.cache_resource(show_spinner="Fitting ours+knn: the k-NN term, then k and β on generated anomalies (first time: "

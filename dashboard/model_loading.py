@@ -8,6 +8,7 @@ built-in that is not trained yet, or whose shipped weights are damaged, then sho
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -21,7 +22,7 @@ from . import loaders, state
 from .loaders import Ids
 from .messages import literal, show_error
 from .model_folder import DATA_DIR_ENV, dashboard_data_help, dashboard_model_help
-from .progress import is_ready, train_with_bar, with_status
+from .progress import is_ready, mark_ready, train_with_bar
 
 DEFAULT_MODEL = "lenet-mnist"
 USER_MODEL = "user model (file.py:factory)"
@@ -80,10 +81,10 @@ def load_model(ids: Ids):
                 return None
             train_with_bar(ids.model, loaders.first_use_estimate(ids.model),
                            lambda on_step: loaders.train_builtin(ids.model, on_step))
-        experiment = with_status(f"Loading {literal(ids.model)} and {literal(ids.id_dataset)}…", ("experiment", *ids[:3]),
-                                 lambda: loaders.experiment(ids))
-        auto = with_status("Choosing the MDL and fitting the per-class SVDDs (first time only; cached on disk)…",
-                           ("detector", *ids[:3]), lambda: loaders.detector(ids))
+        if is_ready(("detector", *ids[:3])):  # loaded in this server before: from memory
+            experiment, auto = loaders.experiment(ids), loaders.detector(ids)
+        else:
+            experiment, auto = first_load(ids)
     except Exception as error:  # a user's model can raise anything: one line here, the traceback in the log
         show_error(error, f"loading {ids.model}", "Cannot load this model: ", quoted=QUOTED)
         return None
@@ -115,3 +116,43 @@ def _may_train(model: str) -> bool:
     st.warning(literal(f"{why} {restore} Or train it here: {estimate.describe()}"))
     return st.button(f"Train {model} here (about {estimate.total_duration})", key=f"_train_{model}")
 
+
+def first_load(ids: Ids):
+    """The first load of a model in this server, step by step in a status box: the network and its data,
+    then (with an estimate said before it starts) the detector's features, its SVDDs and the test accuracy."""
+    started = time.monotonic()
+    slot = st.empty()
+    with slot.status(f"Loading {literal(ids.model)}: the network and {literal(ids.id_dataset)}…", expanded=True) as box:
+        experiment = loaders.experiment(ids)
+        loaded = time.monotonic() - started
+        plan = loaders.fit_plan(ids)
+        estimate = loaders.fit_estimate(ids, plan)
+        total = loaded + estimate.total_s
+        box.update(label=f"Loading {literal(ids.model)}: about {total:.0f} s on this machine (the first time in this server)")
+        st.markdown(f"1. ✓ the network and {literal(ids.id_dataset)} ({loaded:.0f} s)")
+        lines = [st.empty() for _ in estimate.steps]
+        for k, (line, (_, what, seconds)) in enumerate(zip(lines, estimate.steps), start=2):
+            line.markdown(f"{k}. {what} (~{seconds:.0f} s)")
+        bar = st.empty()
+        run = {"features": lambda: loaders.mdl_features(ids, plan.mdl, lambda done, of, _: bar.progress(
+                   done / of, text=f"{done:,} / {of:,} images")),
+               "fit": lambda: loaders.detector(ids), "accuracy": lambda: loaders.accuracy_check(ids)}
+        for k, (line, (kind, what, _)) in enumerate(zip(lines, estimate.steps), start=2):
+            line.markdown(f"{k}. **{what}** …")
+            step_started = time.monotonic()
+            run[kind]()
+            bar.empty()
+            line.markdown(f"{k}. ✓ {what} ({time.monotonic() - step_started:.0f} s)")
+        auto = loaders.detector(ids)  # from memory now
+    slot.empty()
+    mark_ready(("experiment", *ids[:3]), ("detector", *ids[:3]))
+    st.toast(f"{literal(ids.model)} loaded in {time.monotonic() - started:.0f} s (estimated {total:.0f} s)",
+             icon=":material/check_circle:")
+    return experiment, auto
+
+
+def _searched(ids: Ids) -> str:
+    """For a user model: the folder its relative paths were read from."""
+    if ids.model in BUILTIN:
+        return ""
+    return f" (relative paths are read from the folder `{Path.cwd()}`)"

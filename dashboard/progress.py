@@ -25,6 +25,11 @@ def is_ready(key: tuple) -> bool:
     return key in _READY
 
 
+def mark_ready(*keys: tuple) -> None:
+    """Record ``keys`` as loaded in this server (shown once, by whoever loaded them)."""
+    _READY.update(keys)
+
+
 def with_status(label: str, key: tuple, load):
     """``load()``, shown as an st.status box the first time this server loads ``key``."""
     if key in _READY:

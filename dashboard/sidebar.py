@@ -56,6 +56,11 @@ def navigation_only_in_apptest() -> Iterator[None]:
 navigation_only()
 
 
+#: What a model switch hides while the new model loads: every element the run has not drawn again yet
+HIDE_STALE = ('[data-testid="stMain"] [data-stale="true"], [data-testid="stSidebar"] [data-stale="true"] '
+              "{display: none !important;}")
+
+
 def _detector(ids: Ids):
     """The detector of ``ids``; its first fit in this session is shown as a status box."""
     fitted = state.FITTED.setdefault()
@@ -76,9 +81,10 @@ def sidebar() -> Context | None:
     st.sidebar.header("Experiment")
     model_ids = pick_model()
     if model_ids and state.SHOWN_MODEL.present and state.SHOWN_MODEL.get() != model_ids:
-        # another model: the old one's charts would stay greyed (stale) for the minutes its load takes, and no
-        # public API hides a previous run's elements before this run reaches them: CSS on Streamlit's markup
-        st.html('<style>[data-testid="stMain"] [data-stale="true"] {display: none !important;}</style>')
+        # another model: the old one's charts, and in the sidebar its sets, MDL and accuracy, would stay greyed
+        # (stale) while the new one loads, and no public API hides a previous run's elements before this run
+        # reaches them: CSS on Streamlit's markup
+        st.html(f"<style>{HIDE_STALE}</style>")
     state.SHOWN_MODEL.set(model_ids)
     loaded = model_ids and load_model(model_ids)
     if not loaded:

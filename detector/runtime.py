@@ -126,7 +126,7 @@ def is_lazy(images) -> bool:
 
 
 # What a long pass shows: False nothing, True a tqdm bar (the command line's), or a callback(done, total, what)
-# called after each batch of a pass over an image folder (the dashboard draws its own bar with it).
+# called after each batch (the dashboard draws its own bar with it; an image folder calls its own).
 Progress = bool | Callable[[int, int, str], None]
 
 
@@ -139,6 +139,8 @@ def batches(images: np.ndarray, batch_size: int = BATCH_SIZE, what: str = "featu
         return
     for start in tqdm(range(0, len(images), batch_size), desc=what, disable=progress is not True, unit="batch"):
         yield images[start: start + batch_size]
+        if callable(progress):
+            progress(min(start + batch_size, len(images)), len(images), what)
 
 
 def batched(function: Callable[[torch.Tensor], np.ndarray], images: np.ndarray, device: torch.device,

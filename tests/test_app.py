@@ -867,6 +867,7 @@ def test_a_new_model_hides_the_old_ones_stale_charts():
     at.session_state["_shown_model"] = Ids("lenet-fashion-mnist", "", "fashion-mnist")  # the model shown last run
     at.run()
     assert not problems(at) and hides()
+    assert 'stSidebar' in hides()[0].proto.body  # the old model's sets, MDL and accuracy too, not only the charts
     at.run()  # the same model again: Streamlit's usual fading, nothing hidden
     assert not hides()
 
@@ -912,3 +913,57 @@ def test_a_folder_pass_inside_a_cached_loader_draws_this_runs_bar_and_is_not_rep
     assert len(bars) == 1 and bars[0].value == 50 and bars[0].text.startswith("features pets (train): 20 / 40 pictures")
     app.run()
     assert not app.exception and not app.get("progress") and app.markdown[0].value == "loaded 1"
+
+
+def test_a_model_switch_says_its_estimate_then_steps_and_uses_the_shipped_mdl(monkeypatch, tmp_path):
+    """Switching to a model not yet loaded: the estimate is computed before the work, the MDL comes from the
+    facts shipped beside the weights (no MDL choice here), the features pass reports progress, and the sidebar
+    then shows the new model's MDL."""
+    from dashboard import loaders
+    from detector.evaluation import shipped
+    from detector.evaluation.experiment import _detector_key, compute_accuracy, fit_uniform_here, load_experiment
+    from detector.method import uniform
+    from detector.models import classifiers as models
+    from tests.test_hostile_input import SmallNet
+
+    recipe = models.Recipe(SmallNet, "digits", (1, 28, 28), epochs=1, batch_size=128, lr=3e-3, schedule="one-cycle",
+                           augment="none")
+    monkeypatch.setitem(models.BUILTIN, "switch-digits", recipe)
+    monkeypatch.setattr(shipped, "facts_path", lambda model: tmp_path / f"{model}{shipped.SUFFIX}")
+    experiment = load_experiment("switch-digits")  # trained here (a second), as if shipped
+    facts = shipped.compute_facts(experiment, lambda d: _detector_key(experiment, d),
+                                  lambda: fit_uniform_here(experiment), compute_accuracy)
+    shipped.write_facts("switch-digits", facts)
+    from detector import cache  # as after install: the MDL's features not on disk yet (the facts' fit left them)
+
+    for split in (experiment.train, experiment.val):
+        for layer in (facts["mdl"]["layer"], "logits"):
+            key = {"what": "features", "model": experiment.model.weights_hash, "data": cache.hash_array(split.images),
+                   "layer": layer}
+            cache.entry("features", key, code="detector.method.features").path.unlink()
+    calls = []
+
+    def spy(name):
+        original = getattr(loaders, name)
+
+        def wrapped(*args):
+            calls.append(name)
+            if name == "mdl_features":  # count the progress reports of the features pass
+                ids, mdl, progress = args
+                return original(ids, mdl, lambda *a: (calls.append("progress"), progress(*a)))
+            return original(*args)
+        monkeypatch.setattr(loaders, name, wrapped)
+
+    for name in ("fit_estimate", "mdl_features", "detector"):
+        spy(name)
+    monkeypatch.setattr(uniform, "mix_set_errors", lambda *a, **k: pytest.fail("the MDL was chosen again"))
+    at = open_page("start")
+    calls.clear()
+    at.selectbox(key="_model").set_value("switch-digits").run()
+    assert not problems(at), problems(at)
+    first = [c for c in calls if c != "progress"]
+    assert first[:3] == ["fit_estimate", "mdl_features", "detector"], calls
+    assert "progress" in calls
+    toasts = [t.value for t in at.toast]
+    assert any(t.startswith("switch-digits loaded in ") and "(estimated " in t for t in toasts), toasts
+    assert at.selectbox(key="_layer:switch-digits").value == facts["mdl"]["layer"]

@@ -235,6 +235,24 @@ def fit_uniform(experiment: Experiment, layer="auto", beta=(0.5, 0.5), nu=0.1, *
     return cached_detector(detector, key, lambda: _fit(detector, experiment, choice))
 
 
+@dataclass(frozen=True)
+class FitPlan:
+    """What fitting the default detector (``layer="auto"``) of an experiment will do here."""
+
+    mdl: str | None  # the MDL, when shipped with the network (then only its and the logits' SVDDs are fitted)
+    cached: bool  # the fitted detector is on disk: nothing to fit
+    accuracy_known: bool  # the test accuracy is shipped: no pass over the test split
+
+
+def fit_plan(experiment: Experiment, nu: float = 0.1) -> FitPlan:
+    """What :func:`fit_uniform` (default parameters, ``nu``) and :func:`check_accuracy` will have to do."""
+    detector = UniformDetector(experiment.model, nu=nu)
+    key = _detector_key(experiment, detector)
+    choice = shipped.mdl_choice(experiment.model.name, key)
+    cached = cache.entry("detectors", key, code=__name__, suffix=".skops").exists()
+    return FitPlan(choice[0] if choice else None, cached, shipped.test_accuracy(experiment) is not None)
+
+
 def fit_uniform_here(experiment: Experiment, **params) -> UniformDetector:
     """The default detector fitted here from scratch (the MDL chosen anew, nothing read from the disk cache
     or a shipped file): what :mod:`.shipped`'s facts are computed with, and checked against."""

@@ -151,3 +151,54 @@ def estimate_layer_table(experiment, layers, n_scored: int, steps: int = 2, samp
         fit_s += _seconds(lambda: svdd.fit(features, classes, 1), 1, warm_up=False) * (per_class / m) ** 2 * n_classes
         score_s += _seconds(lambda: svdd.score_samples(features, classes), 1) * (n_scored / m) * (per_class / m)
     return LayerTableEstimate(len(layers), fit_s, forward_s * n_scored * len(layers) + score_s)
+
+
+@dataclass(frozen=True)
+class FitEstimate:
+    """The steps of loading a model's default detector here: (kind, what it does, estimated seconds), the kind
+    one of "features" (the MDL's and the logits', when the MDL is known), "fit" and "accuracy"."""
+
+    steps: tuple[tuple[str, str, float], ...]
+
+    @property
+    def total_s(self) -> float:
+        return sum(seconds for *_, seconds in self.steps)
+
+
+def estimate_fit(experiment, plan, steps: int = 1) -> FitEstimate:
+    """Estimate the steps of :func:`~detector.evaluation.experiment.fit_uniform` and the accuracy check
+    given their ``plan`` (:func:`~detector.evaluation.experiment.fit_plan`), from short timed runs (about a
+    second): a forward pass of a batch of validation images, and one class's SVDD on random features of the
+    MDL's width and a class's size (scikit-learn's fit grows about as n^2, so the real size is timed)."""
+    from ..method.features import LOGITS
+    from ..runtime import model_device
+
+    module = experiment.model.module
+    size = experiment.extractor.batch_size  # the passes' own batches: per image, a smaller one cost 1.5x here
+    batch = torch.as_tensor(np.asarray(experiment.val.images[:size]), device=model_device(module))
+    with torch.no_grad():
+        forward_s = _seconds(lambda: module(batch), steps) / len(batch)
+    n_train, n_val, n_test = (len(split.images) for split in (experiment.train, experiment.val, experiment.test))
+    accuracy = [] if plan.accuracy_known else [("accuracy", f"the test accuracy ({n_test:,} test images)",
+                                                forward_s * n_test)]
+    if plan.cached:
+        return FitEstimate((("fit", "the fitted detector, read from the disk cache", 1.0), *accuracy))
+    n_classes = experiment.model.n_classes
+    per_class = min(2000, max(1, n_train // n_classes))
+    layers = {info.name: info for info in experiment.extractor.valid_layers}
+    svdd_s = {}
+    rng = np.random.default_rng(0)
+    for name, width in (("mdl", layers[plan.mdl].feature_dim if plan.mdl else 64), ("logits", n_classes)):
+        features = rng.normal(size=(per_class, width)).astype(np.float32)
+        svdd_s[name] = _seconds(lambda: ClassConditionalSVDD().fit(features, np.zeros(per_class, int), 1), 1,
+                                warm_up=False) * n_classes
+    if plan.mdl:
+        found = [("features", f"features of {n_train:,} training and {n_val:,} validation images at {plan.mdl} (the "
+                              f"MDL shipped with the network) and the {LOGITS}", forward_s * (n_train + n_val)),
+                 ("fit", f"one SVDD per class on {plan.mdl} and on the {LOGITS}", sum(svdd_s.values()))]
+    else:
+        candidates = len(experiment.extractor.candidates()) - 1
+        found = [("fit", f"features of {n_train + 2 * n_val:,} training, validation and mix images at every candidate "
+                         f"layer, one SVDD per class on each of the {candidates} to choose the MDL, then on the {LOGITS}",
+                  forward_s * (n_train + 2 * n_val) + svdd_s["mdl"] * candidates + svdd_s["logits"])]
+    return FitEstimate((*found, *accuracy))

@@ -151,7 +151,7 @@ def extract(
     images: np.ndarray,
     layers: list[str],
     batch_size: int = 500,
-    progress: bool = False,  # a tqdm bar over an array's batches (a folder's set shows its own)
+    progress: bool = False,  # over an array's batches: a tqdm bar, or a callback (a folder's set shows its own)
     on_device: bool = False,
     reductions: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
