@@ -8,10 +8,19 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .messages import chart_text
+from .tables import BEST, best_marked  # noqa: F401 - the tables pages and notebooks draw beside the figures
 
 ID_COLOUR = "#2ca02c"  # the paper's figures: ID green, anomalies yellow
 SET_COLOURS = ["#f5c518", "#d62728", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#1f77b4"]
-CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# Tableau's ten with navy for its grey: class 7 in grey could not be told from the anomalies' light grey
+CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#000075", "#bcbd22", "#17becf"]
+TOOLBAR_PX = 36  # Streamlit shows Plotly's toolbar over the top 30 px of a chart's right end: titles go below it
+
+
+def _top(text: str, height: int) -> dict:
+    """The title under the toolbar's band (``<br>`` between lines) and a top margin that leaves room for both."""
+    return dict(title=dict(text=text, yref="container", y=1 - TOOLBAR_PX / height, yanchor="top"),
+                margin=dict(l=10, r=10, t=TOOLBAR_PX + 22 * (text.count("<br>") + 1) + 8, b=10))
 
 
 def set_colours(sets: list[str]) -> dict[str, str]:
@@ -44,9 +53,8 @@ def roc(curves: dict[str, pd.DataFrame], points: dict[str, tuple[float, float]])
                            name=f"{chart_text(name)}: per-class τ",
                            marker=dict(size=10, symbol="star", color=colours[name]),
                            hovertemplate="per-class thresholds τ_i<br>FPR %{x:.3f}, TPR %{y:.3f}<extra></extra>"))
-    layout = dict(title=dict(text="ROC (global ranking; ★ = per-class thresholds)"), height=380,
-                  xaxis=dict(title=dict(text="anomalies accepted (FPR)")), yaxis=dict(title=dict(text="ID accepted (TPR)")),
-                  margin=dict(l=10, r=10, t=40, b=10))
+    layout = dict(height=380, **_top("ROC (global ranking; ★ = per-class thresholds)", 380),
+                  xaxis=dict(title=dict(text="anomalies accepted (FPR)")), yaxis=dict(title=dict(text="ID accepted (TPR)")))
     return _figure(traces, layout)
 
 
@@ -145,10 +153,11 @@ def histograms(scores: pd.DataFrame, tau: np.ndarray, names: list[str], cols: in
         panel_top = layout[f"yaxis{ya[1:]}"]["domain"][1]
         notes.append(dict(text=f"{chart_text(names[c])}: τ={tau[c]:.2f}", x=sum(domain) / 2, y=panel_top, xref="paper",
                           yref="paper", xanchor="center", yanchor="bottom", showarrow=False))
-    layout.update(barmode="overlay", height=200 * rows + 100, margin=dict(l=10, r=10, t=50, b=10), shapes=shapes,
-                  annotations=notes, legend=dict(orientation="h", y=-0.12, title=dict(text="set")),
-                  title=dict(text="g_i(x) per predicted class (dashed: τ_i; share of each set's inputs "
-                                  "predicted as that class; ≤ / ≥: overflow bins)"))
+    height = 200 * rows + 130
+    layout.update(barmode="overlay", height=height, shapes=shapes, annotations=notes,
+                  legend=dict(orientation="h", y=-0.12, title=dict(text="set")),
+                  **_top("g_i(x) per predicted class (dashed: τ_i)<br>share of each set's inputs predicted as that "
+                         "class; ≤ / ≥: overflow bins", height))
     return _figure(traces, layout)
 
 
@@ -158,9 +167,9 @@ def beta_curve(curve: pd.DataFrame, weight: float, weighting: str) -> go.Figure:
     traces = [dict(type="scatter", x=group["logit weight"].to_numpy(), y=group["AUROC"].to_numpy(), mode="lines+markers",
                    name=chart_text(name), line=dict(color=colours[name]))
               for name, group in part.groupby("anomaly set", sort=False)]
-    layout = dict(title=dict(text=f"AUROC against β₂ along the paper's edge, β₃ = 0 (Fig. 7; {weighting})"),
+    layout = dict(**_top(f"AUROC against β₂ (Fig. 7; {weighting})<br>along the paper's edge, β₃ = 0", 400),
                   xaxis=dict(title=dict(text="β₂ = logit weight (β₁ = 1 − β₂)")), yaxis=dict(title=dict(text="AUROC %")),
-                  height=380, margin=dict(l=10, r=10, t=40, b=10),
+                  height=400,
                   shapes=[dict(type="line", x0=weight, x1=weight, y0=0, y1=1, xref="x", yref="y domain",
                                line=dict(color="black", dash="dash"))])
     return _figure(traces, layout)
@@ -190,7 +199,8 @@ def ternary(grid: pd.DataFrame, beta, anomaly: str | None, weighting: str = "per
              marker=dict(size=18, symbol="star", color="red", line=dict(color="white", width=1))),
     ]
     title = f"AUROC over β ({'mean over the sets' if anomaly is None else chart_text(anomaly)}; {weighting})"
-    layout = dict(title=dict(text=title), height=430, margin=dict(l=40, r=40, t=60, b=30),
+    top = _top(title, 450)
+    layout = dict(title=top["title"], height=450, margin=dict(l=40, r=40, t=top["margin"]["t"] + 30, b=30),
                   ternary=dict(aaxis=dict(title=dict(text="β₁ MDL")), baxis=dict(title=dict(text="β₂ logit")),
                                caxis=dict(title=dict(text="β₃ conf."))),
                   legend=dict(orientation="h", y=-0.05))
@@ -202,8 +212,8 @@ def layer_bars(table: pd.DataFrame) -> go.Figure:
     colours = ["#d62728" if m else "#1f77b4" for m in part["MDL"]]
     fig = go.Figure(go.Bar(x=part["layer"].map(chart_text), y=part["mix error %"], marker_color=colours,
                            text=[f"{v:.1f}" for v in part["mix error %"]], textposition="outside"))
-    fig.update_layout(title="Errors on held-out ID + mix set per layer (red: the MDL)", yaxis_title="error %",
-                      height=320, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(**_top("Errors on held-out ID + mix set per layer (red: the MDL)", 330), yaxis_title="error %",
+                      height=330)
     return fig
 
 
@@ -214,8 +224,8 @@ def layer_aurocs(table: pd.DataFrame) -> go.Figure:
     for col in cols:
         fig.add_trace(go.Scatter(x=table["layer"].map(chart_text), y=table[col], mode="lines+markers", name=chart_text(col[6:]),
                                  line=dict(color=colours[col[6:]])))
-    fig.update_layout(title="AUROC of each layer's SVDD alone (per-class weighted)", yaxis_title="AUROC %",
-                      height=340, margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_layout(**_top("AUROC of each layer's SVDD alone (per-class weighted)", 350), yaxis_title="AUROC %",
+                      height=350)
     return fig
 
 
@@ -240,9 +250,9 @@ def score_plane(scores: pd.DataFrame, line, title: str, marker: tuple[float, flo
     if marker is not None:
         fig.add_trace(go.Scatter(x=[max(marker[0], floor)], y=[max(marker[1], floor)], mode="markers", name="this input",
                                  marker=dict(size=16, symbol="star", color="black")))
-    fig.update_layout(title=title, xaxis_title=f"MDL score (normalised; below {floor} drawn at {floor})",
+    fig.update_layout(**_top(title, 460), xaxis_title=f"MDL score (normalised; below {floor} drawn at {floor})",
                       yaxis_title="logit score (normalised)", xaxis_range=[floor - 0.1, 1.15],
-                      yaxis_range=[floor - 0.1, 1.15], height=440, margin=dict(l=10, r=10, t=40, b=10))
+                      yaxis_range=[floor - 0.1, 1.15], height=460)
     return fig
 
 
@@ -267,32 +277,12 @@ def term_bars(values: list[float], taus: list[float], names: list[str], weights:
         go.Scatter(y=labels, x=taus, mode="markers", name="its τ_i", hoverinfo="skip",
                    marker=dict(symbol="line-ns", size=26, line=dict(width=3, color="black"))),
     ])
-    fig.update_layout(title="Each term against its own threshold (red: below it; grey: weight 0)", height=80 + 45 * len(names),
+    fig.update_layout(**_top("Each term against its own threshold (red: below it; grey: weight 0)", 110 + 45 * len(names)),
+                      height=110 + 45 * len(names),
                       xaxis=dict(range=[min(floor, *shown) - 0.1, 1.3], title="normalised score (1 = most typical)"),
-                      yaxis=dict(autorange="reversed"), margin=dict(l=10, r=10, t=40, b=10), showlegend=True,
+                      yaxis=dict(autorange="reversed"), showlegend=True,
                       legend=dict(orientation="h", y=-0.35))
     return fig
 
 
 IGNORED_COLOUR = "#bdbdbd"  # a term that does not count (weight 0)
-BEST = "font-weight:bold;color:#1b5e20"
-
-
-def best_marked(table: pd.DataFrame, precision: int = 2, columns: list[str] | None = None):
-    """A table as text ("–" where a number is missing) with the highest value of each of ``columns``
-    (default: every numeric column) in bold."""
-    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
-    columns = numeric if columns is None else columns
-    text = table.copy()
-    for c in numeric:
-        integer = pd.api.types.is_integer_dtype(table[c])
-        text[c] = [("–" if pd.isna(v) else str(v) if integer else f"{v:.{precision}f}") for v in table[c]]
-    text = text.astype({c: str for c in numeric})
-    best = {c: table[c].max() for c in columns}
-
-    def mark(col):
-        if col.name not in best:
-            return [""] * len(col)
-        return [BEST if (not pd.isna(v) and v == best[col.name]) else "" for v in table[col.name]]
-
-    return text.style.apply(mark, axis=0)

@@ -122,29 +122,31 @@ def first_load(ids: Ids):
     then (with an estimate said before it starts) the detector's features, its SVDDs and the test accuracy."""
     started = time.monotonic()
     slot = st.empty()
-    with slot.status(f"Loading {literal(ids.model)}: the network and {literal(ids.id_dataset)}…", expanded=True) as box:
-        experiment = loaders.experiment(ids)
-        loaded = time.monotonic() - started
-        plan = loaders.fit_plan(ids)
-        estimate = loaders.fit_estimate(ids, plan)
-        total = loaded + estimate.total_s
-        box.update(label=f"Loading {literal(ids.model)}: about {total:.0f} s on this machine (the first time in this server)")
-        st.markdown(f"1. ✓ the network and {literal(ids.id_dataset)} ({loaded:.0f} s)")
-        lines = [st.empty() for _ in estimate.steps]
-        for k, (line, (_, what, seconds)) in enumerate(zip(lines, estimate.steps), start=2):
-            line.markdown(f"{k}. {what} (~{seconds:.0f} s)")
-        bar = st.empty()
-        run = {"features": lambda: loaders.mdl_features(ids, plan.mdl, lambda done, of, _: bar.progress(
-                   done / of, text=f"{done:,} / {of:,} images")),
-               "fit": lambda: loaders.detector(ids), "accuracy": lambda: loaders.accuracy_check(ids)}
-        for k, (line, (kind, what, _)) in enumerate(zip(lines, estimate.steps), start=2):
-            line.markdown(f"{k}. **{what}** …")
-            step_started = time.monotonic()
-            run[kind]()
-            bar.empty()
-            line.markdown(f"{k}. ✓ {what} ({time.monotonic() - step_started:.0f} s)")
-        auto = loaders.detector(ids)  # from memory now
-    slot.empty()
+    try:
+        with slot.status(f"Loading {literal(ids.model)}: the network and {literal(ids.id_dataset)}…", expanded=True) as box:
+            experiment = loaders.experiment(ids)
+            loaded = time.monotonic() - started
+            plan = loaders.fit_plan(ids)
+            estimate = loaders.fit_estimate(ids, plan)
+            total = loaded + estimate.total_s
+            box.update(label=f"Loading {literal(ids.model)}: about {total:.0f} s on this machine (the first time in this server)")
+            st.markdown(f"1. ✓ the network and {literal(ids.id_dataset)} ({loaded:.0f} s)")
+            lines = [st.empty() for _ in estimate.steps]
+            for k, (line, (_, what, seconds)) in enumerate(zip(lines, estimate.steps), start=2):
+                line.markdown(f"{k}. {what} (~{seconds:.0f} s)")
+            bar = st.empty()
+            run = {"features": lambda: loaders.mdl_features(ids, plan.mdl, lambda done, of, _: bar.progress(
+                       done / of, text=f"{done:,} / {of:,} images")),
+                   "fit": lambda: loaders.detector(ids), "accuracy": lambda: loaders.accuracy_check(ids)}
+            for k, (line, (kind, what, _)) in enumerate(zip(lines, estimate.steps), start=2):
+                line.markdown(f"{k}. **{what}** …")
+                step_started = time.monotonic()
+                run[kind]()
+                bar.empty()
+                line.markdown(f"{k}. ✓ {what} ({time.monotonic() - step_started:.0f} s)")
+            auto = loaders.detector(ids)  # from memory now
+    finally:
+        slot.empty()  # on an error too: the caller's message takes the box's place
     mark_ready(("experiment", *ids[:3]), ("detector", *ids[:3]))
     st.toast(f"{literal(ids.model)} loaded in {time.monotonic() - started:.0f} s (estimated {total:.0f} s)",
              icon=":material/check_circle:")

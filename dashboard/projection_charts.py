@@ -23,6 +23,8 @@ COLOUR_BY = {"set": "the set each input comes from", "true class": "the ID label
 #: The g - tau scale's colours at its low end, at 0 (= tau) and at its high end: a diverging scale
 #: pinned at tau (a colour scheme spread over [low, high] put its midpoint near -0.7)
 MARGIN_COLOURS = ("#d73027", "#f7f7f7", "#1a9850")
+#: The anomalies' colour when points are coloured by their true class (the only grey of that scale)
+ANOMALY_GREY = "#bbbbbb"
 #: Legends list every entry (10 classes + "anomaly" were cut after the 7th) in rows of this many
 LEGEND_COLUMNS = 6
 
@@ -78,15 +80,16 @@ def _encodings(data: pd.DataFrame, colour_by: str, names: list[str]) -> dict:
     legend = alt.Legend(orient="bottom", title=None, columns=LEGEND_COLUMNS, symbolLimit=0, labelLimit=0)
     if colour_by == "score":
         lo, hi = margin_domain(data["g − τ"])
-        colour = alt.Color("g − τ:Q", legend=alt.Legend(orient="bottom", title=f"distance past the threshold, g − τ "
-                                                                               f"(0 = τ; clipped to {lo:.2f} … {hi:.2f})"),
+        # on two lines, unlimited: one line was cut at Vega-Lite's 180 px, losing "g − τ" and "0 = τ"
+        title = ["g − τ: distance past the threshold", f"(0 = τ; clipped to {lo:.2f} … {hi:.2f})"]
+        colour = alt.Color("g − τ:Q", legend=alt.Legend(orient="bottom", title=title, titleLimit=0),
                            scale=alt.Scale(domain=[lo, 0.0, hi], range=list(MARGIN_COLOURS), clamp=True))
     elif colour_by == "verdict":
         colour = alt.Color("verdict:N", legend=alt.Legend(orient="bottom", title="verdict"),
                            scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())))
     elif colour_by == "true class":
         colour = alt.Color("true class:N", legend=legend,
-                           scale=alt.Scale(domain=[*names, "anomaly"], range=[*CLASS_COLOURS[:len(names)], "#bbbbbb"]))
+                           scale=alt.Scale(domain=[*names, "anomaly"], range=[*CLASS_COLOURS[:len(names)], ANOMALY_GREY]))
     else:
         colours = set_colours(list(dict.fromkeys(data["set"])))
         colour = alt.Color("set:N", legend=legend, scale=alt.Scale(domain=list(colours), range=list(colours.values())))

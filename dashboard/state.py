@@ -131,6 +131,8 @@ NU: Kept[float] = kept("_nu", "nu", _default_of("dashboard.loaders", "DEFAULT_NU
 INSPECT_SOURCE: Key[str] = Key("inspect_source", _constant("from a set"))
 #: the Explore page's selection: {"points": which points, "rows": selected rows}
 EXPLORE_SELECTION: Key[dict] = Key("explore_selection", dict)
+#: how many times "Clear selection" started new Explore charts (a part of their keys: a chart keeps its own box)
+EXPLORE_CHARTS: Key[int] = Key("explore_charts", _constant(0))
 #: the rows each Explore chart showed selected in its last run
 EXPLORE_SEEN: Key[dict] = Key("_explore_seen", dict)
 #: the Tune page's headline figures shown last, and those of the setting before (for the deltas)

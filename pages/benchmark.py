@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import figures, methods
+from dashboard import benchmark_view, figures, methods
 from dashboard.messages import literal
 from dashboard.page_helpers import need_anomalies
 from dashboard.sidebar import context
@@ -20,14 +20,20 @@ chosen = st.multiselect("Methods", list(METHODS), default=[m for m in ("ours", "
                                                             if m in METHODS], key="bench_methods")
 weighting = st.radio("Weighting", ["per-class", "global"], horizontal=True, key="bench_weighting",
                      help="per-class: the paper's weighted metrics with per-class thresholds; global: one threshold.")
-rows, missing = [], []
+report = benchmark_view.builtin_report(ctx.ids)  # the committed report's cells: shown at once, marked
+rows, missing, from_report = [], [], set()
 for method in chosen:
     for name, anomaly in ctx.anomalies.items():
         cell = cached_cell(ctx.experiment, method, anomaly)
-        if cell is None:
-            missing.append((method, name))
-        else:
+        if cell is None and report is not None and (cell := report.cell(method, name)):
+            from_report.add((method, name))
+        if cell:
             rows += cell
+        else:
+            missing.append((method, name))
+if from_report:
+    st.caption(f"† {len(from_report)} cell(s) come from the committed report of {report.date or 'this project'} "
+               f"(docs/{report.path.name}), made with the same shipped network; the others are computed here.")
 
 with st.expander("What each method is"):
     st.markdown("  \n".join(methods.describe(m) for m in chosen) or "Choose methods above.")
@@ -73,7 +79,7 @@ for metric in ("TNR@95TPR", "AUROC"):
     left, right = st.columns(2) if paper else (st.container(), None)
     left.caption(f"Measured here ({weighting})")
     if metric in tables:
-        left.dataframe(figures.best_marked(tables[metric]), key=f"bench_{metric}")
+        left.dataframe(figures.best_marked(tables[metric], marked=from_report), key=f"bench_{metric}")
     else:
         left.caption("No cell computed yet.")
     if right is not None:

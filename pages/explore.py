@@ -7,7 +7,7 @@ from dashboard.glossary import explain
 from dashboard.messages import literal
 from dashboard.page_helpers import enlarge_tooltip_images, need_anomalies
 from dashboard.sidebar import context
-from dashboard.state import EXPLORE_SEEN, EXPLORE_SELECTION, chart_selection
+from dashboard.state import EXPLORE_CHARTS, EXPLORE_SEEN, EXPLORE_SELECTION, chart_selection
 from detector.evaluation import projection
 from detector.inputs.images import image_file_bytes as images_npz
 from detector.method.features import LOGITS
@@ -65,7 +65,9 @@ def projected(layer: str, by_class: bool):
 # since that chart's last run; another set of points (sidebar) starts a new selection.
 by_class = view == VIEWS[1]
 frames = {layer: projected(layer, by_class) for layer in layers}
-keys = {layer: f"umap_{'class_' if by_class else ''}{layer}" for layer in layers}
+# "Clear selection" starts new charts (another key): a chart keeps drawing its own box otherwise
+drawn = EXPLORE_CHARTS.get()
+keys = {layer: f"umap_{'class_' if by_class else ''}{layer}" + (f"_{drawn}" if drawn else "") for layer in layers}
 points_id = repr(points.key)
 kept = EXPLORE_SELECTION.get()
 selection = set(kept.get("rows", ())) if kept.get("points") == points_id else set()
@@ -104,6 +106,7 @@ else:
                           key="explore_csv", on_click="ignore")
     if st.button("Clear selection", key="explore_clear"):
         EXPLORE_SELECTION.set({})
+        EXPLORE_CHARTS.set(drawn + 1)
         st.rerun()
     st.image(views.display_images(points.images[shown.index.to_numpy()]), width=84,
              caption=[f"{'✗' if r.verdict == 'anomaly' else '✓'} {literal(r.set)} #{r.index}: "

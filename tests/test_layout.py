@@ -119,3 +119,24 @@ def test_no_module_of_the_package_the_dashboard_or_the_pages_is_over_300_lines()
     long = {str(path.relative_to(ROOT)): n for folder in ("detector", "dashboard", "pages")
             for path in sorted((ROOT / folder).rglob("*.py")) if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+def test_no_page_text_names_an_issue_number():
+    """What users read never names an issue: every string the pages and the dashboard package draw (their
+    string constants, docstrings apart)."""
+    import ast
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in [root / "app.py", *sorted((root / "pages").glob("*.py")), *sorted((root / "dashboard").glob("*.py"))]:
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings \
+                    and re.search(r"\bissues? \d+", node.value, re.IGNORECASE):
+                found.append(f"{path.name}: {node.value!r}")
+    assert not found, found

@@ -166,6 +166,14 @@ def per_class_table(data: ScoreData, beta, anomaly: str, names: list[str] | None
     return pd.DataFrame(rows)
 
 
+def split_pass_rate(scores: ScoreSet, beta, tau: np.ndarray, cls: int) -> tuple[float, int]:
+    """(% of the inputs of ``scores`` predicted as ``cls`` with g >= tau_cls, how many there are), at the
+    beta ``tau`` was set for; on the validation split it is the share the thresholds were fitted to keep."""
+    chosen = scores.predicted == cls
+    return (100.0 * float(np.mean(scores.combine(beta)[chosen] >= tau[cls])) if chosen.any() else float("nan"),
+            int(chosen.sum()))
+
+
 def roc_points(data: ScoreData, beta, anomaly: str) -> pd.DataFrame:
     """Global ROC curve (ID = positive): false positive rate = anomalies accepted."""
     id_s, an_s = data.test.combine(beta), data.anomalies[anomaly].combine(beta)
