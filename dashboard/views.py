@@ -111,19 +111,20 @@ def layer_table(experiment, detector, anomalies: dict, fit: Callable, progress: 
     tried = {*detector.layer_errors_, detector.mdl_, LOGITS}
     layers = [*(info for info in experiment.extractor.valid_layers if info.name in tried), None]  # None: confidence
     rows = []
+    own = score_data(experiment, detector, anomalies)  # the MDL's, logit and confidence rows: scored once
     for k, info in enumerate(layers):
         if progress:
             progress(k / len(layers), f"layer {getattr(info, 'name', 'confidence')} ({k + 1}/{len(layers)})")
         if info is None:
             rows.append({"layer": "confidence", "type": f"softmax ({detector.confidence_})", "features": 1,
                          "reduction": "max probability", "MDL": "",
-                         "mix error %": np.nan, **_aurocs(score_data(experiment, detector, anomalies), (0, 0, 1))})
+                         "mix error %": np.nan, **_aurocs(own, (0, 0, 1))})
             continue
         if info.name == LOGITS:
             source, beta = detector, (0.0, 1.0)
         else:
             source, beta = (detector if info.name == detector.mdl_ else fit(info.name)), (1.0, 0.0)
-        data = score_data(experiment, source, anomalies)
+        data = own if source is detector else score_data(experiment, source, anomalies)
         row = {"layer": info.name, "type": info.kind, "features": info.feature_dim, "reduction": info.reduction,
                "MDL": "★" if info.name == detector.mdl_ else "",
                "mix error %": 100.0 * detector.layer_errors_[info.name] if info.name in detector.layer_errors_ else np.nan}
