@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import streamlit as st
 
@@ -152,9 +151,3 @@ def first_load(ids: Ids):
              icon=":material/check_circle:")
     return experiment, auto
 
-
-def _searched(ids: Ids) -> str:
-    """For a user model: the folder its relative paths were read from."""
-    if ids.model in BUILTIN:
-        return ""
-    return f" (relative paths are read from the folder `{Path.cwd()}`)"
