@@ -7,8 +7,8 @@ splits and the detector's parameters. They cost most of a first use (the ResNet'
 of every candidate layer for 30,000 images and one SVDD per class on each), so they are computed once by
 ``python scripts/ship_model_facts.py`` and read from ``<model>.facts.json``.
 
-A file is used only when everything it was computed from matches: the weights hash (the manifest's),
-the hashes of the training and validation splits and every parameter of the detector (the very key of
+A file is used only when everything it was computed from matches: the model's hash (of its weights and
+of what it computes), the hashes of the training and validation splits and every parameter of the detector (the very key of
 the detector's disk cache); the accuracy also needs the test split's hash. Anything else, and the work
 is done here as without the file (a warning names what differs). The test suite recomputes LeNet-MNIST's
 choice and checks it against its file.
@@ -50,7 +50,7 @@ def read_facts(model: str) -> dict | None:
 def _differs(shipped: dict, key: dict) -> str | None:
     """What differs between the key the facts were computed for and ``key`` (None: nothing)."""
     if shipped.get("model") != key.get("model"):
-        return f"weights hash {key.get('model')}, the file's is {shipped.get('model')}"
+        return f"the model's weights hash {key.get('model')}, the file's is {shipped.get('model')}"
     for part in sorted(set(shipped) | set(key)):
         if shipped.get(part) != key.get(part):
             return part
