@@ -972,7 +972,7 @@ def test_a_model_switch_says_its_estimate_then_steps_and_uses_the_shipped_mdl(mo
 
     for split in (experiment.train, experiment.val):
         for layer in (facts["mdl"]["layer"], "logits"):
-            key = {"what": "features", "model": experiment.model.weights_hash, "data": cache.hash_array(split.images),
+            key = {"what": "features", "model": experiment.model.fingerprint, "data": cache.hash_array(split.images),
                    "layer": layer}
             cache.entry("features", key, code="detector.method.features").path.unlink()
     calls = []
