@@ -283,7 +283,7 @@ def test_inspect_shows_why_a_drawing_got_its_verdict(server, browser, what, thin
     assert text.count("Nearest training inputs predicted as") == 2, text
     bars = tab.locator(".js-plotly-plot", has_text="Each term against its own threshold")  # the term bars (SVG)
     bars.wait_for(timeout=60_000)
-    assert bars.locator(".bars path").count() == 4  # MDL, logit, confidence and g
+    assert bars.locator(".bars path").count() == 5  # the default detector's MDL, logit, confidence and neighbours, and g
     images = "\n".join(tab.locator('[data-testid="stImage"]').all_inner_texts())
     assert len(re.findall(r"^\d+\.\d\d \(a .+\)$", images, re.M)) == 10, images  # 5 neighbours in each space
     if what == "a thin 2":
