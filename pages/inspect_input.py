@@ -48,7 +48,7 @@ if image is not None:
         right.error(f"**Anomaly** ({method}): g = {verdict.score:.3f} < τ\\_{shown_label} = {verdict.tau:.3f}")
     else:
         right.success(f"**Normal** ({method}): g = {verdict.score:.3f} ≥ τ\\_{shown_label} = {verdict.tau:.3f}")
-    helps = {"MDL": f"the SVDD score on {detector.mdl_}, normalised per class",
+    helps = {"MDL": f"the SVDD score on {literal(detector.mdl_)}, normalised per class",
              "logit": "the SVDD score on the logits, normalised per class",
              "confidence": "the softmax probability, normalised per class",
              "kNN": "minus the distance to the k-th nearest training input in the penultimate features, normalised per class"}
