@@ -52,8 +52,10 @@ def test_the_issue_pattern_catches_what_it_must():
 def test_readme_is_a_short_front_page_with_the_two_commands_and_working_links():
     text = README.read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 300
-    assert "bash scripts/run.sh" in text and "bash scripts/test.sh" in text
-    assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text()  # CI runs the front page's test command
+    lines = text.splitlines()
+    assert "bash scripts/run.sh" in lines and "bash scripts/test.sh" in lines  # each command alone on its line
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert "bash scripts/test.sh" in ci  # CI runs the front page's test command, word for word
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(images) == 1 and (ROOT / images[0]).is_file()  # one screenshot, and it exists
     links = [link for link in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text) if "://" not in link]
