@@ -79,7 +79,10 @@ def private_copy(module: nn.Module) -> nn.Module:
     caller of ``module`` sees it. The shared tensors must not be written: no ``.to()``, no BatchNorm in
     training mode, no optimiser; a method that trains takes ``copy.deepcopy`` instead."""
     with _HOOKS_CHANGING:
-        tensors = {id(t): t for t in (*module.parameters(), *module.buffers())}
+        # buffers shared as they are; parameters as frozen views of the same storage, so that a method
+        # asking for gradients (an attack's input gradient) never switches the shared weights' flags
+        tensors = {id(b): b for b in module.buffers()}
+        tensors.update({id(p): nn.Parameter(p.detach(), requires_grad=False) for p in module.parameters()})
         return copy.deepcopy(module, memo=tensors)
 
 

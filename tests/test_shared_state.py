@@ -172,3 +172,18 @@ def test_the_fingerprint_sees_an_edited_builtin_forward_and_changes_nothing(monk
     assert fingerprint(module, (1, 28, 28), "w") == fingerprint(module, (1, 28, 28), "w")
     np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
     assert all(m.training for m in module.modules())
+
+
+def test_a_private_copy_shares_the_weights_but_not_their_gradient_flags():
+    """A method that asks for gradients on its copy (an attack's input gradient) must neither switch the
+    shared weights' requires_grad nor accumulate .grad on them, whatever another thread does meanwhile."""
+    from detector.runtime import private_copy
+
+    module = _model().requires_grad_(True)
+    private = private_copy(module)
+    for shared, own in zip(module.parameters(), private.parameters()):
+        assert own.data_ptr() == shared.data_ptr()  # no copy of the weights
+        assert shared.requires_grad and not own.requires_grad
+    x = torch.rand(2, 1, 28, 28, requires_grad=True)
+    private(x).sum().backward()
+    assert x.grad is not None and all(p.grad is None for p in module.parameters())

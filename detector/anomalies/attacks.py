@@ -92,17 +92,7 @@ class Attack:
         # torchattacks' clones keep the layout.
         images = images.contiguous(memory_format=torch.channels_last)
         labels = labels.detach().to(self.device, torch.long)
-        grad_flags = [p.requires_grad for p in self.model.parameters()]
-        frozen = not any(grad_flags)  # a loaded classifier's are: nothing to switch on shared weights
-        if not frozen:
-            for p in self.model.parameters():
-                p.requires_grad_(False)
-        try:
-            adversarial = self.run(images, labels)
-        finally:
-            if not frozen:
-                for p, flag in zip(self.model.parameters(), grad_flags):
-                    p.requires_grad_(flag)
+        adversarial = self.run(images, labels)  # self.model's weights are frozen views: gradients reach the input only
         adversarial = adversarial.detach().to(self.device, torch.float32).clamp(0.0, 1.0)
         return adversarial.contiguous(memory_format=torch.contiguous_format)
 
