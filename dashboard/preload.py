@@ -94,6 +94,7 @@ def preload() -> dict[str, float]:
 
     try:
         from detector.evaluation import projection
+        from detector.evaluation.judging import DEFAULT_METHOD
         from detector.models.classifiers import BUILTIN, builtin_is_trained, shipped_problem
 
         from . import loaders
@@ -127,6 +128,8 @@ def preload() -> dict[str, float]:
             importlib.import_module(name)
         _first_chart()
         step("page imports")
+        loaders.judging_detector(ids, DEFAULT_METHOD)  # Inspect's detector: its fit chooses β on generated anomalies
+        step("Inspect's detector")
     except Exception:  # noqa: BLE001 - a daemon thread: the first session shows the error itself
         log.exception("preloading the first view failed; the first session will load it")
     else:

@@ -703,18 +703,19 @@ def test_the_server_preload_is_what_a_new_session_shows_first_on_explore(monkeyp
     import streamlit as st
 
     from dashboard import loaders, preload, views
-    from detector.evaluation import projection
+    from detector.evaluation import ours, projection
     from detector.method.features import LOGITS
 
     st.cache_data.clear()
     st.cache_resource.clear()
     calls = []
     for module, name in ((loaders, "load_experiment"), (loaders, "fit_uniform"), (views, "explore_points"),
-                         (projection, "fit_umap")):
+                         (projection, "fit_umap"), (ours, "fit_uniform_knn")):
         monkeypatch.setattr(module, name, lambda *a, _f=getattr(module, name), _n=name, **k: calls.append(_n) or _f(*a, **k))
     steps = preload.preload()
-    assert list(steps) == ["experiment", "detector", "anomaly sets", "points and features", "projections", "page imports"]
-    assert {"load_experiment", "fit_uniform", "explore_points"} <= set(calls)
+    assert list(steps) == ["experiment", "detector", "anomaly sets", "points and features", "projections", "page imports",
+                           "Inspect's detector"]
+    assert {"load_experiment", "fit_uniform", "explore_points", "fit_uniform_knn"} <= set(calls)
     calls.clear()
     at = open_page("explore")
     assert not problems(at), problems(at)
@@ -724,6 +725,9 @@ def test_the_server_preload_is_what_a_new_session_shows_first_on_explore(monkeyp
     ids, layers, points = preload.first_view()
     assert ids.model == "lenet-mnist" and ids.anomalies == ("fashion-mnist", "gaussian")
     assert (ctx.ids, (ctx.detector.mdl_, LOGITS), ctx.points) == (ids, layers, points)
+    at = open_page("inspect_input")  # Inspect's default detector came from the preload too
+    assert not problems(at), problems(at)
+    assert calls == []
 
 
 def test_preload_can_be_switched_off(monkeypatch):
