@@ -274,11 +274,12 @@ def _fit(detector: UniformDetector, experiment: Experiment, choice) -> UniformDe
 
 def fit_uniform_conf(experiment: Experiment, **params) -> UniformDetector:
     """``ours+conf``: the three-term detector with the beta picked on generated anomalies
-    (:meth:`UniformDetector.beta_from_generated`; the choice is cached with the detector's key)."""
+    (:meth:`UniformDetector.beta_from_generated`, its bisection shown as the experiment's ``progress`` says;
+    the choice is cached with the detector's key)."""
     detector = fit_uniform(experiment, **{**params, "beta": CONF_BETA})
     key = {**_detector_key(experiment, detector), "what": "generated-beta"}
-    chosen = cache.cached_arrays("tuned", key, lambda: {
-        "beta": np.array(detector.beta_from_generated(experiment.val.images, experiment.val.labels)[0])}, code=__name__)
+    chosen = cache.cached_arrays("tuned", key, lambda: {"beta": np.array(detector.beta_from_generated(
+        experiment.val.images, experiment.val.labels, progress=experiment.progress)[0])}, code=__name__)
     return detector.with_beta(tuple(float(b) for b in chosen["beta"]))
 
 

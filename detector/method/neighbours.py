@@ -28,6 +28,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 
 from ..anomalies.lookalikes import generated_lookalikes
+from ..runtime import Progress
 from .features import LOGITS
 from .metrics import per_class_auroc
 from .uniform import UniformDetector
@@ -126,10 +127,11 @@ class UniformKNNDetector(UniformDetector):
         knn = self._knn_term(self.knn_, feats[self.penultimate_])
         return np.concatenate([super()._raw_scores(feats, predicted), knn[:, None]], 1)
 
-    def generated_anomalies(self, val_images: np.ndarray, val_labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def generated_anomalies(self, val_images: np.ndarray, val_labels: np.ndarray | None = None,
+                            progress: Progress = False) -> dict[str, np.ndarray]:
         """ours+conf's generated kinds and two look-alike kinds (mirrored images, chimeras)."""
         labels = self.val_predicted_ if val_labels is None else val_labels
-        return {**super().generated_anomalies(val_images, val_labels),
+        return {**super().generated_anomalies(val_images, val_labels, progress),
                 **generated_lookalikes(self._check_input(val_images), labels, seed=self.random_state + 3)}
 
     def k_from_generated(self, val_images: np.ndarray, val_labels: np.ndarray | None = None, ks=KNN_KS):
