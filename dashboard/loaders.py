@@ -197,12 +197,12 @@ def auroc_simplex(ids: Ids, steps: int = 11):
     return evaluation.auroc_over_simplex(score_data(ids), steps)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=32)  # a class's sets: kept, not evicted
 def explore_points(ids: Ids, layers: tuple[str, ...], per_set: int) -> views.Points:
     return views.explore_points(experiment(ids), detector(ids), anomalies(ids), list(layers), per_set)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_data(show_spinner=False, max_entries=32)  # a class's sets: kept, not evicted
 def explore_image_urls(ids: Ids, layers: tuple[str, ...], per_set: int) -> list[str]:
     """The projected inputs as PNG data URLs, for hover tooltips."""
     return views.image_urls(explore_points(ids, layers, per_set).images)

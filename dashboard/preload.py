@@ -99,6 +99,7 @@ def preload() -> dict[str, float]:
 
         from . import loaders
         from .model_loading import TRAINING_ENV, default_model, training_allowed
+        from .progress import mark_ready
 
         model = default_model()
         if model.model in BUILTIN and not builtin_is_trained(model.model):
@@ -114,6 +115,9 @@ def preload() -> dict[str, float]:
         loaders.detector(model)
         step("detector")
         loaders.accuracy_check(model)
+        # loaded in this server: a session's sidebar takes them from memory, without the first load's steps (and
+        # their timed estimate, a second of compute for each of a class's sessions that arrive together)
+        mark_ready(*((kind, *model[:3]) for kind in ("experiment", "detector", "accuracy")))
         ids, layers, per_set = first_view()
         for name in ids.anomalies:
             loaders.anomaly(ids, name)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import loaders, projection_charts, views
+from dashboard import loaders, projection_charts, shared, views
 from dashboard.glossary import explain
 from dashboard.messages import literal
 from dashboard.page_helpers import enlarge_tooltip_images, need_anomalies
@@ -34,7 +34,8 @@ min_dist = c3.slider("min_dist", 0.0, 0.99, projection.DEFAULT_MIN_DIST, 0.05, k
 
 layers = (ctx.detector.mdl_, LOGITS)
 points = loaders.explore_points(ctx.ids, layers, ctx.points)
-meta = views.with_scores(points.meta, points, ctx.beta, ctx.detector.thresholds_for(ctx.beta))  # beta from Tune
+model = shared.fingerprint(ctx.ids)  # the scored points and their places are shared by the sessions that ask for the same
+meta = shared.explore_scores(ctx.ids, model, layers, ctx.points, ctx.beta)  # beta from Tune
 images = loaders.explore_image_urls(ctx.ids, layers, ctx.points)
 VIEWS = ["Overall (Figs 2, 4)", "Per predicted class (Figs 3, 5, 6)"]
 view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view",
@@ -44,19 +45,16 @@ view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="explore_view",
 def projected(layer: str, by_class: bool):
     feats = points.features[layer]
     args = (points.key, layer, n_neighbors, min_dist)
-    if projection.is_cached(points.key, layer, feats, n_neighbors, min_dist, per_class=by_class):
-        xy = (projection.project_per_class(feats, meta["predicted"].to_numpy(), *args) if by_class
-              else projection.project(feats, *args))
-    else:
+    if not projection.is_cached(points.key, layer, feats, n_neighbors, min_dist, per_class=by_class):
         what = "one projection per class" if by_class else "one projection"
         slot = st.empty()
         with slot.status(f"UMAP of {literal(layer)}: {what} of {len(feats)} points (first time only; cached)…", expanded=True):
             bar = st.progress(0.0)
             report = lambda f, text: bar.progress(min(1.0, f), text=literal(text))  # noqa: E731
-            xy = (projection.project_per_class(feats, meta["predicted"].to_numpy(), *args, progress=report) if by_class
-                  else projection.project(feats, *args))
+            (projection.project_per_class(feats, meta["predicted"].to_numpy(), *args, progress=report) if by_class
+             else projection.project(feats, *args))
         slot.empty()
-    return meta.assign(x=xy[:, 0], y=xy[:, 1])
+    return shared.explore_frame(ctx.ids, model, layers, ctx.points, ctx.beta, layer, n_neighbors, min_dist, by_class)
 
 
 # The selection lives in session_state, not in the charts: each view draws other charts (their

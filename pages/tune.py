@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import figures, loaders as load, views
+from dashboard import loaders as load, shared, views
 from dashboard.glossary import explain
 from dashboard.loaders import DEFAULT_NU
 from dashboard.messages import code
@@ -28,8 +28,9 @@ nu = NU.value()
 st.select_slider("ν — SVDD slack bound (refits the SVDDs of both layers; cached afterwards)", views.NU_CHOICES,
                  value=nu if nu in views.NU_CHOICES else DEFAULT_NU, **NU.widget_args())
 data = load.score_data(ctx.ids)
-curve = load.auroc_curve(ctx.ids)
-simplex = load.auroc_simplex(ctx.ids)
+load.auroc_curve(ctx.ids), load.auroc_simplex(ctx.ids)  # computed here, behind their loading boxes
+model = shared.fingerprint(ctx.ids)  # every table and figure below is shared by the sessions that ask for the same
+names = tuple(ctx.class_names)
 
 
 WEIGHTS = (BETA_WEIGHT, CONF_WEIGHT)  # the two sliders, kept across pages
@@ -58,8 +59,7 @@ def beta_view():
     beta = ev.beta_of(weight, conf)
     st.caption(f"β = ({beta[0]:.2f}, {beta[1]:.2f}, {beta[2]:.2f}): β₁ = 1 − β₂ − β₃ weighs the MDL score; moving one "
                "slider past the other lowers the other, so that the three sum to 1")
-    table = ev.metrics_table(data, beta)
-    heads = {weighting: ev.summary(table, weighting) for weighting in ("per-class", "global")}
+    table, heads = shared.tune_metrics(ctx.ids, model, beta)
     # deltas against the last other setting shown (beta, or nu and the sets): a rerun with the same one keeps them
     shown = TUNE_SHOWN.get()
     if shown and shown[0] != (ctx.ids, beta):
@@ -78,17 +78,14 @@ def beta_view():
     left, right = st.columns(2)
     weighting = left.radio("Weighting of the maps", ["per-class", "global"], horizontal=True, key="fig7_weighting")
     shown = right.selectbox("Ternary map of", ["mean over the sets", *data.anomalies], key="ternary_set")
-    left.plotly_chart(figures.beta_curve(curve, weight, weighting), key="fig7")
-    right.plotly_chart(figures.ternary(simplex, beta, None if shown == "mean over the sets" else shown, weighting),
-                       key="ternary")
-    curves = {name: ev.roc_points(data, beta, name) for name in data.anomalies}
-    points = {name: ev.operating_point(data, beta, name) for name in data.anomalies}
-    st.plotly_chart(figures.roc(curves, points), key="roc")
+    left.plotly_chart(shared.figure(shared.beta_curve(ctx.ids, model, weight, weighting)), key="fig7")
+    anomaly = None if shown == "mean over the sets" else shown
+    right.plotly_chart(shared.figure(shared.ternary(ctx.ids, model, beta, anomaly, weighting)), key="ternary")
+    st.plotly_chart(shared.figure(shared.roc(ctx.ids, model, beta)), key="roc")
 
     chosen = st.selectbox("Per-class detail for", list(data.anomalies), key="tune_set")
-    st.dataframe(ev.per_class_table(data, beta, chosen, ctx.class_names).style.format(precision=3), hide_index=True)
-    scores = ev.scores_frame(data, beta, ctx.class_names)
-    st.plotly_chart(figures.histograms(scores, data.thresholds(beta), ctx.class_names), key="histograms")
+    st.dataframe(shared.per_class(ctx.ids, model, beta, chosen, names).style.format(precision=3), hide_index=True)
+    st.plotly_chart(shared.figure(shared.histograms(ctx.ids, model, beta, names)), key="histograms")
 
     with st.expander("Save the tuned detector"):
         if st.button("Save", key="save_tuned"):

@@ -5,8 +5,10 @@ tests."""
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import resource
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -53,3 +55,14 @@ def log_errors(text: str) -> list[str]:
         found.append("\n".join(block if len(block) <= 12 else [*block[:2], "  ...", *block[-9:]]))
         k = end
     return found
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process's children that have exited (and of theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]

@@ -1,11 +1,14 @@
 """A classroom on one dashboard server: N browser sessions at once.
 
     .venv/bin/python scripts/load_sessions.py [--sessions 20] [--seconds 60] [--seed 0] [--points 300] [--log FILE]
+    .venv/bin/python scripts/load_sessions.py --warm --lone-first   # a class after the teacher's warm-up
 
 Starts the real server (``python -m dashboard``, preloading as by default) on a free localhost port,
 with a cache folder of its own whose datasets/, models/, adversarial/, fooling/ and projections/ link
 to the project's cache/ (nothing is retrained); features/, detectors/ and scores/ start empty, so the
-sessions compute them at the same time. Opens N sessions at once, each its own Chromium context in
+sessions compute them at the same time (``--warm``: they link too, as after a teacher's warm-up; a run
+with ``--warm`` fills them). ``--lone-first``: one session alone on a server first, then the N on a
+fresh one, and each action's p95 of the N over its p50 alone. Opens N sessions at once, each its own Chromium context in
 one browser; once its first view is shown, each starts rounds for ``--seconds``: on Start, pick anomaly sets in the
 sidebar (a seeded choice per session), open Explore (until both projections are drawn), open Tune
 (until its metrics show), then move β₂ or β₃ three times (key press -> new numbers).
@@ -24,10 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import math
 import os
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -39,11 +40,14 @@ from browser_sessions import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
     IDLE_JS,
+    REUSED,
     ROOT,
     RUNNING_JS,
+    cpu_seconds,
     fresh_cache,
     idle_arg,
     log_errors,
+    percentile,
     running_app,
 )
 
@@ -216,15 +220,43 @@ def reference(keys: list[tuple], points: int) -> dict[tuple, tuple]:
     return found
 
 
-def cpu_seconds() -> float:
-    """CPU seconds of this process's children that have exited (and of theirs)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def phase(args, sessions: int, seen: dict, problems: list) -> dict:
+    """``sessions`` browser sessions on a server of their own; prints their table, returns their times."""
+    times, before, started = defaultdict(list), cpu_seconds(), time.time()
+    project_cache = Path(os.environ.get("ANOMALY_CACHE_DIR") or ROOT / "cache")  # --warm: every family of it
+    reused = (tuple(dict.fromkeys([*REUSED, "projections", "tuned", *(p.name for p in project_cache.glob("*/"))]))
+              if args.warm else ("datasets", "models", "adversarial", "fooling", "projections"))
+    with tempfile.TemporaryDirectory() as tmp, fresh_cache(reused=reused) as cache_dir:
+        log_path = args.log or Path(tmp) / "server.log"
+        with running_app({"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)}, log_path,
+                         start_timeout=240) as url:
+            asyncio.run(run(url, sessions, args.seconds, args.seed, times, seen, problems))
+            browser_cpu = cpu_seconds() - before  # Chromium and Playwright's driver, once they have exited
+            load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+        server_errors = log_errors(log_path.read_text())
+    server_cpu = cpu_seconds() - before - browser_cpu
+    print(f"{sessions} session(s) on one server, rounds for {args.seconds:.0f} s each, "
+          f"all done after {time.time() - started:.0f} s ({os.cpu_count()} cores, load average {load} then); "
+          f"CPU time: the browser {browser_cpu:.0f} s, the server {server_cpu:.0f} s")
+    print(f"{'action':14} {'count':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
+    for name in ACTIONS:
+        if times[name]:
+            print(f"{name:14} {len(times[name]):5d} {percentile(times[name], 0.5):7.2f} "
+                  f"{percentile(times[name], 0.95):7.2f} {max(times[name]):7.2f}")
+    print(f"server log: {len(server_errors)} error(s)" + "".join(f"\n{server_errors.count(e)}x {e}" for e in
+                                                                  dict.fromkeys(server_errors)))
+    problems += [f"server log, {server_errors.count(e)}x: {e.splitlines()[-1]}" for e in dict.fromkeys(server_errors)]
+    if not times["β move"]:
+        problems.append(f"no session of {sessions} moved β")
+    return times
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+def ratios(lone: dict, many: dict, sessions: int) -> None:
+    """Each action's p95 with many sessions over its p50 alone."""
+    for name in ("β move", "Explore open", "Tune open"):
+        if lone[name] and many[name]:
+            alone, crowd = percentile(lone[name], 0.5), percentile(many[name], 0.95)
+            print(f"{name}: p95 of {sessions} sessions {crowd:.2f} s = {crowd / alone:.1f} × the lone p50 {alone:.2f} s")
 
 
 def main() -> None:
@@ -234,28 +266,19 @@ def main() -> None:
                         help="a session starts rounds until this long after its first view (one at least)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--points", type=int, default=300, help="inputs per set in projections (the app's default)")
+    parser.add_argument("--lone-first", action="store_true",
+                        help="first one session alone on its own server, then --sessions; prints each action's "
+                             "p95 with --sessions over its p50 alone")
+    parser.add_argument("--warm", action="store_true",
+                        help="use the whole project cache (a teacher's warm cache; features, detectors and scores "
+                             "too) instead of computing them during the run")
     parser.add_argument("--log", type=Path, help="keep the server's log in this file")
     args = parser.parse_args()
-    times, seen, problems = defaultdict(list), defaultdict(list), []
-    started = time.time()
-    with tempfile.TemporaryDirectory() as tmp, \
-            fresh_cache(reused=("datasets", "models", "adversarial", "fooling", "projections")) as cache_dir:
-        log_path = args.log or Path(tmp) / "server.log"
-        with running_app({"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)}, log_path,
-                         start_timeout=240) as url:
-            asyncio.run(run(url, args.sessions, args.seconds, args.seed, times, seen, problems))
-            browser_cpu = cpu_seconds()  # Chromium and Playwright's driver, once they have exited
-            load = " ".join(f"{v:.1f}" for v in os.getloadavg())
-        server_errors = log_errors(log_path.read_text())
-    server_cpu = cpu_seconds() - browser_cpu
-    print(f"{args.sessions} sessions on one server, rounds for {args.seconds:.0f} s each, "
-          f"all done after {time.time() - started:.0f} s ({os.cpu_count()} cores, load average {load} then); "
-          f"CPU time: the browser {browser_cpu:.0f} s, the server {server_cpu:.0f} s")
-    print(f"{'action':14} {'count':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
-    for name in ACTIONS:
-        if times[name]:
-            print(f"{name:14} {len(times[name]):5d} {percentile(times[name], 0.5):7.2f} "
-                  f"{percentile(times[name], 0.95):7.2f} {max(times[name]):7.2f}")
+    seen, problems = defaultdict(list), []
+    lone = phase(args, 1, seen, problems) if args.lone_first else None
+    many = phase(args, args.sessions, seen, problems)
+    if lone is not None:
+        ratios(lone, many, args.sessions)
     for key, readings in sorted(seen.items()):
         if len({values for _, values in readings}) > 1:
             problems.append(f"sessions disagree on {key}: {sorted(set(readings))}")
@@ -271,11 +294,6 @@ def main() -> None:
           f"every session's equal to a single session's: {'yes' if not differ else f'no, {len(differ)} differ'} "
           f"(the single session took {time.time() - started:.0f} s)")
     problems += differ
-    print(f"server log: {len(server_errors)} error(s)" + "".join(f"\n{server_errors.count(e)}x {e}" for e in
-                                                                  dict.fromkeys(server_errors)))
-    problems += [f"server log, {server_errors.count(e)}x: {e.splitlines()[-1]}" for e in dict.fromkeys(server_errors)]
-    if not times["β move"]:
-        problems.append("no session moved β")
     for problem in problems:
         print(f"problem: {problem}")
     print("no problems" if not problems else f"{len(problems)} problem(s)")
