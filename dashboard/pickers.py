@@ -74,15 +74,18 @@ def pick_anomalies(ids: Ids) -> tuple[tuple[str, ...], tuple[tuple[str, str], ..
 def pick_layer(ids: Ids, experiment, auto_mdl: str) -> str:
     layers = views.candidate_layers(experiment)
     choice = state.layer_choice(ids.model)
-    if choice.get() not in layers:
-        choice.set(auto_mdl)
-    # the box shows the layer's own name (a ResNet's MDL is e.g. layer2.0, which the label "layer 1" contradicted)
-    return st.sidebar.selectbox("MDL (Most Discriminative Layer)", layers,
-                                format_func=lambda n: f"{n}  ★ MDL" if n == auto_mdl else n, key=choice.name,
+    if choice.value() not in layers:
+        choice.kept.set(auto_mdl)
+    # the box shows the layer's own name (a ResNet's MDL is e.g. layer2.0, which the label "layer 1" contradicted);
+    # it starts from the kept choice, also when Streamlit has dropped the box's own state
+    return st.sidebar.selectbox("MDL (Most Discriminative Layer)", layers, index=layers.index(choice.value()),
+                                format_func=lambda n: f"{n}  ★ MDL" if n == auto_mdl else n, **choice.widget_args(),
                                 help="the Most Discriminative Layer, whose SVDD gives the MDL score; ★ marks the layer "
                                      "chosen on the mix set (fewest errors); pick another to compare.")
 
 
 def set_layer(ctx, widget_key: str) -> None:
     """Callback: make the layer picked in ``widget_key`` the sidebar's MDL choice."""
-    state.layer_choice(ctx.ids.model).set(state.widget_value(widget_key))
+    choice = state.layer_choice(ctx.ids.model)
+    choice.kept.set(state.widget_value(widget_key))
+    st.session_state.pop(choice.widget, None)  # the box starts again from the kept choice

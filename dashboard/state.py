@@ -106,9 +106,11 @@ SHOWN_MODEL: Key[Ids | None] = Key("_shown_model", _constant(None))
 FOLDER_BAR: Key[Any] = Key("_folder_bar", _constant(None))
 
 
-def layer_choice(model: str) -> Key[str | None]:
-    """The sidebar's MDL choice for ``model`` (a selectbox's key: kept per model)."""
-    return Key(f"_layer:{model}", _constant(None))
+def layer_choice(model: str) -> Kept[str | None]:
+    """The sidebar's MDL choice for ``model`` (kept per model). Kept outside the selectbox's own state:
+    Streamlit may drop that state between runs, and the selectbox then fell back to its first option
+    (the network's first layer) for the rest of the session, under a class's load."""
+    return Kept(f"_layer:{model}", Key(f"layer:{model}", _constant(None)))
 
 
 def anomaly_choice(model: str, default: list[str]) -> Kept[list[str]]:

@@ -60,10 +60,13 @@ METRICS = '[data-testid="stMetricValue"]'
 CHARTS = '[data-testid="stVegaLiteChart"] canvas'
 EXCEPTION = '[data-testid="stException"]'
 WAIT_MS = 300_000  # any one wait; a timed-out action is a problem
+#: polled every 50 ms in every tab: textContent of the few elements it needs (innerText of the whole page made
+#: each poll lay the page out, and twenty tabs doing so took the CPU the server and the pages need)
+CAPTIONS = '[data-testid="stCaptionContainer"]'
 CHANGED_JS = f"""([before, caption]) => {{
-  const now = [...document.querySelectorAll('{METRICS}')].map(e => e.innerText).join();
+  const now = [...document.querySelectorAll('{METRICS}')].map(e => e.textContent).join();
   if (before !== null && now !== before && now.split(',').length === 4) return true;
-  return !{RUNNING_JS} && document.body.innerText.includes(caption);
+  return !{RUNNING_JS} && [...document.querySelectorAll('{CAPTIONS}')].some(e => e.textContent.includes(caption));
 }}"""
 
 
@@ -140,6 +143,9 @@ async def session(browser, url: str, n: int, seed: int, seconds: float, times: d
         values = tuple(await tab.locator(METRICS).all_inner_texts())
         if await shown_key(tab) == key:
             seen[key].append((n, values))
+        mdl = await tab.locator('[data-testid="stSelectbox"]', has_text="MDL (Most").locator("input").input_value()
+        if "★" not in mdl:  # nobody picks another layer here
+            problems.append(f"session {n}: the sidebar's MDL is {mdl!r}, not the chosen one (★)")
 
     try:
         await timed("first load", lambda: tab.goto(url), lambda: tab.get_by_role("heading", name="Start here").first.wait_for(),
@@ -168,8 +174,9 @@ async def session(browser, url: str, n: int, seed: int, seconds: float, times: d
                 key = rng.choice({0.0: ["End", "ArrowRight"], 1.0: ["Home", "ArrowLeft"]}.get(value, ["Home", "End"]))
                 new = {"Home": 0.0, "End": 1.0, "ArrowRight": value + 0.05, "ArrowLeft": value - 0.05}[key]
                 other = float(await beta_value(tab, "β₃" if label == "β₂" else "β₂"))
+                other = min(other, round(1.0 - new, 2))  # the other slider gives way (Tune keeps β₂ + β₃ ≤ 1)
                 after = caption(*((new, other) if label == "β₂" else (other, new)))
-                before = ",".join(await tab.locator(METRICS).all_inner_texts())
+                before = ",".join(await tab.locator(METRICS).all_text_contents())
                 await slider(tab, label).focus()
                 await timed("β move", lambda: slider(tab, label).press(key),
                             lambda: tab.wait_for_function(CHANGED_JS, arg=[before, after], polling=50))
