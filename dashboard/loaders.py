@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import streamlit as st
 
+from detector import cache
 from detector.data.loading import dataset_available as _dataset_available
 from detector.evaluation import evaluate as evaluation, projection
 from detector.evaluation.experiment import (
@@ -204,8 +205,20 @@ def explore_points(ids: Ids, layers: tuple[str, ...], per_set: int) -> views.Poi
 
 @st.cache_data(show_spinner=False, max_entries=32)  # a class's sets: kept, not evicted
 def explore_image_urls(ids: Ids, layers: tuple[str, ...], per_set: int) -> list[str]:
-    """The projected inputs as PNG data URLs, for hover tooltips."""
-    return views.image_urls(explore_points(ids, layers, per_set).images)
+    """The projected inputs as PNG data URLs, for hover tooltips; each set's are encoded once per server,
+    whatever other sets it is shown with (the ID inputs are in every choice)."""
+    points = explore_points(ids, layers, per_set)
+    urls = []
+    for rows in points.meta.groupby("set", sort=False).indices.values():  # each set's rows, in order
+        images = points.images[rows]
+        urls += _image_urls(cache.hash_array(images), images)
+    return urls
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _image_urls(digest: str, _images) -> list[str]:
+    """PNG data URLs of ``_images`` (``digest``: their hash, the key)."""
+    return views.image_urls(_images)
 
 
 @st.cache_resource(show_spinner=False)

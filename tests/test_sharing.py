@@ -83,3 +83,18 @@ def test_two_sessions_on_explore_share_the_scored_points_and_keep_their_own_sele
     assert first.session_state["explore_selection"]["rows"] == [3]
     assert not second.session_state["explore_selection"].get("rows") and not second.get("image")
     assert built["with_scores"] == 1
+
+
+def test_the_mdl_box_starts_from_the_kept_choice_whenever_streamlit_makes_it_anew():
+    """Under a class's load Streamlit dropped the box's own state and the browser's new box showed its
+    default, the network's first layer, for the rest of that session: the default is the kept choice."""
+    key = "_layer:lenet-mnist"
+    at = open_page("start")
+    box = at.selectbox(key=key)
+    auto, layers = box.value, [option.split()[0] for option in box.options]
+    assert "★" in box.options[box.proto.default] and layers[box.proto.default] == auto != layers[0]
+    other = next(layer for layer in layers[1:] if layer != auto)
+    at.selectbox(key=key).set_value(other).run()  # a choice of this session's own
+    box = at.selectbox(key=key)
+    assert box.value == other and layers[box.proto.default] == other and at.session_state["layer:lenet-mnist"] == other
+    assert open_page("start").selectbox(key=key).value == auto  # another session's is its own
