@@ -128,3 +128,33 @@ def test_report_splits_kinds_and_gives_their_means(tiny_experiment, tmp_path):
                                  "noise": noise, "adversarial": rows[method, "fgsm"]}
         noise_line = [line for line in text.split("### Noise")[2].splitlines() if line.startswith(f"| {method} |")][0]
         assert noise_line.rstrip(" |").endswith(f"{noise:.2f}") or f"**{noise:.2f}**" in noise_line  # the mean column
+
+
+def test_update_recomputes_only_the_named_methods(tiny_experiment, tmp_path):
+    from dataclasses import replace
+
+    from detector.errors import DataError
+    from detector.evaluation.report_update import update_report
+
+    quiet = {"model_name": "lenet-mnist", "echo": lambda _: None}
+    first = run_benchmark(tiny_experiment, ["msp", "energy", "knn"], ["gaussian"], **quiet)
+    committed = write_report(first, tmp_path / "report.md")[0]
+    again = run_benchmark(tiny_experiment, ["energy"], ["gaussian"], **quiet)
+    again.rows = [replace(row, auroc=12.34) for row in again.rows]  # as if energy had changed
+    merged = update_report(committed, [again], ["energy"])[0]
+    assert [row.method for row in merged.rows] == [row.method for row in first.rows]  # the report's order
+    assert [row.auroc for row in merged.rows if row.method == "energy"] == [12.34, 12.34]
+    assert [row for row in merged.rows if row.method != "energy"] == [row for row in first.rows if row.method != "energy"]
+    assert list(merged.method_seconds) == ["msp", "energy", "knn"]
+    assert "Rows of energy computed again" in merged.notes[-1] and "generated " in merged.notes[-1]
+    text = write_report(merged, tmp_path / "updated.md")[0].read_text()
+    assert "12.34" in text and "Rows of energy computed again" in text
+
+    fewer = run_benchmark(tiny_experiment, ["energy"], ["uniform"], **quiet)
+    with pytest.raises(DataError, match="energy on gaussian"):  # its gaussian cells would be lost
+        update_report(committed, [fewer], ["energy"])
+    with pytest.raises(DataError, match="regenerate the whole report"):  # a report of another model
+        update_report(committed, [replace(again, model="lenet-fashion-mnist")], ["energy"])
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(DataError, match="cannot read its rows"):
+        update_report(tmp_path / "broken.md", [again], ["energy"])

@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="held-out (ours: thresholds and ranges on validation data) or the authors' code's "
                              "(fitted on the evaluation data), or both side by side")
     report.add_argument("-o", "--output", required=True, help="Markdown file; .csv and .json are written beside it")
+    report.add_argument("--update", metavar="REPORT", help="compute only --methods again and keep every other method's "
+                        "rows of REPORT (a report of the same model and network, e.g. docs/results-lenet-mnist.md)")
     limit_args(report)
     check = commands.add_parser("check", help="judge your own inputs (PNG / JPEG / .npy / .npz): prediction, scores, verdict",
                                 epilog=EPILOG)

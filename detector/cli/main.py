@@ -126,6 +126,10 @@ def cmd_report(args) -> None:
         check_anomalies(args)
     for path in report_outputs(args.output):  # the .csv and .json go beside it
         check_output(path)
+    if args.update:  # before anything is computed
+        from ..evaluation.report_update import read_report
+
+        read_report(args.update)
     experiment = load_experiment(args.model, args.weights, args.id_dataset, progress=True, train_limit=args.train_limit,
                                  test_limit=args.test_limit, class_names=args.class_names)
     if not args.anomaly and not args.anomaly_file:
@@ -134,6 +138,10 @@ def cmd_report(args) -> None:
     protocols = PROTOCOLS if args.protocol == "both" else (args.protocol,)
     benches = [run_benchmark(experiment, methods, args.anomaly, model_name=args.model, anomaly_files=args.anomaly_file,
                              protocol=protocol, echo=lambda text: print(text, file=sys.stderr)) for protocol in protocols]
+    if args.update:
+        from ..evaluation.report_update import update_report
+
+        benches = update_report(args.update, benches, methods)
     command = "python -m detector " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("__main__.py") else ""
     for path in write_report(benches, args.output, weighting=args.weighting, command=command):
         print(f"wrote {path}")
