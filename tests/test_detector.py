@@ -69,6 +69,9 @@ def test_save_and_load_give_the_same_scores_and_refuse_another_model(fitted, tin
     other = type(tiny_model)(**{**tiny_model.__dict__, "weights_hash": "0" * 20})
     with pytest.raises(ValueError, match="another model"):
         UniformDetector.load(path, other)
+    recoded = type(tiny_model)(**{**tiny_model.__dict__, "fingerprint": "0" * 20})  # same weights, another forward
+    with pytest.raises(ValueError, match="same weights but another computation"):
+        UniformDetector.load(path, recoded)
     path.write_bytes(b"garbage")
     with pytest.raises(ValueError, match="cannot load detector"):
         UniformDetector.load(path, tiny_model)

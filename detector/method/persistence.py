@@ -1,5 +1,6 @@
 """A fitted :class:`~detector.method.uniform.UniformDetector` on disk: skops (no pickle), tagged with the
-weights hash of the model it was fitted for, written atomically, read with every field checked."""
+weights hash and the fingerprint (weights and outputs on a probe batch) of the model it was fitted for,
+written atomically, read with every field checked."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def save_detector(detector, path: str | Path, cache_key: dict | None = None) -> 
     state = {
         "format": FORMAT,
         "model_hash": detector.model.weights_hash,
+        "model_fingerprint": detector.model.fingerprint,  # the same weights under another forward differ here
         "class": type(detector).__name__,
         # every constructor parameter but the model (the file is tagged with its weights hash instead), with the
         # fitted choices in place of values set since the last fit: the file scores as the detector does
@@ -65,6 +67,11 @@ def load_detector(cls, path: str | Path, model, cache_key: dict | None = None):
         raise ValueError(
             f"{path} was fitted for another model (weights hash {state['model_hash']}, "
             f"this model has {model.weights_hash}); fit a new detector for this model"
+        )
+    if state.get("model_fingerprint", model.fingerprint) != model.fingerprint:  # files written before it: the hash only
+        raise ValueError(
+            f"{path} was fitted for a model with the same weights but another computation (its outputs on a probe "
+            "batch differ: the model's code changed since); fit a new detector for this model"
         )
     try:  # a crafted file may hold anything under the right keys
         params = dict(state["params"])
