@@ -5,14 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from detector.evaluation.committed import CommittedReport, committed_report
-from detector.models.classifiers import BUILTIN, shipped_weights
+from detector.models.classifiers import BUILTIN, shipped_manifest, shipped_weights
 
 from .loaders import Ids
 
 
 @st.cache_data(show_spinner=False)
-def _report(model: str) -> CommittedReport | None:
-    return committed_report(model)
+def _report(model: str, weights_hash: str | None) -> CommittedReport | None:
+    return committed_report(model, weights_hash=weights_hash)
 
 
 def builtin_report(ids: Ids) -> CommittedReport | None:
@@ -22,4 +22,4 @@ def builtin_report(ids: Ids) -> CommittedReport | None:
         return None
     if shipped_weights(ids.model) is None:  # trained here: another network than the report's
         return None
-    return _report(ids.model)
+    return _report(ids.model, shipped_manifest()[ids.model].get("weights_hash"))  # cells of these weights only

@@ -156,5 +156,21 @@ def test_update_recomputes_only_the_named_methods(tiny_experiment, tmp_path):
     with pytest.raises(DataError, match="regenerate the whole report"):  # a report of another model
         update_report(committed, [replace(again, model="lenet-fashion-mnist")], ["energy"])
     (tmp_path / "broken.json").write_text("{")
+    forged = json.loads(committed.with_suffix(".json").read_text()) | {"weights_hash": "0" * 20}
+    (tmp_path / "forged.json").write_text(json.dumps(forged))
+    with pytest.raises(DataError, match="regenerate the whole report"):  # the same model name, other weights
+        update_report(tmp_path / "forged.md", [again], ["energy"])
     with pytest.raises(DataError, match="cannot read its rows"):
         update_report(tmp_path / "broken.md", [again], ["energy"])
+
+
+def test_committed_cells_are_those_of_the_network_that_made_them(tiny_experiment, tmp_path):
+    from detector.evaluation.committed import committed_report
+
+    bench = run_benchmark(tiny_experiment, ["msp"], ["gaussian"], model_name="lenet-mnist", echo=lambda _: None)
+    write_report(bench, tmp_path / "results-lenet-mnist.md")
+    weights = tiny_experiment.model.weights_hash
+    assert json.loads((tmp_path / "results-lenet-mnist.json").read_text())["weights_hash"] == weights
+    report = committed_report("lenet-mnist", docs=tmp_path, weights_hash=weights)
+    assert report is not None and report.cell("msp", "gaussian")
+    assert committed_report("lenet-mnist", docs=tmp_path, weights_hash="0" * 20) is None  # retrained weights

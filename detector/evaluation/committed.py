@@ -24,8 +24,10 @@ class CommittedReport:
         return [row for row in self.rows if row.method == method and row.anomaly == anomaly]
 
 
-def committed_report(model: str, protocol: str = "held-out", docs: Path = DOCS) -> CommittedReport | None:
-    """The committed report of the built-in ``model`` (None when there is none, or it does not read)."""
+def committed_report(model: str, protocol: str = "held-out", docs: Path = DOCS,
+                     weights_hash: str | None = None) -> CommittedReport | None:
+    """The committed report of the built-in ``model`` (None when there is none, or it does not read, or it
+    records another network than the one of ``weights_hash``)."""
     path = docs / f"results-{model}.json"
     try:
         data = json.loads(path.read_text())
@@ -34,7 +36,7 @@ def committed_report(model: str, protocol: str = "held-out", docs: Path = DOCS) 
                      for r in data["rows"] if r.get("protocol", "held-out") == protocol)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if data.get("model") != model:
+    if data.get("model") != model or data.get("weights_hash", weights_hash) != weights_hash:
         return None
     markdown = path.with_suffix(".md")
     found = re.search(r"Generated (\d{4}-\d{2}-\d{2})", markdown.read_text()) if markdown.is_file() else None

@@ -231,7 +231,8 @@ def write_report(benches: Benchmark | list[Benchmark], output: str | Path, *, we
         writer.writeheader()
         writer.writerows(records)
     json_path.write_text(json.dumps({
-        "model": bench.model, "id_dataset": exp.id_dataset, "test_accuracy": round(exp.test_accuracy, 4),
+        "model": bench.model, "weights_hash": exp.model.weights_hash, "id_dataset": exp.id_dataset,
+        "test_accuracy": round(exp.test_accuracy, 4),
         "protocols": [b.protocol for b in benches], "versions": versions, "seconds": round(seconds, 1),
         "method_seconds": {b.protocol: {m: None if s != s else round(s, 1) for m, s in b.method_seconds.items()}
                            for b in benches},

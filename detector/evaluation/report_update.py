@@ -56,7 +56,9 @@ def update_report(report: str | Path, benches: list[Benchmark], methods: list[st
     report = Path(report)
     data = read_report(report)
     experiment = benches[0].experiment
-    if data.get("model") != benches[0].model or data.get("test_accuracy") != round(experiment.test_accuracy, 4):
+    weights = experiment.model.weights_hash
+    if (data.get("model") != benches[0].model or data.get("weights_hash", weights) != weights
+            or data.get("test_accuracy") != round(experiment.test_accuracy, 4)):
         raise DataError(f"--update {report}: it was made on {data.get('model')!r} at test accuracy "
                         f"{data.get('test_accuracy')}, not on {benches[0].model!r} at {round(experiment.test_accuracy, 4)}; "
                         "regenerate the whole report instead")
