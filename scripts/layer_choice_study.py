@@ -28,14 +28,11 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mobilenet_candidates import SHAPE, recalibrated, split  # noqa: E402
+from mobilenet_candidates import SHAPE, recalibrated, study_sets  # noqa: E402
 
-from detector.anomalies import AnomalySet  # noqa: E402
-from detector.anomalies.lookalikes import distorted_images, rendered_letters  # noqa: E402
 from detector.anomalies.noise import MIX_PARTS, mix_set  # noqa: E402
 from detector.evaluation.evaluate import metric_rows  # noqa: E402
 from detector.evaluation.experiment import Experiment, check_accuracy  # noqa: E402
-from detector.inputs.images import to_input_shape  # noqa: E402
 from detector.method.features import LOGITS  # noqa: E402
 from detector.method.mdl import most_discriminative  # noqa: E402
 from detector.method.metrics import per_class_thresholds  # noqa: E402
@@ -114,12 +111,7 @@ def candidate_facts(model, experiment: Experiment, anomalies: list) -> dict:
 
 
 def run(args, seed: int) -> dict:
-    train, val = split("fashion-mnist", "train", args.train), split("fashion-mnist", "val", None)
-    test, mnist = split("fashion-mnist", "test", args.test), split("mnist", "test", args.test)
-    anomalies = [AnomalySet("mnist", "ood", mnist.images),
-                 AnomalySet("distorted", "near-ood", distorted_images(test.images, len(test.labels))),
-                 AnomalySet("letters", "near-ood", to_input_shape(rendered_letters(len(test.labels)), SHAPE, "letters")),
-                 AnomalySet("digits", "ood", split("digits", "test", None).images)]
+    train, val, test, anomalies = study_sets(args.train, args.test)
     weights = args.weights_dir / f"{args.arch}-{args.train}-e{args.epochs}-s{seed}.pt"
     model = prepare_classifier(args.arch, trained(args.arch, train, args.epochs, seed, weights), SHAPE, "fashion-mnist")
     experiment = Experiment(model, "fashion-mnist", train, val, test)

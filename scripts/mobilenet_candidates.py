@@ -47,6 +47,18 @@ def split(name: str, part: str, limit: int | None) -> Dataset:
     return Dataset(name, part, to_input_shape(data.images[keep], SHAPE, f"{name}/{part}"), data.labels[keep])
 
 
+def study_sets(train_limit: int | None, test_limit: int | None) -> tuple[Dataset, Dataset, Dataset, list[AnomalySet]]:
+    """Fashion-MNIST's train, validation and test splits at 32x32 RGB, and the anomaly sets: MNIST, and three
+    that check a choice is not MNIST's alone (distorted test clothes, rendered letters, scikit-learn's digits)."""
+    train, val = split("fashion-mnist", "train", train_limit), split("fashion-mnist", "val", None)
+    test, mnist = split("fashion-mnist", "test", test_limit), split("mnist", "test", test_limit)
+    anomalies = [AnomalySet("mnist", "ood", mnist.images),
+                 AnomalySet("distorted", "near-ood", distorted_images(test.images, len(test.labels))),
+                 AnomalySet("letters", "near-ood", to_input_shape(rendered_letters(len(test.labels)), SHAPE, "letters")),
+                 AnomalySet("digits", "ood", split("digits", "test", None).images)]
+    return train, val, test, anomalies
+
+
 def trained_network(train: Dataset, epochs: int, weights: Path, seed: int = 0) -> torch.nn.Module:
     """The network with ``weights`` when the file exists, else trained (seeded, on the CPU) and saved there."""
     torch.manual_seed(seed)
@@ -89,13 +101,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=Path("mobilenet_v3_small-fashion-mnist.pt"),
                         help="the trained network: loaded when the file exists, else trained and written there")
     args = parser.parse_args()
-    train, val = split("fashion-mnist", "train", args.train), split("fashion-mnist", "val", None)
-    test, mnist = split("fashion-mnist", "test", args.test), split("mnist", "test", args.test)
-    # MNIST is the issue's set; the others check that a choice is not MNIST's alone
-    anomalies = [AnomalySet("mnist", "ood", mnist.images),
-                 AnomalySet("distorted", "near-ood", distorted_images(test.images, len(test.labels))),
-                 AnomalySet("letters", "near-ood", to_input_shape(rendered_letters(len(test.labels)), SHAPE, "letters")),
-                 AnomalySet("digits", "ood", split("digits", "test", None).images)]
+    train, val, test, anomalies = study_sets(args.train, args.test)
     network = trained_network(train, args.epochs, args.weights, args.seed)
     model = prepare_classifier("mobilenet_v3_small", network, SHAPE, "fashion-mnist")
     experiment = Experiment(model, "fashion-mnist", train, val, test)
