@@ -39,89 +39,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser_sessions import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
-    IDLE_JS,
     REUSED,
     ROOT,
-    RUNNING_JS,
     cpu_seconds,
     fresh_cache,
-    idle_arg,
     log_errors,
     percentile,
     running_app,
 )
-
-from detector.evaluation.evaluate import beta_of  # noqa: E402  (the β caption a move must bring)
+from tab_actions import (  # noqa: E402
+    CHANGED_JS,
+    CHARTS,
+    EXCEPTION,
+    METRICS,
+    WAIT_MS,
+    beta_value,
+    caption,
+    idle,
+    open_page,
+    pick_sets,
+    shown,
+    shown_key,
+    shown_sets,
+    slider,
+)
 
 POOL = ("fashion-mnist", "digits", "gaussian", "uniform")  # sets that load in seconds
 COMBOS = [c for k in (1, 2, 3) for c in itertools.combinations(POOL, k)]
 ACTIONS = ("first load", "set pick", "Explore open", "Tune open", "β move")
-METRICS = '[data-testid="stMetricValue"]'
-CHARTS = '[data-testid="stVegaLiteChart"] canvas'
-EXCEPTION = '[data-testid="stException"]'
-WAIT_MS = 300_000  # any one wait; a timed-out action is a problem
-#: polled every 50 ms in every tab: textContent of the few elements it needs (innerText of the whole page made
-#: each poll lay the page out, and twenty tabs doing so took the CPU the server and the pages need)
-CAPTIONS = '[data-testid="stCaptionContainer"]'
-CHANGED_JS = f"""([before, caption]) => {{
-  const now = [...document.querySelectorAll('{METRICS}')].map(e => e.textContent).join();
-  if (before !== null && now !== before && now.split(',').length === 4) return true;
-  return !{RUNNING_JS} && [...document.querySelectorAll('{CAPTIONS}')].some(e => e.textContent.includes(caption));
-}}"""
-
-
-def caption(beta2: float, beta3: float) -> str:
-    """What Tune writes under its sliders once it has run with them."""
-    return f"β = ({', '.join(f'{b:.2f}' for b in beta_of(beta2, beta3))})"
-
-
-async def idle(tab, quiet: float = 0.3) -> None:
-    await tab.wait_for_function(IDLE_JS, arg=idle_arg(quiet), polling=50, timeout=WAIT_MS)
-
-
-def slider(tab, label: str):
-    return tab.locator('[data-testid="stSlider"]', has_text=f"{label} —").get_by_role("slider")
-
-
-async def open_page(tab, link: str, heading: str) -> None:
-    await tab.get_by_role("link", name=link, exact=True).first.click()
-    await tab.get_by_role("heading", name=heading).first.wait_for()
-
-
-async def shown(tab, selector: str, count: int) -> None:
-    """Until ``count`` elements match ``selector``; an exception shown instead is raised."""
-    await tab.wait_for_function(f"document.querySelectorAll('{selector}').length >= {count} || "
-                                f"document.querySelector('{EXCEPTION}')", polling=100)
-    if await tab.locator(EXCEPTION).count():
-        raise RuntimeError(f"the page shows an exception: {(await tab.locator(EXCEPTION).first.inner_text())[:300]}")
-
-
-async def pick_sets(tab, sets: tuple[str, ...]) -> None:
-    box = tab.locator('[data-testid="stMultiSelect"]', has_text="Anomaly sets")
-    await box.get_by_role("button", name="Clear all").click()  # there is one: every pick has a set
-    await idle(tab)
-    for name in sets:
-        await box.locator("input").click()
-        await box.locator("input").fill(name)
-        await tab.keyboard.press("Enter")
-        await idle(tab)
-    await tab.keyboard.press("Escape")
-
-
-async def shown_key(tab) -> tuple:
-    """(sets, β₂, β₃, ν) as the page shows them."""
-    nu = await slider(tab, "ν").get_attribute("aria-valuetext")  # a select_slider's value is an index
-    return await shown_sets(tab), await beta_value(tab, "β₂"), await beta_value(tab, "β₃"), nu
-
-
-async def shown_sets(tab) -> tuple[str, ...]:
-    chips = await tab.locator('[data-testid="stMultiSelect"] [data-tag]').all_inner_texts()
-    return tuple(c.split(" (")[0] for c in chips)
-
-
-async def beta_value(tab, label: str) -> str:
-    return await slider(tab, label).input_value()
-
 
 async def session(browser, url: str, n: int, seed: int, seconds: float, times: dict, seen: dict, problems: list) -> None:
     rng, action = random.Random(seed * 1000 + n), "first load"
