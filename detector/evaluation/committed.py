@@ -31,9 +31,7 @@ def committed_report(model: str, protocol: str = "held-out", docs: Path = DOCS,
     path = docs / f"results-{model}.json"
     try:
         data = json.loads(path.read_text())
-        rows = tuple(Row(r["method"], r["anomaly"], r["kind"], r["weighting"], float(r["tnr_at_95_tpr"]),
-                         float(r["auroc"]), float(r["tpr"]), int(r["classes_left_out"]))
-                     for r in data["rows"] if r.get("protocol", "held-out") == protocol)
+        rows = tuple(Row.from_report(r) for r in data["rows"] if r.get("protocol", "held-out") == protocol)
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if data.get("model") != model or data.get("weights_hash", weights_hash) != weights_hash:

@@ -45,6 +45,13 @@ class Row:
     def as_record(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_report(cls, record: dict) -> "Row":
+        """A row of a report's JSON (:func:`detector.evaluation.report.row_records`)."""
+        return cls(record["method"], record["anomaly"], record["kind"], record["weighting"],
+                   float(record["tnr_at_95_tpr"]), float(record["auroc"]), float(record["tpr"]),
+                   int(record["classes_left_out"]))
+
 
 def metric_rows(method: str, anomaly, id_scores, id_pred, scores, pred, thresholds, tpr: float = 0.95) -> list[Row]:
     """Both weightings for one anomaly set, rounded to two decimals as reported."""

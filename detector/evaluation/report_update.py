@@ -16,17 +16,12 @@ from .benchmark import Benchmark
 from .evaluate import Row
 
 
-def _committed_rows(record: dict) -> Row:
-    return Row(record["method"], record["anomaly"], record["kind"], record["weighting"], float(record["tnr_at_95_tpr"]),
-               float(record["auroc"]), float(record["tpr"]), int(record["classes_left_out"]))
-
-
 def read_report(report: str | Path) -> dict:
     """The committed report's JSON twin, each row also as a :class:`Row` (``row``); DataError when it does not read."""
     path = Path(report).with_suffix(".json")
     try:
         data = json.loads(path.read_text())
-        data["rows"] = [{**record, "row": _committed_rows(record)} for record in data["rows"]]
+        data["rows"] = [{**record, "row": Row.from_report(record)} for record in data["rows"]]
         return data
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise DataError(f"--update {report}: cannot read its rows from {path} ({error}); give a report written by "
