@@ -28,7 +28,9 @@ nu = NU.value()
 st.select_slider("ν — SVDD slack bound (refits the SVDDs of both layers; cached afterwards)", views.NU_CHOICES,
                  value=nu if nu in views.NU_CHOICES else DEFAULT_NU, **NU.widget_args())
 data = load.score_data(ctx.ids)
-load.auroc_curve(ctx.ids), load.auroc_simplex(ctx.ids)  # computed here, behind their loading boxes
+# computed here, behind their loading boxes; the figures below read them from the same cache
+load.auroc_curve(ctx.ids)
+load.auroc_simplex(ctx.ids)
 model = shared.fingerprint(ctx.ids)  # every table and figure below is shared by the sessions that ask for the same
 names = tuple(ctx.class_names)
 
