@@ -36,6 +36,9 @@ names = tuple(ctx.class_names)
 
 
 WEIGHTS = (BETA_WEIGHT, CONF_WEIGHT)  # the two sliders, kept across pages
+#: Tune's charts, one group drawn at a time: with all four redrawn, a β move cost the browser
+#: four times the CPU of the numbers it waits for (a class's browsers share the machine's cores)
+CHARTS = ("Fig. 7 and the ternary map", "ROC curves", "Score histograms")
 
 
 def weights_moved(moved, other) -> None:
@@ -77,17 +80,22 @@ def beta_view():
                        help=f"mean over the anomaly sets, %; {since}" if before else "mean over the anomaly sets, %")
     st.dataframe(table.style.format(precision=2), hide_index=True, key="metrics_table")
 
-    left, right = st.columns(2)
-    weighting = left.radio("Weighting of the maps", ["per-class", "global"], horizontal=True, key="fig7_weighting")
-    shown = right.selectbox("Ternary map of", ["mean over the sets", *data.anomalies], key="ternary_set")
-    left.plotly_chart(shared.figure(shared.beta_curve(ctx.ids, model, weight, weighting)), key="fig7")
-    anomaly = None if shown == "mean over the sets" else shown
-    right.plotly_chart(shared.figure(shared.ternary(ctx.ids, model, beta, anomaly, weighting)), key="ternary")
-    st.plotly_chart(shared.figure(shared.roc(ctx.ids, model, beta)), key="roc")
+    charts = st.segmented_control("Charts", CHARTS, default=CHARTS[0], key="tune_charts",
+                                  help="One group at a time: a β move redraws only the charts shown") or CHARTS[0]
+    if charts == CHARTS[0]:
+        left, right = st.columns(2)
+        weighting = left.radio("Weighting of the maps", ["per-class", "global"], horizontal=True, key="fig7_weighting")
+        shown = right.selectbox("Ternary map of", ["mean over the sets", *data.anomalies], key="ternary_set")
+        left.plotly_chart(shared.figure(shared.beta_curve(ctx.ids, model, weight, weighting)), key="fig7")
+        anomaly = None if shown == "mean over the sets" else shown
+        right.plotly_chart(shared.figure(shared.ternary(ctx.ids, model, beta, anomaly, weighting)), key="ternary")
+    elif charts == CHARTS[1]:
+        st.plotly_chart(shared.figure(shared.roc(ctx.ids, model, beta)), key="roc")
+    else:
+        st.plotly_chart(shared.figure(shared.histograms(ctx.ids, model, beta, names)), key="histograms")
 
     chosen = st.selectbox("Per-class detail for", list(data.anomalies), key="tune_set")
     st.dataframe(shared.per_class(ctx.ids, model, beta, chosen, names).style.format(precision=3), hide_index=True)
-    st.plotly_chart(shared.figure(shared.histograms(ctx.ids, model, beta, names)), key="histograms")
 
     with st.expander("Save the tuned detector"):
         if st.button("Save", key="save_tuned"):

@@ -39,20 +39,26 @@ def test_two_sessions_on_tune_get_the_same_numbers_built_once_and_keep_their_own
     first, second = open_page("tune"), open_page("tune")
     assert not problems(first) and not problems(second), problems(first) + problems(second)
     assert metrics(first) == metrics(second) and "per-class AUROC" in metrics(first)
-    assert _charts(first) == _charts(second) and len(_charts(first)) == 4
-    assert built["histograms"] == built["roc"] == built["ternary"] == 1  # the second session's were the first's
+    assert _charts(first) == _charts(second) and len(_charts(first)) == 2  # Fig. 7 and the ternary map
+    assert built["ternary"] == 1 and built["histograms"] == built["roc"] == 0  # the second session's were the first's
 
     first.slider(key="_beta").set_value(0.8).run()  # one session moves β: the other's stays
     assert metrics(first) != metrics(second)
     assert second.slider(key="_beta").value == 0.5 and second.session_state["beta_weight"] == 0.5
-    assert built["histograms"] == 2
+    assert built["ternary"] == 2
     second.run()
     assert second.slider(key="_beta").value == 0.5 and all(not m.delta for m in second.metric)
 
     second.slider(key="_beta").set_value(0.8).run()  # the same β: the same numbers, built once
     assert metrics(first) == metrics(second) and _charts(first) == _charts(second)
-    assert built["histograms"] == built["roc"] == 2
+    assert built["ternary"] == 2
     assert [m.delta for m in first.metric] == [m.delta for m in second.metric]  # each against its own β before
+
+    for group, name in (("ROC curves", "roc"), ("Score histograms", "histograms")):  # each group: its own chart, once
+        for at in (first, second):
+            at.segmented_control(key="tune_charts").set_value(group).run()
+        assert _charts(first) == _charts(second) and len(_charts(first)) == 1 and built[name] == 1
+    assert metrics(first) == metrics(second) and built["ternary"] == 2
 
 
 def test_a_session_changing_its_copy_changes_nobody_elses(built):
