@@ -40,11 +40,20 @@ def _preload(timeout: float = 120.0) -> None:
     gc.freeze()
 
 
+#: Imported by the main thread before any other thread starts: scikit-learn's svm and linear_model import
+#: each other, and two threads importing them at once (the UMAP warm-up and the preload, or a session) can
+#: each get the other's half-initialised module: both background threads once died of it, with a traceback
+#: in the server's log and a first view that was not preloaded. About 2 s; the rest stays in the background.
+SHARED_LIBRARIES = ("torch", "sklearn.svm", "sklearn.linear_model", "sklearn.neighbors", "sklearn.decomposition")
+
+
 def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
 
     from detector.evaluation.projection import warm_up_in_background
 
+    for name in SHARED_LIBRARIES:
+        importlib.import_module(name)
     warm_up_in_background()
     threading.Thread(target=_preload, name="preload", daemon=True).start()
     folder = app_dir()

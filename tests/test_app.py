@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -653,6 +655,29 @@ def test_server_launcher_warms_umap_once_before_streamlit_starts(monkeypatch):
     release.set()
     thread.join(5)
     assert started == [1] and preloads == [1]  # the first view's preload thread too (dashboard/preload.py)
+
+
+def test_server_launcher_imports_the_shared_libraries_before_any_thread_starts():
+    """Two threads importing scikit-learn at once can each meet the other's half-initialised module:
+    python -m dashboard imports it (and torch) before its warm-up and preload threads, and before Streamlit
+    lets sessions in. Checked in a fresh interpreter, where nothing is imported yet."""
+    script = """
+import sys, threading
+from streamlit.web import cli
+import dashboard.__main__ as launcher
+seen = []
+threading.Thread.start = lambda self: seen.append((self.name, set(launcher.SHARED_LIBRARIES) - set(sys.modules)))
+cli.main = lambda: seen.append(("streamlit", set(launcher.SHARED_LIBRARIES) - set(sys.modules))) or 0
+assert not set(launcher.SHARED_LIBRARIES) <= set(sys.modules)  # the launcher itself imports none of them
+try:
+    launcher.main([])
+except SystemExit:
+    pass
+print(seen)
+assert [name for name, _ in seen] == ["umap-warm-up", "preload", "streamlit"] and all(not m for _, m in seen), seen
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
 
 
 def test_umap_compiles_into_numba_disk_cache_and_numba_is_left_as_it_was():
