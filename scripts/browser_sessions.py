@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import resource
 import sys
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dashboard.server import CHROMIUM, CHROMIUM_ARGS, IDLE_JS, PAGES, ROOT, RUNNING_JS, idle_arg, running_app, wait_idle  # noqa: E402,F401
@@ -57,10 +59,60 @@ def log_errors(text: str) -> list[str]:
     return found
 
 
-def cpu_seconds() -> float:
-    """CPU seconds of this process's children that have exited (and of theirs)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+class ChildCpu:
+    """CPU seconds of this process's descendants while it lasts, by kind: the dashboard's server, the
+    browser (Chromium's processes) and the rest (Playwright's driver). Sampled every ``every`` seconds, each
+    process counted at its last sample: ``getrusage`` counts only children that have exited and were waited
+    for, and it missed most of Chromium's (its renderers are the browser's own children)."""
+
+    def __init__(self, every: float = 0.5):
+        self.every, self._last, self._stop = every, {}, threading.Event()
+        self._before = {p.pid: self._used(p) for p in psutil.Process().children(recursive=True)}
+
+    @staticmethod
+    def _used(process) -> float:
+        try:
+            times = process.cpu_times()
+            return times.user + times.system
+        except psutil.Error:
+            return 0.0
+
+    @staticmethod
+    def kind(process) -> str:
+        try:
+            command = " ".join(process.cmdline())
+        except psutil.Error:
+            return "other"
+        if "-m dashboard" in command:
+            return "server"
+        return "browser" if "chrom" in process.name().lower() or "headless_shell" in command else "other"
+
+    def _sample(self) -> None:
+        for process in psutil.Process().children(recursive=True):
+            used = self._used(process)
+            if used:
+                kind = self._last.get(process.pid, (self.kind(process), 0.0))[0]
+                self._last[process.pid] = (kind, used - self._before.get(process.pid, 0.0))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def __enter__(self) -> "ChildCpu":
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._sample()
+        self._stop.set()
+        self._thread.join()
+
+    def seconds(self) -> dict[str, float]:
+        total = {"server": 0.0, "browser": 0.0, "other": 0.0}
+        for kind, used in self._last.values():
+            total[kind] += used
+        return total
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/load_sessions.py [--sessions 20] [--seconds 60] [--seed 0] [--points 300] [--log FILE]
     .venv/bin/python scripts/load_sessions.py --warm --lone-first   # a class after the teacher's warm-up
+    .venv/bin/python scripts/load_sessions.py --warm --lone-first --think 2 6   # students reading between actions
 
 Starts the real server (``python -m dashboard``, preloading as by default) on a free localhost port,
 with a cache folder of its own whose datasets/, models/, adversarial/, fooling/ and projections/ link
@@ -41,7 +42,7 @@ from browser_sessions import (  # noqa: E402
     CHROMIUM_ARGS,
     REUSED,
     ROOT,
-    cpu_seconds,
+    ChildCpu,
     fresh_cache,
     log_errors,
     percentile,
@@ -68,14 +69,18 @@ POOL = ("fashion-mnist", "digits", "gaussian", "uniform")  # sets that load in s
 COMBOS = [c for k in (1, 2, 3) for c in itertools.combinations(POOL, k)]
 ACTIONS = ("first load", "set pick", "Explore open", "Tune open", "β move")
 
-async def session(browser, url: str, n: int, seed: int, seconds: float, times: dict, seen: dict, problems: list) -> None:
+async def session(browser, url: str, n: int, seed: int, seconds: float, think: tuple[float, float], times: dict,
+                  seen: dict, problems: list) -> None:
     rng, action = random.Random(seed * 1000 + n), "first load"
+    reading = random.Random(seed * 1000 + n + 500)  # its own draws: the sets and β moves stay those without pauses
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(WAIT_MS)
     tab = await context.new_page()
 
     async def timed(name, *steps):
         nonlocal action
+        if name != "first load" and think[1] > 0:
+            await asyncio.sleep(reading.uniform(*think))  # a student reading the page before the next action
         action, start = name, time.perf_counter()
         for step in steps:
             await step()
@@ -134,12 +139,13 @@ async def session(browser, url: str, n: int, seed: int, seconds: float, times: d
         await context.close()
 
 
-async def run(url: str, sessions: int, seconds: float, seed: int, times: dict, seen: dict, problems: list) -> None:
+async def run(url: str, sessions: int, seconds: float, seed: int, think: tuple[float, float], times: dict, seen: dict,
+              problems: list) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        work = asyncio.gather(*(session(browser, url, n, seed, seconds, times, seen, problems) for n in range(sessions)))
+        work = asyncio.gather(*(session(browser, url, n, seed, seconds, think, times, seen, problems) for n in range(sessions)))
         try:
             await asyncio.wait_for(work, seconds + 4 * WAIT_MS / 1000)
         except TimeoutError:
@@ -174,22 +180,22 @@ def reference(keys: list[tuple], points: int) -> dict[tuple, tuple]:
 
 def phase(args, sessions: int, seen: dict, problems: list) -> dict:
     """``sessions`` browser sessions on a server of their own; prints their table, returns their times."""
-    times, before, started = defaultdict(list), cpu_seconds(), time.time()
+    times, started = defaultdict(list), time.time()
     project_cache = Path(os.environ.get("ANOMALY_CACHE_DIR") or ROOT / "cache")  # --warm: every family of it
     reused = (tuple(dict.fromkeys([*REUSED, "projections", "tuned", *(p.name for p in project_cache.glob("*/"))]))
               if args.warm else ("datasets", "models", "adversarial", "fooling", "projections"))
     with tempfile.TemporaryDirectory() as tmp, fresh_cache(reused=reused) as cache_dir:
         log_path = args.log or Path(tmp) / "server.log"
-        with running_app({"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)}, log_path,
-                         start_timeout=240) as url:
-            asyncio.run(run(url, sessions, args.seconds, args.seed, times, seen, problems))
-            browser_cpu = cpu_seconds() - before  # Chromium and Playwright's driver, once they have exited
+        with ChildCpu() as meter, running_app({"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)},
+                                              log_path, start_timeout=240) as url:
+            asyncio.run(run(url, sessions, args.seconds, args.seed, tuple(args.think), times, seen, problems))
             load = " ".join(f"{v:.1f}" for v in os.getloadavg())
         server_errors = log_errors(log_path.read_text())
-    server_cpu = cpu_seconds() - before - browser_cpu
+    cpu = meter.seconds()
     print(f"{sessions} session(s) on one server, rounds for {args.seconds:.0f} s each, "
           f"all done after {time.time() - started:.0f} s ({os.cpu_count()} cores, load average {load} then); "
-          f"CPU time: the browser {browser_cpu:.0f} s, the server {server_cpu:.0f} s")
+          f"CPU time: the browser {cpu['browser']:.0f} s, the server {cpu['server']:.0f} s, "
+          f"Playwright's driver {cpu['other']:.0f} s")
     print(f"{'action':14} {'count':>5} {'p50 s':>7} {'p95 s':>7} {'max s':>7}")
     for name in ACTIONS:
         if times[name]:
@@ -224,6 +230,9 @@ def main() -> None:
     parser.add_argument("--warm", action="store_true",
                         help="use the whole project cache (a teacher's warm cache; features, detectors and scores "
                              "too) instead of computing them during the run")
+    parser.add_argument("--think", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
+                        help="seconds each session pauses before each action, drawn between MIN and MAX (a class reads "
+                             "the page; the default 0 0 has every session act at once)")
     parser.add_argument("--log", type=Path, help="keep the server's log in this file")
     args = parser.parse_args()
     seen, problems = defaultdict(list), []
