@@ -3,6 +3,7 @@
     .venv/bin/python scripts/load_sessions.py [--sessions 20] [--seconds 60] [--seed 0] [--points 300] [--log FILE]
     .venv/bin/python scripts/load_sessions.py --warm --lone-first   # a class after the teacher's warm-up
     .venv/bin/python scripts/load_sessions.py --warm --lone-first --think 2 6   # students reading between actions
+    .venv/bin/python scripts/load_sessions.py --warm --lone-first --nice-browsers   # browsers as if elsewhere
 
 Starts the real server (``python -m dashboard``, preloading as by default) on a free localhost port,
 with a cache folder of its own whose datasets/, models/, adversarial/, fooling/ and projections/ link
@@ -12,7 +13,9 @@ with ``--warm`` fills them). ``--lone-first``: one session alone on a server fir
 fresh one, and each action's p95 of the N over its p50 alone. Opens N sessions at once, each its own Chromium context in
 one browser; once its first view is shown, each starts rounds for ``--seconds``: on Start, pick anomaly sets in the
 sidebar (a seeded choice per session), open Explore (until both projections are drawn), open Tune
-(until its metrics show), then move β₂ or β₃ three times (key press -> new numbers).
+(until its metrics show), then move β₂ or β₃ three times (key press -> new numbers drawn; "β answer": the
+server's part alone, from the rerun request to the frame with the first new number, timed by the browser's
+network layer).
 
 Prints p50 / p95 of each action, then checks, and exits 1 on any problem:
 - numbers: every (sets, β₂, β₃, ν) a session saw on Tune must show the same metrics in every session,
@@ -45,6 +48,7 @@ from browser_sessions import (  # noqa: E402
     ChildCpu,
     fresh_cache,
     log_errors,
+    lower_browser_priority,
     percentile,
     running_app,
 )
@@ -54,6 +58,7 @@ from tab_actions import (  # noqa: E402
     EXCEPTION,
     METRICS,
     WAIT_MS,
+    AnswerClock,
     beta_value,
     caption,
     idle,
@@ -67,20 +72,23 @@ from tab_actions import (  # noqa: E402
 
 POOL = ("fashion-mnist", "digits", "gaussian", "uniform")  # sets that load in seconds
 COMBOS = [c for k in (1, 2, 3) for c in itertools.combinations(POOL, k)]
-ACTIONS = ("first load", "set pick", "Explore open", "Tune open", "β move")
+ACTIONS = ("first load", "set pick", "Explore open", "Tune open", "β move", "β answer")
 
-async def session(browser, url: str, n: int, seed: int, seconds: float, think: tuple[float, float], times: dict,
-                  seen: dict, problems: list) -> None:
-    rng, action = random.Random(seed * 1000 + n), "first load"
-    reading = random.Random(seed * 1000 + n + 500)  # its own draws: the sets and β moves stay those without pauses
+async def session(browser, url: str, n: int, args, times: dict, seen: dict, problems: list) -> None:
+    """Session ``n``'s rounds (``args``: the command line's --seed, --seconds, --think and --nice-browsers)."""
+    rng, action = random.Random(args.seed * 1000 + n), "first load"
+    reading = random.Random(args.seed * 1000 + n + 500)  # its own draws: the sets and β moves stay those without pauses
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(WAIT_MS)
     tab = await context.new_page()
+    clock = await AnswerClock.attach(tab)
+    if args.nice_browsers:
+        lower_browser_priority()
 
     async def timed(name, *steps):
         nonlocal action
-        if name != "first load" and think[1] > 0:
-            await asyncio.sleep(reading.uniform(*think))  # a student reading the page before the next action
+        if name != "first load" and args.think[1] > 0:
+            await asyncio.sleep(reading.uniform(*args.think))  # a student reading the page before the next action
         action, start = name, time.perf_counter()
         for step in steps:
             await step()
@@ -100,7 +108,7 @@ async def session(browser, url: str, n: int, seed: int, seconds: float, think: t
     try:
         await timed("first load", lambda: tab.goto(url), lambda: tab.get_by_role("heading", name="Start here").first.wait_for(),
                     lambda: idle(tab))
-        until = time.time() + seconds  # of rounds, from this session's first view; one at least
+        until = time.time() + args.seconds  # of rounds, from this session's first view; one at least
         for round_ in itertools.count():
             if round_ and time.time() >= until:
                 break
@@ -128,8 +136,12 @@ async def session(browser, url: str, n: int, seed: int, seconds: float, think: t
                 after = caption(*((new, other) if label == "β₂" else (other, new)))
                 before = ",".join(await tab.locator(METRICS).all_text_contents())
                 await slider(tab, label).focus()
+                await clock.start()
                 await timed("β move", lambda: slider(tab, label).press(key),
                             lambda: tab.wait_for_function(CHANGED_JS, arg=[before, after], polling=50))
+                answer = await clock.stop()
+                if answer is not None:
+                    times["β answer"].append(answer)
                 await record()
             if await tab.locator(EXCEPTION).count():
                 raise RuntimeError(f"the page shows an exception: {(await tab.locator(EXCEPTION).first.inner_text())[:300]}")
@@ -139,17 +151,19 @@ async def session(browser, url: str, n: int, seed: int, seconds: float, think: t
         await context.close()
 
 
-async def run(url: str, sessions: int, seconds: float, seed: int, think: tuple[float, float], times: dict, seen: dict,
-              problems: list) -> None:
+async def run(url: str, sessions: int, args, times: dict, seen: dict, problems: list) -> None:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        work = asyncio.gather(*(session(browser, url, n, seed, seconds, think, times, seen, problems) for n in range(sessions)))
+        if args.nice_browsers:
+            lower_browser_priority()
+        work = asyncio.gather(*(session(browser, url, n, args, times, seen, problems) for n in range(sessions)))
+        limit = args.seconds + 4 * WAIT_MS / 1000
         try:
-            await asyncio.wait_for(work, seconds + 4 * WAIT_MS / 1000)
+            await asyncio.wait_for(work, limit)
         except TimeoutError:
-            problems.append(f"the sessions did not finish within {seconds + 4 * WAIT_MS / 1000:.0f} s")
+            problems.append(f"the sessions did not finish within {limit:.0f} s")
         await browser.close()
 
 
@@ -188,7 +202,7 @@ def phase(args, sessions: int, seen: dict, problems: list) -> dict:
         log_path = args.log or Path(tmp) / "server.log"
         with ChildCpu() as meter, running_app({"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)},
                                               log_path, start_timeout=240) as url:
-            asyncio.run(run(url, sessions, args.seconds, args.seed, tuple(args.think), times, seen, problems))
+            asyncio.run(run(url, sessions, args, times, seen, problems))
             load = " ".join(f"{v:.1f}" for v in os.getloadavg())
         server_errors = log_errors(log_path.read_text())
     cpu = meter.seconds()
@@ -211,7 +225,7 @@ def phase(args, sessions: int, seen: dict, problems: list) -> dict:
 
 def ratios(lone: dict, many: dict, sessions: int) -> None:
     """Each action's p95 with many sessions over its p50 alone."""
-    for name in ("β move", "Explore open", "Tune open"):
+    for name in ("β move", "β answer", "Explore open", "Tune open"):
         if lone[name] and many[name]:
             alone, crowd = percentile(lone[name], 0.5), percentile(many[name], 0.95)
             print(f"{name}: p95 of {sessions} sessions {crowd:.2f} s = {crowd / alone:.1f} × the lone p50 {alone:.2f} s")
@@ -233,6 +247,9 @@ def main() -> None:
     parser.add_argument("--think", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
                         help="seconds each session pauses before each action, drawn between MIN and MAX (a class reads "
                              "the page; the default 0 0 has every session act at once)")
+    parser.add_argument("--nice-browsers", action="store_true",
+                        help="run Chromium at the lowest CPU priority, as if the browsers were the students' own "
+                             "computers: the server gets the cores whenever it needs them")
     parser.add_argument("--log", type=Path, help="keep the server's log in this file")
     args = parser.parse_args()
     seen, problems = defaultdict(list), []

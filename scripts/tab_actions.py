@@ -3,6 +3,8 @@ be idle or to show its charts, pick anomaly sets, and read or wait for what Tune
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import sys
 from pathlib import Path
 
@@ -76,3 +78,40 @@ async def shown_sets(tab) -> tuple[str, ...]:
 
 async def beta_value(tab, label: str) -> str:
     return await slider(tab, label).input_value()
+
+
+class AnswerClock:
+    """The server's answer to a β move, without the page's drawing: from the rerun request the tab sends to
+    the frame that brings the first new number (the metric "per-class TNR@95TPR"), both timed by the browser's
+    network layer (Chrome DevTools Protocol timestamps), not by the tab's busy renderer."""
+
+    MARKER = b"per-class TNR@95TPR"
+
+    def __init__(self, cdp):
+        self.cdp, self.sent, self.answered = cdp, [], []
+        cdp.on("Network.webSocketFrameSent", lambda event: self.sent.append(event["timestamp"]))
+        cdp.on("Network.webSocketFrameReceived", self._received)
+
+    @classmethod
+    async def attach(cls, tab) -> "AnswerClock":
+        return cls(await tab.context.new_cdp_session(tab))
+
+    def _received(self, event) -> None:
+        frame = event["response"]
+        data = base64.b64decode(frame["payloadData"]) if frame["opcode"] == 2 else frame["payloadData"].encode()
+        if self.sent and not self.answered and self.MARKER in data:
+            self.answered.append(event["timestamp"])
+
+    async def start(self) -> None:
+        self.sent.clear()
+        self.answered.clear()
+        await self.cdp.send("Network.enable")
+
+    async def stop(self) -> float | None:
+        """Seconds from the request to the answer (None: no answer seen within a second of the drawing)."""
+        for _ in range(20):
+            if self.answered:
+                break
+            await asyncio.sleep(0.05)
+        await self.cdp.send("Network.disable")
+        return self.answered[0] - self.sent[0] if self.sent and self.answered else None
