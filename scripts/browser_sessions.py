@@ -119,14 +119,3 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
-
-def lower_browser_priority() -> None:
-    """Chromium's processes (this process's descendants) at the lowest CPU priority: a class's browsers run on
-    the students' own computers, and here they would otherwise take the server's share of the cores. Renderers
-    started later are forked from Chromium's zygote and inherit it; call again after opening tabs."""
-    for process in psutil.Process().children(recursive=True):
-        if ChildCpu.kind(process) == "browser":
-            try:
-                process.nice(19)
-            except psutil.Error:
-                pass

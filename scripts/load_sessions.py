@@ -3,7 +3,7 @@
     .venv/bin/python scripts/load_sessions.py [--sessions 20] [--seconds 60] [--seed 0] [--points 300] [--log FILE]
     .venv/bin/python scripts/load_sessions.py --warm --lone-first   # a class after the teacher's warm-up
     .venv/bin/python scripts/load_sessions.py --warm --lone-first --think 2 6   # students reading between actions
-    .venv/bin/python scripts/load_sessions.py --warm --lone-first --nice-browsers   # browsers as if elsewhere
+    .venv/bin/python scripts/load_sessions.py --warm --lone-first --server-core   # browsers as if elsewhere
 
 Starts the real server (``python -m dashboard``, preloading as by default) on a free localhost port,
 with a cache folder of its own whose datasets/, models/, adversarial/, fooling/ and projections/ link
@@ -14,8 +14,8 @@ fresh one, and each action's p95 of the N over its p50 alone. Opens N sessions a
 one browser; once its first view is shown, each starts rounds for ``--seconds``: on Start, pick anomaly sets in the
 sidebar (a seeded choice per session), open Explore (until both projections are drawn), open Tune
 (until its metrics show), then move β₂ or β₃ three times (key press -> new numbers drawn; "β answer": the
-server's part alone, from the rerun request to the frame with the first new number, timed by the browser's
-network layer).
+part before the drawing, from the rerun request to the frame with the first new number, timed by Chromium's
+network process; it shares the cores with the tabs, so under load it is an upper bound on the server's time).
 
 Prints p50 / p95 of each action, then checks, and exits 1 on any problem:
 - numbers: every (sets, β₂, β₃, ν) a session saw on Tune must show the same metrics in every session,
@@ -48,7 +48,6 @@ from browser_sessions import (  # noqa: E402
     ChildCpu,
     fresh_cache,
     log_errors,
-    lower_browser_priority,
     percentile,
     running_app,
 )
@@ -75,15 +74,13 @@ COMBOS = [c for k in (1, 2, 3) for c in itertools.combinations(POOL, k)]
 ACTIONS = ("first load", "set pick", "Explore open", "Tune open", "β move", "β answer")
 
 async def session(browser, url: str, n: int, args, times: dict, seen: dict, problems: list) -> None:
-    """Session ``n``'s rounds (``args``: the command line's --seed, --seconds, --think and --nice-browsers)."""
+    """Session ``n``'s rounds (``args``: the command line's --seed, --seconds and --think)."""
     rng, action = random.Random(args.seed * 1000 + n), "first load"
     reading = random.Random(args.seed * 1000 + n + 500)  # its own draws: the sets and β moves stay those without pauses
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(WAIT_MS)
     tab = await context.new_page()
     clock = await AnswerClock.attach(tab)
-    if args.nice_browsers:
-        lower_browser_priority()
 
     async def timed(name, *steps):
         nonlocal action
@@ -156,8 +153,6 @@ async def run(url: str, sessions: int, args, times: dict, seen: dict, problems: 
 
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        if args.nice_browsers:
-            lower_browser_priority()
         work = asyncio.gather(*(session(browser, url, n, args, times, seen, problems) for n in range(sessions)))
         limit = args.seconds + 4 * WAIT_MS / 1000
         try:
@@ -200,10 +195,15 @@ def phase(args, sessions: int, seen: dict, problems: list) -> dict:
               if args.warm else ("datasets", "models", "adversarial", "fooling", "projections"))
     with tempfile.TemporaryDirectory() as tmp, fresh_cache(reused=reused) as cache_dir:
         log_path = args.log or Path(tmp) / "server.log"
+        cores = sorted(os.sched_getaffinity(0))
+        if args.server_core:  # the server started next inherits the first core; Playwright and Chromium the rest
+            os.sched_setaffinity(0, cores[:1])
         with ChildCpu() as meter, running_app({"ANOMALY_CACHE_DIR": str(cache_dir), "DASHBOARD_POINTS": str(args.points)},
                                               log_path, start_timeout=240) as url:
+            os.sched_setaffinity(0, cores[1:] if args.server_core else cores)
             asyncio.run(run(url, sessions, args, times, seen, problems))
             load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+        os.sched_setaffinity(0, cores)
         server_errors = log_errors(log_path.read_text())
     cpu = meter.seconds()
     print(f"{sessions} session(s) on one server, rounds for {args.seconds:.0f} s each, "
@@ -247,11 +247,13 @@ def main() -> None:
     parser.add_argument("--think", type=float, nargs=2, default=(0.0, 0.0), metavar=("MIN", "MAX"),
                         help="seconds each session pauses before each action, drawn between MIN and MAX (a class reads "
                              "the page; the default 0 0 has every session act at once)")
-    parser.add_argument("--nice-browsers", action="store_true",
-                        help="run Chromium at the lowest CPU priority, as if the browsers were the students' own "
-                             "computers: the server gets the cores whenever it needs them")
+    parser.add_argument("--server-core", action="store_true",
+                        help="the server on a core of its own and the browsers on the others, as if the browsers "
+                             "ran on the students' computers")
     parser.add_argument("--log", type=Path, help="keep the server's log in this file")
     args = parser.parse_args()
+    if args.server_core and len(os.sched_getaffinity(0)) < 2:
+        parser.error("--server-core needs two cores at least")
     seen, problems = defaultdict(list), []
     lone = phase(args, 1, seen, problems) if args.lone_first else None
     many = phase(args, args.sessions, seen, problems)

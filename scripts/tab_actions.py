@@ -81,9 +81,10 @@ async def beta_value(tab, label: str) -> str:
 
 
 class AnswerClock:
-    """The server's answer to a β move, without the page's drawing: from the rerun request the tab sends to
-    the frame that brings the first new number (the metric "per-class TNR@95TPR"), both timed by the browser's
-    network layer (Chrome DevTools Protocol timestamps), not by the tab's busy renderer."""
+    """A β move without the page's drawing: from the rerun request the tab sends to the frame that brings the
+    first new number (the metric "per-class TNR@95TPR"), both timed by Chromium's network process (Chrome
+    DevTools Protocol timestamps), not by the tab's busy renderer. That process shares the cores with the tabs:
+    under load the time is an upper bound on the server's."""
 
     MARKER = b"per-class TNR@95TPR"
 
