@@ -51,8 +51,10 @@ def projected(layer: str, by_class: bool):
         with slot.status(f"UMAP of {literal(layer)}: {what} of {len(feats)} points (first time only; cached)…", expanded=True):
             bar = st.progress(0.0)
             report = lambda f, text: bar.progress(min(1.0, f), text=literal(text))  # noqa: E731
-            (projection.project_per_class(feats, meta["predicted"].to_numpy(), *args, progress=report) if by_class
-             else projection.project(feats, *args))
+            if by_class:
+                projection.project_per_class(feats, meta["predicted"].to_numpy(), *args, progress=report)
+            else:
+                projection.project(feats, *args)
         slot.empty()
     return shared.explore_frame(ctx.ids, model, layers, ctx.points, ctx.beta, layer, n_neighbors, min_dist, by_class)
 

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mobilenet_candidates import SHAPE, recalibrated, study_sets  # noqa: E402
 
+from detector.anomalies import AnomalySet  # noqa: E402
 from detector.anomalies.noise import MIX_PARTS, mix_set  # noqa: E402
 from detector.evaluation.evaluate import metric_rows  # noqa: E402
 from detector.evaluation.experiment import Experiment, check_accuracy  # noqa: E402
@@ -180,8 +181,8 @@ def averaged_auroc(scores, layers: list[str], anomaly: str) -> float:
 
     (val, val_pred), (test, test_pred), (anomalous, pred) = g("val"), g("test"), g(anomaly)
     thresholds = per_class_thresholds(val, val_pred, 10, 0.95)
-    kind = type("Set", (), {"name": anomaly, "kind": "ood"})  # what metric_rows reads of a set
-    return next(row.auroc for row in metric_rows("ours", kind, test, test_pred, anomalous, pred, thresholds)
+    named = AnomalySet(anomaly, "ood", anomalous[:0])  # metric_rows reads its name; the AUROC needs no kind
+    return next(row.auroc for row in metric_rows("ours", named, test, test_pred, anomalous, pred, thresholds)
                 if row.weighting == "per-class")
 
 
